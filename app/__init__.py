@@ -1,0 +1,103 @@
+"""Vafa (وفا): a self-hosted, Persian-first SMS retention panel."""
+
+from pathlib import Path
+
+from flask import Flask, redirect, request, session, url_for
+from flask_babel import get_locale
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import load_config
+from app.extensions import babel, csrf, db, login_manager, migrate
+from app.types import render_migration_type
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("fa", "en")
+# Endpoints a visitor without a session may reach.
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "set_language", "static"}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_session_guard(app)
+    register_template_helpers(app)
+    return app
+
+
+def select_locale() -> str:
+    return session.get("lang") or "fa"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), render_item=render_migration_type
+    )
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL and a busy timeout let the web server and the dispatcher share SQLite."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from app import auth, contacts, messaging, reports
+
+    for blueprint in (auth.bp, contacts.bp, messaging.bp, reports.bp):
+        app.register_blueprint(blueprint)
+
+    @app.get("/")
+    def index():
+        return redirect(url_for("messaging.campaigns_index"))
+
+    @app.post("/language")
+    def set_language():
+        lang = request.form.get("lang")
+        if lang in LOCALES:
+            session["lang"] = lang
+        return redirect(request.referrer or url_for("index"))
+
+
+def register_session_guard(app: Flask) -> None:
+    """Every page but login (and first-run setup) needs a session."""
+    from app.auth.service import has_users
+
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+            return None
+        if not has_users():
+            return redirect(url_for("auth.setup"))
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app import persian
+
+    app.jinja_env.filters.update(persian.FILTERS)
+
+    @app.context_processor
+    def locale_context():
+        locale = get_locale()
+        return {"locale": locale, "rtl": locale.text_direction == "rtl"}

@@ -1,0 +1,55 @@
+"""Settings from VAFA_* environment variables, with embedded defaults.
+
+A new install needs no configuration at all: SQLite in ``instance/``, the console
+provider, and a secret key generated on first run. Everything a larger shop changes
+(database, provider, worker timings) is an environment variable, so no secret ever
+lives in the repository.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Return VAFA_SECRET_KEY, or a key generated once into instance/secret_key."""
+    if key := os.environ.get("VAFA_SECRET_KEY"):
+        return key
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def load_config(instance_path: Path) -> dict:
+    """Build the Flask config from the environment."""
+    database_url = os.environ.get("VAFA_DATABASE_URL") or (f"sqlite:///{instance_path / 'vafa.db'}")
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "BABEL_DEFAULT_LOCALE": "fa",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Tehran",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent.parent / "translations"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Sending
+        "VAFA_PROVIDER": os.environ.get("VAFA_PROVIDER", "console"),
+        "VAFA_SENDER": os.environ.get("VAFA_SENDER", "10000000"),
+        # Seconds between ticks of the in-process scheduler's jobs.
+        "VAFA_TICK_SECONDS": _int("VAFA_TICK_SECONDS", 2),
+        # Messages claimed by one dispatcher tick.
+        "VAFA_DISPATCH_BATCH": _int("VAFA_DISPATCH_BATCH", 500),
+        # A claim older than this (seconds) belongs to a dead dispatcher: its messages
+        # may have reached the provider, so they become `unknown`, never re-sent.
+        "VAFA_CLAIM_TIMEOUT": _int("VAFA_CLAIM_TIMEOUT", 300),
+        "VAFA_CONTACTS_PER_PAGE": _int("VAFA_CONTACTS_PER_PAGE", 50),
+        "VAFA_SCHEDULER": False,
+    }

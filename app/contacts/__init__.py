@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+from app.contacts import views  # noqa: E402,F401

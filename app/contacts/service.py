@@ -1,0 +1,273 @@
+"""Contacts and lists: import, search, membership."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from sqlalchemy import func, insert, or_, select
+
+from app.contacts.models import Contact, ContactList, list_members
+from app.contacts.phones import InvalidMobile, normalize_mobile, search_digits
+from app.extensions import db
+from app.persian import jalali_month_day, normalize_text, parse_jalali_date
+
+IMPORT_CHUNK = 1000
+
+# Header cells (normalised, lower case) → field. Files without a recognised header are
+# read as: name, mobile, birth date.
+HEADERS = {
+    "name": "name",
+    "full name": "name",
+    "نام": "first_name",
+    "نام و نام خانوادگی": "name",
+    "نام کامل": "name",
+    "first name": "first_name",
+    "first_name": "first_name",
+    "last name": "last_name",
+    "last_name": "last_name",
+    "نام خانوادگی": "last_name",
+    "mobile": "mobile",
+    "phone": "mobile",
+    "موبایل": "mobile",
+    "شماره موبایل": "mobile",
+    "شماره همراه": "mobile",
+    "تلفن همراه": "mobile",
+    "شماره": "mobile",
+    "birth date": "birth_date",
+    "birthday": "birth_date",
+    "birth_date": "birth_date",
+    "تاریخ تولد": "birth_date",
+    "تولد": "birth_date",
+}
+POSITIONAL = ("name", "mobile", "birth_date")
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    existing: int = 0
+    duplicates: list[tuple[int, str]] = field(default_factory=list)
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+
+class UnreadableFile(ValueError):
+    """The file as a whole cannot be read; nothing was imported."""
+
+
+def _columns(header: list[str]) -> dict[str, int] | None:
+    """Field → column index, when the first row is a recognised header."""
+    found = {}
+    for index, cell in enumerate(header):
+        key = HEADERS.get(normalize_text(cell).lower())
+        if key and key not in found:
+            found[key] = index
+    if "mobile" not in found:
+        return None
+    if "first_name" in found and not {"last_name", "name"} & found.keys():
+        # A lone «نام» column holds the whole name in most shops' files.
+        found["name"] = found.pop("first_name")
+    return found
+
+
+def _parse_row(cells: list[str], columns: dict[str, int]) -> dict:
+    """One file row as contact fields; raises ValueError with the reason shown to the owner."""
+
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return normalize_text(cells[index]) if index is not None and index < len(cells) else ""
+
+    try:
+        mobile = normalize_mobile(cell("mobile"))
+    except InvalidMobile as error:
+        raise ValueError(str(error.reason)) from None
+    first, last = cell("first_name"), cell("last_name")
+    if not (first or last):
+        first, _sep, last = cell("name").partition(" ")
+    birth_text = cell("birth_date")
+    birth_date = None
+    if birth_text:
+        try:
+            birth_date = parse_jalali_date(birth_text)
+        except ValueError:
+            raise ValueError(
+                _(
+                    "The birth date “%(value)s” is not a valid Jalali date (like 1370/05/12).",
+                    value=birth_text,
+                )
+            ) from None
+    row = {
+        "mobile": mobile,
+        "first_name": first[:100],
+        "last_name": last[:100],
+        "birth_date": birth_date,
+        "birth_jmonth": None,
+        "birth_jday": None,
+    }
+    if birth_date:
+        row["birth_jmonth"], row["birth_jday"] = jalali_month_day(birth_date)
+    return row
+
+
+def _csv_reader(data: bytes):
+    """A CSV reader over UTF-8 bytes (with or without a BOM)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnreadableFile(
+            _("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
+        ) from None
+    return csv.reader(io.StringIO(text, newline=""))
+
+
+def import_contacts(data: bytes, list_id: int | None = None) -> ImportResult:
+    """Import contacts from CSV bytes; every row is accounted for in the result.
+
+    New numbers are created, numbers already stored are left as they are (and added to
+    the list, if one is given), repeated numbers in the file count once. It all happens
+    in the caller's transaction, so a failure leaves nothing half-written.
+    """
+    reader = _csv_reader(data)
+    result = ImportResult()
+    columns = dict(zip(POSITIONAL, range(len(POSITIONAL)), strict=True))
+    seen: dict[str, int] = {}
+    pending: list[dict] = []
+    first_row = True
+    for cells in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if first_row:
+            first_row = False
+            header = _columns(cells)
+            if header is not None:
+                columns = header
+                continue
+        result.rows += 1
+        try:
+            row = _parse_row(cells, columns)
+        except ValueError as error:
+            result.invalid.append((line, str(error)))
+            continue
+        if row["mobile"] in seen:
+            result.duplicates.append(
+                (line, _("Same number as line %(line)d.", line=seen[row["mobile"]]))
+            )
+            continue
+        seen[row["mobile"]] = line
+        pending.append(row)
+        if len(pending) == IMPORT_CHUNK:
+            _store(pending, list_id, result)
+            pending = []
+    if pending:
+        _store(pending, list_id, result)
+    return result
+
+
+def _store(rows: list[dict], list_id: int | None, result: ImportResult) -> None:
+    mobiles = [row["mobile"] for row in rows]
+    existing = dict(
+        db.session.execute(select(Contact.mobile, Contact.id).where(Contact.mobile.in_(mobiles)))
+        .tuples()
+        .all()
+    )
+    new = [row for row in rows if row["mobile"] not in existing]
+    if new:
+        db.session.execute(insert(Contact), new)
+    result.created += len(new)
+    result.existing += len(existing)
+    if list_id is not None:
+        ids = db.session.scalars(select(Contact.id).where(Contact.mobile.in_(mobiles))).all()
+        add_to_list(list_id, ids)
+
+
+def add_to_list(list_id: int, contact_ids: list[int]) -> int:
+    """Put contacts in a list (those already in it stay once); return how many were added."""
+    if not contact_ids:
+        return 0
+    members = set(
+        db.session.scalars(
+            select(list_members.c.contact_id).where(
+                list_members.c.list_id == list_id, list_members.c.contact_id.in_(contact_ids)
+            )
+        )
+    )
+    new = [{"list_id": list_id, "contact_id": cid} for cid in set(contact_ids) - members]
+    if new:
+        db.session.execute(insert(list_members), new)
+    return len(new)
+
+
+def remove_from_list(list_id: int, contact_ids: list[int]) -> None:
+    db.session.execute(
+        list_members.delete().where(
+            list_members.c.list_id == list_id, list_members.c.contact_id.in_(contact_ids)
+        )
+    )
+
+
+def find_or_create_list(name: str) -> ContactList:
+    name = normalize_text(name)
+    contact_list = db.session.scalar(select(ContactList).where(ContactList.name == name))
+    if contact_list is None:
+        contact_list = ContactList(name=name)
+        db.session.add(contact_list)
+        db.session.flush()
+    return contact_list
+
+
+def all_lists() -> list[tuple[ContactList, int]]:
+    """Every list with its member count, by name."""
+    return (
+        db.session.execute(
+            select(ContactList, func.count(list_members.c.contact_id))
+            .outerjoin(list_members, list_members.c.list_id == ContactList.id)
+            .group_by(ContactList.id)
+            .order_by(ContactList.name)
+        )
+        .tuples()
+        .all()
+    )
+
+
+def _search_filter(query: str):
+    digits = search_digits(query)
+    if digits:
+        if digits.startswith("9"):
+            return Contact.mobile.startswith("+98" + digits)
+        return Contact.mobile.contains(digits)
+    text = normalize_text(query)
+    return or_(
+        Contact.first_name.startswith(text),
+        Contact.last_name.startswith(text),
+        (Contact.first_name + " " + Contact.last_name).startswith(text),
+    )
+
+
+def search_contacts(
+    query: str = "", list_id: int | None = None, before: int | None = None, per_page: int = 50
+) -> tuple[list[Contact], int | None]:
+    """A page of contacts, newest first, and the id to continue from (keyset paging)."""
+    stmt = select(Contact).order_by(Contact.id.desc()).limit(per_page + 1)
+    stmt = _filtered(stmt, query, list_id)
+    if before:
+        stmt = stmt.where(Contact.id < before)
+    contacts = db.session.scalars(stmt).all()
+    more = len(contacts) > per_page
+    contacts = contacts[:per_page]
+    return contacts, (contacts[-1].id if more else None)
+
+
+def count_contacts(query: str = "", list_id: int | None = None) -> int:
+    return db.session.scalar(_filtered(select(func.count(Contact.id)), query, list_id))
+
+
+def _filtered(stmt, query: str, list_id: int | None):
+    if query.strip():
+        stmt = stmt.where(_search_filter(query))
+    if list_id is not None:
+        stmt = stmt.join(list_members, list_members.c.contact_id == Contact.id).where(
+            list_members.c.list_id == list_id
+        )
+    return stmt

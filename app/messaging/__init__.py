@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("messaging", __name__, url_prefix="/campaigns")
+
+from app.messaging import views  # noqa: E402,F401

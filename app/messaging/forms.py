@@ -1,0 +1,44 @@
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from app.messaging.text import unknown_placeholders
+from app.persian import parse_jalali_datetime
+from app.types import utcnow
+
+
+class CampaignForm(FlaskForm):
+    name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=1000)])
+    list_id = SelectField(_l("Send to"), coerce=int)
+    when = RadioField(
+        _l("When"),
+        choices=[("now", _l("Now")), ("later", _l("At a date and time"))],
+        default="now",
+    )
+    send_date = StringField(_l("Date (Jalali)"))
+    send_time = StringField(_l("Time (Tehran)"))
+
+    scheduled_at: datetime | None = None
+
+    def validate_body(self, field):
+        unknown = unknown_placeholders(field.data or "")
+        if unknown:
+            raise ValidationError(
+                _l("Unknown placeholder: %(names)s", names="، ".join(f"{{{n}}}" for n in unknown))
+            )
+
+    def validate_send_date(self, field):
+        if self.when.data != "later":
+            return
+        try:
+            self.scheduled_at = parse_jalali_datetime(field.data or "", self.send_time.data or "")
+        except ValueError:
+            raise ValidationError(
+                _l("Enter a Jalali date like 1405/09/15 and a time like 18:30.")
+            ) from None
+        if self.scheduled_at <= utcnow():
+            raise ValidationError(_l("This moment has passed; choose a time in the future."))

@@ -1,0 +1,149 @@
+"""Persian text, digits and Jalali dates: the one place that knows about them.
+
+Babel has no Persian calendar and formats numbers with Latin digits, so dates are
+formatted with jdatetime and digits are translated after formatting. In the other
+direction every form and API boundary turns Persian (۰-۹) and Arabic-Indic (٠-٩)
+digits into ASCII before parsing: ``strptime`` and regexes fail on ``۰۹۱۲``.
+"""
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import jdatetime
+
+TEHRAN = ZoneInfo("Asia/Tehran")
+
+_TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_TO_PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_ARABIC_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ۀ": "هٔ"})
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f]+")
+
+
+def ascii_digits(text: str) -> str:
+    """Turn Persian and Arabic-Indic digits into ASCII ones."""
+    return text.translate(_TO_ASCII)
+
+
+def persian_digits(text: str) -> str:
+    """Turn ASCII digits into Persian ones (for display in the fa locale)."""
+    return text.translate(_TO_PERSIAN)
+
+
+def normalize_text(text: str | None) -> str:
+    """Normalise Persian text on the way in.
+
+    Presentation forms are folded with NFKC (which keeps ZWNJ), Arabic ي/ك become
+    Persian ی/ک, runs of spaces collapse and the ends are trimmed.
+    """
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_LETTERS)
+    return _SPACES.sub(" ", text).strip()
+
+
+def to_tehran(moment: datetime) -> datetime:
+    """The wall-clock time in Tehran of a stored moment (naive values are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(TEHRAN)
+
+
+def jalali_date(day: date) -> str:
+    """1405/01/01 for a Gregorian date."""
+    return jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d")
+
+
+def jalali_datetime(moment: datetime) -> str:
+    """1405/01/01 10:30 for a moment, in Tehran time."""
+    local = to_tehran(moment)
+    return jdatetime.datetime.fromgregorian(datetime=local).strftime("%Y/%m/%d %H:%M")
+
+
+_JALALI_DATE = re.compile(r"^\s*(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*$")
+_TIME = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{2})\s*$")
+
+
+def parse_jalali_date(text: str) -> date:
+    """Parse 1370/5/12, ۱۳۷۰-۰۵-۱۲ or 1370.05.12 into a Gregorian date.
+
+    Raises ValueError (with a Persian-translatable reason left to the caller) when the
+    text is not a date or the day does not exist, e.g. 1403/07/31.
+    """
+    match = _JALALI_DATE.match(ascii_digits(text))
+    if not match:
+        raise ValueError("not a Jalali date")
+    year, month, day = (int(part) for part in match.groups())
+    return jdatetime.date(year, month, day).togregorian()
+
+
+def parse_jalali_datetime(day_text: str, time_text: str) -> datetime:
+    """A Jalali date and an HH:MM time in Tehran, as an aware UTC datetime."""
+    day = parse_jalali_date(day_text)
+    match = _TIME.match(ascii_digits(time_text))
+    if not match:
+        raise ValueError("not a time")
+    hour, minute = int(match.group(1)), int(match.group(2))
+    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=TEHRAN)
+    return local.astimezone(UTC)
+
+
+def jalali_month_day(day: date) -> tuple[int, int]:
+    """The Jalali (month, day) of a Gregorian date, for birthday lookups."""
+    jalali = jdatetime.date.fromgregorian(date=day)
+    return jalali.month, jalali.day
+
+
+# Display, in the request's locale -------------------------------------------------
+
+
+def _is_persian() -> bool:
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale is not None and locale.language == "fa"
+
+
+def _localised(text: str) -> str:
+    """Persian digits when the page is Persian, the text as it is otherwise."""
+    return persian_digits(text) if _is_persian() else text
+
+
+def show_number(value: int | None) -> str:
+    """12,345 in English, ۱۲٬۳۴۵ in Persian."""
+    if value is None:
+        return ""
+    text = f"{value:,}"
+    return persian_digits(text.replace(",", "٬")) if _is_persian() else text
+
+
+def show_datetime(moment: datetime | None) -> str:
+    return _localised(jalali_datetime(moment)) if moment else ""
+
+
+def show_date(day: date | None) -> str:
+    return _localised(jalali_date(day)) if day else ""
+
+
+def national_mobile(mobile: str) -> str:
+    """0912 123 4567, the way Iranians write a stored +98 number.
+
+    The spaces also keep Excel from reading it as a number and dropping the 0.
+    """
+    national = "0" + mobile.removeprefix("+98")
+    return f"{national[:4]} {national[4:7]} {national[7:]}"
+
+
+def show_mobile(mobile: str | None) -> str:
+    """The national form, digits localised; wrap it in <bdi dir="ltr"> in templates."""
+    return _localised(national_mobile(mobile)) if mobile else ""
+
+
+FILTERS = {
+    "digits": lambda value: _localised(str(value)),
+    "number": show_number,
+    "jdatetime": show_datetime,
+    "jdate": show_date,
+    "mobile": show_mobile,
+}

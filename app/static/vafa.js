@@ -1,0 +1,124 @@
+// Vafa's own small script: no framework, no CDN. Each block wires one page.
+"use strict";
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+
+// Contacts: a checkbox that selects every row.
+document.querySelectorAll("[data-select-all]").forEach((box) => {
+  box.addEventListener("change", () => {
+    box.closest("form").querySelectorAll('input[name="contact_ids"]')
+      .forEach((item) => { item.checked = box.checked; });
+  });
+});
+
+// Compose: live part count (mirrors app/messaging/text.py) and a server-rendered preview.
+const compose = document.getElementById("compose");
+if (compose) {
+  const texts = JSON.parse(document.getElementById("compose-texts").textContent);
+  const toPersian = (value) => texts.digits
+    ? String(value).replace(/\d/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]) : String(value);
+  const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
+  const GSM = new Set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà");
+  const GSM_EXTENSION = new Set("^{}\\[~]|€\f");
+
+  function countParts(text) {
+    const chars = [...text];
+    const gsm = chars.every((c) => GSM.has(c) || GSM_EXTENSION.has(c));
+    const length = gsm ? chars.reduce((n, c) => n + (GSM_EXTENSION.has(c) ? 2 : 1), 0)
+      : text.length; // JS strings are UTF-16: an emoji counts two, as for the operator
+    const [single, multi] = gsm ? [160, 153] : [70, 67];
+    const parts = length === 0 ? 0 : length <= single ? 1 : Math.ceil(length / multi);
+    return { length, parts, gsm };
+  }
+
+  const body = compose.querySelector('textarea[name="body"]');
+  const audience = compose.querySelector('select[name="list_id"]');
+  const counter = document.getElementById("counter");
+  const previewText = document.getElementById("preview-text");
+  const previewContact = document.getElementById("preview-contact");
+  const previewParts = document.getElementById("preview-parts");
+  let offset = 0;
+  let timer = null;
+
+  function showCount() {
+    const count = countParts(body.value);
+    counter.textContent = fill(texts.counter,
+      { characters: toPersian(count.length), parts: toPersian(count.parts) }) +
+      " — " + (count.gsm ? texts.gsm : texts.unicode);
+  }
+
+  async function preview() {
+    const form = new FormData();
+    form.append("body", body.value);
+    form.append("list_id", audience.value);
+    form.append("offset", offset);
+    const response = await fetch(compose.dataset.previewUrl, {
+      method: "POST", body: form, headers: { "X-CSRFToken": csrfToken() },
+    });
+    if (!response.ok) return;
+    const data = await response.json();
+    previewText.textContent = data.text;
+    previewContact.textContent = data.contact
+      ? fill(texts.for, { contact: data.contact, audience: toPersian(data.audience) })
+      : texts.nobody;
+    previewParts.textContent = data.unknown.length
+      ? fill(texts.unknown, { names: data.unknown.map((n) => `{${n}}`).join("، ") })
+      : fill(texts.counter, { characters: toPersian(data.characters), parts: toPersian(data.parts) });
+  }
+
+  function changed() {
+    showCount();
+    clearTimeout(timer);
+    timer = setTimeout(preview, 250);
+  }
+
+  body.addEventListener("input", changed);
+  audience.addEventListener("change", () => { offset = 0; changed(); });
+  document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });
+  compose.querySelectorAll("[data-insert]").forEach((chip) => {
+    chip.addEventListener("click", () => {
+      const start = body.selectionStart ?? body.value.length;
+      const end = body.selectionEnd ?? start;
+      body.setRangeText(chip.dataset.insert, start, end, "end");
+      body.focus();
+      changed();
+    });
+  });
+
+  const schedule = document.getElementById("schedule");
+  const syncSchedule = () => {
+    schedule.hidden = !compose.querySelector('input[name="when"][value="later"]').checked;
+  };
+  compose.querySelectorAll('input[name="when"]').forEach((r) => r.addEventListener("change", syncSchedule));
+  syncSchedule();
+  changed();
+}
+
+// Campaign page: progress refreshed from the server until the campaign is done.
+const progress = document.getElementById("progress");
+if (progress) {
+  async function refresh() {
+    const response = await fetch(progress.dataset.url, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const data = await response.json();
+    progress.querySelector('[data-field="status_label"]').textContent = data.status_label;
+    progress.querySelector('[data-field="handed_over_shown"]').textContent = data.handed_over_shown;
+    progress.querySelector('[data-field="total_shown"]').textContent = data.total_shown;
+    progress.querySelector(".progressbar-fill").style.inlineSize = `${data.percent}%`;
+    progress.querySelector('[role="progressbar"]').setAttribute("aria-valuenow", data.percent);
+    const list = progress.querySelector('[data-field="counts"]');
+    list.replaceChildren(...data.counts.map((item) => {
+      const li = document.createElement("li");
+      li.dataset.status = item.status;
+      const strong = document.createElement("strong");
+      strong.textContent = item.shown;
+      li.append(`${item.label}: `, strong);
+      return li;
+    }));
+    const settled = data.status === "done" &&
+      !data.counts.some((item) => ["queued", "sending", "sent"].includes(item.status));
+    if (!settled) setTimeout(refresh, 2000);
+  }
+  setTimeout(refresh, 1000);
+}
