@@ -1,0 +1,31 @@
+# The two commands of README.md: `make run` (the panel) and `make test` (every test).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: run test lint translations install
+
+$(BIN)/vafa: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/vafa
+
+translations: $(BIN)/vafa
+	$(BIN)/pybabel compile -d translations >/dev/null
+
+run: translations
+	$(BIN)/vafa db upgrade
+	$(BIN)/vafa run
+
+lint: $(BIN)/vafa
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: translations lint
+	tests/system-packages.sh
+	$(BIN)/pytest -q
+	tests/with-postgres.sh $(BIN)/pytest -q
