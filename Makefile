@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint translations install
+.PHONY: run test lint translations install messages
 
 $(BIN)/vafa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,8 @@ test: translations lint
 	tests/system-packages.sh
 	$(BIN)/pytest -q
 	tests/with-postgres.sh $(BIN)/pytest -q
+
+# After changing user-facing text: refresh the catalogs, then translate the new entries.
+messages: $(BIN)/vafa
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --omit-header -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --omit-header

@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import ROLES, User
 from app.extensions import db, login_manager
+from app.persian import show_number
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -36,7 +37,10 @@ def create_user(email: str, password: str, role: str = "owner") -> User:
         raise UserError(_("The role must be one of: %(roles)s", roles=", ".join(ROLES)))
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(
-            _("The password must be at least %(count)d characters.", count=MIN_PASSWORD_LENGTH)
+            _(
+                "The password must be at least %(count)s characters.",
+                count=show_number(MIN_PASSWORD_LENGTH),
+            )
         )
     if find_user(email) is not None:
         raise UserError(_("A user with this email already exists."))

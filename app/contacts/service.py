@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, or_, select
 from app.contacts.models import Contact, ContactList, list_members
 from app.contacts.phones import InvalidMobile, normalize_mobile, search_digits
 from app.extensions import db
-from app.persian import jalali_month_day, normalize_text, parse_jalali_date
+from app.persian import jalali_month_day, normalize_text, parse_jalali_date, show_number
 
 IMPORT_CHUNK = 1000
 
@@ -152,7 +152,7 @@ def import_contacts(data: bytes, list_id: int | None = None) -> ImportResult:
             continue
         if row["mobile"] in seen:
             result.duplicates.append(
-                (line, _("Same number as line %(line)d.", line=seen[row["mobile"]]))
+                (line, _("Same number as line %(line)s.", line=show_number(seen[row["mobile"]])))
             )
             continue
         seen[row["mobile"]] = line

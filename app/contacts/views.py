@@ -7,6 +7,7 @@ from app.contacts import service as contacts
 from app.contacts.forms import ImportForm, ListForm, MembershipForm
 from app.contacts.models import ContactList
 from app.extensions import db
+from app.persian import show_number
 
 
 def _list_choices(blank: str | None = None) -> list[tuple[int, str]]:
@@ -73,7 +74,10 @@ def add_to_list():
     db.session.commit()
     flash(
         ngettext(
-            "%(num)d contact added to the list.", "%(num)d contacts added to the list.", added
+            "%(num)s contact added to the list.",
+            "%(num)s contacts added to the list.",
+            added,
+            num=show_number(added),
         ),
         "success",
     )
@@ -88,9 +92,10 @@ def remove_from_list(list_id: int):
     db.session.commit()
     flash(
         ngettext(
-            "%(num)d contact removed from the list.",
-            "%(num)d contacts removed from the list.",
+            "%(num)s contact removed from the list.",
+            "%(num)s contacts removed from the list.",
             len(ids),
+            num=show_number(len(ids)),
         ),
         "success",
     )
