@@ -33,4 +33,4 @@ test: translations lint
 # After changing user-facing text: refresh the catalogs, then translate the new entries.
 messages: $(BIN)/vafa
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --omit-header -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --omit-header
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
