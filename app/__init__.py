@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, has_request_context, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import event
@@ -37,7 +37,10 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def select_locale() -> str:
-    return session.get("lang") or "fa"
+    """The visitor's chosen language; Persian by default and outside requests."""
+    if has_request_context():
+        return session.get("lang") or "fa"
+    return "fa"
 
 
 def register_extensions(app: Flask) -> None:
