@@ -31,6 +31,8 @@ def run_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Every tick of every job is noise; failures are still logged by app.jobs.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app = current_app._get_current_object()
     if not no_scheduler:
         start_scheduler(app)

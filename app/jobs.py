@@ -72,6 +72,7 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
             "interval",
             args=(app, job),
             id=job.id,
+            name=job.id,
             seconds=app.config["VAFA_TICK_SECONDS"],
             max_instances=1,
             coalesce=True,

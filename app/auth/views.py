@@ -11,8 +11,18 @@ from app.extensions import db
 
 
 def _safe_next(target: str | None) -> str:
-    """Only follow ?next= to a path on this site."""
-    if target and target.startswith("/") and not urlsplit(target).netloc and "\\" not in target:
+    """Only follow ?next= to a path on this site.
+
+    Browsers read any run of slashes after the first as the start of a host name
+    (``///evil.example`` goes to evil.example), so a path must not begin with two.
+    """
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+        and "\\" not in target
+    ):
         return target
     return url_for("index")
 

@@ -10,8 +10,10 @@ from flask_babel import lazy_gettext as _l
 
 from app.persian import ascii_digits
 
-_SEPARATORS = re.compile(r"[\s\-.()\u200c\u200e\u200f\u202a-\u202e]")
-_NATIONAL = re.compile(r"^9\d{9}$")
+# Separators, zero-width characters and bidi controls (marks, embeddings, isolates) that
+# text copied from phones, chat apps and RTL pages carries around numbers.
+_SEPARATORS = re.compile(r"[\s\-.()\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_NATIONAL = re.compile(r"^9[0-9]{9}$")
 
 
 class InvalidMobile(ValueError):
@@ -29,7 +31,8 @@ def normalize_mobile(text: str | None) -> str:
         raise InvalidMobile(_l("The mobile number is empty."))
     if raw.startswith("+"):
         raw = "00" + raw[1:]
-    if not raw.isdigit():
+    # isdigit() alone accepts any script's digits (९, ０); only ASCII ones are stored.
+    if not (raw.isascii() and raw.isdigit()):
         raise InvalidMobile(_l("The mobile number has characters that are not digits."))
     if raw.startswith("0098"):
         national = raw[4:]

@@ -168,9 +168,9 @@ def import_contacts(data: bytes, list_id: int | None = None) -> ImportResult:
 def _store(rows: list[dict], list_id: int | None, result: ImportResult) -> None:
     mobiles = [row["mobile"] for row in rows]
     existing = dict(
-        db.session.execute(select(Contact.mobile, Contact.id).where(Contact.mobile.in_(mobiles)))
-        .tuples()
-        .all()
+        db.session.execute(
+            select(Contact.mobile, Contact.id).where(Contact.mobile.in_(mobiles))
+        ).all()
     )
     new = [row for row in rows if row["mobile"] not in existing]
     if new:
@@ -219,16 +219,12 @@ def find_or_create_list(name: str) -> ContactList:
 
 def all_lists() -> list[tuple[ContactList, int]]:
     """Every list with its member count, by name."""
-    return (
-        db.session.execute(
-            select(ContactList, func.count(list_members.c.contact_id))
-            .outerjoin(list_members, list_members.c.list_id == ContactList.id)
-            .group_by(ContactList.id)
-            .order_by(ContactList.name)
-        )
-        .tuples()
-        .all()
-    )
+    return db.session.execute(
+        select(ContactList, func.count(list_members.c.contact_id))
+        .outerjoin(list_members, list_members.c.list_id == ContactList.id)
+        .group_by(ContactList.id)
+        .order_by(ContactList.name)
+    ).all()
 
 
 def _search_filter(query: str):

@@ -14,15 +14,16 @@ class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=1000)])
     list_id = SelectField(_l("Send to"), coerce=int)
-    when = RadioField(
-        _l("When"),
-        choices=[("now", _l("Now")), ("later", _l("At a date and time"))],
-        default="now",
-    )
+    when = RadioField(_l("When"), default="now")
     send_date = StringField(_l("Date (Jalali)"))
     send_time = StringField(_l("Time (Tehran)"))
 
     scheduled_at: datetime | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set here, not in the declaration: WTForms 3.3 deprecates declared tuple choices.
+        self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
 
     def validate_body(self, field):
         unknown = unknown_placeholders(field.data or "")

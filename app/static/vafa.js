@@ -43,6 +43,8 @@ if (compose) {
 
   function showCount() {
     const count = countParts(body.value);
+    counter.dataset.characters = count.length;
+    counter.dataset.parts = count.parts;
     counter.textContent = fill(texts.counter,
       { characters: toPersian(count.length), parts: toPersian(count.parts) }) +
       " — " + (count.gsm ? texts.gsm : texts.unicode);
