@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.sending.providers.base import ERROR_MESSAGES
 from app.types import UTCDateTime, utcnow
 
 FINAL_STATUSES = (
@@ -38,8 +39,9 @@ STATUS_LABELS = {
     "rejected": _l("Rejected by provider"),
     "skipped": _l("Skipped"),
 }
-# Errors the engine itself records; a provider's rejection reason is stored as it came.
+# Error codes a message can carry: the providers' (ErrorCode) and the engine's own.
 ERROR_LABELS = {
+    **{str(code): text for code, text in ERROR_MESSAGES.items()},
     "maybe_sent": _l("The provider's answer was lost; the message may have been sent."),
     "no_answer": _l("The provider did not answer for this message."),
     "dispatcher_stopped": _l("Sending stopped midway; the message may have been sent."),

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.sending.models import Message
-from app.sending.providers import get_provider
+from app.sending.providers import make_provider
 from app.sending.providers.base import Accepted, MaybeSent, NotSent, Outgoing, Provider
 from app.types import utcnow
 
@@ -69,7 +69,7 @@ def _send_batch(provider: Provider, batch: list[Message], now: datetime) -> None
                     {
                         "id": answer.local_id,
                         "status": "rejected",
-                        "error": answer.reason,
+                        "error": str(answer.code),
                         "done_at": now,
                     }
                 )
@@ -92,7 +92,7 @@ def dispatch_queued(limit: int) -> int:
     for message in claimed:
         by_provider[message.provider].append(message)
     for name, messages in by_provider.items():
-        provider = get_provider(name)
+        provider = make_provider(name)
         for start in range(0, len(messages), provider.max_batch):
             _send_batch(provider, messages[start : start + provider.max_batch], now)
     return len(claimed)
@@ -112,7 +112,7 @@ def poll_delivery(limit: int) -> int:
     now = utcnow()
     changes = []
     for name, ids_by_ref in refs_by_provider.items():
-        for update_ in get_provider(name).statuses(list(ids_by_ref)):
+        for update_ in make_provider(name).statuses(list(ids_by_ref)):
             if update_.status != "sent" and update_.provider_ref in ids_by_ref:
                 changes.append(
                     {

@@ -1,14 +1,35 @@
-"""Provider adapters by name."""
+"""Provider adapters by kind.
 
-from app.sending.providers.base import Provider
-from app.sending.providers.console import ConsoleProvider
+Adapters are imported when first used, so a provider module's dependencies and bugs
+stay out of processes that never talk to it.
+"""
 
-PROVIDERS: dict[str, type] = {"console": ConsoleProvider}
+from importlib import import_module
+
+import requests
+
+from app.sending.providers.base import Provider, Settings
+
+KINDS = {
+    "console": "app.sending.providers.console:ConsoleProvider",
+    "kavenegar": "app.sending.providers.kavenegar:KavenegarProvider",
+    "melipayamak": "app.sending.providers.melipayamak:MelipayamakProvider",
+    "ippanel": "app.sending.providers.ippanel:IppanelProvider",
+    "smsir": "app.sending.providers.smsir:SmsirProvider",
+    "ghasedak": "app.sending.providers.ghasedak:GhasedakProvider",
+}
 
 
-def get_provider(name: str) -> Provider:
-    """The adapter configured under ``name``."""
+def provider_class(kind: str) -> type:
     try:
-        return PROVIDERS[name]()
+        module, name = KINDS[kind].split(":")
     except KeyError:
-        raise LookupError(f"unknown SMS provider {name!r}") from None
+        raise LookupError(f"unknown SMS provider kind {kind!r}") from None
+    return getattr(import_module(module), name)
+
+
+def make_provider(
+    kind: str, settings: Settings | None = None, session: requests.Session | None = None
+) -> Provider:
+    """An adapter of ``kind`` for one account."""
+    return provider_class(kind)(settings or Settings(), session)

@@ -1,23 +1,79 @@
-"""The protocol every SMS provider adapter implements.
+"""The protocol every SMS provider adapter implements, and what adapters share.
 
-The dispatcher only knows this module: it hands an adapter a batch of ``Outgoing``
-messages and learns, per message, whether the provider accepted it. Two exceptions
-tell the dispatcher what it may do with a batch that did not get a clear answer:
+The dispatcher only knows this module. It hands an adapter a batch of ``Outgoing``
+messages and learns, per message, whether the provider accepted it. One ``send`` call
+is exactly one request to the provider: the dispatcher sizes batches from the adapter's
+limits (``max_batch`` when every message has the same text and the bulk endpoint
+applies, ``max_p2p`` for per-recipient texts), so a batch is never half-sent by us.
 
-- ``NotSent``: the provider certainly did not accept it (refused, 429, busy): retry later.
-- ``MaybeSent``: it may have been accepted (timeout after sending, garbled reply): the
-  messages become ``unknown`` and are never re-sent automatically.
+Two exceptions tell the dispatcher what it may do with a batch without a clear answer:
+
+- ``NotSent``: the provider certainly did not accept it (connection refused, 429, busy,
+  bad key, no credit): it may be sent again later.
+- ``MaybeSent``: it may have been accepted (timeout after the request left, garbled
+  reply, 5xx): the messages become ``unknown`` and are never re-sent automatically.
+
+``HttpProvider`` turns the transport's failures into those two exceptions, so each
+adapter only reads its provider's documented answers.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Protocol
+
+import requests
+from flask_babel import lazy_gettext as _l
+from urllib3.exceptions import NewConnectionError
+
+
+class ErrorCode(StrEnum):
+    """Why a provider refused a batch or a message, in Vafa's words."""
+
+    BAD_KEY = "bad_key"
+    NO_CREDIT = "no_credit"
+    BAD_SENDER = "bad_sender"
+    INVALID_NUMBER = "invalid_number"
+    BLOCKED = "blocked"  # the number refuses advertising SMS (operator blacklist)
+    BAD_MESSAGE = "bad_message"  # empty, too long, forbidden words
+    RATE_LIMITED = "rate_limited"
+    BUSY = "busy"  # unreachable or temporarily unavailable
+    PROVIDER_ERROR = "provider_error"  # anything else the provider said
+
+
+ERROR_MESSAGES = {
+    ErrorCode.BAD_KEY: _l("The provider did not accept the API key or username/password."),
+    ErrorCode.NO_CREDIT: _l("The provider account has run out of credit."),
+    ErrorCode.BAD_SENDER: _l("The sender line is not valid for this account."),
+    ErrorCode.INVALID_NUMBER: _l("The provider says this mobile number is not valid."),
+    ErrorCode.BLOCKED: _l("This number has blocked advertising SMS (blacklist)."),
+    ErrorCode.BAD_MESSAGE: _l("The provider did not accept the message text."),
+    ErrorCode.RATE_LIMITED: _l("Too many requests; the provider asked us to slow down."),
+    ErrorCode.BUSY: _l("The provider cannot be reached right now."),
+    ErrorCode.PROVIDER_ERROR: _l("The provider reported an error."),
+}
+
+# Errors that will not go away by retrying: the engine pauses the campaign on them.
+ACCOUNT_ERRORS = frozenset({ErrorCode.BAD_KEY, ErrorCode.NO_CREDIT, ErrorCode.BAD_SENDER})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """An owner's account at a provider. Which fields matter depends on the provider."""
+
+    api_key: str = ""
+    sender: str = ""
+    base_url: str | None = None  # None: the provider's documented address
+    username: str = ""
+    password: str = ""
+    timeout: float = 10.0  # seconds, for connecting and for each read
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    local_id: int
-    mobile: str
+    local_id: int  # Vafa's message id; sent as the provider's own id field where it has one
+    mobile: str  # canonical +989XXXXXXXXX
     body: str
     sender: str
 
@@ -31,30 +87,144 @@ class Accepted:
 @dataclass(frozen=True)
 class Rejected:
     local_id: int
-    code: str
-    reason: str
+    code: ErrorCode
+    detail: str = ""  # the provider's own code or words, for the log
 
 
 @dataclass(frozen=True)
 class StatusUpdate:
     provider_ref: str
-    status: str  # one of app.sending.models.STATUSES, or "sent" while at the operator
+    # "delivered", "failed", "undeliverable", "blacklisted", "expired", or "sent" while
+    # the message is still at the operator.
+    status: str
+    detail: str = ""
 
 
-class NotSent(Exception):
+@dataclass(frozen=True)
+class Inbound:
+    """A message a contact sent to the owner's line (e.g. «۱۱» to opt out)."""
+
+    mobile: str
+    text: str
+    received_at: datetime
+    provider_ref: str = ""
+
+
+class ProviderError(Exception):
+    """A provider call failed; ``code`` says why and ``detail`` what the provider said."""
+
+    def __init__(self, code: ErrorCode, detail: str = "", retry_after: float | None = None):
+        super().__init__(f"{code}: {detail}" if detail else str(code))
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        """What the owner reads (in the request's language)."""
+        return str(ERROR_MESSAGES[self.code])
+
+
+class NotSent(ProviderError):
     """The provider certainly did not accept the batch; it may be sent again later."""
 
 
-class MaybeSent(Exception):
+class MaybeSent(ProviderError):
     """The batch may have reached the provider; it must not be sent again blindly."""
 
 
 class Provider(Protocol):
-    name: str
-    max_batch: int
+    kind: ClassVar[str]
+    max_batch: ClassVar[int]  # recipients of one text in one bulk call
+    max_p2p: ClassVar[int]  # messages with different texts in one call
+    uses_local_id: ClassVar[bool]  # send() passes Outgoing.local_id to the provider
 
     def send(self, batch: Sequence[Outgoing]) -> list[Accepted | Rejected]: ...
 
     def statuses(self, refs: Sequence[str]) -> list[StatusUpdate]: ...
 
-    def credit(self) -> int: ...
+    def credit(self) -> int:
+        """Remaining credit, in Rials."""
+        ...
+
+    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
+        """Which of these local ids the provider did accept (to reconcile ``unknown``).
+
+        Providers without a local id return an empty list: nothing can be learnt.
+        """
+        ...
+
+    def inbox(self) -> list[Inbound]:
+        """Messages received on the owner's lines since the last call."""
+        ...
+
+
+def same_text(batch: Sequence[Outgoing]) -> bool:
+    """True when one bulk call (one text, many recipients) can carry the batch."""
+    return len({(message.body, message.sender) for message in batch}) == 1
+
+
+def national(mobile: str) -> str:
+    """09121234567: the form most Iranian provider APIs document for receptors."""
+    return "0" + mobile.removeprefix("+98")
+
+
+class HttpProvider:
+    """Shared transport for HTTP adapters: one session, explicit timeouts, clear failures.
+
+    ``request(..., sending=True)`` is for calls that may hand messages to the provider:
+    when their fate is uncertain they raise MaybeSent. Other calls (status, credit)
+    raise NotSent for every failure, since repeating them is harmless.
+    """
+
+    default_base_url: ClassVar[str]
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None):
+        self.settings = settings
+        self.base_url = (settings.base_url or self.default_base_url).rstrip("/")
+        self.session = session or requests.Session()
+
+    def request(self, method: str, path: str, *, sending: bool = False, **kwargs):
+        uncertain = MaybeSent if sending else NotSent
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        try:
+            response = self.session.request(
+                method, url, timeout=self.settings.timeout, allow_redirects=False, **kwargs
+            )
+        except requests.ConnectTimeout as error:
+            raise NotSent(ErrorCode.BUSY, "connect timeout") from error
+        except requests.ConnectionError as error:
+            if _refused(error):
+                raise NotSent(ErrorCode.BUSY, "connection refused") from error
+            raise uncertain(ErrorCode.BUSY, "connection lost") from error
+        except requests.Timeout as error:
+            raise uncertain(ErrorCode.BUSY, "no answer in time") from error
+        if response.status_code == 429:
+            raise NotSent(ErrorCode.RATE_LIMITED, "HTTP 429", _retry_after(response))
+        if response.status_code == 503:
+            raise NotSent(ErrorCode.BUSY, "HTTP 503", _retry_after(response))
+        if response.status_code >= 500:
+            raise uncertain(ErrorCode.PROVIDER_ERROR, f"HTTP {response.status_code}")
+        return response
+
+    def json(self, response, *, sending: bool = False):
+        """The response's JSON body; a body that is not JSON is a garbled answer."""
+        try:
+            return response.json()
+        except ValueError as error:
+            uncertain = MaybeSent if sending else NotSent
+            raise uncertain(
+                ErrorCode.PROVIDER_ERROR, f"HTTP {response.status_code}: not JSON"
+            ) from error
+
+
+def _refused(error: requests.ConnectionError) -> bool:
+    """Did the connection fail before any byte of the request left?"""
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError)
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.replace(".", "", 1).isdigit() else None

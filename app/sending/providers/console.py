@@ -8,24 +8,40 @@ a moment later.
 import logging
 from collections.abc import Sequence
 
-from app.sending.providers.base import Accepted, Outgoing, Rejected, StatusUpdate
+from app.sending.providers.base import (
+    Accepted,
+    Inbound,
+    Outgoing,
+    Rejected,
+    Settings,
+    StatusUpdate,
+)
 
 log = logging.getLogger("vafa.console")
 
 
 class ConsoleProvider:
-    name = "console"
+    kind = "console"
     max_batch = 500
+    max_p2p = 500
+    uses_local_id = True
+
+    def __init__(self, settings: Settings | None = None, session=None):
+        self.settings = settings or Settings()
 
     def send(self, batch: Sequence[Outgoing]) -> list[Accepted | Rejected]:
-        accepted: list[Accepted | Rejected] = []
         for message in batch:
             log.info("SMS %s → %s: %s", message.sender, message.mobile, message.body)
-            accepted.append(Accepted(message.local_id, f"console-{message.local_id}"))
-        return accepted
+        return [Accepted(message.local_id, f"console-{message.local_id}") for message in batch]
 
     def statuses(self, refs: Sequence[str]) -> list[StatusUpdate]:
         return [StatusUpdate(ref, "delivered") for ref in refs]
 
     def credit(self) -> int:
         return 0
+
+    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
+        return []
+
+    def inbox(self) -> list[Inbound]:
+        return []
