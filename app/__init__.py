@@ -65,9 +65,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import auth, contacts, messaging, reports
+    from app import auth, contacts, messaging, reports, settings
 
-    for blueprint in (auth.bp, contacts.bp, messaging.bp, reports.bp):
+    for blueprint in (auth.bp, contacts.bp, messaging.bp, reports.bp, settings.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/")

@@ -4,14 +4,32 @@
 to the current schema.
 """
 
+import logging
+import signal
 import sys
+import threading
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from app import create_app
 from app.extensions import db
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Every tick of every job is noise; failures are still logged by app.jobs.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_args: stop.set())
+    return stop
 
 
 @click.command("run")
@@ -21,23 +39,44 @@ from app.extensions import db
 @click.option("--no-scheduler", is_flag=True, help="Serve pages only; jobs run elsewhere.")
 @with_appcontext
 def run_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
-    """Run the panel, scheduler and dispatcher in one process."""
-    import logging
-
+    """Run the panel, the scheduler and a worker in one process."""
     from waitress import serve
 
-    from app.jobs import start_scheduler
+    from app.jobs import Worker, start_scheduler
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Every tick of every job is noise; failures are still logged by app.jobs.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    _logging()
     app = current_app._get_current_object()
     if not no_scheduler:
         start_scheduler(app)
+        Worker(app).start_thread()
     click.echo(f"Vafa is running on http://{host}:{port}/ (Ctrl+C to stop)")
     serve(app, host=host, port=port, threads=threads, _quiet=True)
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Send queued messages and poll delivery reports (run as many as you like)."""
+    from app.jobs import Worker
+
+    _logging()
+    Worker(current_app._get_current_object(), _stop_on_signals()).run()
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Start due campaigns (exactly one is active; a second one waits)."""
+    from app.jobs import scheduler_lock, start_scheduler
+
+    _logging()
+    app = current_app._get_current_object()
+    stop = _stop_on_signals()
+    with scheduler_lock(app):
+        scheduler = start_scheduler(app)
+        click.echo("Scheduler active")
+        stop.wait()
+        scheduler.shutdown()
 
 
 @click.command("create-user")
@@ -70,12 +109,86 @@ def create_user_command(email: str, role: str, password_file) -> None:
 @click.command("tick")
 @with_appcontext
 def tick_command() -> None:
-    """Run every scheduled job once (start due campaigns, dispatch, poll delivery)."""
+    """Run every job once: start due campaigns, send, poll delivery reports."""
     from app.jobs import run_all_once
 
     run_all_once(current_app._get_current_object())
 
 
+providers_group = AppGroup("providers", help="SMS provider accounts.")
+
+
+@providers_group.command("add")
+@click.argument("name")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["kavenegar", "melipayamak", "ippanel", "smsir", "ghasedak", "console"]),
+)
+@click.option("--api-key", default="", help="API key (Kavenegar, IPPanel, sms.ir, Ghasedak).")
+@click.option("--username", default="", help="Username (Melipayamak).")
+@click.option("--password", default="", help="Password (Melipayamak).")
+@click.option(
+    "--sender",
+    "senders",
+    multiple=True,
+    required=True,
+    help="A sender line; repeat for several. The first is the default.",
+)
+@click.option("--base-url", default=None, help="Another address for the provider's API.")
+@click.option("--rate", type=float, default=None, help="Requests per second.")
+@click.option("--price-per-part", type=int, default=0, help="Rials per SMS part.")
+@click.option("--default", "make_default", is_flag=True, help="Use it for new campaigns.")
+@with_appcontext
+def providers_add(
+    name, kind, api_key, username, password, senders, base_url, rate, price_per_part, make_default
+) -> None:
+    """Add a provider account (keys are stored, never printed)."""
+    from app.sending.accounts import AccountError, save_account
+
+    try:
+        account = save_account(
+            None,
+            name=name,
+            kind=kind,
+            api_key=api_key,
+            username=username,
+            password=password,
+            senders="\n".join(senders),
+            base_url=base_url,
+            requests_per_second=rate,
+            price_per_part=price_per_part,
+            is_default=make_default,
+        )
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Added {account.kind} account {account.name!r} ({account.masked_key()})")
+
+
+@providers_group.command("list")
+@with_appcontext
+def providers_list() -> None:
+    """List provider accounts (keys masked)."""
+    from sqlalchemy import select
+
+    from app.sending.models import ProviderAccount
+
+    for account in db.session.scalars(select(ProviderAccount).order_by(ProviderAccount.id)):
+        mark = "*" if account.is_default else " "
+        lines = ",".join(account.sender_lines)
+        click.echo(
+            f"{mark} {account.id}\t{account.name}\t{account.kind}\t{lines}\t{account.masked_key()}"
+        )
+
+
 main = FlaskGroup(create_app=create_app, help="Vafa (وفا): SMS retention panel.")
-for command in (run_command, create_user_command, tick_command):
+for command in (
+    run_command,
+    worker_command,
+    scheduler_command,
+    create_user_command,
+    tick_command,
+    providers_group,
+):
     main.add_command(command)

@@ -41,15 +41,16 @@ def load_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Sending
-        "VAFA_PROVIDER": os.environ.get("VAFA_PROVIDER", "console"),
-        "VAFA_SENDER": os.environ.get("VAFA_SENDER", "10000000"),
         # Seconds between ticks of the in-process scheduler's jobs.
         "VAFA_TICK_SECONDS": _int("VAFA_TICK_SECONDS", 2),
-        # Messages claimed by one dispatcher tick.
-        "VAFA_DISPATCH_BATCH": _int("VAFA_DISPATCH_BATCH", 500),
+        # Messages one worker claims at a time, and its concurrent provider requests.
+        "VAFA_DISPATCH_BATCH": _int("VAFA_DISPATCH_BATCH", 2000),
+        "VAFA_CONCURRENCY": _int("VAFA_CONCURRENCY", 8),
+        # Delivery reports: first asked this many seconds after sending, then every …
+        "VAFA_POLL_AFTER": _int("VAFA_POLL_AFTER", 5),
+        "VAFA_POLL_EVERY": _int("VAFA_POLL_EVERY", 60),
         # A claim older than this (seconds) belongs to a dead dispatcher: its messages
         # may have reached the provider, so they become `unknown`, never re-sent.
         "VAFA_CLAIM_TIMEOUT": _int("VAFA_CLAIM_TIMEOUT", 300),
         "VAFA_CONTACTS_PER_PAGE": _int("VAFA_CONTACTS_PER_PAGE", 50),
-        "VAFA_SCHEDULER": False,
     }

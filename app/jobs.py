@@ -1,18 +1,29 @@
-"""Every periodic job, declared once with a stable id.
+"""Every periodic job, declared once with a stable id, and the processes that run them.
 
-APScheduler runs in exactly one process (a job store cannot be shared by several
-schedulers): ``vafa run`` starts it beside the web server. Each job opens its own app
-context, since it runs in a scheduler thread without a request.
+- The scheduler (exactly one active: APScheduler's job store cannot be shared) starts
+  due campaigns and closes finished ones. ``vafa scheduler`` takes a lock first, so a
+  second one waits instead of running the jobs twice.
+- Workers (any number) dispatch the outbox, recover stale claims, poll delivery reports
+  and replies. Their claims are row-level, so they never take the same message.
+- ``vafa run`` runs the web panel, the scheduler and one worker in one process.
+
+Each job opens its own app context: it runs in a thread, without a request.
 """
 
+import fcntl
 import logging
+import threading
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
+from sqlalchemy import text
 
 from app.extensions import db
 from app.messaging import service as campaigns
@@ -24,56 +35,69 @@ log = logging.getLogger("vafa.jobs")
 @dataclass(frozen=True)
 class Job:
     id: str
-    run: Callable[[], object]
+    run: Callable[..., object]
+    every: float  # seconds (a multiple of VAFA_TICK_SECONDS in practice)
 
 
-def _dispatch() -> None:
-    batch = current_app.config["VAFA_DISPATCH_BATCH"]
-    while sending.dispatch_queued(batch) == batch:
-        pass
+def _config(name: str):
+    return current_app.config[name]
 
 
-def _expire_claims() -> None:
-    sending.expire_stale_claims(timedelta(seconds=current_app.config["VAFA_CLAIM_TIMEOUT"]))
+def _expire_claims() -> int:
+    return sending.expire_stale_claims(timedelta(seconds=_config("VAFA_CLAIM_TIMEOUT")))
 
 
-JOBS = (
-    Job("start_due_campaigns", campaigns.start_due_campaigns),
-    Job("dispatch_outbox", _dispatch),
-    Job("finish_campaigns", campaigns.finish_campaigns),
-    Job("poll_delivery", lambda: sending.poll_delivery(5000)),
-    Job("expire_stale_claims", _expire_claims),
+def _poll_delivery() -> int:
+    return sending.poll_delivery(
+        5000,
+        first_after=timedelta(seconds=_config("VAFA_POLL_AFTER")),
+        every=timedelta(seconds=_config("VAFA_POLL_EVERY")),
+    )
+
+
+SCHEDULER_JOBS = (
+    Job("start_due_campaigns", campaigns.start_due_campaigns, every=2),
+    Job("finish_campaigns", campaigns.finish_campaigns, every=2),
+)
+
+# The dispatcher is the worker's first job; it runs again at once while there is work.
+WORKER_JOBS = (
+    Job("expire_stale_claims", _expire_claims, every=30),
+    Job("reconcile_unknown", sending.reconcile_unknown, every=60),
+    Job("poll_delivery", _poll_delivery, every=5),
+    Job("poll_inbox", sending.poll_inbox, every=60),
 )
 
 
-def run_job(app: Flask, job: Job) -> None:
+def run_job(app: Flask, job: Job, *args):
     with app.app_context():
         try:
-            job.run()
+            return job.run(*args)
         except Exception:
             log.exception("job %s failed", job.id)
             db.session.rollback()
+            return None
         finally:
             db.session.remove()
 
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:
-    """Start the in-process scheduler with every job ticking at VAFA_TICK_SECONDS.
+    """Start the scheduler's jobs in background threads of this process.
 
     One executor thread runs the jobs one after another: they hand work to each other
-    in the order of JOBS, and SQLite takes one writer at a time anyway.
+    in order, and SQLite takes one writer at a time anyway.
     """
     scheduler = BackgroundScheduler(
         timezone="UTC", executors={"default": ThreadPoolExecutor(max_workers=1)}
     )
-    for job in JOBS:
+    for job in SCHEDULER_JOBS:
         scheduler.add_job(
             run_job,
             "interval",
             args=(app, job),
             id=job.id,
             name=job.id,
-            seconds=app.config["VAFA_TICK_SECONDS"],
+            seconds=min(job.every, app.config["VAFA_TICK_SECONDS"]),
             max_instances=1,
             coalesce=True,
             replace_existing=True,
@@ -82,7 +106,83 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
     return scheduler
 
 
+class Worker:
+    """Dispatch the outbox and run the worker jobs until ``stop`` is set."""
+
+    def __init__(self, app: Flask, stop: threading.Event | None = None):
+        self.app = app
+        self.stop = stop or threading.Event()
+        self.dispatcher = sending.Dispatcher(app.config["VAFA_CONCURRENCY"])
+        self._dispatch = Job("dispatch_outbox", self.dispatcher.dispatch, every=0)
+        self._due: dict[str, float] = {}
+
+    def run_once(self) -> int:
+        """One pass: dispatch one claim's worth, then any job that is due."""
+        now = time.monotonic()
+        for job in WORKER_JOBS:
+            if now >= self._due.get(job.id, 0):
+                run_job(self.app, job)
+                self._due[job.id] = now + job.every
+        return run_job(self.app, self._dispatch, self.app.config["VAFA_DISPATCH_BATCH"]) or 0
+
+    def run(self) -> None:
+        log.info("worker started")
+        try:
+            while not self.stop.is_set():
+                if not self.run_once():
+                    self.stop.wait(self.app.config["VAFA_TICK_SECONDS"])
+        finally:
+            self.dispatcher.close()
+            log.info("worker stopped")
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="vafa-worker", daemon=True)
+        thread.start()
+        return thread
+
+
+@contextmanager
+def scheduler_lock(app: Flask, poll_seconds: float = 5.0):
+    """Hold the one-active-scheduler lock for the duration; wait while another holds it.
+
+    PostgreSQL: a session advisory lock, so schedulers on different machines exclude
+    each other. SQLite: a file lock beside the database (one machine by nature).
+    """
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                waiting = False
+                while not connection.execute(text("SELECT pg_try_advisory_lock(4242)")).scalar():
+                    if not waiting:
+                        log.info("another scheduler is active; waiting")
+                        waiting = True
+                    time.sleep(poll_seconds)
+                connection.commit()
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(4242)"))
+                    connection.commit()
+            return
+    path = Path(app.instance_path) / "scheduler.lock"
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another scheduler is active; waiting")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def run_all_once(app: Flask) -> None:
-    """One pass of every job, in order (used by `vafa tick` and by tests)."""
-    for job in JOBS:
+    """One pass of every job, in order (``vafa tick``, and tests)."""
+    for job in SCHEDULER_JOBS:
         run_job(app, job)
+    worker = Worker(app)
+    try:
+        while worker.run_once():
+            pass
+    finally:
+        worker.dispatcher.close()
+    run_job(app, SCHEDULER_JOBS[1])

@@ -28,6 +28,8 @@ class Contact(db.Model):
     # Jalali month and day of birth, so "birthday in the next 7 days" is an index lookup.
     birth_jmonth: Mapped[int | None] = mapped_column(SmallInteger)
     birth_jday: Mapped[int | None] = mapped_column(SmallInteger)
+    # Set when the contact leaves marketing messages (reply «۱۱», blacklist, by hand).
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lists: Mapped[list["ContactList"]] = relationship(

@@ -14,6 +14,8 @@ class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=1000)])
     list_id = SelectField(_l("Send to"), coerce=int)
+    # "account id:sender line"
+    route = SelectField(_l("Send through"))
     when = RadioField(_l("When"), default="now")
     send_date = StringField(_l("Date (Jalali)"))
     send_time = StringField(_l("Time (Tehran)"))

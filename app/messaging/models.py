@@ -1,19 +1,24 @@
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import ContactList
 from app.extensions import db
+from app.sending.models import ProviderAccount
 from app.types import UTCDateTime, utcnow
 
-# scheduled → preparing (writing its messages) → sending (dispatcher at work) → done
+# draft (estimate shown) → scheduled → preparing (writing its messages)
+#   → sending (dispatcher at work) ⇄ paused → done | cancelled
 CAMPAIGN_STATUS_LABELS = {
+    "draft": _l("Draft"),
     "scheduled": _l("Scheduled"),
     "preparing": _l("Preparing"),
     "sending": _l("Sending"),
+    "paused": _l("Paused"),
     "done": _l("Sent"),
+    "cancelled": _l("Cancelled"),
 }
 
 
@@ -27,9 +32,15 @@ class Campaign(db.Model):
     body: Mapped[str] = mapped_column(Text)
     # None means every contact.
     list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id", ondelete="SET NULL"))
-    provider: Mapped[str] = mapped_column(String(32))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider_accounts.id"))
     sender: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Marketing messages respect the sending window, opt-outs and the frequency cap,
+    # and carry the opt-out line.
+    marketing: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    # Why the campaign is paused: an error code (see ERROR_LABELS) or "owner".
+    paused_reason: Mapped[str | None] = mapped_column(String(32))
+    paused_detail: Mapped[str | None] = mapped_column(Text)
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -37,5 +48,6 @@ class Campaign(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     contact_list: Mapped[ContactList | None] = relationship()
+    provider: Mapped[ProviderAccount] = relationship()
 
     __table_args__ = (Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),)

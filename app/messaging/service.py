@@ -1,6 +1,7 @@
-"""Campaigns: from a composed text to one outbox row per recipient."""
+"""Campaigns: from a composed text to one outbox row per recipient, and their control."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
@@ -8,7 +9,10 @@ from app.contacts.models import Contact, list_members
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.messaging.text import count_parts, render
-from app.sending.models import Message
+from app.sending.models import HANDED_OVER, Message, ProviderAccount
+from app.sending.policy import SendingPolicy, load_policy
+from app.sending.providers.base import ProviderError
+from app.sending.service import adapter_for
 from app.types import utcnow
 
 MATERIALISE_CHUNK = 2000
@@ -34,18 +38,21 @@ def create_campaign(
     name: str,
     body: str,
     list_id: int | None,
-    provider: str,
+    provider_id: int,
     sender: str,
     scheduled_at: datetime | None,
     created_by_id: int | None,
+    marketing: bool = True,
 ) -> Campaign:
-    """Record a campaign; the scheduler starts it when ``scheduled_at`` (or now) comes."""
+    """Record a draft campaign; it starts once the owner confirms the estimate."""
     campaign = Campaign(
         name=name,
         body=body,
         list_id=list_id,
-        provider=provider,
+        provider_id=provider_id,
         sender=sender,
+        marketing=marketing,
+        status="draft",
         scheduled_at=scheduled_at or utcnow(),
         created_by_id=created_by_id,
     )
@@ -54,12 +61,74 @@ def create_campaign(
     return campaign
 
 
+@dataclass(frozen=True)
+class Estimate:
+    recipients: int  # messages that will be sent
+    opted_out: int  # audience members who will be skipped
+    parts: int  # SMS parts in all
+    cost: int  # Rials, from the account's price per part
+    credit: int | None  # Rials left at the provider; None when it could not be read
+    credit_error: str | None = None
+
+    @property
+    def covered(self) -> bool:
+        """Does the credit pay for the campaign? (Unknown credit is not proof it does.)"""
+        return self.credit is not None and self.credit >= self.cost
+
+
+def body_for(campaign: Campaign, contact, policy: SendingPolicy) -> str:
+    body = render(campaign.body, contact)
+    return policy.with_optout(body) if campaign.marketing else body
+
+
+def estimate(campaign: Campaign) -> Estimate:
+    """Recipients, parts and cost of a campaign, and whether the credit covers it.
+
+    Parts are counted on each recipient's own text (names differ in length), reading
+    only the columns the text needs.
+    """
+    policy = load_policy()
+    audience = audience_query(campaign.list_id).subquery()
+    rows = db.session.execute(
+        select(audience.c.first_name, audience.c.last_name, audience.c.opted_out_at)
+    )
+    recipients = opted_out = parts = 0
+    for first_name, last_name, opted_out_at in rows:
+        if opted_out_at is not None and campaign.marketing:
+            opted_out += 1
+            continue
+        recipients += 1
+        parts += count_parts(body_for(campaign, _Names(first_name, last_name), policy)).parts
+    account = campaign.provider
+    cost = parts * account.price_per_part
+    if account.is_test:
+        return Estimate(recipients, opted_out, parts, cost, credit=cost)
+    try:
+        credit = adapter_for(account).credit()
+    except ProviderError as error:
+        return Estimate(recipients, opted_out, parts, cost, None, error.message)
+    return Estimate(recipients, opted_out, parts, cost, credit)
+
+
+@dataclass(frozen=True)
+class _Names:
+    first_name: str
+    last_name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
 def materialise(campaign: Campaign) -> int:
     """Write one queued message per recipient, in committed chunks; return how many.
 
-    Contacts are walked in id order, so a run interrupted by a crash resumes after the
-    last contact it wrote, and the idempotency key keeps any overlap from sending twice.
+    Opted-out contacts and those over the frequency cap get a ``skipped`` row saying
+    why, so every member of the audience is accounted for. Contacts are walked in id
+    order: a run interrupted by a crash resumes after the last contact it wrote, and the
+    idempotency key keeps any overlap from sending twice.
     """
+    policy = load_policy()
     done_up_to = (
         db.session.scalar(
             select(func.max(Message.contact_id)).where(Message.campaign_id == campaign.id)
@@ -76,20 +145,31 @@ def materialise(campaign: Campaign) -> int:
         ).all()
         if not contacts:
             return written
+        capped = (
+            _recently_messaged([c.id for c in contacts], policy) if campaign.marketing else set()
+        )
         now = utcnow()
         rows = []
         for contact in contacts:
-            body = render(campaign.body, contact)
+            body = body_for(campaign, contact, policy)
+            skip = None
+            if campaign.marketing and contact.opted_out_at is not None:
+                skip = "opted_out"
+            elif contact.id in capped:
+                skip = "frequency_cap"
             rows.append(
                 {
                     "campaign_id": campaign.id,
                     "contact_id": contact.id,
+                    "provider_id": campaign.provider_id,
                     "mobile": contact.mobile,
                     "body": body,
                     "parts": count_parts(body).parts,
-                    "provider": campaign.provider,
                     "sender": campaign.sender,
-                    "status": "queued",
+                    "marketing": campaign.marketing,
+                    "status": "skipped" if skip else "queued",
+                    "error": skip,
+                    "done_at": now if skip else None,
                     "idempotency_key": f"campaign:{campaign.id}:{contact.id}",
                     "created_at": now,
                 }
@@ -98,6 +178,57 @@ def materialise(campaign: Campaign) -> int:
         db.session.commit()
         written += len(rows)
         done_up_to = contacts[-1].id
+
+
+def _recently_messaged(contact_ids: list[int], policy: SendingPolicy) -> set[int]:
+    """Contacts that already got a marketing SMS within the frequency cap."""
+    if not policy.frequency_cap_days:
+        return set()
+    since = utcnow() - timedelta(days=policy.frequency_cap_days)
+    return set(
+        db.session.scalars(
+            select(Message.contact_id).where(
+                Message.contact_id.in_(contact_ids),
+                Message.marketing.is_(True),
+                Message.created_at >= since,
+                Message.status.in_(("queued", "sending", "unknown", *HANDED_OVER)),
+            )
+        )
+    )
+
+
+class CampaignError(ValueError):
+    """Why a campaign cannot be started; shown to the owner as it is."""
+
+
+def confirm_campaign(campaign: Campaign) -> Estimate:
+    """Start (or schedule) a draft after checking the provider's credit covers it."""
+    from flask_babel import gettext as _
+
+    from app.persian import show_number
+
+    if campaign.status != "draft":
+        raise CampaignError(_("This campaign has already been started."))
+    figures = estimate(campaign)
+    if figures.recipients == 0:
+        raise CampaignError(_("Nobody would receive this campaign."))
+    if not figures.covered:
+        if figures.credit is None:
+            raise CampaignError(
+                _(
+                    "The provider's credit could not be read: %(reason)s",
+                    reason=figures.credit_error,
+                )
+            )
+        raise CampaignError(
+            _(
+                "The campaign costs %(cost)s Rials but the provider credit is %(credit)s Rials.",
+                cost=show_number(figures.cost),
+                credit=show_number(figures.credit),
+            )
+        )
+    campaign.status = "scheduled"
+    return figures
 
 
 def start_due_campaigns() -> int:
@@ -117,11 +248,73 @@ def start_due_campaigns() -> int:
     return len(due)
 
 
+def pause_campaign(campaign: Campaign, reason: str = "owner", detail: str | None = None) -> None:
+    """Hold a campaign's queued messages; in-flight requests finish normally."""
+    if campaign.status not in ("sending", "preparing", "scheduled"):
+        return
+    campaign.status = "paused"
+    campaign.paused_reason = reason
+    campaign.paused_detail = detail
+    _move(campaign.id, "queued", "held")
+
+
+def resume_campaign(campaign: Campaign) -> None:
+    if campaign.status != "paused":
+        return
+    campaign.status = "sending" if campaign.started_at else "scheduled"
+    campaign.paused_reason = campaign.paused_detail = None
+    account = db.session.get(ProviderAccount, campaign.provider_id)
+    account.failures = 0
+    account.last_error = None
+    _move(campaign.id, "held", "queued", next_attempt_at=None)
+
+
+def cancel_campaign(campaign: Campaign) -> int:
+    """Stop a campaign for good: what has not left yet never will. Returns how many."""
+    if campaign.status in ("done", "cancelled"):
+        return 0
+    campaign.status = "cancelled"
+    campaign.finished_at = utcnow()
+    return _move(campaign.id, ("queued", "held"), "cancelled", done_at=utcnow())
+
+
+def pause_campaigns_of_account(account_id: int, reason: str, detail: str | None) -> None:
+    """A provider account keeps failing: pause every campaign sending through it."""
+    campaigns = db.session.scalars(
+        select(Campaign).where(Campaign.provider_id == account_id, Campaign.status == "sending")
+    ).all()
+    for campaign in campaigns:
+        pause_campaign(campaign, reason, detail)
+    # Messages a failing request just put back in the queue join the held ones.
+    paused = select(Campaign.id).where(
+        Campaign.provider_id == account_id, Campaign.status == "paused"
+    )
+    db.session.execute(
+        update(Message)
+        .where(Message.status == "queued", Message.campaign_id.in_(paused))
+        .values(status="held")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _move(campaign_id: int, old, new: str, **values) -> int:
+    old = (old,) if isinstance(old, str) else old
+    return db.session.execute(
+        update(Message)
+        .where(Message.campaign_id == campaign_id, Message.status.in_(old))
+        .values(status=new, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def finish_campaigns() -> int:
     """Mark sending campaigns with nothing left to hand to a provider as done."""
     pending = (
         select(Message.id)
-        .where(Message.campaign_id == Campaign.id, Message.status.in_(("queued", "sending")))
+        .where(
+            Message.campaign_id == Campaign.id,
+            Message.status.in_(("queued", "sending", "held")),
+        )
         .exists()
     )
     result = db.session.execute(
@@ -142,3 +335,14 @@ def campaign_counts(campaign_id: int) -> dict[str, int]:
         .group_by(Message.status)
     ).all()
     return dict(rows)
+
+
+def throughput(campaign_id: int, window: timedelta = timedelta(seconds=30)) -> float:
+    """Messages per second handed to the provider over the last ``window``."""
+    since = utcnow() - window
+    sent = db.session.scalar(
+        select(func.count(Message.id)).where(
+            Message.campaign_id == campaign_id, Message.sent_at >= since
+        )
+    )
+    return sent / window.total_seconds()

@@ -1,4 +1,6 @@
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,7 +14,11 @@ from app.messaging.forms import CampaignForm
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
 from app.messaging.text import PLACEHOLDERS, count_parts, render, unknown_placeholders
 from app.persian import show_mobile, show_number
-from app.sending.models import STATUS_LABELS
+from app.sending.accounts import all_accounts
+from app.sending.models import ERROR_LABELS, STATUS_LABELS
+from app.sending.policy import load_policy
+from app.sending.service import default_account, retry_unknown
+from app.types import utcnow
 
 
 @bp.get("/")
@@ -23,32 +29,42 @@ def campaigns_index():
     )
 
 
+def _routes() -> list[tuple[str, str]]:
+    """Every (account, sender line) pair the owner can send through; the default first."""
+    default_account()
+    return [
+        (f"{account.id}:{line}", f"{account.name} — {line}")
+        for account in all_accounts()
+        for line in account.sender_lines
+    ]
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new_campaign():
     form = CampaignForm()
     form.list_id.choices = [(0, _("All contacts"))] + [
         (item.id, f"{item.name} ({show_number(count)})") for item, count in all_lists()
     ]
+    form.route.choices = _routes()
     if form.validate_on_submit():
+        account_id, sender = form.route.data.split(":", 1)
         campaign = campaigns.create_campaign(
             name=form.name.data.strip(),
             body=form.body.data.replace("\r\n", "\n"),
             list_id=form.list_id.data or None,
-            provider=current_app.config["VAFA_PROVIDER"],
-            sender=current_app.config["VAFA_SENDER"],
+            provider_id=int(account_id),
+            sender=sender,
             scheduled_at=form.scheduled_at,
             created_by_id=current_user.id,
         )
         db.session.commit()
-        if form.scheduled_at:
-            flash(_("The campaign is scheduled."), "success")
-        else:
-            flash(_("The campaign is on its way."), "success")
         return redirect(url_for("messaging.campaign", campaign_id=campaign.id))
+    db.session.commit()  # the console account default_account() may have created
     return render_template(
         "messaging/compose.html",
         form=form,
         placeholders=[name for name in PLACEHOLDERS if not name.isascii()],
+        optout=load_policy(),
     )
 
 
@@ -65,6 +81,7 @@ def preview():
             campaigns.audience_query(list_id).order_by(Contact.id).offset(offset % size).limit(1)
         ).first()
     text = render(body, contact) if contact else body
+    text = load_policy().with_optout(text) if text.strip() else text
     count = count_parts(text)
     return jsonify(
         text=text,
@@ -83,9 +100,55 @@ def campaign(campaign_id: int):
     return render_template(
         "messaging/campaign.html",
         campaign=item,
+        estimate=campaigns.estimate(item) if item.status == "draft" else None,
         progress=_progress(item),
         labels=CAMPAIGN_STATUS_LABELS,
+        error_labels=ERROR_LABELS,
     )
+
+
+@bp.post("/<int:campaign_id>/confirm")
+def confirm(campaign_id: int):
+    item = db.get_or_404(Campaign, campaign_id)
+    try:
+        campaigns.confirm_campaign(item)
+    except campaigns.CampaignError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        later = item.scheduled_at > utcnow() + timedelta(seconds=30)
+        flash(
+            _("The campaign is scheduled.") if later else _("The campaign is on its way."),
+            "success",
+        )
+    return redirect(url_for("messaging.campaign", campaign_id=campaign_id))
+
+
+@bp.post("/<int:campaign_id>/<any(pause, resume, cancel, retry):action>")
+def control(campaign_id: int, action: str):
+    """The owner's hands on a running campaign."""
+    item = db.get_or_404(Campaign, campaign_id)
+    if action == "pause":
+        campaigns.pause_campaign(item)
+        message = _("The campaign is paused.")
+    elif action == "resume":
+        campaigns.resume_campaign(item)
+        message = _("The campaign goes on.")
+    elif action == "cancel":
+        count = campaigns.cancel_campaign(item)
+        message = _(
+            "The campaign is cancelled; %(count)s messages will not be sent.",
+            count=show_number(count),
+        )
+    else:
+        count = retry_unknown(item.id)
+        if count and item.status == "done":
+            item.status = "sending"
+        message = _("%(count)s messages are queued again.", count=show_number(count))
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("messaging.campaign", campaign_id=campaign_id))
 
 
 @bp.get("/<int:campaign_id>/progress")
@@ -96,10 +159,15 @@ def progress(campaign_id: int):
 def _progress(campaign: Campaign) -> dict:
     counts = campaigns.campaign_counts(campaign.id)
     total = sum(counts.values())
-    waiting = counts.get("queued", 0) + counts.get("sending", 0)
+    waiting = sum(counts.get(status, 0) for status in ("queued", "sending", "held"))
+    rate = campaigns.throughput(campaign.id) if campaign.status == "sending" else 0.0
+    eta = round(waiting / rate) if rate and waiting else None
     return {
         "status": campaign.status,
         "status_label": str(CAMPAIGN_STATUS_LABELS[campaign.status]),
+        "paused_reason": str(ERROR_LABELS.get(campaign.paused_reason, ""))
+        if campaign.paused_reason and campaign.paused_reason != "owner"
+        else "",
         "total": total,
         "handed_over": total - waiting,
         "percent": round(100 * (total - waiting) / total) if total else 0,
@@ -115,4 +183,17 @@ def _progress(campaign: Campaign) -> dict:
         ],
         "total_shown": show_number(total),
         "handed_over_shown": show_number(total - waiting),
+        "rate_text": _("%(rate)s per second", rate=show_number(round(rate))) if rate else "",
+        "eta_text": _("about %(time)s left", time=_duration(eta)) if eta else "",
     }
+
+
+def _duration(seconds: int) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    if minutes:
+        return _(
+            "%(minutes)s min %(seconds)s s",
+            minutes=show_number(minutes),
+            seconds=show_number(seconds),
+        )
+    return _("%(seconds)s s", seconds=show_number(seconds))

@@ -1,33 +1,28 @@
-"""The outbox: one row per message, moved through its states by the dispatcher.
+"""The outbox and the accounts it sends through.
 
-queued → sending (claimed) → sent (provider accepted, has provider_ref)
-       → delivered | failed | undeliverable | blacklisted | expired
-queued → skipped
-queued → rejected (the provider refused this message: bad number, …)
-sending → unknown (crash or timeout after the request left: never re-sent blindly)
+One row per message, moved through its states by the dispatcher::
+
+    queued → sending (claimed) → sent (provider accepted, has provider_ref)
+           → delivered | failed | undeliverable | blacklisted | expired
+    queued → held (its campaign is paused) → queued (resumed) | cancelled
+    queued → skipped (opted out, frequency cap) | rejected (the provider refused it)
+    sending → unknown (crash or timeout after the request left: never re-sent blindly)
+    unknown → sent (reconciled by local id) | queued (the owner chose to retry)
 """
 
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.sending.providers.base import ERROR_MESSAGES
+from app.sending.providers.base import ERROR_MESSAGES, Settings
 from app.types import UTCDateTime, utcnow
 
-FINAL_STATUSES = (
-    "delivered",
-    "failed",
-    "undeliverable",
-    "blacklisted",
-    "expired",
-    "rejected",
-    "skipped",
-)
 STATUS_LABELS = {
     "queued": _l("Queued"),
+    "held": _l("Paused"),
     "sending": _l("Sending"),
     "sent": _l("At the operator"),
     "unknown": _l("Unknown"),
@@ -38,15 +33,77 @@ STATUS_LABELS = {
     "expired": _l("Expired"),
     "rejected": _l("Rejected by provider"),
     "skipped": _l("Skipped"),
+    "cancelled": _l("Cancelled"),
 }
+STATUSES = tuple(STATUS_LABELS)
+# Handed to a provider: the message may cost money and may reach the handset.
+HANDED_OVER = ("sent", "delivered", "failed", "undeliverable", "blacklisted", "expired")
+FINAL_STATUSES = (*HANDED_OVER[1:], "rejected", "skipped", "cancelled")
+
 # Error codes a message can carry: the providers' (ErrorCode) and the engine's own.
 ERROR_LABELS = {
     **{str(code): text for code, text in ERROR_MESSAGES.items()},
     "maybe_sent": _l("The provider's answer was lost; the message may have been sent."),
     "no_answer": _l("The provider did not answer for this message."),
     "dispatcher_stopped": _l("Sending stopped midway; the message may have been sent."),
+    "opted_out": _l("The contact has opted out of marketing messages."),
+    "frequency_cap": _l("The contact already received a marketing message recently."),
 }
-STATUSES = ("queued", "sending", "sent", "unknown", *FINAL_STATUSES)
+
+
+class ProviderAccount(db.Model):
+    """The owner's account at an SMS provider, with its sender lines.
+
+    Keys are stored so the worker can use them, and never shown again in full.
+    """
+
+    __tablename__ = "provider_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    api_key: Mapped[str] = mapped_column(String(500), default="")
+    username: Mapped[str] = mapped_column(String(200), default="")
+    password: Mapped[str] = mapped_column(String(500), default="")
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    # Sender lines, one per line of text: 3000xxxx, 1000xxxx, …; the first is the default.
+    senders: Mapped[str] = mapped_column(Text, default="")
+    # Requests per second across every worker (the provider's documented limit).
+    requests_per_second: Mapped[float] = mapped_column(Float, default=5.0)
+    # Price of one SMS part in Rials, for the cost estimate before a campaign starts.
+    price_per_part: Mapped[int] = mapped_column(Integer, default=0)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The rate limiter's next free moment for a request (shared by every worker).
+    next_request_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Consecutive failed requests; the engine pauses campaigns when it keeps failing.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def sender_lines(self) -> list[str]:
+        return [line.strip() for line in self.senders.splitlines() if line.strip()]
+
+    @property
+    def is_test(self) -> bool:
+        """The console provider sends nothing and charges nothing."""
+        return self.kind == "console"
+
+    def settings(self) -> Settings:
+        return Settings(
+            api_key=self.api_key,
+            sender=(self.sender_lines or [""])[0],
+            base_url=self.base_url or None,
+            username=self.username,
+            password=self.password,
+        )
+
+    def masked_key(self) -> str:
+        """The key as the panel shows it: enough to recognise, never enough to use."""
+        secret = self.api_key or self.password
+        if not secret:
+            return ""
+        return ("•" * 6) + secret[-4:] if len(secret) > 8 else "•" * 6
 
 
 class Message(db.Model):
@@ -58,25 +115,58 @@ class Message(db.Model):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     # Deleting a contact keeps its messages: the log holds the number it was sent to.
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider_accounts.id"))
     mobile: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     parts: Mapped[int] = mapped_column(SmallInteger)
-    provider: Mapped[str] = mapped_column(String(32))
     sender: Mapped[str] = mapped_column(String(32))
+    marketing: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     provider_ref: Mapped[str | None] = mapped_column(String(64))
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(32))
+    error_detail: Mapped[str | None] = mapped_column(Text)
     # Unique per send: a materialisation that runs twice inserts each message once.
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # After a request the provider certainly refused: not before this moment.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the status last changed to a final state (delivered, failed, …).
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_messages_status_id", "status", "id"),
         Index("ix_messages_campaign_id_status", "campaign_id", "status"),
-        Index("ix_messages_contact_id", "contact_id"),
+        Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
         Index("ix_messages_mobile", "mobile"),
+        Index("ix_messages_provider_id_provider_ref", "provider_id", "provider_ref"),
     )
+
+
+class OptOutEvent(db.Model):
+    """A contact leaving (or re-joining) marketing messages, and what caused it."""
+
+    __tablename__ = "opt_out_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    mobile: Mapped[str] = mapped_column(String(16))
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    # reply (an SMS «۱۱»/«لغو» or «۱۲»), blacklist (operator report), manual, import, api
+    source: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_opt_out_events_contact_id", "contact_id"),)
+
+
+class SendingSetting(db.Model):
+    """One owner-editable sending rule (window, frequency cap, opt-out line)."""
+
+    __tablename__ = "sending_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

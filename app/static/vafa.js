@@ -97,6 +97,13 @@ if (compose) {
   changed();
 }
 
+// Forms that ask before doing something that cannot be undone.
+document.querySelectorAll("form[data-confirm]").forEach((form) => {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+});
+
 // Campaign page: progress refreshed from the server until the campaign is done.
 const progress = document.getElementById("progress");
 if (progress) {
@@ -107,6 +114,9 @@ if (progress) {
     progress.querySelector('[data-field="status_label"]').textContent = data.status_label;
     progress.querySelector('[data-field="handed_over_shown"]').textContent = data.handed_over_shown;
     progress.querySelector('[data-field="total_shown"]').textContent = data.total_shown;
+    progress.querySelector('[data-field="paused_reason"]').textContent = data.paused_reason;
+    progress.querySelector('[data-field="rate"]').textContent = data.rate_text;
+    progress.querySelector('[data-field="eta"]').textContent = data.eta_text;
     progress.querySelector(".progressbar-fill").style.inlineSize = `${data.percent}%`;
     progress.querySelector('[role="progressbar"]').setAttribute("aria-valuenow", data.percent);
     const list = progress.querySelector('[data-field="counts"]');

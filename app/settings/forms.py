@@ -1,0 +1,56 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    FloatField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+PROVIDER_KINDS = [
+    ("kavenegar", _l("Kavenegar")),
+    ("melipayamak", _l("Melipayamak")),
+    ("ippanel", _l("IPPanel (Faraz SMS, Mediana)")),
+    ("smsir", _l("sms.ir")),
+    ("ghasedak", _l("Ghasedak")),
+    ("console", _l("Test (sends nothing)")),
+]
+
+
+class ProviderForm(FlaskForm):
+    name = StringField(_l("Account name"), validators=[DataRequired(), Length(max=100)])
+    kind = SelectField(_l("Provider"), choices=PROVIDER_KINDS)
+    api_key = PasswordField(_l("API key"), validators=[Optional(), Length(max=500)])
+    username = StringField(_l("Username"), validators=[Optional(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=500)])
+    senders = TextAreaField(_l("Sender lines"), validators=[DataRequired(), Length(max=2000)])
+    base_url = StringField(_l("API address (optional)"), validators=[Optional(), Length(max=500)])
+    requests_per_second = FloatField(
+        _l("Requests per second"), validators=[Optional(), NumberRange(min=0.01, max=1000)]
+    )
+    price_per_part = IntegerField(
+        _l("Price of one SMS part (Rials)"),
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0)],
+    )
+    is_default = BooleanField(_l("Use for new campaigns"))
+
+
+_HHMM = Regexp(r"^\s*\d{1,2}:\d{2}\s*$", message=_l("Write the time like 08:00."))
+
+
+class SendingPolicyForm(FlaskForm):
+    window_start = StringField(
+        _l("Marketing SMS may be sent from"), validators=[DataRequired(), _HHMM]
+    )
+    window_end = StringField(_l("until"), validators=[DataRequired(), _HHMM])
+    frequency_cap_days = IntegerField(
+        _l("At most one marketing SMS per contact every (days; 0 for no limit)"),
+        validators=[InputRequired(), NumberRange(min=0, max=365)],
+    )
+    optout_line = BooleanField(_l("Add the opt-out line to marketing SMS"))
+    optout_text = StringField(_l("Opt-out line"), validators=[Optional(), Length(max=30)])

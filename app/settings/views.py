@@ -1,0 +1,114 @@
+from datetime import time
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from app.extensions import db
+from app.persian import ascii_digits, show_number
+from app.sending import accounts
+from app.sending.models import ERROR_LABELS, ProviderAccount
+from app.sending.policy import SendingPolicy, load_policy, save_policy
+from app.settings import bp
+from app.settings.forms import PROVIDER_KINDS, ProviderForm, SendingPolicyForm
+
+
+@bp.get("/providers")
+def providers():
+    return render_template(
+        "settings/providers.html",
+        accounts=accounts.all_accounts(),
+        kinds=dict(PROVIDER_KINDS),
+        error_labels=ERROR_LABELS,
+    )
+
+
+@bp.route("/providers/new", methods=["GET", "POST"])
+@bp.route("/providers/<int:account_id>", methods=["GET", "POST"])
+def provider(account_id: int | None = None):
+    account = db.get_or_404(ProviderAccount, account_id) if account_id else None
+    form = ProviderForm(obj=account if request.method == "GET" else None)
+    if request.method == "GET" and account is not None:
+        form.api_key.data = form.password.data = ""
+    if form.validate_on_submit():
+        try:
+            saved = accounts.save_account(
+                account,
+                name=form.name.data,
+                kind=form.kind.data,
+                api_key=form.api_key.data or "",
+                username=form.username.data or "",
+                password=form.password.data or "",
+                senders=form.senders.data,
+                base_url=form.base_url.data,
+                requests_per_second=form.requests_per_second.data,
+                price_per_part=form.price_per_part.data or 0,
+                is_default=form.is_default.data,
+            )
+        except accounts.AccountError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(_("The account “%(name)s” is saved.", name=saved.name), "success")
+            return redirect(url_for("settings.providers"))
+    return render_template("settings/provider.html", form=form, account=account)
+
+
+@bp.post("/providers/<int:account_id>/test")
+def test_provider(account_id: int):
+    account = db.get_or_404(ProviderAccount, account_id)
+    credit, error = accounts.check_credit(account)
+    if error:
+        flash(
+            _("Connecting to “%(name)s” failed: %(reason)s", name=account.name, reason=error),
+            "error",
+        )
+    else:
+        flash(
+            _(
+                "Connected to “%(name)s”. Credit: %(credit)s Rials.",
+                name=account.name,
+                credit=show_number(credit),
+            ),
+            "success",
+        )
+    return redirect(url_for("settings.providers"))
+
+
+@bp.route("/sending", methods=["GET", "POST"])
+def sending():
+    policy = load_policy()
+    form = SendingPolicyForm(
+        data={
+            "window_start": policy.window_start.strftime("%H:%M"),
+            "window_end": policy.window_end.strftime("%H:%M"),
+            "frequency_cap_days": policy.frequency_cap_days,
+            "optout_line": policy.optout_line,
+            "optout_text": policy.optout_text,
+        }
+        if request.method == "GET"
+        else None
+    )
+    if form.validate_on_submit():
+        try:
+            start = time.fromisoformat(ascii_digits(form.window_start.data).strip().zfill(5))
+            end = time.fromisoformat(ascii_digits(form.window_end.data).strip().zfill(5))
+        except ValueError:
+            flash(_("Write the times like 08:00 and 22:00."), "error")
+        else:
+            if start == end:
+                flash(_("The sending window cannot start and end at the same time."), "error")
+            else:
+                save_policy(
+                    SendingPolicy(
+                        window_start=start,
+                        window_end=end,
+                        frequency_cap_days=form.frequency_cap_days.data,
+                        optout_line=form.optout_line.data,
+                        optout_text=(form.optout_text.data or "").strip() or "لغو۱۱",
+                    )
+                )
+                db.session.commit()
+                flash(_("The sending rules are saved."), "success")
+                return redirect(url_for("settings.sending"))
+    return render_template("settings/sending.html", form=form)
