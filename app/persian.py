@@ -110,6 +110,15 @@ def _localised(text: str) -> str:
     return persian_digits(text) if _is_persian() else text
 
 
+def show_digits(text: str) -> str:
+    """Persian digits in a text formatted elsewhere, e.g. ngettext's ``%(num)s``.
+
+    ngettext formats ``num`` itself from the count it chooses the plural form by, so
+    the count cannot be passed already localised.
+    """
+    return _localised(text)
+
+
 def show_number(value: int | None) -> str:
     """12,345 in English, ۱۲٬۳۴۵ in Persian."""
     if value is None:

@@ -7,7 +7,7 @@ from app.contacts import service as contacts
 from app.contacts.forms import ImportForm, ListForm, MembershipForm
 from app.contacts.models import ContactList
 from app.extensions import db
-from app.persian import show_number
+from app.persian import show_digits
 
 
 def _list_choices(blank: str | None = None) -> list[tuple[int, str]]:
@@ -73,11 +73,12 @@ def add_to_list():
     added = contacts.add_to_list(form.list_id.data, ids)
     db.session.commit()
     flash(
-        ngettext(
-            "%(num)s contact added to the list.",
-            "%(num)s contacts added to the list.",
-            added,
-            num=show_number(added),
+        show_digits(
+            ngettext(
+                "%(num)s contact added to the list.",
+                "%(num)s contacts added to the list.",
+                added,
+            )
         ),
         "success",
     )
@@ -91,11 +92,12 @@ def remove_from_list(list_id: int):
     contacts.remove_from_list(contact_list.id, ids)
     db.session.commit()
     flash(
-        ngettext(
-            "%(num)s contact removed from the list.",
-            "%(num)s contacts removed from the list.",
-            len(ids),
-            num=show_number(len(ids)),
+        show_digits(
+            ngettext(
+                "%(num)s contact removed from the list.",
+                "%(num)s contacts removed from the list.",
+                len(ids),
+            )
         ),
         "success",
     )

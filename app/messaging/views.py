@@ -89,7 +89,13 @@ def preview():
         parts=count.parts,
         unicode=count.unicode,
         audience=size,
-        contact=(f"{contact.full_name} {show_mobile(contact.mobile)}".strip() if contact else None),
+        # The number is isolated left-to-right (LRI…PDI): in a Persian sentence its
+        # space-separated digit groups would otherwise be laid out in reverse order.
+        contact=(
+            f"{contact.full_name} \u2066{show_mobile(contact.mobile)}\u2069".strip()
+            if contact
+            else None
+        ),
         unknown=unknown_placeholders(body),
     )
 

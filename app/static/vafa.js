@@ -40,6 +40,7 @@ if (compose) {
   const previewParts = document.getElementById("preview-parts");
   let offset = 0;
   let timer = null;
+  let latest = 0; // only the answer to the newest request is shown
 
   function showCount() {
     const count = countParts(body.value);
@@ -51,6 +52,7 @@ if (compose) {
   }
 
   async function preview() {
+    const ticket = ++latest;
     const form = new FormData();
     form.append("body", body.value);
     form.append("list_id", audience.value);
@@ -60,6 +62,7 @@ if (compose) {
     });
     if (!response.ok) return;
     const data = await response.json();
+    if (ticket !== latest) return;
     previewText.textContent = data.text;
     previewContact.textContent = data.contact
       ? fill(texts.for, { contact: data.contact, audience: toPersian(data.audience) })
