@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.contacts.phones import search_digits
 from app.extensions import db
 from app.persian import jalali_datetime, national_mobile
-from app.sending.models import ERROR_LABELS, STATUS_LABELS, Message
+from app.sending.models import ERROR_LABELS, STATUS_LABELS, Message, ProviderAccount
 
 EXPORT_CHUNK = 5000
 
@@ -67,6 +67,7 @@ def export_csv(campaign_id=None, status=None, mobile=None) -> Iterator[str]:
             _("Error"),
         ]
     )
+    accounts = dict(db.session.execute(select(ProviderAccount.id, ProviderAccount.name)).all())
     after = 0
     while True:
         stmt = _filtered(select(Message), campaign_id, status, mobile)
@@ -82,7 +83,7 @@ def export_csv(campaign_id=None, status=None, mobile=None) -> Iterator[str]:
                     message.body,
                     message.parts,
                     str(STATUS_LABELS.get(message.status, message.status)),
-                    message.provider,
+                    accounts.get(message.provider_id, ""),
                     message.provider_ref or "",
                     jalali_datetime(message.created_at),
                     jalali_datetime(message.sent_at) if message.sent_at else "",

@@ -17,6 +17,7 @@ from app.sending.models import SendingSetting
 
 @dataclass(frozen=True)
 class SendingPolicy:
+    # A window that starts and ends at the same time means any hour of the day.
     window_start: time = time(8, 0)
     window_end: time = time(22, 0)
     # At most one marketing SMS per contact in this many days (0: no cap).
@@ -27,7 +28,9 @@ class SendingPolicy:
     def in_window(self, moment: datetime) -> bool:
         """May a marketing SMS leave at ``moment``? (A window may wrap past midnight.)"""
         now = to_tehran(moment).time()
-        if self.window_start <= self.window_end:
+        if self.window_start == self.window_end:
+            return True
+        if self.window_start < self.window_end:
             return self.window_start <= now < self.window_end
         return now >= self.window_start or now < self.window_end
 
@@ -76,7 +79,7 @@ _TYPES = {
 
 
 def load_policy() -> SendingPolicy:
-    stored = dict(db.session.execute(select(SendingSetting.key, SendingSetting.value)).tuples())
+    stored = dict(db.session.execute(select(SendingSetting.key, SendingSetting.value)).all())
     values = {
         field.name: _decode(_TYPES[field.name], stored[field.name])
         for field in fields(SendingPolicy)

@@ -318,7 +318,7 @@ def _record_refused(call: Call, error: NotSent, now: datetime) -> None:
             select(Message.id, Message.attempts).where(
                 Message.id.in_([m.local_id for m in call.messages])
             )
-        ).tuples()
+        ).all()
     )
     changes = []
     for message_id, tries in attempts.items():

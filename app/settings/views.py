@@ -96,19 +96,16 @@ def sending():
         except ValueError:
             flash(_("Write the times like 08:00 and 22:00."), "error")
         else:
-            if start == end:
-                flash(_("The sending window cannot start and end at the same time."), "error")
-            else:
-                save_policy(
-                    SendingPolicy(
-                        window_start=start,
-                        window_end=end,
-                        frequency_cap_days=form.frequency_cap_days.data,
-                        optout_line=form.optout_line.data,
-                        optout_text=(form.optout_text.data or "").strip() or "لغو۱۱",
-                    )
+            save_policy(
+                SendingPolicy(
+                    window_start=start,
+                    window_end=end,
+                    frequency_cap_days=form.frequency_cap_days.data,
+                    optout_line=form.optout_line.data,
+                    optout_text=(form.optout_text.data or "").strip() or "لغو۱۱",
                 )
-                db.session.commit()
-                flash(_("The sending rules are saved."), "success")
-                return redirect(url_for("settings.sending"))
+            )
+            db.session.commit()
+            flash(_("The sending rules are saved."), "success")
+            return redirect(url_for("settings.sending"))
     return render_template("settings/sending.html", form=form)

@@ -42,8 +42,15 @@ if (compose) {
   let timer = null;
   let latest = 0; // only the answer to the newest request is shown
 
+  // What is sent: marketing texts end with the opt-out line (as SendingPolicy.with_optout).
+  function outgoing(text) {
+    const line = texts.optout.trim();
+    if (!line || !text.trim() || text.trimEnd().endsWith(line)) return text;
+    return `${text.trimEnd()}\n${line}`;
+  }
+
   function showCount() {
-    const count = countParts(body.value);
+    const count = countParts(outgoing(body.value));
     counter.dataset.characters = count.length;
     counter.dataset.parts = count.parts;
     counter.textContent = fill(texts.counter,

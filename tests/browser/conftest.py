@@ -14,6 +14,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
 from app.extensions import db
-from app.jobs import start_scheduler
+from app.jobs import Worker, start_scheduler
+from app.sending.policy import SendingPolicy, save_policy
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -94,7 +96,7 @@ def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
             "SQLALCHEMY_DATABASE_URI": _schema,
             "WTF_CSRF_ENABLED": True,
             "VAFA_TICK_SECONDS": 1,
-            "VAFA_PROVIDER": "console",
+            "VAFA_POLL_AFTER": 0,
         }
     )
     errors: list[BaseException] = []
@@ -105,7 +107,12 @@ def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
     got_request_exception.connect(record, app)
     with app.app_context():
         clean_database()  # the first visit must find no user, as on a new install
+        # Any hour of the day: the test must not wait for the marketing window.
+        save_policy(SendingPolicy(window_start=time(0), window_end=time(0)))
+        db.session.commit()
     scheduler = start_scheduler(app)
+    worker = Worker(app)
+    worker_thread = worker.start_thread()
     server = ServerThread(app)
     server.start()
     try:
@@ -113,6 +120,8 @@ def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
     finally:
         server.stop()
         scheduler.shutdown(wait=True)
+        worker.stop.set()
+        worker_thread.join(timeout=10)
         got_request_exception.disconnect(record, app)
         with app.app_context():
             clean_database()

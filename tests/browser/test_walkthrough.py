@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 
 from app.messaging.text import count_parts, render
 from app.persian import persian_digits
+from app.sending.policy import SendingPolicy
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +57,8 @@ def fa(value) -> str:
 
 
 def rendered(first_name: str) -> str:
-    return render(BODY, SimpleNamespace(first_name=first_name))
+    """The text as sent: personalised, with the default opt-out line at the end."""
+    return SendingPolicy().with_optout(render(BODY, SimpleNamespace(first_name=first_name)))
 
 
 def expect_persian_page(page: Page) -> None:
@@ -171,11 +173,12 @@ def test_first_session(page: Page, live_server, shot, tmp_path):
     counter = page.locator("#counter")
     body = page.locator("#body")
     body.press_sequentially("سلام")
-    expect(counter).to_have_attribute("data-characters", "4")
+    # «سلام», a line break and «لغو۱۱»: the counter counts what is sent.
+    expect(counter).to_have_attribute("data-characters", "10")
     expect(counter).to_have_attribute("data-parts", "1")
-    expect(counter).to_contain_text(fa(4))
+    expect(counter).to_contain_text(fa(10))
     body.fill(BODY)
-    count = count_parts(BODY)
+    count = count_parts(SendingPolicy().with_optout(BODY))
     assert count.parts == 2, "the sample text should need two parts"
     expect(counter).to_have_attribute("data-characters", str(count.characters))
     expect(counter).to_have_attribute("data-parts", str(count.parts))
@@ -201,9 +204,16 @@ def test_first_session(page: Page, live_server, shot, tmp_path):
     page.locator('input[name="when"][value="now"]').check()
     expect(page.locator("#schedule")).to_be_hidden()
 
-    # Send now, and watch the campaign page until every message is delivered.
+    # Review: recipients and parts before anything is sent; then send now.
     submit(page, "#compose")
     expect(page).to_have_url(re.compile(r"/campaigns/\d+$"))
+    estimate = page.locator("#estimate")
+    expect(estimate.locator('[data-stat="recipients"]')).to_have_text(fa(len(CONTACTS)))
+    expect(estimate.locator('[data-stat="opted_out"]')).to_have_text(fa(0))
+    parts = sum(count_parts(rendered(first)).parts for first, *_rest in CONTACTS)
+    expect(estimate.locator('[data-stat="parts"]')).to_have_text(fa(parts))
+    shot("review")
+    submit(page, "#estimate form")
     expect(page.locator(".flash-success")).to_be_visible()
     progress = page.locator("#progress")
     expect(progress.locator('[role="progressbar"]')).to_have_attribute(
