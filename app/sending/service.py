@@ -53,6 +53,9 @@ log = logging.getLogger("vafa.sending")
 # Consecutive refused requests after which an account's campaigns are paused.
 MAX_FAILURES = 5
 MAX_BACKOFF_SECONDS = 300
+# A whole request refused for one of its messages (a bad number, a refused text) that
+# the provider does not name: its messages are sent again one by one, to find it.
+SPLIT_CODES = frozenset({ErrorCode.INVALID_NUMBER, ErrorCode.BAD_MESSAGE})
 OPT_OUT_WORDS = {"11", "لغو", "لغو11", "ابطال", "stop"}
 OPT_IN_WORDS = {"12"}
 
@@ -172,18 +175,24 @@ def plan_calls(messages: Sequence[Message], accounts: dict[int, ProviderAccount]
         settings = account.settings()
         by_text: dict[tuple[str, str], list[Outgoing]] = defaultdict(list)
         for m in group:
-            by_text[(m.body, m.sender)].append(Outgoing(m.id, m.mobile, m.body, m.sender))
-        singles: list[Outgoing] = []
-        for outgoing in by_text.values():
+            outgoing = Outgoing(m.id, m.mobile, m.body, m.sender)
+            if m.error in SPLIT_CODES:
+                calls.append(Call(account_id, account.kind, settings, [outgoing]))
+            else:
+                by_text[(m.body, m.sender)].append(outgoing)
+        # Per-recipient requests carry one sender line each (as providers require).
+        singles: dict[str, list[Outgoing]] = defaultdict(list)
+        for (_body, sender), outgoing in by_text.items():
             if len(outgoing) > 1 or adapter.max_p2p == 1:
                 for start in range(0, len(outgoing), adapter.max_batch):
                     chunk = outgoing[start : start + adapter.max_batch]
                     calls.append(Call(account_id, account.kind, settings, chunk))
             else:
-                singles.extend(outgoing)
-        for start in range(0, len(singles), adapter.max_p2p):
-            chunk = singles[start : start + adapter.max_p2p]
-            calls.append(Call(account_id, account.kind, settings, chunk))
+                singles[sender].extend(outgoing)
+        for outgoing in singles.values():
+            for start in range(0, len(outgoing), adapter.max_p2p):
+                chunk = outgoing[start : start + adapter.max_p2p]
+                calls.append(Call(account_id, account.kind, settings, chunk))
     return calls
 
 
@@ -313,6 +322,9 @@ def record_answer(call: Call, answer) -> None:
 
 def _record_refused(call: Call, error: NotSent, now: datetime) -> None:
     """The provider certainly refused: queue again with backoff; pause if it keeps on."""
+    if error.code in SPLIT_CODES:
+        _split_refused(call, error, now)
+        return
     attempts = dict(
         db.session.execute(
             select(Message.id, Message.attempts).where(
@@ -343,6 +355,33 @@ def _record_refused(call: Call, error: NotSent, now: datetime) -> None:
         from app.messaging.service import pause_campaigns_of_account
 
         pause_campaigns_of_account(account.id, str(error.code), error.detail)
+    db.session.commit()
+
+
+def _split_refused(call: Call, error: NotSent, now: datetime) -> None:
+    """A request refused for one unnamed message: alone, it is rejected; else split it."""
+    if len(call.messages) == 1:
+        changes = [
+            {
+                "id": call.messages[0].local_id,
+                "status": "rejected",
+                "error": str(error.code),
+                "error_detail": error.detail,
+                "done_at": now,
+            }
+        ]
+    else:
+        changes = [
+            {
+                "id": m.local_id,
+                "status": "queued",
+                "claimed_at": None,
+                "error": str(error.code),
+                "error_detail": error.detail,
+            }
+            for m in call.messages
+        ]
+    db.session.execute(update(Message), changes)
     db.session.commit()
 
 

@@ -1,0 +1,303 @@
+"""The sending engine end to end on the database: claims, batches, answers, recovery."""
+
+from datetime import UTC, datetime, timedelta
+
+import time_machine
+from sqlalchemy import select
+
+from app.extensions import db
+from app.messaging import service as campaigns
+from app.messaging.models import Campaign
+from app.sending import service as sending
+from app.sending.models import Message, ProviderAccount
+from app.sending.providers.base import Accepted, ErrorCode, MaybeSent, NotSent, Rejected
+from app.types import utcnow
+
+
+def messages(campaign) -> list[Message]:
+    db.session.expire_all()
+    return db.session.scalars(
+        select(Message).where(Message.campaign_id == campaign.id).order_by(Message.id)
+    ).all()
+
+
+def statuses(campaign) -> list[str]:
+    return [m.status for m in messages(campaign)]
+
+
+def dispatch(limit=100) -> int:
+    dispatcher = sending.Dispatcher(concurrency=4)
+    try:
+        return dispatcher.dispatch(limit)
+    finally:
+        dispatcher.close()
+
+
+def test_personalised_texts_go_per_recipient_within_the_provider_limit(started_campaign, scripted):
+    campaign, _contacts = started_campaign(names=("علی", "مریم", "رضا", "سارا", "نگار"))
+    assert statuses(campaign) == ["queued"] * 5
+
+    assert dispatch() == 5
+
+    assert sorted(len(call) for call in scripted.calls) == [1, 2, 2]  # max_p2p = 2
+    sent = messages(campaign)
+    assert [m.status for m in sent] == ["sent"] * 5
+    assert [m.provider_ref for m in sent] == [f"ref-{m.id}" for m in sent]
+    assert sent[0].body == "سلام علی\nلغو۱۱"
+
+
+def test_one_text_for_everyone_goes_in_bulk_calls(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("a", "b", "c", "d", "e"), body="حراج یلدا")
+
+    dispatch()
+
+    assert sorted(len(call) for call in scripted.calls) == [2, 3]  # max_batch = 3
+    assert all(len({m.body for m in call}) == 1 for call in scripted.calls)
+    assert statuses(campaign) == ["sent"] * 5
+
+
+def test_delivery_reports_move_sent_messages_to_their_final_state(started_campaign, scripted):
+    campaign, contacts = started_campaign()
+    dispatch()
+    first, second, third = messages(campaign)
+    scripted.delivery = {first.provider_ref: "delivered", second.provider_ref: "failed"}
+
+    changed = sending.poll_delivery(100, first_after=timedelta(0), every=timedelta(0))
+
+    assert changed == 2
+    assert statuses(campaign) == ["delivered", "failed", "sent"]
+    assert messages(campaign)[0].done_at is not None
+
+
+def test_a_refused_request_is_queued_again_with_backoff(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی",))
+    scripted.answers.append(NotSent(ErrorCode.BUSY, "HTTP 503"))
+
+    dispatch()
+
+    (message,) = messages(campaign)
+    assert message.status == "queued"
+    assert message.attempts == 1
+    assert message.next_attempt_at > utcnow()
+    assert dispatch() == 0, "not before its next attempt"
+    with time_machine.travel(utcnow() + timedelta(seconds=3)):
+        assert dispatch() == 1
+    assert statuses(campaign) == ["sent"]
+    assert db.session.get(ProviderAccount, scripted.account.id).failures == 0
+
+
+def test_retry_after_from_the_provider_sets_the_wait(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی",))
+    scripted.answers.append(NotSent(ErrorCode.RATE_LIMITED, "HTTP 429", retry_after=60))
+    before = utcnow()
+
+    dispatch()
+
+    (message,) = messages(campaign)
+    assert message.next_attempt_at >= before + timedelta(seconds=60)
+    assert message.error == "rate_limited"
+
+
+def test_an_uncertain_request_is_never_sent_again_automatically(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی", "مریم"))
+    scripted.answers.append(MaybeSent(ErrorCode.BUSY, "no answer in time"))
+
+    dispatch()
+    assert statuses(campaign) == ["unknown", "unknown"]
+    assert dispatch() == 0
+    assert len(scripted.calls) == 1
+
+
+def test_unknown_messages_are_reconciled_by_local_id(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی", "مریم"))
+    scripted.answers.append(MaybeSent(ErrorCode.BUSY, "no answer in time"))
+    dispatch()
+    first, _second = messages(campaign)
+    scripted.known = {first.id: "ref-late"}  # the provider did take the first one
+
+    assert sending.reconcile_unknown() == 1
+
+    first, second = messages(campaign)
+    assert (first.status, first.provider_ref) == ("sent", "ref-late")
+    assert second.status == "unknown"
+
+
+def test_the_owner_can_retry_unknown_messages(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی",))
+    scripted.answers.append(MaybeSent(ErrorCode.PROVIDER_ERROR, "HTTP 500"))
+    dispatch()
+
+    assert sending.retry_unknown(campaign.id) == 1
+    db.session.commit()
+    dispatch()
+
+    assert statuses(campaign) == ["sent"]
+    assert len(scripted.calls) == 2
+
+
+def test_a_partial_answer_is_recorded_message_by_message(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("a", "b", "c"), body="حراج")
+
+    def partial(batch):
+        return [
+            Accepted(batch[0].local_id, "ok-1"),
+            Rejected(batch[1].local_id, ErrorCode.INVALID_NUMBER, "411"),
+        ]
+
+    scripted.answers.append(partial)
+    dispatch()
+
+    assert statuses(campaign) == ["sent", "rejected", "unknown"]
+    _, rejected, unanswered = messages(campaign)
+    assert (rejected.error, rejected.error_detail) == ("invalid_number", "411")
+    assert unanswered.error == "no_answer"
+
+
+def test_a_bad_key_pauses_the_campaign_with_its_reason(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("a", "b", "c", "d"), body="حراج")
+    # Two bulk requests (3 + 1) are in flight; the provider refuses both.
+    scripted.answers.extend([NotSent(ErrorCode.BAD_KEY, "403"), NotSent(ErrorCode.BAD_KEY, "403")])
+
+    dispatch()
+
+    db.session.refresh(campaign)
+    assert campaign.status == "paused"
+    assert campaign.paused_reason == "bad_key"
+    assert set(statuses(campaign)) == {"held"}
+    with time_machine.travel(utcnow() + timedelta(minutes=10)):
+        assert dispatch() == 0
+
+    campaigns.resume_campaign(campaign)
+    db.session.commit()
+    dispatch()
+    assert set(statuses(campaign)) == {"sent"}
+
+
+def test_a_provider_that_keeps_failing_pauses_its_campaigns(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی",))
+    moment = utcnow()
+    for _attempt in range(sending.MAX_FAILURES):
+        scripted.answers.append(NotSent(ErrorCode.BUSY, "connection refused"))
+        with time_machine.travel(moment):
+            dispatch()
+        moment += timedelta(seconds=sending.MAX_BACKOFF_SECONDS + 1)
+
+    db.session.refresh(campaign)
+    assert campaign.status == "paused"
+    assert campaign.paused_reason == "busy"
+    assert len(scripted.calls) == sending.MAX_FAILURES
+
+
+def test_blocked_numbers_and_blacklist_reports_opt_the_contact_out(started_campaign, scripted):
+    campaign, (ali, maryam, reza) = started_campaign(body="حراج")
+
+    def first_blocked(batch):
+        return [Rejected(batch[0].local_id, ErrorCode.BLOCKED, "blacklist")] + [
+            Accepted(m.local_id, f"ref-{m.local_id}") for m in batch[1:]
+        ]
+
+    scripted.answers.append(first_blocked)
+    dispatch()
+    _, second, _ = messages(campaign)
+    scripted.delivery = {second.provider_ref: "blacklisted"}
+    sending.poll_delivery(100, first_after=timedelta(0), every=timedelta(0))
+
+    db.session.expire_all()
+    assert ali.opted_out_at is not None
+    assert maryam.opted_out_at is not None
+    assert reza.opted_out_at is None
+
+
+def test_opted_out_contacts_never_get_marketing(started_campaign, scripted, make_contact):
+    out = make_contact("09350000001", first_name="قبلاً لغو کرده")
+    sending.set_opt_out(out.mobile, True, "manual", "")
+    db.session.commit()
+    campaign, (ali, *_rest) = started_campaign()
+    # Ali opts out after the messages were written but before they leave.
+    sending.set_opt_out(ali.mobile, True, "reply", "۱۱")
+    db.session.commit()
+
+    dispatch()
+
+    by_contact = {m.contact_id: m for m in messages(campaign)}
+    assert (by_contact[out.id].status, by_contact[out.id].error) == ("skipped", "opted_out")
+    assert (by_contact[ali.id].status, by_contact[ali.id].error) == ("skipped", "opted_out")
+    sent_to = {m.mobile for call in scripted.calls for m in call}
+    assert out.mobile not in sent_to and ali.mobile not in sent_to
+    assert len(sent_to) == 2
+
+
+def test_cancelling_stops_what_has_not_left(started_campaign, scripted):
+    campaign, _ = started_campaign()
+
+    assert campaigns.cancel_campaign(campaign) == 3
+    db.session.commit()
+
+    assert dispatch() == 0
+    assert statuses(campaign) == ["cancelled"] * 3
+    assert db.session.get(Campaign, campaign.id).status == "cancelled"
+
+
+def test_pause_holds_and_resume_releases(started_campaign, scripted):
+    campaign, _ = started_campaign()
+    campaigns.pause_campaign(campaign)
+    db.session.commit()
+    assert dispatch() == 0
+    campaigns.resume_campaign(campaign)
+    db.session.commit()
+    assert dispatch() == 3
+    campaigns.finish_campaigns()
+    assert db.session.get(Campaign, campaign.id).status == "done"
+
+
+def test_a_dead_workers_claims_become_unknown_not_resent(started_campaign, scripted):
+    campaign, _ = started_campaign()
+    claimed = sending.claim_queued(10, utcnow(), sending.load_policy())
+    assert len(claimed) == 3
+
+    with time_machine.travel(utcnow() + timedelta(minutes=6)):
+        assert sending.expire_stale_claims(timedelta(minutes=5)) == 3
+        assert dispatch() == 0
+
+    assert statuses(campaign) == ["unknown"] * 3
+    assert messages(campaign)[0].error == "dispatcher_stopped"
+
+
+def test_claims_never_overlap(started_campaign, scripted):
+    started_campaign(names=[f"n{i}" for i in range(7)])
+    now = utcnow()
+    first = sending.claim_queued(4, now, sending.load_policy())
+    second = sending.claim_queued(4, now, sending.load_policy())
+    assert {m.id for m in first}.isdisjoint({m.id for m in second})
+    assert len(first) + len(second) == 7
+
+
+def test_the_rate_limit_spaces_requests_for_every_worker(scripted):
+    account = db.session.get(ProviderAccount, scripted.account.id)
+    account.requests_per_second = 4
+    db.session.commit()
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+    slots = [sending.reserve_slot(account.id, now) for _ in range(4)]
+
+    assert [(slot - now).total_seconds() for slot in slots] == [0, 0.25, 0.5, 0.75]
+
+
+def test_a_request_refused_for_an_unnamed_bad_number_is_split(started_campaign, scripted):
+    campaign, (_ali, maryam, _reza) = started_campaign(names=("a", "b", "c"), body="حراج")
+    bad_number = maryam.mobile  # read here: the provider runs in the dispatcher's threads
+
+    def refuse_batches_with_maryam(batch):
+        if any(m.mobile == bad_number for m in batch):
+            if len(batch) > 1:
+                raise NotSent(ErrorCode.INVALID_NUMBER, "411")
+            return [Rejected(batch[0].local_id, ErrorCode.INVALID_NUMBER, "411")]
+        return [Accepted(m.local_id, f"ref-{m.local_id}") for m in batch]
+
+    scripted.answers.extend([refuse_batches_with_maryam] * 4)
+    dispatch()
+    dispatch()
+
+    assert statuses(campaign) == ["sent", "rejected", "sent"]
+    assert [len(call) for call in scripted.calls] == [3, 1, 1, 1]
+    assert db.session.get(ProviderAccount, scripted.account.id).failures == 0
