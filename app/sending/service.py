@@ -23,17 +23,24 @@ log = logging.getLogger("vafa.sending")
 def claim_queued(limit: int, now: datetime) -> list[Message]:
     """Move up to ``limit`` queued messages to ``sending`` and return them.
 
-    The claim is one conditional UPDATE, so two dispatchers never claim the same row;
+    The claim is a conditional UPDATE, so two dispatchers never claim the same row;
     on PostgreSQL ``SKIP LOCKED`` lets them take different rows instead of waiting.
+    The candidates are read first, in the same transaction: inside ``UPDATE … WHERE id
+    IN (subquery)`` PostgreSQL may run a ``LIMIT … SKIP LOCKED`` subquery once per row,
+    skipping the rows it has just updated, and so claim far more than ``limit``.
     """
     candidates = (
         select(Message.id).where(Message.status == "queued").order_by(Message.id).limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    ids = db.session.scalars(candidates).all()
+    if not ids:
+        db.session.commit()
+        return []
     claimed = db.session.scalars(
         update(Message)
-        .where(Message.id.in_(candidates.scalar_subquery()), Message.status == "queued")
+        .where(Message.id.in_(ids), Message.status == "queued")
         .values(status="sending", claimed_at=now)
         .returning(Message)
         .execution_options(synchronize_session=False)
@@ -42,15 +49,18 @@ def claim_queued(limit: int, now: datetime) -> list[Message]:
     return sorted(claimed, key=lambda message: message.id)
 
 
-def _send_batch(provider: Provider, batch: list[Message], now: datetime) -> None:
+def _send_batch(provider: Provider, batch: list[Message], now: datetime) -> bool:
+    """Hand one batch to the provider and record its answer; False if it went back to the queue."""
     outgoing = [Outgoing(m.id, m.mobile, m.body, m.sender) for m in batch]
+    taken = True
     try:
         answers = provider.send(outgoing)
     except NotSent as error:
-        log.warning("provider %s did not take %d messages: %s", provider.name, len(batch), error)
+        log.warning("provider %s did not take %d messages: %s", provider.kind, len(batch), error)
         changes = [{"id": m.id, "status": "queued", "claimed_at": None} for m in batch]
+        taken = False
     except MaybeSent as error:
-        log.error("provider %s may have taken %d messages: %s", provider.name, len(batch), error)
+        log.error("provider %s may have taken %d messages: %s", provider.kind, len(batch), error)
         changes = [{"id": m.id, "status": "unknown", "error": "maybe_sent"} for m in batch]
     else:
         changes = []
@@ -82,20 +92,29 @@ def _send_batch(provider: Provider, batch: list[Message], now: datetime) -> None
         ]
     db.session.execute(update(Message), changes)
     db.session.commit()
+    return taken
 
 
 def dispatch_queued(limit: int) -> int:
-    """Send one claim's worth of queued messages; return how many were claimed."""
+    """Send one claim's worth of queued messages; return how many left the queue.
+
+    Messages a provider refused (NotSent) are back in the queue and not counted, so a
+    caller that repeats while whole claims go out stops while the provider refuses,
+    instead of asking it again and again in a busy loop.
+    """
     now = utcnow()
     claimed = claim_queued(limit, now)
     by_provider: dict[str, list[Message]] = defaultdict(list)
     for message in claimed:
         by_provider[message.provider].append(message)
+    handed_over = len(claimed)
     for name, messages in by_provider.items():
         provider = make_provider(name)
         for start in range(0, len(messages), provider.max_batch):
-            _send_batch(provider, messages[start : start + provider.max_batch], now)
-    return len(claimed)
+            batch = messages[start : start + provider.max_batch]
+            if not _send_batch(provider, batch, now):
+                handed_over -= len(batch)
+    return handed_over
 
 
 def poll_delivery(limit: int) -> int:
