@@ -234,10 +234,11 @@ def _search_filter(query: str):
             return Contact.mobile.startswith("+98" + digits)
         return Contact.mobile.contains(digits)
     text = normalize_text(query)
+    # istartswith: SQLite's LIKE ignores the case of Latin letters, PostgreSQL's does not.
     return or_(
-        Contact.first_name.startswith(text),
-        Contact.last_name.startswith(text),
-        (Contact.first_name + " " + Contact.last_name).startswith(text),
+        Contact.first_name.istartswith(text),
+        Contact.last_name.istartswith(text),
+        (Contact.first_name + " " + Contact.last_name).istartswith(text),
     )
 
 

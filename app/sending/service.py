@@ -95,8 +95,11 @@ def adapter_for(account: ProviderAccount, session: requests.Session | None = Non
 def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list[Message]:
     """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them.
 
-    The claim is one conditional UPDATE, so two workers never claim the same row; on
-    PostgreSQL ``SKIP LOCKED`` lets them take different rows instead of waiting.
+    The claim is a conditional UPDATE, so two workers never claim the same row; on
+    PostgreSQL ``SKIP LOCKED`` lets them take different rows instead of waiting. The
+    candidates are read first, in the same transaction: inside ``UPDATE … WHERE id IN
+    (subquery)`` PostgreSQL may run a ``LIMIT … SKIP LOCKED`` subquery once per row,
+    skipping the rows it has just updated, and so claim far more than ``limit``.
     Marketing messages wait outside the sending window; messages to contacts who opted
     out since they were queued are skipped here, at the last moment.
     """
@@ -109,9 +112,13 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list[Messa
     candidates = select(Message.id).where(*due).order_by(Message.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    ids = db.session.scalars(candidates).all()
+    if not ids:
+        db.session.commit()
+        return []
     claimed = db.session.scalars(
         update(Message)
-        .where(Message.id.in_(candidates.scalar_subquery()), Message.status == "queued")
+        .where(Message.id.in_(ids), Message.status == "queued")
         .values(status="sending", claimed_at=now)
         .returning(Message)
         .execution_options(synchronize_session=False)
