@@ -62,7 +62,7 @@ SCHEDULER_JOBS = (
 
 # The dispatcher is the worker's first job; it runs again at once while there is work.
 WORKER_JOBS = (
-    Job("expire_stale_claims", _expire_claims, every=30),
+    Job("expire_stale_claims", _expire_claims, every=5),
     Job("reconcile_unknown", sending.reconcile_unknown, every=60),
     Job("poll_delivery", _poll_delivery, every=5),
     Job("poll_inbox", sending.poll_inbox, every=60),
