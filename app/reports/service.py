@@ -22,7 +22,11 @@ def _filtered(stmt, campaign_id: int | None, status: str | None, mobile: str | N
         stmt = stmt.where(Message.status == status)
     digits = search_digits(mobile or "")
     if digits:
-        stmt = stmt.where(Message.mobile.contains(digits))
+        # As in the contacts search: 0912… is the start of a number, 4567 any part of one.
+        if digits.startswith("9"):
+            stmt = stmt.where(Message.mobile.startswith("+98" + digits))
+        else:
+            stmt = stmt.where(Message.mobile.contains(digits))
     return stmt
 
 
