@@ -185,4 +185,5 @@ def run_all_once(app: Flask) -> None:
             pass
     finally:
         worker.dispatcher.close()
-    run_job(app, SCHEDULER_JOBS[1])
+    for job in (*WORKER_JOBS, *SCHEDULER_JOBS):
+        run_job(app, job)

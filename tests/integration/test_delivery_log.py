@@ -3,7 +3,7 @@
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from integration_support import in_locale, log_in, page_text, row_text
@@ -14,6 +14,8 @@ from app.extensions import db
 from app.jobs import run_all_once
 from app.messaging import service as campaigns
 from app.sending.models import ERROR_LABELS, STATUS_LABELS, Message
+from app.sending.policy import SendingPolicy, save_policy
+from app.sending.service import default_account
 
 # 10:30 on Nowruz 1405 in Tehran.
 NOWRUZ = datetime(2026, 3, 21, 7, 0, tzinfo=UTC)
@@ -34,15 +36,22 @@ def sent_on_nowruz(client, owner, make_contact, time_machine):
 
 
 def new_campaign(body: str, list_id: int | None = None):
+    """A campaign through the console provider, confirmed.
+
+    Any hour may send, and texts go as written (no opt-out line): this file is about
+    the log, and compares the texts in it with the campaign's.
+    """
+    save_policy(SendingPolicy(window_start=time(0), window_end=time(0), optout_line=False))
     campaign = campaigns.create_campaign(
         name="نوروز",
         body=body,
         list_id=list_id,
-        provider="console",
+        provider_id=default_account().id,
         sender="10000000",
         scheduled_at=None,
         created_by_id=None,
     )
+    campaigns.confirm_campaign(campaign)
     db.session.commit()
     return campaign
 
