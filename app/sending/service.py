@@ -92,7 +92,20 @@ def adapter_for(account: ProviderAccount, session: requests.Session | None = Non
 # Claiming --------------------------------------------------------------------------
 
 
-def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list[Message]:
+# What the dispatcher needs of a claimed message (plain rows: no ORM object to reload).
+CLAIMED_COLUMNS = (
+    Message.id,
+    Message.provider_id,
+    Message.contact_id,
+    Message.mobile,
+    Message.body,
+    Message.sender,
+    Message.marketing,
+    Message.error,
+)
+
+
+def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list:
     """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them.
 
     The claim is a conditional UPDATE, so two workers never claim the same row; on
@@ -116,11 +129,11 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list[Messa
     if not ids:
         db.session.commit()
         return []
-    claimed = db.session.scalars(
+    claimed = db.session.execute(
         update(Message)
         .where(Message.id.in_(ids), Message.status == "queued")
         .values(status="sending", claimed_at=now)
-        .returning(Message)
+        .returning(*CLAIMED_COLUMNS)
         .execution_options(synchronize_session=False)
     ).all()
     opted_out = _opted_out_contacts({m.contact_id for m in claimed if m.marketing})
@@ -166,14 +179,14 @@ class Call:
     not_before: datetime | None = None
 
 
-def plan_calls(messages: Sequence[Message], accounts: dict[int, ProviderAccount]) -> list[Call]:
+def plan_calls(messages: Sequence, accounts: dict[int, ProviderAccount]) -> list[Call]:
     """Group claimed messages into provider requests within each adapter's limits.
 
     Messages sharing a text go through the bulk endpoint (up to ``max_batch`` per call);
     personalised texts go through the per-recipient endpoint (up to ``max_p2p``).
     """
     calls: list[Call] = []
-    by_account: dict[int, list[Message]] = defaultdict(list)
+    by_account: dict[int, list] = defaultdict(list)
     for message in messages:
         by_account[message.provider_id].append(message)
     for account_id, group in by_account.items():
@@ -203,8 +216,8 @@ def plan_calls(messages: Sequence[Message], accounts: dict[int, ProviderAccount]
     return calls
 
 
-def reserve_slot(account_id: int, now: datetime) -> datetime:
-    """The moment this worker may send its next request through the account.
+def reserve_slots(account_id: int, count: int, now: datetime) -> list[datetime]:
+    """The moments this worker may send its next ``count`` requests through the account.
 
     The next free moment lives in the account's row, so the limit holds across every
     worker process (a per-worker limit multiplies with the number of workers).
@@ -213,10 +226,12 @@ def reserve_slot(account_id: int, now: datetime) -> datetime:
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     account = db.session.scalars(query).one()
-    slot = max(now, account.next_request_at or now)
-    account.next_request_at = slot + timedelta(seconds=1 / max(account.requests_per_second, 0.01))
+    gap = timedelta(seconds=1 / max(account.requests_per_second, 0.01))
+    first = max(now, account.next_request_at or now)
+    slots = [first + gap * i for i in range(count)]
+    account.next_request_at = first + gap * count
     db.session.commit()
-    return slot
+    return slots
 
 
 # Dispatching ------------------------------------------------------------------------
@@ -267,10 +282,15 @@ class Dispatcher:
             )
         }
         calls = plan_calls(claimed, accounts)
-        futures: dict[Future, Call] = {}
+        by_account: dict[int, list[Call]] = defaultdict(list)
         for call in calls:
-            call.not_before = reserve_slot(call.account_id, utcnow())
-            futures[self.pool.submit(self._send, call)] = call
+            by_account[call.account_id].append(call)
+        futures: dict[Future, Call] = {}
+        for account_id, account_calls in by_account.items():
+            slots = reserve_slots(account_id, len(account_calls), utcnow())
+            for call, slot in zip(account_calls, slots, strict=True):
+                call.not_before = slot
+                futures[self.pool.submit(self._send, call)] = call
         for future in as_completed(futures):
             record_answer(futures[future], future.result())
         return len(claimed)

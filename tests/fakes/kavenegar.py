@@ -105,6 +105,7 @@ def create_app(
         "price_per_part": price_per_part,
         "blocked": set(),  # national numbers that refuse advertising SMS
         "sent": [],  # one dict per message accepted, as it came over the wire
+        "by_local": {},  # local id → its record in "sent" (Kavenegar sends a local id once)
         "requests": [],  # (method, path, parameters) of every call with the right key
         "inbox": [],  # inbound messages; "read" flips when sms/receive hands them out
         "next_id": lambda: next(ids),
@@ -205,7 +206,7 @@ def _accept(state: dict, rows: list[tuple], local_ids: list, endpoint: str) -> l
             raise Refused(412)
         if not str(message).strip() or len(str(message)) > MAX_LENGTH:
             raise Refused(413)
-    by_local = {r["localid"]: r for r in state["sent"] if r["localid"] is not None}
+    by_local = state["by_local"]
     fresh = [
         (row, local_id)
         for row, local_id in zip(rows, local_ids, strict=True)
@@ -283,7 +284,7 @@ def _statuslocal(state: dict, params: dict) -> list[dict]:
         raise Refused(400)
     if len(local_ids) > MAX_IDS:
         raise Refused(414)
-    known = {r["localid"]: r for r in state["sent"] if r["localid"] is not None}
+    known = state["by_local"]
     entries = []
     for local_id in local_ids:
         record = known.get(local_id)

@@ -278,9 +278,11 @@ def test_the_rate_limit_spaces_requests_for_every_worker(scripted):
     db.session.commit()
     now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
-    slots = [sending.reserve_slot(account.id, now) for _ in range(4)]
+    slots = sending.reserve_slots(account.id, 3, now)
+    # Another worker, a moment later, queues behind the first one's requests.
+    later = sending.reserve_slots(account.id, 1, now + timedelta(seconds=0.1))
 
-    assert [(slot - now).total_seconds() for slot in slots] == [0, 0.25, 0.5, 0.75]
+    assert [(slot - now).total_seconds() for slot in slots + later] == [0, 0.25, 0.5, 0.75]
 
 
 def test_a_request_refused_for_an_unnamed_bad_number_is_split(started_campaign, scripted):
