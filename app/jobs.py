@@ -150,6 +150,7 @@ def scheduler_lock(app: Flask, poll_seconds: float = 5.0):
     """
     with app.app_context():
         engine = db.engine
+        database = engine.url.database
         if engine.dialect.name == "postgresql":
             with engine.connect() as connection:
                 waiting = False
@@ -165,7 +166,11 @@ def scheduler_lock(app: Flask, poll_seconds: float = 5.0):
                     connection.execute(text("SELECT pg_advisory_unlock(4242)"))
                     connection.commit()
             return
-    path = Path(app.instance_path) / "scheduler.lock"
+    path = (
+        Path(f"{database}.scheduler.lock")
+        if database
+        else Path(app.instance_path) / "scheduler.lock"
+    )
     with open(path, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
