@@ -6,7 +6,8 @@ if [ -n "${VAFA_TEST_DATABASE_URL:-}" ]; then exec "$@"; fi
 
 bindir=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
 data=$(mktemp -d /tmp/vafa-pg.XXXXXX)
-port=${VAFA_TEST_PG_PORT:-55432}
+# A free loopback port, so several runs (or developers) can test at once.
+port=${VAFA_TEST_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 as_owner=()
 if [ "$(id -u)" = 0 ]; then
   # PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
