@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import Column, Date, ForeignKey, Index, SmallInteger, String, Table
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, SmallInteger, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -57,3 +57,20 @@ class ContactList(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contacts: Mapped[list[Contact]] = relationship(secondary=list_members, back_populates="lists")
+
+
+class OptOutEvent(db.Model):
+    """A contact leaving (or re-joining) marketing messages, and what caused it."""
+
+    __tablename__ = "opt_out_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    mobile: Mapped[str] = mapped_column(String(16))
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    # reply (an SMS «۱۱»/«لغو» or «۱۲»), blacklist (operator report), manual, import, api
+    source: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_opt_out_events_contact_id", "contact_id"),)

@@ -3,14 +3,16 @@
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, or_, select
 
-from app.contacts.models import Contact, ContactList, list_members
+from app.contacts.models import Contact, ContactList, OptOutEvent, list_members
 from app.contacts.phones import InvalidMobile, normalize_mobile, search_digits
 from app.extensions import db
 from app.persian import jalali_month_day, normalize_text, parse_jalali_date, show_number
+from app.types import utcnow
 
 IMPORT_CHUNK = 1000
 
@@ -268,3 +270,28 @@ def _filtered(stmt, query: str, list_id: int | None):
             list_members.c.list_id == list_id
         )
     return stmt
+
+
+def set_opt_out(
+    mobile: str, opted_out: bool, source: str, text: str, now: datetime | None = None
+) -> bool:
+    """Opt a contact out of (or back into) marketing SMS, recording why.
+
+    Returns False when no contact has that number or nothing changed.
+    """
+    now = now or utcnow()
+    contact = db.session.scalar(select(Contact).where(Contact.mobile == mobile))
+    if contact is None or (contact.opted_out_at is not None) == opted_out:
+        return False
+    contact.opted_out_at = now if opted_out else None
+    db.session.add(
+        OptOutEvent(
+            contact_id=contact.id,
+            mobile=mobile,
+            opted_out=opted_out,
+            source=source,
+            text=text,
+            created_at=now,
+        )
+    )
+    return True

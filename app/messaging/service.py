@@ -12,7 +12,7 @@ from app.messaging.text import count_parts, render
 from app.sending.models import HANDED_OVER, Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy
 from app.sending.providers.base import ProviderError
-from app.sending.service import adapter_for
+from app.sending.service import adapter_for, retry_unknown
 from app.types import utcnow
 
 MATERIALISE_CHUNK = 2000
@@ -276,6 +276,19 @@ def cancel_campaign(campaign: Campaign) -> int:
     campaign.status = "cancelled"
     campaign.finished_at = utcnow()
     return _move(campaign.id, ("queued", "held"), "cancelled", done_at=utcnow())
+
+
+def retry_unknown_messages(campaign: Campaign) -> int:
+    """Send a campaign's ``unknown`` messages again, as the owner chose.
+
+    A paused campaign holds them until it resumes; a cancelled one sends nothing more.
+    """
+    if campaign.status == "cancelled":
+        return 0
+    count = retry_unknown(campaign.id, "held" if campaign.status == "paused" else "queued")
+    if count and campaign.status == "done":
+        campaign.status = "sending"
+    return count
 
 
 def pause_campaigns_of_account(account_id: int, reason: str, detail: str | None) -> None:

@@ -17,7 +17,7 @@ from app.persian import show_mobile, show_number
 from app.sending.accounts import all_accounts
 from app.sending.models import ERROR_LABELS, STATUS_LABELS
 from app.sending.policy import load_policy
-from app.sending.service import default_account, retry_unknown
+from app.sending.service import default_account
 from app.types import utcnow
 
 
@@ -148,9 +148,7 @@ def control(campaign_id: int, action: str):
             count=show_number(count),
         )
     else:
-        count = retry_unknown(item.id)
-        if count and item.status == "done":
-            item.status = "sending"
+        count = campaigns.retry_unknown_messages(item)
         message = _("%(count)s messages are queued again.", count=show_number(count))
     db.session.commit()
     flash(message, "success")

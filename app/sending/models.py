@@ -146,23 +146,6 @@ class Message(db.Model):
     )
 
 
-class OptOutEvent(db.Model):
-    """A contact leaving (or re-joining) marketing messages, and what caused it."""
-
-    __tablename__ = "opt_out_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    mobile: Mapped[str] = mapped_column(String(16))
-    opted_out: Mapped[bool] = mapped_column(Boolean)
-    # reply (an SMS «۱۱»/«لغو» or «۱۲»), blacklist (operator report), manual, import, api
-    source: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    __table_args__ = (Index("ix_opt_out_events_contact_id", "contact_id"),)
-
-
 class SendingSetting(db.Model):
     """One owner-editable sending rule (window, frequency cap, opt-out line)."""
 

@@ -30,9 +30,10 @@ from sqlalchemy import or_, select, update
 
 from app.contacts.models import Contact
 from app.contacts.phones import InvalidMobile, normalize_mobile
+from app.contacts.service import set_opt_out
 from app.extensions import db
 from app.persian import ascii_digits, normalize_text
-from app.sending.models import Message, OptOutEvent, ProviderAccount
+from app.sending.models import Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy
 from app.sending.providers import make_provider, provider_class
 from app.sending.providers.base import (
@@ -474,16 +475,17 @@ def reconcile_unknown(limit: int = 500) -> int:
     return found
 
 
-def retry_unknown(campaign_id: int) -> int:
+def retry_unknown(campaign_id: int, status: str = "queued") -> int:
     """The owner's choice: send a campaign's ``unknown`` messages again.
 
     Only the owner may decide this, since some of them may already have reached the
-    handset. Returns how many were queued again.
+    handset. ``status`` is ``held`` for a paused campaign: they wait for it to resume.
+    Returns how many were queued again.
     """
     result = db.session.execute(
         update(Message)
         .where(Message.campaign_id == campaign_id, Message.status == "unknown")
-        .values(status="queued", claimed_at=None, next_attempt_at=None, polled_at=None)
+        .values(status=status, claimed_at=None, next_attempt_at=None, polled_at=None)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
@@ -558,31 +560,6 @@ def _mark_blacklisted(message_ids: list[int], now: datetime) -> None:
     ).all()
     for _contact_id, mobile in rows:
         set_opt_out(mobile, True, "blacklist", "", now)
-
-
-def set_opt_out(
-    mobile: str, opted_out: bool, source: str, text: str, now: datetime | None = None
-) -> bool:
-    """Opt a contact out of (or back into) marketing SMS, recording why.
-
-    Returns False when no contact has that number or nothing changed.
-    """
-    now = now or utcnow()
-    contact = db.session.scalar(select(Contact).where(Contact.mobile == mobile))
-    if contact is None or (contact.opted_out_at is not None) == opted_out:
-        return False
-    contact.opted_out_at = now if opted_out else None
-    db.session.add(
-        OptOutEvent(
-            contact_id=contact.id,
-            mobile=mobile,
-            opted_out=opted_out,
-            source=source,
-            text=text,
-            created_at=now,
-        )
-    )
-    return True
 
 
 def reply_intent(text: str) -> bool | None:

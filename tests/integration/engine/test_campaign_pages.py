@@ -10,6 +10,7 @@ from flask_babel import gettext
 from integration_support import as_int, in_locale, page_text
 from sqlalchemy import select
 
+from app.contacts.service import set_opt_out
 from app.extensions import db
 from app.jobs import run_all_once
 from app.messaging import service as campaigns
@@ -87,7 +88,7 @@ def test_the_review_page_shows_the_estimate_and_confirming_starts_the_campaign(
     ali = make_contact("09120000001", first_name="علی")
     hossein = make_contact("09120000002", first_name="محمدحسین")
     out = make_contact("09120000003", first_name="رضا")
-    sending.set_opt_out(out.mobile, True, "manual", "")
+    set_opt_out(out.mobile, True, "manual", "")
     db.session.commit()
     # «سلام علی! » + 55 + «\nلغو۱۱» = 71 characters: two parts each, four in all.
     campaign_id = compose(logged_in, scripted, body="سلام {نام}! " + "ت" * 55)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select
 
+from app.contacts.service import set_opt_out
 from app.extensions import db
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
@@ -210,11 +211,11 @@ def test_blocked_numbers_and_blacklist_reports_opt_the_contact_out(started_campa
 
 def test_opted_out_contacts_never_get_marketing(started_campaign, scripted, make_contact):
     out = make_contact("09350000001", first_name="قبلاً لغو کرده")
-    sending.set_opt_out(out.mobile, True, "manual", "")
+    set_opt_out(out.mobile, True, "manual", "")
     db.session.commit()
     campaign, (ali, *_rest) = started_campaign()
     # Ali opts out after the messages were written but before they leave.
-    sending.set_opt_out(ali.mobile, True, "reply", "۱۱")
+    set_opt_out(ali.mobile, True, "reply", "۱۱")
     db.session.commit()
 
     dispatch()
@@ -303,3 +304,20 @@ def test_a_request_refused_for_an_unnamed_bad_number_is_split(started_campaign, 
     assert statuses(campaign) == ["sent", "rejected", "sent"]
     assert [len(call) for call in scripted.calls] == [3, 1, 1, 1]
     assert db.session.get(ProviderAccount, scripted.account.id).failures == 0
+
+
+def test_retrying_unknown_messages_respects_pause_and_cancel(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی", "مریم"))
+    scripted.answers.append(MaybeSent(ErrorCode.BUSY, "no answer in time"))
+    dispatch()
+    campaigns.pause_campaign(campaign)
+
+    assert campaigns.retry_unknown_messages(campaign) == 2
+    db.session.commit()
+    assert statuses(campaign) == ["held", "held"]
+    assert dispatch() == 0
+
+    campaigns.cancel_campaign(campaign)
+    db.session.commit()
+    assert statuses(campaign) == ["cancelled", "cancelled"]
+    assert campaigns.retry_unknown_messages(campaign) == 0

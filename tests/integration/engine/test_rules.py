@@ -6,10 +6,12 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from app.contacts.models import OptOutEvent
+from app.contacts.service import set_opt_out
 from app.extensions import db
 from app.messaging import service as campaigns
 from app.sending import service as sending
-from app.sending.models import Message, OptOutEvent
+from app.sending.models import Message
 from app.sending.policy import SendingPolicy, load_policy, save_policy
 from app.sending.providers.base import ErrorCode, Inbound, NotSent
 
@@ -149,7 +151,7 @@ def test_the_estimate_counts_recipients_parts_and_cost(scripted, make_contact):
     make_contact("09120000001", first_name="علی")
     make_contact("09120000002", first_name="محمدحسین")
     out = make_contact("09120000003", first_name="رضا")
-    sending.set_opt_out(out.mobile, True, "manual", "")
+    set_opt_out(out.mobile, True, "manual", "")
     campaign = campaigns.create_campaign(
         name="یلدا",
         body="سلام {نام}! " + "ت" * 55,
