@@ -23,7 +23,7 @@ PROVIDER_KINDS = [
 
 class ProviderForm(FlaskForm):
     name = StringField(_l("Account name"), validators=[DataRequired(), Length(max=100)])
-    kind = SelectField(_l("Provider"), choices=PROVIDER_KINDS)
+    kind = SelectField(_l("Provider"))
     api_key = PasswordField(_l("API key"), validators=[Optional(), Length(max=500)])
     username = StringField(_l("Username"), validators=[Optional(), Length(max=200)])
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=500)])
@@ -38,6 +38,11 @@ class ProviderForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=0)],
     )
     is_default = BooleanField(_l("Use for new campaigns"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set here, not in the declaration: WTForms 3.3 deprecates declared tuple choices.
+        self.kind.choices = PROVIDER_KINDS
 
 
 _HHMM = Regexp(r"^\s*\d{1,2}:\d{2}\s*$", message=_l("Write the time like 08:00."))

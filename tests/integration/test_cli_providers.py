@@ -1,0 +1,182 @@
+"""`vafa providers add|list`: provider accounts from the command line, keys never printed."""
+
+import pytest
+from flask_babel import gettext
+from sqlalchemy import select
+
+from app.cli import main as vafa
+from app.extensions import db
+from app.sending.models import ProviderAccount
+
+KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
+OTHER_KEY = "smsir-99aa88bb77cc66dd55ee-5678"
+PASSWORD = "melli-secret-pass-9876"
+
+
+def run(app, *args: str):
+    """Run `vafa providers …` as its own process would: what it did not commit is gone."""
+    result = app.test_cli_runner().invoke(vafa, ["providers", *args])
+    db.session.rollback()
+    return result
+
+
+def accounts() -> list[ProviderAccount]:
+    db.session.expire_all()
+    return db.session.scalars(select(ProviderAccount).order_by(ProviderAccount.id)).all()
+
+
+def add_kavenegar(app, name="کاوه", *extra: str):
+    return run(
+        app,
+        "add",
+        name,
+        "--kind",
+        "kavenegar",
+        "--api-key",
+        KEY,
+        "--sender",
+        "3000123",
+        "--sender",
+        "3000456",
+        *extra,
+    )
+
+
+def test_add_creates_the_account_and_prints_the_key_masked(app):
+    result = add_kavenegar(app, "کاوه", "--default", "--price-per-part", "1500")
+    assert result.exit_code == 0, result.output
+    assert "کاوه" in result.output
+    assert "kavenegar" in result.output
+    assert "••••••1234" in result.output
+    assert KEY not in result.output
+    assert KEY[:-4] not in result.output
+    (account,) = accounts()
+    assert (account.name, account.kind, account.api_key) == ("کاوه", "kavenegar", KEY)
+    assert account.sender_lines == ["3000123", "3000456"]
+    assert account.is_default
+    assert account.price_per_part == 1500
+
+
+def test_default_moves_to_the_account_added_with_default(app):
+    assert add_kavenegar(app, "اول").exit_code == 0
+    assert add_kavenegar(app, "دوم").exit_code == 0
+    assert [(a.name, a.is_default) for a in accounts()] == [("اول", True), ("دوم", False)]
+    assert add_kavenegar(app, "سوم", "--default").exit_code == 0
+    assert [(a.name, a.is_default) for a in accounts()] == [
+        ("اول", False),
+        ("دوم", False),
+        ("سوم", True),
+    ]
+
+
+def test_melipayamak_takes_a_username_and_password(app):
+    result = run(
+        app,
+        "add",
+        "ملی",
+        "--kind",
+        "melipayamak",
+        "--username",
+        "myshop",
+        "--password",
+        PASSWORD,
+        "--sender",
+        "5000123",
+    )
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert "••••••9876" in result.output
+    (account,) = accounts()
+    assert (account.username, account.password) == ("myshop", PASSWORD)
+
+
+def test_an_unknown_kind_is_refused(app):
+    result = run(app, "add", "x", "--kind", "twilio", "--api-key", KEY, "--sender", "3000123")
+    assert result.exit_code != 0
+    assert "--kind" in result.output
+    assert "twilio" in result.output
+    assert "kavenegar" in result.output  # the kinds it does know
+    assert accounts() == []
+
+
+@pytest.mark.parametrize("kind", ["kavenegar", "ippanel", "smsir", "ghasedak"])
+def test_a_key_provider_without_a_key_is_refused(app, kind):
+    result = run(app, "add", "x", "--kind", kind, "--sender", "3000123")
+    assert result.exit_code == 1
+    assert gettext("Enter the API key from your provider's panel.") in result.output
+    assert accounts() == []
+
+
+def test_melipayamak_without_a_password_is_refused(app):
+    result = run(
+        app, "add", "x", "--kind", "melipayamak", "--username", "myshop", "--sender", "5000123"
+    )
+    assert result.exit_code == 1
+    assert gettext("This provider needs the panel's username and password.") in result.output
+    assert accounts() == []
+
+
+@pytest.mark.parametrize("line", ["3000abc", "SHOP"])
+def test_a_sender_with_letters_is_refused(app, line):
+    result = run(
+        app, "add", "x", "--kind", "kavenegar", "--api-key", KEY, "--sender", "3000123",
+        "--sender", line,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    expected = gettext("The sender line “%(line)s” should be digits only.", line=line)
+    assert expected in result.output
+    assert KEY not in result.output
+    assert accounts() == []
+
+
+def test_a_sender_is_required(app):
+    result = run(app, "add", "x", "--kind", "kavenegar", "--api-key", KEY)
+    assert result.exit_code != 0
+    assert "--sender" in result.output
+    assert accounts() == []
+
+
+def test_a_duplicate_name_is_refused(app):
+    assert add_kavenegar(app, "کاوه").exit_code == 0
+    result = add_kavenegar(app, "کاوه")
+    assert result.exit_code == 1
+    assert gettext("Another account already has this name.") in result.output
+    assert len(accounts()) == 1
+
+
+def test_a_base_url_that_is_not_http_is_refused(app):
+    result = add_kavenegar(app, "کاوه", "--base-url", "ftp://example.com")
+    assert result.exit_code == 1
+    assert gettext("The API address must start with http:// or https://.") in result.output
+    assert accounts() == []
+
+
+def test_list_shows_every_account_with_its_key_masked(app):
+    assert add_kavenegar(app, "کاوه").exit_code == 0
+    result = run(
+        app, "add", "اس‌ام‌اس", "--kind", "smsir", "--api-key", OTHER_KEY, "--sender", "3000789",
+        "--default",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert run(app, "add", "آزمایشی", "--kind", "console", "--sender", "1000").exit_code == 0
+
+    listing = run(app, "list")
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert len(lines) == 3
+    rows = [line.split("\t") for line in lines]
+    kavenegar, smsir, console = rows
+    assert kavenegar[1:] == ["کاوه", "kavenegar", "3000123,3000456", "••••••1234"]
+    assert smsir[1:] == ["اس‌ام‌اس", "smsir", "3000789", "••••••5678"]
+    assert console[1:] == ["آزمایشی", "console", "1000", ""]
+    # The default account is starred.
+    assert [row[0].startswith("*") for row in rows] == [False, True, False]
+    for key in (KEY, OTHER_KEY):
+        assert key not in listing.output
+        assert key[:-4] not in listing.output
+
+
+def test_list_with_no_account_prints_nothing(app):
+    result = run(app, "list")
+    assert result.exit_code == 0
+    assert result.output == ""
