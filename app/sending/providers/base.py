@@ -14,18 +14,25 @@ Two exceptions tell the dispatcher what it may do with a batch without a clear a
   reply, 5xx): the messages become ``unknown`` and are never re-sent automatically.
 
 ``HttpProvider`` turns the transport's failures into those two exceptions, so each
-adapter only reads its provider's documented answers.
+adapter only reads its provider's documented answers. The small helpers next to it
+(reading numbers, credits, times and echoed mobiles out of loose JSON, scrubbing
+secrets, which refusals can be pinned on each message) are shared so that every adapter
+reads its provider the same way.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
 import requests
 from flask_babel import lazy_gettext as _l
 from urllib3.exceptions import NewConnectionError
+
+from app.contacts.phones import InvalidMobile, normalize_mobile
+from app.persian import TEHRAN
 
 
 class ErrorCode(StrEnum):
@@ -169,6 +176,87 @@ def national(mobile: str) -> str:
     return "0" + mobile.removeprefix("+98")
 
 
+def canonical(number) -> str:
+    """Vafa's ``+989XXXXXXXXX`` form of a number a provider reports (a sender, a receptor).
+
+    Providers echo numbers in whatever form they keep them (0912…, 98912…, 912…, even a
+    JSON number), so they are read as the contact pages read what people type. Anything
+    that is not a mobile (a short code, a landline) is no contact's number, but the owner
+    may still want to read it: it comes back as the provider wrote it.
+    """
+    text = str(number or "").strip()
+    try:
+        return normalize_mobile(text)
+    except InvalidMobile:
+        return text
+
+
+def concerns_every_message(code: ErrorCode, batch: Sequence[Outgoing], bulk: bool) -> bool:
+    """Can a refusal of the whole request be answered as a ``Rejected`` for each message?
+
+    A refused text concerns every recipient of a bulk request (they all share it); a
+    refused number can be pinned only on the one recipient of a one-message batch. Other
+    refusals (account, limits, unknown) leave the messages for a later attempt.
+    """
+    if code is ErrorCode.BAD_MESSAGE:
+        return bulk or len(batch) == 1
+    return code in (ErrorCode.INVALID_NUMBER, ErrorCode.BLOCKED) and len(batch) == 1
+
+
+def integer(value) -> int | None:
+    """An integer a provider sent as a JSON number or as a string of digits; else None.
+
+    Providers send ids, codes and times either way, sometimes both in one API. None
+    tells a garbled field apart from 0; a bool (JSON true) or a float is not an integer.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text.removeprefix("-")
+        if digits.isascii() and digits.isdigit():
+            return int(text)
+    return None
+
+
+def amount(value) -> Decimal | None:
+    """A finite number (a credit) a provider sent as a JSON number or as text; else None.
+
+    Credits come as integers, floats or decimal strings depending on the provider; going
+    through ``Decimal`` keeps a string such as ``"1234.50"`` exact.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def tehran_time(value) -> datetime:
+    """An ISO 8601 time a provider wrote; without a zone it is Tehran time.
+
+    Iranian panels write local times without a zone. A missing or unreadable time is
+    taken as now, the moment we read the message, so the message is kept, not dropped.
+    """
+    if not isinstance(value, str):
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return datetime.now(UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=TEHRAN)
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """``items`` in slices of at most ``size``: the ids one status call may carry."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 class HttpProvider:
     """Shared transport for HTTP adapters: one session, explicit timeouts, clear failures.
 
@@ -216,6 +304,29 @@ class HttpProvider:
             raise uncertain(
                 ErrorCode.PROVIDER_ERROR, f"HTTP {response.status_code}: not JSON"
             ) from error
+
+    def body(self, response, *, sending: bool = False):
+        """The JSON body of an answer, or None for a 4xx answer without one.
+
+        A 4xx means the request was refused, so its body can only say why, and may be
+        missing or HTML; any other body that is not JSON is a garbled answer (``json``).
+        """
+        if 400 <= response.status_code < 500:
+            try:
+                return response.json()
+            except ValueError:
+                return None
+        return self.json(response, sending=sending)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the account's secrets, in case a provider echoes one back.
+
+        Error details go to the log and to the owner's pages; a key or password must not.
+        """
+        for secret in (self.settings.password, self.settings.api_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
 
 def _refused(error: requests.ConnectionError) -> bool:

@@ -62,12 +62,8 @@ What the adapter cannot do:
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 
-from app.contacts.phones import InvalidMobile, normalize_mobile
-from app.persian import TEHRAN
 from app.sending.providers.base import (
     Accepted,
     ErrorCode,
@@ -79,8 +75,13 @@ from app.sending.providers.base import (
     ProviderError,
     Rejected,
     StatusUpdate,
+    amount,
+    canonical,
+    chunks,
+    concerns_every_message,
     national,
     same_text,
+    tehran_time,
 )
 
 # CheckSmsStatus ``status`` → Vafa's status, and the documentation's words.
@@ -141,7 +142,7 @@ class GhasedakProvider(HttpProvider):
         try:
             data = self._data(response, sending=True)
         except NotSent as refusal:
-            if _concerns_every_message(refusal.code, batch, bulk):
+            if concerns_every_message(refusal.code, batch, bulk):
                 return [Rejected(m.local_id, refusal.code, refusal.detail) for m in batch]
             raise
         entries = _lower(data).get("receptors" if path == "SendBulkSMS" else "items")
@@ -212,12 +213,13 @@ class GhasedakProvider(HttpProvider):
         echoed = _text(entry.get("clientreferenceid"))
         if echoed in by_local_id and by_local_id[echoed] in unmatched:
             return by_local_id[echoed]
-        receptor = _digits10(entry.get("receptor"))
+        receptor = canonical(entry.get("receptor"))
         text = entry.get("message")
-        candidates = [
+        candidates = [  # each receptor as sent, so that even a non-mobile meets its echo
             m
             for m in unmatched
-            if _digits10(m.mobile) == receptor and (not isinstance(text, str) or text == m.body)
+            if canonical(national(m.mobile)) == receptor
+            and (not isinstance(text, str) or text == m.body)
         ]
         if not candidates or len({m.body for m in candidates}) > 1:
             raise MaybeSent(
@@ -251,15 +253,9 @@ class GhasedakProvider(HttpProvider):
     def credit(self) -> int:
         """Remaining credit: GetAccountInformation's ``credit``, documented in Rials."""
         response = self.request("GET", "GetAccountInformation", headers=self._headers())
-        credit = _lower(self._data(response, sending=False)).get("credit")
-        try:
-            if isinstance(credit, bool) or not isinstance(credit, int | float | str):
-                raise InvalidOperation
-            rials = Decimal(str(credit))
-            if not rials.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "ghasedak: credit is not a number") from None
+        rials = amount(_lower(self._data(response, sending=False)).get("credit"))
+        if rials is None:
+            raise NotSent(ErrorCode.PROVIDER_ERROR, "ghasedak: credit is not a number")
         return int(rials.to_integral_value())
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
@@ -292,8 +288,7 @@ class GhasedakProvider(HttpProvider):
 
     def _check(self, ids: list[str], id_type: int):
         """CheckSmsStatus rows (keys lower-cased), one call per 100 ids."""
-        for start in range(0, len(ids), STATUS_IDS_PER_CALL):
-            chunk = ids[start : start + STATUS_IDS_PER_CALL]
+        for chunk in chunks(ids, STATUS_IDS_PER_CALL):
             response = self.request(
                 "GET",
                 "CheckSmsStatus",
@@ -321,14 +316,7 @@ class GhasedakProvider(HttpProvider):
         """
         uncertain = MaybeSent if sending else NotSent
         refused = 400 <= response.status_code < 500
-        if refused:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-        else:
-            body = self.json(response, sending=sending)
-        envelope = _lower(body)
+        envelope = _lower(self.body(response, sending=sending))
         success = envelope.get("issuccess")
         if not isinstance(success, bool):
             if refused:
@@ -363,21 +351,7 @@ class GhasedakProvider(HttpProvider):
 
     def _detail(self, status: int | None, words: str) -> str:
         """The provider's code and words for the log, with our key scrubbed just in case."""
-        detail = f"ghasedak {status}: {words}" if status else f"ghasedak: {words}"
-        key = self.settings.api_key
-        return detail.replace(key, "***") if key else detail
-
-
-def _concerns_every_message(code: ErrorCode, batch: Sequence[Outgoing], bulk: bool) -> bool:
-    """Can a whole-request refusal be pinned on each message of the batch?
-
-    A refused text concerns every recipient of a bulk request; a refused number can be
-    pinned only on the one recipient of a one-message batch. Other refusals (account,
-    limits, unknown) leave the messages for a later attempt.
-    """
-    if code is ErrorCode.BAD_MESSAGE:
-        return bulk or len(batch) == 1
-    return code in (ErrorCode.INVALID_NUMBER, ErrorCode.BLOCKED) and len(batch) == 1
+        return self.scrub(f"ghasedak {status}: {words}" if status else f"ghasedak: {words}")
 
 
 def _classify(words: str) -> ErrorCode | None:
@@ -403,12 +377,6 @@ def _text(value) -> str:
     return ""
 
 
-def _digits10(value) -> str:
-    """The last ten digits of a mobile number in any form (0912…, 98912…, +98912…)."""
-    digits = "".join(ch for ch in _text(value) if ch.isdigit())
-    return digits[-10:]
-
-
 def _delivery(ref: str, status) -> StatusUpdate:
     if isinstance(status, int) and not isinstance(status, bool) and status in DELIVERY:
         vafa, words = DELIVERY[status]
@@ -417,30 +385,10 @@ def _delivery(ref: str, status) -> StatusUpdate:
 
 
 def _inbound(item: dict) -> Inbound:
-    sender = _text(item.get("sender"))
-    try:
-        mobile = normalize_mobile(sender)
-    except InvalidMobile:
-        mobile = sender  # not a mobile (a service number): kept as Ghasedak wrote it
     message = item.get("message")
     return Inbound(
-        mobile=mobile,
+        mobile=canonical(item.get("sender")),
         text=message if isinstance(message, str) else "",
-        received_at=_when(item.get("receivedate")),
+        received_at=tehran_time(item.get("receivedate")),
         provider_ref=_text(item.get("id")),
     )
-
-
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def _when(value) -> datetime:
-    """``receiveDate``: ISO 8601, with or without zone; without one it is Tehran time."""
-    if not isinstance(value, str):
-        return datetime.now(UTC)
-    try:
-        # .NET writes seven fractional digits; Python 3.11 reads at most six.
-        stamp = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
-    except ValueError:
-        return datetime.now(UTC)
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=TEHRAN)

@@ -30,7 +30,8 @@ Sources read: the official documentation, https://ippanelcom.github.io/Edge-Docu
   ``params`` item, in their order. Vafa sends one recipient per item, so the i-th id is the
   i-th message's.
 - Numbers, recipients and ``from_number`` alike, are E.164 (``+989120000000``,
-  ``+983000505``): the canonical form Vafa stores, sent as is.
+  ``+983000505``): recipients are the canonical form Vafa stores, sent as is; a sender
+  line is brought to E.164 from however the owner typed it.
 - Texts: at most 1400 characters or 20 parts (fa ``send/webservice.md``,
   ``send/peer-to-peer.md``).
 - ``GET api/report/recipients?bulk_id=&page=&per_page=`` (``docs/report/bulk-recipient.md``):
@@ -101,7 +102,6 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import requests
@@ -118,6 +118,9 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
+    amount,
+    canonical,
+    integer,
     same_text,
 )
 
@@ -189,21 +192,21 @@ class IppanelProvider(HttpProvider):
             )
         from_number = self._from_number(batch)
         answers: dict[int, Accepted | Rejected] = {}
-        ready: list[tuple[Outgoing, str]] = []
+        ready: list[Outgoing] = []
         for message in batch:
-            recipient = e164(message.mobile)
-            refusal = _refusal_here(message, recipient)
+            refusal = _refusal_here(message)
             if refusal:
                 answers[message.local_id] = refusal
             else:
-                ready.append((message, recipient))
+                ready.append(message)
         if ready:
-            recipients = [recipient for _, recipient in ready]
+            recipients = [message.mobile for message in ready]
             bulk = same_text(batch) and len(set(recipients)) == len(recipients)
             ids = self._post_send(from_number, ready, bulk)
-            for index, (message, recipient) in enumerate(ready):
+            for index, message in enumerate(ready):
                 outbox_id = ids[0] if bulk else ids[index]
-                answers[message.local_id] = Accepted(message.local_id, f"{outbox_id}:{recipient}")
+                ref = f"{outbox_id}:{message.mobile}"
+                answers[message.local_id] = Accepted(message.local_id, ref)
         return [answers[message.local_id] for message in batch]
 
     def _from_number(self, batch: Sequence[Outgoing]) -> str:
@@ -216,26 +219,23 @@ class IppanelProvider(HttpProvider):
         sender = senders.pop()
         if not sender:
             raise NotSent(ErrorCode.BAD_SENDER, "no sender line configured")
-        return e164(sender)
+        return _e164_line(sender)
 
-    def _post_send(
-        self, from_number: str, ready: list[tuple[Outgoing, str]], bulk: bool
-    ) -> list[str]:
+    def _post_send(self, from_number: str, ready: list[Outgoing], bulk: bool) -> list[str]:
         """POST api/send; the outbox ids, one for a webservice request or one per item."""
         if bulk:
             payload: dict[str, Any] = {
                 "sending_type": "webservice",
                 "from_number": from_number,
-                "message": ready[0][0].body,
-                "params": {"recipients": [recipient for _, recipient in ready]},
+                "message": ready[0].body,
+                "params": {"recipients": [message.mobile for message in ready]},
             }
         else:
             payload = {
                 "sending_type": "peer_to_peer",
                 "from_number": from_number,
                 "params": [
-                    {"recipients": [recipient], "message": message.body}
-                    for message, recipient in ready
+                    {"recipients": [message.mobile], "message": message.body} for message in ready
                 ],
             }
         response = self.request(
@@ -252,7 +252,7 @@ class IppanelProvider(HttpProvider):
             found = "no message_outbox_ids" if ids is None else f"{len(ids)} outbox ids"
             raise MaybeSent(
                 ErrorCode.PROVIDER_ERROR,
-                self._scrub(f"HTTP 200 with {found} for {expected} expected: {_words(answer)}"),
+                self.scrub(f"HTTP 200 with {found} for {expected} expected: {_words(answer)}"),
             )
         return ids
 
@@ -296,7 +296,7 @@ class IppanelProvider(HttpProvider):
         ):
             for row in rows:
                 if isinstance(row, dict) and isinstance(row.get("recipient"), str):
-                    recipient = e164(row["recipient"])
+                    recipient = canonical(row["recipient"])
                     if recipient in wanted:
                         found[recipient] = row.get("message_status")
             if wanted <= found.keys():
@@ -308,7 +308,7 @@ class IppanelProvider(HttpProvider):
             "GET", "api/report/by_bulk", params={"messages_outbox_id": outbox_id}
         )
         data = answer.get("data") if isinstance(answer, dict) else None
-        state = _integer(data.get("state_id")) if isinstance(data, dict) else None
+        state = integer(data.get("state_id")) if isinstance(data, dict) else None
         if state in FINAL_STATES:
             status, words = FINAL_STATES[state]
             return status, f"request state {state}: {words}"
@@ -318,14 +318,10 @@ class IppanelProvider(HttpProvider):
         """The account's credit in Rials (Edge reports Rials; the fraction is dropped)."""
         answer = self._get_json("GET", "api/payment/credit/mine")
         data = answer.get("data") if isinstance(answer, dict) else None
-        value = data.get("credit") if isinstance(data, dict) else None
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            amount = Decimal("NaN")
-        if isinstance(value, bool) or not amount.is_finite():
+        credit = amount(data.get("credit") if isinstance(data, dict) else None)
+        if credit is None:
             raise NotSent(ErrorCode.PROVIDER_ERROR, "credit answer without a number")
-        return math.floor(amount)
+        return math.floor(credit)
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
         """Nothing can be learnt: Edge takes no client-side id."""
@@ -349,12 +345,12 @@ class IppanelProvider(HttpProvider):
             rows += [row for row in page_rows if isinstance(row, dict)]
         received: dict[int, Inbound] = {}
         for row in rows:
-            inbox_id = _integer(row.get("messages_inbox_id"))
-            moment = _integer(row.get("time"))
+            inbox_id = integer(row.get("messages_inbox_id"))
+            moment = integer(row.get("time"))
             if inbox_id is None or moment is None or (since is not None and inbox_id <= since):
                 continue
             received[inbox_id] = Inbound(
-                mobile=e164(str(row.get("from") or "")),
+                mobile=canonical(row.get("from")),
                 text=str(row.get("message") or ""),
                 received_at=datetime.fromtimestamp(moment, UTC),
                 provider_ref=str(inbox_id),
@@ -391,7 +387,7 @@ class IppanelProvider(HttpProvider):
                 raise NotSent(ErrorCode.PROVIDER_ERROR, f"{path}: data is not a list")
             yield rows
             meta = answer.get("meta") if isinstance(answer.get("meta"), dict) else {}
-            last = _integer(meta.get("last_page"))
+            last = integer(meta.get("last_page"))
             if not rows or last is None or page >= last:
                 return
 
@@ -414,7 +410,7 @@ class IppanelProvider(HttpProvider):
             detail += " " + "; ".join(
                 f"{field}: {_words(words)}" for field, words in errors.items()
             )
-        detail = self._scrub(detail)
+        detail = self.scrub(detail)
         if status in (401, 403):
             return NotSent(ErrorCode.BAD_KEY, detail)
         fields = [str(field) for field in errors]
@@ -428,17 +424,13 @@ class IppanelProvider(HttpProvider):
             return NotSent(ErrorCode.NO_CREDIT, detail)
         return NotSent(ErrorCode.PROVIDER_ERROR, detail)
 
-    def _scrub(self, text: str) -> str:
-        """The text without the API key, in case the provider ever echoes it."""
-        key = self.settings.api_key
-        return text.replace(key, "***") if key else text
 
+def _e164_line(number: str) -> str:
+    """A sender line in E.164 (``+983000505``), the form Edge documents for every number.
 
-def e164(number: str) -> str:
-    """``+989121234567`` and ``+983000505``: the form Edge documents for every number.
-
-    Vafa's mobiles already have it; sender lines are often typed as the panel shows them
-    without the plus, with 0098, or nationally (``03000505`` or ``3000505``).
+    Vafa's mobiles are stored in it already and go out as they are; sender lines are
+    often typed as the panel shows them: without the plus, with 0098, or nationally
+    (``03000505`` or ``3000505``).
     """
     number = _PUNCTUATION.sub("", ascii_digits(number))
     if number.startswith("+"):
@@ -450,9 +442,9 @@ def e164(number: str) -> str:
     return "+98" + number.removeprefix("0")
 
 
-def _refusal_here(message: Outgoing, recipient: str) -> Rejected | None:
+def _refusal_here(message: Outgoing) -> Rejected | None:
     """What the provider would refuse in this message, without asking it."""
-    if not _E164.fullmatch(recipient):
+    if not _E164.fullmatch(message.mobile):
         return Rejected(message.local_id, ErrorCode.INVALID_NUMBER, "not an E.164 number")
     if not message.body.strip():
         return Rejected(message.local_id, ErrorCode.BAD_MESSAGE, "empty text")
@@ -484,28 +476,17 @@ def _outbox_ids(answer: Any) -> list[str] | None:
     if isinstance(meta, dict) and meta.get("status") is False:
         return None
     ids = data.get("message_outbox_ids") if isinstance(data, dict) else None
-    if not isinstance(ids, list) or not all(_integer(item) is not None for item in ids):
+    if not isinstance(ids, list) or not all(integer(item) is not None for item in ids):
         return None
-    return [str(_integer(item)) for item in ids]
+    return [str(integer(item)) for item in ids]
 
 
 def _delivery(code: Any) -> tuple[str, str]:
-    number = _integer(code)
+    number = integer(code)
     if number is None:
         return "sent", "delivery not final yet"
     status, words = DELIVERY.get(number, ("sent", "unknown message_status"))
     return status, f"message_status {number}: {words}"
-
-
-def _integer(value: Any) -> int | None:
-    """An int from an int or a string of digits (Edge sends both); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def _words(value: Any) -> str:

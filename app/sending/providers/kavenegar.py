@@ -65,7 +65,7 @@ What this adapter cannot do
 
 import json
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -81,6 +81,10 @@ from app.sending.providers.base import (
     ProviderError,
     Rejected,
     StatusUpdate,
+    canonical,
+    chunks,
+    concerns_every_message,
+    integer,
     national,
     same_text,
 )
@@ -184,9 +188,9 @@ class KavenegarProvider(HttpProvider):
     def statuses(self, refs: Sequence[str]) -> list[StatusUpdate]:
         """Delivery codes for message ids, 500 ids per call (the documented limit)."""
         updates = []
-        for chunk in _chunks([str(ref) for ref in refs], STATUS_IDS_PER_CALL):
+        for chunk in chunks([str(ref) for ref in refs], STATUS_IDS_PER_CALL):
             for entry in self._entries("sms/status.json", {"messageid": ",".join(chunk)}):
-                code = _int(entry.get("status"))
+                code = integer(entry.get("status"))
                 updates.append(
                     StatusUpdate(
                         str(entry.get("messageid", "")),
@@ -203,7 +207,7 @@ class KavenegarProvider(HttpProvider):
         if status != OK:
             raise NotSent(REFUSALS.get(status, ErrorCode.PROVIDER_ERROR), _words(status, words))
         entries = body.get("entries")
-        remaining = _int(entries.get("remaincredit")) if isinstance(entries, dict) else None
+        remaining = integer(entries.get("remaincredit")) if isinstance(entries, dict) else None
         if remaining is None:
             raise NotSent(ErrorCode.PROVIDER_ERROR, "account/info without remaincredit")
         return remaining
@@ -215,12 +219,12 @@ class KavenegarProvider(HttpProvider):
         """
         wanted = {int(local_id) for local_id in local_ids}
         found = []
-        for chunk in _chunks([str(local_id) for local_id in wanted], STATUS_IDS_PER_CALL):
+        for chunk in chunks([str(local_id) for local_id in wanted], STATUS_IDS_PER_CALL):
             path = "sms/statuslocalmessageid.json"
             for entry in self._entries(path, {"localid": ",".join(chunk)}):
-                local_id = _int(entry.get("localid"))
-                ref = _int(entry.get("messageid"))
-                taken = _int(entry.get("status")) != UNKNOWN_ID and ref is not None and ref > 0
+                local_id = integer(entry.get("localid"))
+                ref = integer(entry.get("messageid"))
+                taken = integer(entry.get("status")) != UNKNOWN_ID and ref is not None and ref > 0
                 if taken and local_id in wanted:
                     found.append(Accepted(local_id, str(ref)))
         return found
@@ -235,10 +239,10 @@ class KavenegarProvider(HttpProvider):
         for _ in range(INBOX_MAX_PAGES):
             page = self._entries("sms/receive.json", {"linenumber": line, "isread": 0})
             for entry in page:
-                stamp = _int(entry.get("date"))
+                stamp = integer(entry.get("date"))
                 received.append(
                     Inbound(
-                        mobile=canonical(str(entry.get("sender", ""))),
+                        mobile=canonical(entry.get("sender")),
                         text=str(entry.get("message", "")),
                         received_at=datetime.fromtimestamp(stamp or 0, tz=UTC),
                         provider_ref=str(entry.get("messageid", "")),
@@ -311,27 +315,14 @@ class KavenegarProvider(HttpProvider):
         raise failure
 
 
-def canonical(number: str) -> str:
-    """+989121234567 from any form Kavenegar echoes (0912…, 912…, 98912…, 0098912…)."""
-    digits = number.strip().replace(" ", "").replace("-", "")
-    for prefix in ("+98", "0098", "98", "0", ""):
-        rest = digits[len(prefix) :]
-        if digits.startswith(prefix) and len(rest) == 10 and rest.startswith("9"):
-            return "+98" + rest
-    return digits  # a short code or foreign number: kept as it came
-
-
 def _refused(status: int, words: str, batch: Sequence[Outgoing], bulk: bool) -> list[Rejected]:
     """Turn a request-level error code of a send into per-message answers or an exception."""
     detail = _words(status, words)
-    if status == INVALID_RECEPTOR:
-        if len(batch) == 1:
-            return [Rejected(batch[0].local_id, ErrorCode.INVALID_NUMBER, detail)]
-        raise NotSent(ErrorCode.INVALID_NUMBER, detail)  # which receptor is not said
-    if status in TEXT_REFUSALS:
-        if bulk or len(batch) == 1:  # every message carries the refused text
-            return [Rejected(m.local_id, TEXT_REFUSALS[status], detail) for m in batch]
-        raise NotSent(TEXT_REFUSALS[status], detail)  # which text is not said
+    code = ErrorCode.INVALID_NUMBER if status == INVALID_RECEPTOR else TEXT_REFUSALS.get(status)
+    if code is not None:
+        if concerns_every_message(code, batch, bulk):
+            return [Rejected(m.local_id, code, detail) for m in batch]
+        raise NotSent(code, detail)  # which receptor or text is not said
     if status in REFUSALS:
         raise NotSent(REFUSALS[status], detail)
     # An undocumented code: we cannot say what became of the batch.
@@ -348,13 +339,13 @@ def _match(batch: Sequence[Outgoing], entries: Any) -> list[Accepted | Rejected]
         count = len(entries) if isinstance(entries, list) else "no"
         raise MaybeSent(ErrorCode.PROVIDER_ERROR, f"{count} entries for {len(batch)} messages")
     waiting: dict[str, deque[Outgoing]] = {}
-    for message in batch:  # the same number twice is matched in the order sent
+    for message in batch:  # each receptor as sent; the same number twice in the order sent
         waiting.setdefault(canonical(national(message.mobile)), deque()).append(message)
     answers: dict[int, Accepted | Rejected] = {}
     for entry in entries:
         if not isinstance(entry, dict):
             raise MaybeSent(ErrorCode.PROVIDER_ERROR, "an entry that is not an object")
-        queue = waiting.get(canonical(str(entry.get("receptor", ""))))
+        queue = waiting.get(canonical(entry.get("receptor")))
         if not queue:
             raise MaybeSent(ErrorCode.PROVIDER_ERROR, "an entry for a receptor not in the batch")
         message = queue.popleft()
@@ -363,11 +354,11 @@ def _match(batch: Sequence[Outgoing], entries: Any) -> list[Accepted | Rejected]
 
 
 def _answer(message: Outgoing, entry: dict) -> Accepted | Rejected:
-    code = _int(entry.get("status"))
+    code = integer(entry.get("status"))
     if code in REFUNDED_ON_SEND:
         detail = _words(code, entry.get("statustext"))
         return Rejected(message.local_id, REFUNDED_ON_SEND[code], detail)
-    ref = _int(entry.get("messageid"))
+    ref = integer(entry.get("messageid"))
     if ref is None or ref <= 0:
         raise MaybeSent(ErrorCode.PROVIDER_ERROR, f"an entry without a message id (status {code})")
     # Any other status (queued, at the operator, even failed later) means Kavenegar took
@@ -378,7 +369,7 @@ def _answer(message: Outgoing, entry: dict) -> Accepted | Rejected:
 def _return_of(body: Any, *, sending: bool) -> tuple[int, str]:
     """``return.status`` and ``return.message``; an answer without them is garbled."""
     ret = body.get("return") if isinstance(body, dict) else None
-    status = _int(ret.get("status")) if isinstance(ret, dict) else None
+    status = integer(ret.get("status")) if isinstance(ret, dict) else None
     if status is None:
         uncertain = MaybeSent if sending else NotSent
         raise uncertain(ErrorCode.PROVIDER_ERROR, "an answer without return.status")
@@ -390,18 +381,6 @@ def _words(code: int | None, text: Any) -> str:
     return f"{code}: {text}" if text else str(code)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _json(values: list) -> str:
     # Persian text stays readable on the wire (and shorter than \u escapes).
     return json.dumps(values, ensure_ascii=False)
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

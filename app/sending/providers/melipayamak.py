@@ -60,9 +60,7 @@ What the adapter cannot do:
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import ClassVar
-from zoneinfo import ZoneInfo
 
 import requests
 
@@ -78,7 +76,11 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
+    amount,
+    canonical,
+    integer,
     national,
+    tehran_time,
 )
 
 # An estimate of one SMS credit in Rials (about 100 Toman a Persian part). Melipayamak's
@@ -136,7 +138,6 @@ DELIVERY_CODES: dict[int, tuple[str, str]] = {
 _REC_ID_FLOOR = 1_000
 INBOX_PAGE = 100  # one page of the newest received messages per call
 _ASPNET_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
-_TEHRAN = ZoneInfo("Asia/Tehran")
 
 
 class MelipayamakProvider(HttpProvider):
@@ -220,11 +221,8 @@ class MelipayamakProvider(HttpProvider):
         ret_status, value, words, _ = self._envelope(response, sending=False)
         if ret_status != 1:
             raise self._failure(ret_status, words)
-        try:
-            count = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "Melipayamak credit is not a number") from None
-        if not count.is_finite():
+        count = amount(value)
+        if count is None:
             raise NotSent(ErrorCode.PROVIDER_ERROR, "Melipayamak credit is not a number")
         return int((count * self.rials_per_sms).to_integral_value())
 
@@ -252,7 +250,7 @@ class MelipayamakProvider(HttpProvider):
         received = []
         highest = self._inbox_seen
         for item in items:
-            msg_id = _small_int(item.get("MsgID")) if isinstance(item, dict) else None
+            msg_id = integer(item.get("MsgID")) if isinstance(item, dict) else None
             if msg_id is None or msg_id <= self._inbox_seen:
                 continue
             highest = max(highest, msg_id)
@@ -307,37 +305,19 @@ class MelipayamakProvider(HttpProvider):
     def _detail(self, ret_status: int, words: str) -> str:
         """The provider's code and words for the log, with our secrets scrubbed just in case."""
         documented = (REFUSALS.get(ret_status) or REJECTIONS.get(ret_status) or (None, ""))[1]
-        detail = f"Melipayamak {ret_status}: {words or documented or 'undocumented code'}"
-        for secret in (self.settings.password, self.settings.api_key):
-            if secret:
-                detail = detail.replace(secret, "***")
-        return detail
-
-
-def _small_int(value) -> int | None:
-    """An integer the API sent as a number or a string of digits; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        digits = text.removeprefix("-")
-        if digits.isascii() and digits.isdigit():
-            return int(text)
-    return None
+        return self.scrub(f"Melipayamak {ret_status}: {words or documented or 'undocumented code'}")
 
 
 def _rec_id(value) -> str | None:
     """The recId in a send answer's ``Value``, or None when it is not one."""
-    number = _small_int(value)
+    number = integer(value)
     if number is None or number <= _REC_ID_FLOOR:
         return None
     return str(number)
 
 
 def _delivery(ref: str, value) -> StatusUpdate:
-    code = _small_int(value)
+    code = integer(value)
     if code is None:
         return StatusUpdate(ref, "sent", "Melipayamak: unreadable delivery code")
     status, words = DELIVERY_CODES.get(code, ("sent", "undocumented delivery code"))
@@ -347,7 +327,7 @@ def _delivery(ref: str, value) -> StatusUpdate:
 def _inbound(item: dict, msg_id: int) -> Inbound:
     sender = item.get("SenderNumber", item.get("Sender"))
     return Inbound(
-        mobile=canonical_mobile(sender),
+        mobile=canonical(sender),
         text=str(item.get("Body") or ""),
         received_at=_received_at(item.get("SendDate")),
         provider_ref=str(msg_id),
@@ -355,26 +335,8 @@ def _inbound(item: dict, msg_id: int) -> Inbound:
 
 
 def _received_at(value) -> datetime:
-    """An ASP.NET ``/Date(ms+0330)/`` (UTC milliseconds) or an ISO time (Tehran if naive)."""
-    text = str(value or "").strip()
-    match = _ASPNET_DATE.match(text)
+    """An ASP.NET ``/Date(ms+0330)/`` (UTC milliseconds), else an ISO time (Tehran if naive)."""
+    match = _ASPNET_DATE.match(value.strip()) if isinstance(value, str) else None
     if match:
         return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return datetime.now(UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_TEHRAN)
-    return moment.astimezone(UTC)
-
-
-def canonical_mobile(value) -> str:
-    """+989XXXXXXXXX from the forms a sender arrives in (09…, 9…, 98…, +98…, 0098…).
-
-    Anything else (a landline, a short code) is returned as it came: it is not a contact's
-    mobile, but the owner may still want to read it.
-    """
-    raw = re.sub(r"[\s\-]", "", str(value or ""))
-    match = re.fullmatch(r"(?:\+98|0098|98|0)?(9\d{9})", raw)
-    return f"+98{match.group(1)}" if match else raw
+    return tehran_time(value)

@@ -52,7 +52,6 @@ What the adapter cannot do:
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 
 import requests
@@ -69,6 +68,10 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
+    amount,
+    canonical,
+    concerns_every_message,
+    integer,
     national,
     same_text,
 )
@@ -208,9 +211,7 @@ class SmsirProvider(HttpProvider):
         number refusal can be pinned on a recipient only when there is one.
         """
         code = STATUS_CODES.get(status, (None, ""))[0]
-        text_refusal = code is ErrorCode.BAD_MESSAGE and (bulk or len(batch) == 1)
-        number_refusal = code in (ErrorCode.INVALID_NUMBER, ErrorCode.BLOCKED) and len(batch) == 1
-        if not (text_refusal or number_refusal):
+        if code is None or not concerns_every_message(code, batch, bulk):
             return None
         detail = self._detail(status, words)
         return [Rejected(m.local_id, code, detail) for m in batch]
@@ -266,11 +267,8 @@ class SmsirProvider(HttpProvider):
         status, words, data = self._envelope(response, sending=False)
         if status != 1:
             raise self._refusal(status, words, response.status_code, sending=False)
-        try:
-            credits = Decimal(str(data))
-        except InvalidOperation:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "sms.ir credit is not a number") from None
-        if not credits.is_finite():
+        credits = amount(data)
+        if credits is None:
             raise NotSent(ErrorCode.PROVIDER_ERROR, "sms.ir credit is not a number")
         return int((credits * self.rials_per_credit).to_integral_value())
 
@@ -311,13 +309,7 @@ class SmsirProvider(HttpProvider):
         """
         uncertain = MaybeSent if sending else NotSent
         refused = 400 <= response.status_code < 500
-        if refused:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-        else:
-            body = self.json(response, sending=sending)
+        body = self.body(response, sending=sending)
         status = body.get("status") if isinstance(body, dict) else None
         if not isinstance(status, int) or isinstance(status, bool):
             if refused:
@@ -357,9 +349,7 @@ class SmsirProvider(HttpProvider):
     def _detail(self, status: int, words: str) -> str:
         """The provider's code and words for the log, with our key scrubbed just in case."""
         documented = STATUS_CODES.get(status, (None, "undocumented status"))[1]
-        detail = f"sms.ir {status}: {words or documented}"
-        key = self.settings.api_key
-        return detail.replace(key, "***") if key else detail
+        return self.scrub(f"sms.ir {status}: {words or documented}")
 
 
 _INVALID = object()
@@ -369,13 +359,8 @@ def _message_id(value) -> int | None | object:
     """A ``messageIds`` element: an id, 0, null, or ``_INVALID`` for anything else."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        return _INVALID
-    if isinstance(value, int):
-        return value if value >= 0 else _INVALID
-    if isinstance(value, str) and value.isdecimal():
-        return int(value)
-    return _INVALID
+    number = integer(value)
+    return number if number is not None and number >= 0 else _INVALID
 
 
 def _delivery(ref: str, data) -> StatusUpdate:
@@ -396,22 +381,8 @@ def _inbound(item: dict) -> Inbound:
         received_at = datetime.now(UTC)
     ref = item.get("receiveReturnId")
     return Inbound(
-        mobile=_canonical_mobile(item.get("mobile")),
+        mobile=canonical(item.get("mobile")),
         text=str(item.get("messageText") or ""),
         received_at=received_at,
         provider_ref="" if ref is None else str(ref),
     )
-
-
-def _canonical_mobile(value) -> str:
-    """+989XXXXXXXXX from the forms sms.ir reports a sender in (a number like 9121234567)."""
-    digits = str(value or "").strip().removeprefix("+")
-    if digits.startswith("0098"):
-        digits = digits[2:]
-    if digits.startswith("98") and len(digits) == 12:
-        return "+" + digits
-    if digits.startswith("09") and len(digits) == 11:
-        return "+98" + digits[1:]
-    if digits.startswith("9") and len(digits) == 10:
-        return "+98" + digits
-    return digits
