@@ -15,7 +15,7 @@ from app.types import render_migration_type
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("fa", "en")
 # Endpoints a visitor without a session may reach.
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "set_language", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "set_language", "static", "api.openapi"}
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -37,8 +37,13 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def select_locale() -> str:
-    """The visitor's chosen language; Persian by default and outside requests."""
+    """The visitor's chosen language; Persian by default and outside requests.
+
+    The API has no session: a script asks for English with ``Accept-Language: en``.
+    """
     if has_request_context():
+        if request.path.startswith("/api/"):
+            return request.accept_languages.best_match(LOCALES) or "fa"
         return session.get("lang") or "fa"
     return "fa"
 
@@ -68,9 +73,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import auth, contacts, messaging, reports, settings
+    from app import api, auth, contacts, messaging, reports, settings
 
-    for blueprint in (auth.bp, contacts.bp, messaging.bp, reports.bp, settings.bp):
+    for blueprint in (auth.bp, contacts.bp, messaging.bp, reports.bp, settings.bp, api.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/")
@@ -86,11 +91,17 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_session_guard(app: Flask) -> None:
-    """Every page but login (and first-run setup) needs a session."""
+    """Every page but login (and first-run setup) needs a session.
+
+    The API (app.api) checks a bearer token instead, and answers in JSON even at an
+    address under /api/ that matches no route.
+    """
     from app.auth.service import has_users
 
     @app.before_request
     def require_login():
+        if request.blueprint == "api" or request.path.startswith("/api/"):
+            return None
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
         if not has_users():

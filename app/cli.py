@@ -182,6 +182,56 @@ def providers_list() -> None:
         )
 
 
+api_token_group = AppGroup("api-token", help="Tokens for the JSON API (/api/v1).")
+
+
+@api_token_group.command("create")
+@click.argument("name")
+@with_appcontext
+def api_token_create(name: str) -> None:
+    """Make a token and print it; it is shown this once and never again."""
+    from app.api.service import TokenError, create_token
+
+    try:
+        token, secret = create_token(name)
+    except TokenError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Created API token {token.id} ({token.name}). Keep it now; it is not shown again:")
+    click.echo(secret)
+
+
+@api_token_group.command("list")
+@with_appcontext
+def api_token_list() -> None:
+    """List tokens (their first characters only): id, name, prefix, created, last used."""
+    from app.api.service import all_tokens
+
+    def when(moment) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+    for token in all_tokens():
+        state = f"revoked {when(token.revoked_at)}" if token.revoked_at else "active"
+        click.echo(
+            f"{token.id}\t{token.name}\t{token.prefix}…\tcreated {when(token.created_at)}"
+            f"\tlast used {when(token.last_used_at)}\t{state}"
+        )
+
+
+@api_token_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def api_token_revoke(token_id: int) -> None:
+    """Revoke a token: requests made with it are refused from now on."""
+    from app.api.service import revoke_token
+
+    token = revoke_token(token_id)
+    if token is None:
+        raise click.ClickException(f"No API token has id {token_id}.")
+    db.session.commit()
+    click.echo(f"Revoked API token {token.id} ({token.name})")
+
+
 main = FlaskGroup(create_app=create_app, help="Vafa (وفا): SMS retention panel.")
 for command in (
     run_command,
@@ -190,5 +240,6 @@ for command in (
     create_user_command,
     tick_command,
     providers_group,
+    api_token_group,
 ):
     main.add_command(command)

@@ -1,8 +1,10 @@
 from datetime import time
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from app.api.forms import ApiTokenForm
+from app.api.service import TokenError, all_tokens, create_token, revoke_token
 from app.extensions import db
 from app.persian import ascii_digits, show_number
 from app.sending import accounts
@@ -109,3 +111,45 @@ def sending():
             flash(_("The sending rules are saved."), "success")
             return redirect(url_for("settings.sending"))
     return render_template("settings/sending.html", form=form)
+
+
+@bp.route("/api-tokens", methods=["GET", "POST"])
+def api_tokens():
+    """Make, list and revoke API tokens; a new token's secret is shown on this page once.
+
+    The secret goes straight into the page, never into a flash message: flashes live in
+    the session cookie, which is signed but readable.
+    """
+    form = ApiTokenForm()
+    if request.method == "POST" and "revoke" in request.form:
+        token = revoke_token(request.form.get("revoke", type=int) or 0)
+        if token is None:
+            abort(404)
+        db.session.commit()
+        flash(
+            _(
+                "The token “%(name)s” is revoked; requests made with it are refused.",
+                name=token.name,
+            ),
+            "success",
+        )
+        return redirect(url_for("settings.api_tokens"))
+    created = secret = None
+    if form.validate_on_submit():
+        try:
+            created, secret = create_token(form.name.data)
+        except TokenError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            form = ApiTokenForm(formdata=None)
+    page = render_template(
+        "settings/api_tokens.html",
+        form=form,
+        tokens=all_tokens(),
+        created=created,
+        secret=secret,
+        openapi_url=url_for("api.openapi", _external=True),
+    )
+    return page, {"Cache-Control": "no-store"}

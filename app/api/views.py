@@ -1,0 +1,335 @@
+"""The API's endpoints: thin handlers over the campaign and sending services."""
+
+from datetime import UTC, datetime
+
+from flask import g, jsonify, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.api import bp
+from app.api.errors import ApiError, problem
+from app.api.openapi import document
+from app.api.payloads import Invalid, campaign_from_json, is_id, page_args
+from app.api.service import authenticate
+from app.extensions import db
+from app.messaging import service as campaigns
+from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
+from app.persian import jalali_datetime
+from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, STATUSES, Message
+
+# Endpoints that need no token.
+PUBLIC = {"api.openapi"}
+WAITING = ("queued", "sending", "held")
+
+
+@bp.before_request
+def require_token():
+    """Every endpoint but the OpenAPI document needs ``Authorization: Bearer <token>``."""
+    if request.endpoint in PUBLIC:
+        return
+    scheme, _space, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            _("Send your API token in the header: Authorization: Bearer <token>."),
+            headers={"WWW-Authenticate": 'Bearer realm="vafa"'},
+        )
+    token = authenticate(secret)
+    if token is None:
+        raise ApiError(
+            401,
+            "invalid_token",
+            _("This API token is unknown or has been revoked."),
+            headers={"WWW-Authenticate": 'Bearer realm="vafa", error="invalid_token"'},
+        )
+    g.api_token = token
+    db.session.commit()  # last_used_at
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+# Shapes ------------------------------------------------------------------------------
+
+
+def iso(moment: datetime | None) -> str | None:
+    """2026-12-06T15:00:00Z: a stored moment in UTC, to the second."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _times(item, *names: str) -> dict:
+    """``name`` in ISO 8601 UTC and ``name_jalali`` in Tehran time, for each name."""
+    shaped = {}
+    for name in names:
+        moment = getattr(item, name)
+        shaped[name] = iso(moment)
+        shaped[f"{name}_jalali"] = jalali_datetime(moment) if moment else None
+    return shaped
+
+
+def _paused_reason_label(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    if reason == "owner":
+        return _("Paused by the owner.")
+    return str(ERROR_LABELS.get(reason, reason))
+
+
+def campaign_json(campaign: Campaign, counts: dict[str, int]) -> dict:
+    total = sum(counts.values())
+    if campaign.list_id is None:
+        audience = {"all": True}
+    else:
+        audience = {"list_id": campaign.list_id, "list_name": campaign.contact_list.name}
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "text": campaign.body,
+        "status": campaign.status,
+        "status_label": str(CAMPAIGN_STATUS_LABELS[campaign.status]),
+        "audience": audience,
+        "provider": {
+            "id": campaign.provider.id,
+            "name": campaign.provider.name,
+            "kind": campaign.provider.kind,
+        },
+        "sender": campaign.sender,
+        "marketing": campaign.marketing,
+        "paused_reason": campaign.paused_reason,
+        "paused_reason_label": _paused_reason_label(campaign.paused_reason),
+        "paused_detail": campaign.paused_detail,
+        "counts": {status: counts.get(status, 0) for status in STATUSES},
+        "totals": {
+            "messages": total,
+            "waiting": sum(counts.get(status, 0) for status in WAITING),
+            "handed_over": sum(counts.get(status, 0) for status in HANDED_OVER),
+        },
+        **_times(campaign, "scheduled_at", "started_at", "finished_at", "created_at"),
+    }
+
+
+def _counts(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Messages by status for several campaigns, in one query."""
+    counts: dict[int, dict[str, int]] = {i: {} for i in campaign_ids}
+    if campaign_ids:
+        rows = db.session.execute(
+            select(Message.campaign_id, Message.status, func.count())
+            .where(Message.campaign_id.in_(campaign_ids))
+            .group_by(Message.campaign_id, Message.status)
+        )
+        for campaign_id, status, count in rows:
+            counts[campaign_id][status] = count
+    return counts
+
+
+def _one(campaign: Campaign) -> dict:
+    return campaign_json(campaign, campaigns.campaign_counts(campaign.id))
+
+
+def estimate_json(figures: campaigns.Estimate) -> dict:
+    return {
+        "recipients": figures.recipients,
+        "opted_out": figures.opted_out,
+        "parts": figures.parts,
+        "cost": figures.cost,
+        "credit": figures.credit,
+        "covered": figures.covered,
+        "credit_error": figures.credit_error,
+    }
+
+
+def message_json(message: Message) -> dict:
+    return {
+        "id": message.id,
+        "contact_id": message.contact_id,
+        "mobile": message.mobile,
+        "body": message.body,
+        "parts": message.parts,
+        "sender": message.sender,
+        "marketing": message.marketing,
+        "status": message.status,
+        "status_label": str(STATUS_LABELS.get(message.status, message.status)),
+        "provider_ref": message.provider_ref,
+        "error": message.error,
+        "error_label": str(ERROR_LABELS[message.error]) if message.error in ERROR_LABELS else None,
+        "error_detail": message.error_detail,
+        "attempts": message.attempts,
+        **_times(message, "created_at", "sent_at", "done_at"),
+    }
+
+
+def _page(rows: list, limit: int, shape) -> dict:
+    """A page of a keyset-paged list: ``rows`` holds up to ``limit + 1`` items."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "data": [shape(row) for row in rows],
+        "next_after_id": rows[-1].id if more else None,
+    }
+
+
+# Requests ----------------------------------------------------------------------------
+
+
+def _json_object() -> dict:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_request", _("The request body must be a JSON object."))
+    return payload
+
+
+def _invalid(error: Invalid, message: str) -> ApiError:
+    return ApiError(422, "invalid", message, error.details)
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id) if is_id(campaign_id) else None
+    if campaign is None:
+        raise ApiError(404, "not_found", _("There is no campaign with id %(id)s.", id=campaign_id))
+    return campaign
+
+
+def _paging(statuses: bool = False) -> tuple[int, int, str | None]:
+    try:
+        return page_args(request.args, statuses)
+    except Invalid as error:
+        raise _invalid(error, _("The paging parameters are not valid.")) from None
+
+
+# Campaigns ---------------------------------------------------------------------------
+
+
+@bp.post("/campaigns")
+def create_campaign():
+    try:
+        fields = campaign_from_json(_json_object())
+    except Invalid as error:
+        raise _invalid(error, _("The campaign was not created; see the details.")) from None
+    campaign = campaigns.create_campaign(**fields, created_by_id=None)
+    db.session.commit()
+    location = url_for("api.get_campaign", campaign_id=campaign.id)
+    return jsonify(_one(campaign)), 201, {"Location": location}
+
+
+@bp.get("/campaigns")
+def list_campaigns():
+    limit, after_id, _status = _paging()
+    rows = db.session.scalars(
+        select(Campaign).where(Campaign.id > after_id).order_by(Campaign.id).limit(limit + 1)
+    ).all()
+    counts = _counts([c.id for c in rows[:limit]])
+    return jsonify(_page(rows, limit, lambda c: campaign_json(c, counts[c.id])))
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+def get_campaign(campaign_id: int):
+    return jsonify(_one(_campaign(campaign_id)))
+
+
+@bp.get("/campaigns/<int:campaign_id>/estimate")
+def estimate(campaign_id: int):
+    figures = campaigns.estimate(_campaign(campaign_id))
+    return jsonify({"campaign_id": campaign_id, **estimate_json(figures)})
+
+
+@bp.post("/campaigns/<int:campaign_id>/start")
+def start(campaign_id: int):
+    """Confirm a draft: it is sent at its time if the provider's credit covers it."""
+    campaign = _campaign(campaign_id)
+    was_draft = campaign.status == "draft"
+    try:
+        figures = campaigns.confirm_campaign(campaign)
+    except campaigns.CampaignError as error:
+        code = "cannot_start" if was_draft else "invalid_state"
+        raise ApiError(409, code, str(error)) from None
+    db.session.commit()
+    return jsonify({"campaign": _one(campaign), "estimate": estimate_json(figures)})
+
+
+def _status_problem(status: str) -> dict:
+    """The detail of a 409: the state the campaign is in."""
+    label = str(CAMPAIGN_STATUS_LABELS[status])
+    return problem("status", _("The campaign's status is: %(status)s", status=label))
+
+
+def _control(campaign_id: int, action, refusal: str) -> tuple[Campaign, object]:
+    """Run a pause/resume/cancel service; the service decides whether the state allows it.
+
+    The services leave a campaign whose state does not allow the action as it is, so an
+    unchanged status is the refusal.
+    """
+    campaign = _campaign(campaign_id)
+    before = campaign.status
+    result = action(campaign)
+    if campaign.status == before:
+        raise ApiError(
+            409,
+            "invalid_state",
+            refusal,
+            [_status_problem(before)],
+        )
+    db.session.commit()
+    return campaign, result
+
+
+@bp.post("/campaigns/<int:campaign_id>/pause")
+def pause(campaign_id: int):
+    campaign, _result = _control(
+        campaign_id,
+        campaigns.pause_campaign,
+        _("Only a scheduled or sending campaign can be paused."),
+    )
+    return jsonify({"campaign": _one(campaign)})
+
+
+@bp.post("/campaigns/<int:campaign_id>/resume")
+def resume(campaign_id: int):
+    campaign, _result = _control(
+        campaign_id, campaigns.resume_campaign, _("Only a paused campaign can be resumed.")
+    )
+    return jsonify({"campaign": _one(campaign)})
+
+
+@bp.post("/campaigns/<int:campaign_id>/cancel")
+def cancel(campaign_id: int):
+    campaign, count = _control(
+        campaign_id,
+        campaigns.cancel_campaign,
+        _("This campaign has already finished or been cancelled."),
+    )
+    return jsonify({"campaign": _one(campaign), "cancelled_messages": count})
+
+
+@bp.post("/campaigns/<int:campaign_id>/retry-unknown")
+def retry(campaign_id: int):
+    """Send a campaign's ``unknown`` messages again (some may already have arrived).
+
+    A paused campaign holds them until it resumes; a cancelled one refuses.
+    """
+    campaign = _campaign(campaign_id)
+    if campaign.status == "cancelled":
+        raise ApiError(
+            409,
+            "invalid_state",
+            _("A cancelled campaign sends nothing more."),
+            [_status_problem(campaign.status)],
+        )
+    count = campaigns.retry_unknown_messages(campaign)
+    db.session.commit()
+    return jsonify({"campaign": _one(campaign), "requeued_messages": count})
+
+
+@bp.get("/campaigns/<int:campaign_id>/messages")
+def messages(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    limit, after_id, status = _paging(statuses=True)
+    query = select(Message).where(Message.campaign_id == campaign.id, Message.id > after_id)
+    if status:
+        query = query.where(Message.status == status)
+    rows = db.session.scalars(query.order_by(Message.id).limit(limit + 1)).all()
+    return jsonify(_page(rows, limit, message_json))
