@@ -20,6 +20,7 @@ secrets, which refusals can be pinned on each message) are shared so that every 
 reads its provider the same way.
 """
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,10 @@ from urllib3.exceptions import NewConnectionError
 
 from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.persian import TEHRAN
+
+# urllib3 logs every request line at DEBUG, and some providers (Kavenegar) put the API
+# key in the URL: its connection log stays quiet even when the app logs at DEBUG.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 
 class ErrorCode(StrEnum):
