@@ -1,6 +1,19 @@
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, SmallInteger, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -14,6 +27,16 @@ list_members = Table(
     Index("ix_list_members_contact_id", "contact_id"),
 )
 
+contact_tags = Table(
+    "contact_tags",
+    db.metadata,
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_contact_tags_contact_id", "contact_id"),
+)
+
+GENDERS = ("male", "female")
+
 
 class Contact(db.Model):
     """A customer of the shop, reachable by one canonical mobile number."""
@@ -24,10 +47,26 @@ class Contact(db.Model):
     mobile: Mapped[str] = mapped_column(String(16), unique=True)
     first_name: Mapped[str] = mapped_column(String(100), default="")
     last_name: Mapped[str] = mapped_column(String(100), default="")
+    # "male" or "female": for «آقای» / «خانم» in messages; None when unknown.
+    gender: Mapped[str | None] = mapped_column(String(8))
     birth_date: Mapped[date | None] = mapped_column(Date)
     # Jalali month and day of birth, so "birthday in the next 7 days" is an index lookup.
     birth_jmonth: Mapped[int | None] = mapped_column(SmallInteger)
     birth_jday: Mapped[int | None] = mapped_column(SmallInteger)
+    # Membership or wedding anniversary (the owner names it in the settings).
+    anniversary: Mapped[date | None] = mapped_column(Date)
+    anniversary_jmonth: Mapped[int | None] = mapped_column(SmallInteger)
+    anniversary_jday: Mapped[int | None] = mapped_column(SmallInteger)
+    city: Mapped[str] = mapped_column(String(100), default="")
+    # The owner's own columns (national id, branch, …), usable in message templates.
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Where the contact came from: import, manual, api.
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    # Purchases, kept up to date as they are recorded, for fast segments.
+    first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purchase_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spent: Mapped[int] = mapped_column(BigInteger, default=0)  # Rials
     # Set when the contact leaves marketing messages (reply «۱۱», blacklist, by hand).
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -35,11 +74,22 @@ class Contact(db.Model):
     lists: Mapped[list["ContactList"]] = relationship(
         secondary=list_members, back_populates="contacts"
     )
+    tags: Mapped[list["Tag"]] = relationship(secondary=contact_tags, back_populates="contacts")
 
     __table_args__ = (
         Index("ix_contacts_birth_jmonth_birth_jday", "birth_jmonth", "birth_jday"),
+        Index(
+            "ix_contacts_anniversary_jmonth_anniversary_jday",
+            "anniversary_jmonth",
+            "anniversary_jday",
+        ),
         Index("ix_contacts_first_name", "first_name"),
         Index("ix_contacts_last_name", "last_name"),
+        Index("ix_contacts_city", "city"),
+        Index("ix_contacts_last_purchase_at", "last_purchase_at"),
+        Index("ix_contacts_purchase_count", "purchase_count"),
+        Index("ix_contacts_total_spent", "total_spent"),
+        Index("ix_contacts_created_at", "created_at"),
     )
 
     @property
@@ -57,6 +107,63 @@ class ContactList(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contacts: Mapped[list[Contact]] = relationship(secondary=list_members, back_populates="lists")
+
+
+class Tag(db.Model):
+    """A label on contacts («برچسب»): VIP, عمده‌فروش, شعبهٔ ونک, …"""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+    contacts: Mapped[list[Contact]] = relationship(secondary=contact_tags, back_populates="tags")
+
+
+class Purchase(db.Model):
+    """One purchase of a contact: when, how much (Rials), and the shop's reference."""
+
+    __tablename__ = "purchases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    purchased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # The shop's invoice or order number; unique, so a checkout that posts twice counts once.
+    reference: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_purchases_contact_id_purchased_at", "contact_id", "purchased_at"),)
+
+
+class ImportJob(db.Model):
+    """A file being imported in the background, its progress and its result.
+
+    The file waits in instance/imports/ until the job is done; the rejected rows are
+    written beside it, for the owner to fix and import again.
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # contacts | purchases
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_as: Mapped[str] = mapped_column(String(255))
+    # column index → field name, as the owner mapped it
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    # list_id, on_duplicate ("skip" | "update"), header (the first row holds names)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # running, done, failed
+    total_rows: Mapped[int | None] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OptOutEvent(db.Model):

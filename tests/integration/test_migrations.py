@@ -1,0 +1,80 @@
+"""Upgrading a database that holds data, from the first schema to the current one.
+
+Every test database is built by the migrations from empty; this one starts from the
+walking skeleton's schema with a campaign already sent, as a real install would.
+"""
+
+from contextlib import contextmanager
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+
+
+@contextmanager
+def fresh_database(database_url: str, tmp_path):
+    """An empty database of the same kind as the test database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old-install.db'}"
+        return
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS vafa_old_install"))
+        connection.execute(text("CREATE DATABASE vafa_old_install"))
+    try:
+        yield url.set(database="vafa_old_install").render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text("DROP DATABASE vafa_old_install WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def old_install(database_url, tmp_path):
+    with fresh_database(database_url, tmp_path) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x", "TESTING": True})
+        with app.app_context():
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_skeleton_database_upgrades_with_its_data(old_install):
+    upgrade(revision="0001")
+    now = "2026-03-21 07:00:00"
+    for statement in (
+        "INSERT INTO users (email, password_hash, role, created_at)"
+        f" VALUES ('owner@shop.ir', 'x', 'owner', '{now}')",
+        "INSERT INTO contacts (mobile, first_name, last_name, created_at)"
+        f" VALUES ('+989121234567', 'علی', 'رضایی', '{now}')",
+        "INSERT INTO campaigns (name, body, provider, sender, status, scheduled_at, created_at)"
+        f" VALUES ('نوروز', 'سلام {{نام}}', 'console', '10000000', 'done', '{now}', '{now}')",
+        "INSERT INTO messages (campaign_id, contact_id, mobile, body, parts, provider, sender,"
+        " status, provider_ref, idempotency_key, created_at) VALUES (1, 1, '+989121234567',"
+        " 'سلام علی', 1, 'console', '10000000', 'delivered', 'console-1', 'campaign:1:1',"
+        f" '{now}')",
+    ):
+        db.session.execute(text(statement))
+    db.session.commit()
+
+    upgrade()
+
+    account = db.session.execute(text("SELECT id, kind, is_default FROM provider_accounts")).one()
+    assert account.kind == "console" and account.is_default
+    assert db.session.execute(text("SELECT provider_id, marketing FROM campaigns")).one() == (
+        account.id,
+        True,
+    )
+    message = db.session.execute(
+        text("SELECT provider_id, status, attempts, body FROM messages")
+    ).one()
+    assert message == (account.id, "delivered", 0, "سلام علی")
+    contact = db.session.execute(
+        text("SELECT first_name, city, source, purchase_count, total_spent FROM contacts")
+    ).one()
+    assert contact == ("علی", "", "import", 0, 0)
