@@ -6,9 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 
-from app.contacts.models import Contact, ContactList, OptOutEvent, list_members
+from app.contacts.models import (
+    Contact,
+    ContactList,
+    OptOutEvent,
+    Purchase,
+    Tag,
+    contact_tags,
+    list_members,
+)
 from app.contacts.phones import InvalidMobile, normalize_mobile, search_digits
 from app.extensions import db
 from app.persian import jalali_month_day, normalize_text, parse_jalali_date, show_number
@@ -295,3 +303,119 @@ def set_opt_out(
         )
     )
     return True
+
+
+# Tags -------------------------------------------------------------------------------
+
+
+def find_or_create_tags(names: list[str]) -> list[Tag]:
+    """The tags with these names (normalised, without repeats), created where missing."""
+    wanted = list(dict.fromkeys(name for name in map(normalize_text, names) if name))
+    if not wanted:
+        return []
+    existing = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(wanted)))}
+    for name in wanted:
+        if name not in existing:
+            existing[name] = Tag(name=name[:50])
+            db.session.add(existing[name])
+    db.session.flush()
+    return [existing[name] for name in wanted]
+
+
+def tag_contacts(contact_ids: list[int], tag_ids: list[int]) -> int:
+    """Put tags on contacts (those already tagged stay once); return how many were added."""
+    if not contact_ids or not tag_ids:
+        return 0
+    present = set(
+        db.session.execute(
+            select(contact_tags.c.contact_id, contact_tags.c.tag_id).where(
+                contact_tags.c.contact_id.in_(contact_ids), contact_tags.c.tag_id.in_(tag_ids)
+            )
+        ).all()
+    )
+    new = [
+        {"contact_id": contact_id, "tag_id": tag_id}
+        for contact_id in set(contact_ids)
+        for tag_id in set(tag_ids)
+        if (contact_id, tag_id) not in present
+    ]
+    if new:
+        db.session.execute(insert(contact_tags), new)
+    return len(new)
+
+
+# Purchases --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurchaseInput:
+    contact_id: int
+    purchased_at: datetime
+    amount: int  # Rials
+    reference: str | None = None
+
+
+def record_purchases(purchases: list[PurchaseInput]) -> tuple[int, int]:
+    """Store purchases and bring their contacts' totals up to date; the caller commits.
+
+    A reference already stored (or repeated in the batch) is a duplicate and counts
+    once, so a checkout that posts the same invoice twice does not double the totals.
+    Returns (created, duplicates).
+    """
+    references = [p.reference for p in purchases if p.reference]
+    known = (
+        set(
+            db.session.scalars(select(Purchase.reference).where(Purchase.reference.in_(references)))
+        )
+        if references
+        else set()
+    )
+    rows, duplicates = [], 0
+    for purchase in purchases:
+        if purchase.reference and purchase.reference in known:
+            duplicates += 1
+            continue
+        if purchase.reference:
+            known.add(purchase.reference)
+        rows.append(
+            {
+                "contact_id": purchase.contact_id,
+                "purchased_at": purchase.purchased_at,
+                "amount": purchase.amount,
+                "reference": purchase.reference,
+                "created_at": utcnow(),
+            }
+        )
+    if rows:
+        db.session.execute(insert(Purchase), rows)
+        refresh_purchase_totals({row["contact_id"] for row in rows})
+    return len(rows), duplicates
+
+
+def refresh_purchase_totals(contact_ids: set[int]) -> None:
+    """Recompute first/last purchase, count and total spent from the purchases table.
+
+    Recomputing (rather than adding) keeps the totals right whatever order purchases
+    arrive in, and after a purchase is deleted.
+    """
+    ids = sorted(contact_ids)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        of_contact = Purchase.contact_id == Contact.id
+        db.session.execute(
+            update(Contact)
+            .where(Contact.id.in_(chunk))
+            .values(
+                first_purchase_at=select(func.min(Purchase.purchased_at))
+                .where(of_contact)
+                .scalar_subquery(),
+                last_purchase_at=select(func.max(Purchase.purchased_at))
+                .where(of_contact)
+                .scalar_subquery(),
+                purchase_count=select(func.count(Purchase.id)).where(of_contact).scalar_subquery(),
+                total_spent=select(func.coalesce(func.sum(Purchase.amount), 0))
+                .where(of_contact)
+                .scalar_subquery(),
+            )
+            .execution_options(synchronize_session=False)
+        )
