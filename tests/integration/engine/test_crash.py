@@ -110,7 +110,13 @@ def test_killing_workers_never_sends_a_message_twice(app, make_contact):
         kills = 0
         while kills < KILLS and pending():
             worker = start_worker(database_url)
-            time.sleep(rng.uniform(1.2, 2.2))  # start-up, then some sending
+            # Kill it while it sends: once its first request has reached the provider
+            # (start-up time varies with the machine's load), a moment later.
+            seen = len(fake.state["requests"])
+            deadline = time.monotonic() + 60
+            while len(fake.state["requests"]) == seen and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.1, 0.8))
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             kills += 1
