@@ -112,7 +112,9 @@ class Worker:
     def __init__(self, app: Flask, stop: threading.Event | None = None):
         self.app = app
         self.stop = stop or threading.Event()
-        self.dispatcher = sending.Dispatcher(app.config["VAFA_CONCURRENCY"])
+        self.dispatcher = sending.Dispatcher(
+            app.config["VAFA_CONCURRENCY"], timedelta(seconds=app.config["VAFA_CLAIM_TIMEOUT"])
+        )
         self._dispatch = Job("dispatch_outbox", self.dispatcher.dispatch, every=0)
         self._due: dict[str, float] = {}
 

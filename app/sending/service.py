@@ -217,11 +217,15 @@ def plan_calls(messages: Sequence, accounts: dict[int, ProviderAccount]) -> list
     return calls
 
 
-def reserve_slots(account_id: int, count: int, now: datetime) -> list[datetime]:
+def reserve_slots(
+    account_id: int, count: int, now: datetime, within: timedelta | None = None
+) -> list[datetime]:
     """The moments this worker may send its next ``count`` requests through the account.
 
     The next free moment lives in the account's row, so the limit holds across every
-    worker process (a per-worker limit multiplies with the number of workers).
+    worker process (a per-worker limit multiplies with the number of workers). With
+    ``within``, only the slots that start within that time of ``now`` are reserved
+    (at least one), so fewer than ``count`` may come back.
     """
     query = select(ProviderAccount).where(ProviderAccount.id == account_id)
     if db.session.get_bind().dialect.name == "postgresql":
@@ -229,6 +233,8 @@ def reserve_slots(account_id: int, count: int, now: datetime) -> list[datetime]:
     account = db.session.scalars(query).one()
     gap = timedelta(seconds=1 / max(account.requests_per_second, 0.01))
     first = max(now, account.next_request_at or now)
+    if within is not None:
+        count = min(count, max(1, int((now + within - first) / gap) + 1))
     slots = [first + gap * i for i in range(count)]
     account.next_request_at = first + gap * count
     db.session.commit()
@@ -241,9 +247,12 @@ def reserve_slots(account_id: int, count: int, now: datetime) -> list[datetime]:
 class Dispatcher:
     """Sends claimed messages through a bounded pool of concurrent requests."""
 
-    def __init__(self, concurrency: int = 8):
+    def __init__(self, concurrency: int = 8, claim_timeout: timedelta = timedelta(minutes=5)):
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vafa-send")
         self._local = threading.local()
+        # A request may not wait for its rate-limit slot past half the claim timeout:
+        # by then another worker could take its claim for a dead one's.
+        self.longest_wait = claim_timeout / 2
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -287,14 +296,30 @@ class Dispatcher:
         for call in calls:
             by_account[call.account_id].append(call)
         futures: dict[Future, Call] = {}
+        later: list[int] = []
         for account_id, account_calls in by_account.items():
-            slots = reserve_slots(account_id, len(account_calls), utcnow())
-            for call, slot in zip(account_calls, slots, strict=True):
+            slots = reserve_slots(account_id, len(account_calls), utcnow(), self.longest_wait)
+            for call, slot in zip(account_calls, slots, strict=False):
                 call.not_before = slot
                 futures[self.pool.submit(self._send, call)] = call
+            for call in account_calls[len(slots) :]:
+                later.extend(m.local_id for m in call.messages)
+        if later:
+            release(later)
         for future in as_completed(futures):
             record_answer(futures[future], future.result())
         return len(claimed)
+
+
+def release(message_ids: list[int]) -> None:
+    """Put claimed messages back in the queue untouched: they were never sent."""
+    db.session.execute(
+        update(Message)
+        .where(Message.id.in_(message_ids), Message.status == "sending")
+        .values(status="queued", claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def record_answer(call: Call, answer) -> None:

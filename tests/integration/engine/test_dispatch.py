@@ -321,3 +321,23 @@ def test_retrying_unknown_messages_respects_pause_and_cancel(started_campaign, s
     db.session.commit()
     assert statuses(campaign) == ["cancelled", "cancelled"]
     assert campaigns.retry_unknown_messages(campaign) == 0
+
+
+def test_a_slow_provider_takes_only_what_it_can_send_before_the_claim_expires(
+    started_campaign, scripted
+):
+    campaign, _ = started_campaign(names=[f"n{i}" for i in range(6)])  # 3 calls of 2
+    account = db.session.get(ProviderAccount, scripted.account.id)
+    account.requests_per_second = 1
+    db.session.commit()
+    dispatcher = sending.Dispatcher(concurrency=4, claim_timeout=timedelta(seconds=2))
+    try:
+        assert dispatcher.dispatch(100) == 6
+    finally:
+        dispatcher.close()
+
+    # One request a second, and no waiting past half the 2 s claim timeout: two requests
+    # went out, the third call's messages are back in the queue, never sent.
+    assert sorted(statuses(campaign)) == ["queued", "queued", "sent", "sent", "sent", "sent"]
+    assert len(scripted.calls) == 2
+    assert all(m.claimed_at is None for m in messages(campaign) if m.status == "queued")
