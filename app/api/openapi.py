@@ -177,10 +177,12 @@ SCHEMAS = {
             "status_label": {"type": "string"},
             "audience": {
                 "type": "object",
+                "description": "Everyone, or a list; both null once the list was deleted "
+                "(the campaign then goes to nobody).",
                 "properties": {
                     "all": {"const": True},
-                    "list_id": {"type": "integer"},
-                    "list_name": {"type": "string"},
+                    "list_id": {"type": ["integer", "null"]},
+                    "list_name": {"type": ["string", "null"]},
                 },
             },
             "provider": {

@@ -82,8 +82,10 @@ def _paused_reason_label(reason: str | None) -> str | None:
 
 def campaign_json(campaign: Campaign, counts: dict[str, int]) -> dict:
     total = sum(counts.values())
-    if campaign.list_id is None:
+    if campaign.to_everyone:
         audience = {"all": True}
+    elif campaign.contact_list is None:
+        audience = {"list_id": None, "list_name": None}  # the list was deleted: nobody
     else:
         audience = {"list_id": campaign.list_id, "list_name": campaign.contact_list.name}
     return {

@@ -30,7 +30,9 @@ class Campaign(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    # None means every contact.
+    # Sent to every contact, or to the members of a list. A campaign whose list was
+    # deleted goes to nobody (never to everyone by accident).
+    to_everyone: Mapped[bool] = mapped_column(Boolean, default=False)
     list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id", ondelete="SET NULL"))
     provider_id: Mapped[int] = mapped_column(ForeignKey("provider_accounts.id"))
     sender: Mapped[str] = mapped_column(String(32))

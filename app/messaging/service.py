@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import false, func, insert, select, update
 
 from app.contacts.models import Contact, list_members
 from app.extensions import db
@@ -28,6 +28,15 @@ def audience_query(list_id: int | None):
     return query
 
 
+def campaign_audience(campaign: Campaign):
+    """The contacts a campaign goes to (nobody, if its list has been deleted)."""
+    if campaign.to_everyone:
+        return audience_query(None)
+    if campaign.list_id is None:
+        return audience_query(None).where(false())
+    return audience_query(campaign.list_id)
+
+
 def audience_size(list_id: int | None) -> int:
     subquery = audience_query(list_id).with_only_columns(Contact.id).subquery()
     return db.session.scalar(select(func.count()).select_from(subquery))
@@ -49,6 +58,7 @@ def create_campaign(
         name=name,
         body=body,
         list_id=list_id,
+        to_everyone=list_id is None,
         provider_id=provider_id,
         sender=sender,
         marketing=marketing,
@@ -88,7 +98,7 @@ def estimate(campaign: Campaign) -> Estimate:
     only the columns the text needs.
     """
     policy = load_policy()
-    audience = audience_query(campaign.list_id).subquery()
+    audience = campaign_audience(campaign).subquery()
     rows = db.session.execute(
         select(audience.c.first_name, audience.c.last_name, audience.c.opted_out_at)
     )
@@ -137,8 +147,12 @@ def materialise(campaign: Campaign) -> int:
     )
     written = 0
     while True:
+        # Each commit reloads the campaign: the owner may pause or cancel it meanwhile.
+        if campaign.status == "cancelled":
+            return written
+        waiting = "held" if campaign.status == "paused" else "queued"
         contacts = db.session.scalars(
-            audience_query(campaign.list_id)
+            campaign_audience(campaign)
             .where(Contact.id > done_up_to)
             .order_by(Contact.id)
             .limit(MATERIALISE_CHUNK)
@@ -167,7 +181,7 @@ def materialise(campaign: Campaign) -> int:
                     "parts": count_parts(body).parts,
                     "sender": campaign.sender,
                     "marketing": campaign.marketing,
-                    "status": "skipped" if skip else "queued",
+                    "status": "skipped" if skip else waiting,
                     "error": skip,
                     "done_at": now if skip else None,
                     "idempotency_key": f"campaign:{campaign.id}:{contact.id}",
@@ -243,7 +257,13 @@ def start_due_campaigns() -> int:
         campaign.started_at = campaign.started_at or utcnow()
         db.session.commit()
         materialise(campaign)
-        campaign.status = "sending"
+        # A pause or cancel that came while its messages were written applies to all.
+        if campaign.status == "preparing":
+            campaign.status = "sending"
+        elif campaign.status == "paused":
+            _move(campaign.id, "queued", "held")
+        elif campaign.status == "cancelled":
+            _move(campaign.id, ("queued", "held"), "cancelled", done_at=utcnow())
         db.session.commit()
     return len(due)
 

@@ -66,10 +66,9 @@ def test_a_skeleton_database_upgrades_with_its_data(old_install):
 
     account = db.session.execute(text("SELECT id, kind, is_default FROM provider_accounts")).one()
     assert account.kind == "console" and account.is_default
-    assert db.session.execute(text("SELECT provider_id, marketing FROM campaigns")).one() == (
-        account.id,
-        True,
-    )
+    assert db.session.execute(
+        text("SELECT provider_id, marketing, to_everyone FROM campaigns")
+    ).one() == (account.id, True, True)
     message = db.session.execute(
         text("SELECT provider_id, status, attempts, body FROM messages")
     ).one()

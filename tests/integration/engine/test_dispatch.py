@@ -341,3 +341,66 @@ def test_a_slow_provider_takes_only_what_it_can_send_before_the_claim_expires(
     assert sorted(statuses(campaign)) == ["queued", "queued", "sent", "sent", "sent", "sent"]
     assert len(scripted.calls) == 2
     assert all(m.claimed_at is None for m in messages(campaign) if m.status == "queued")
+
+
+def test_pause_or_cancel_while_messages_are_written_holds_for_all(
+    scripted, make_contact, monkeypatch
+):
+    for i in range(5):
+        make_contact(f"0912000000{i}", first_name=f"n{i}")
+    monkeypatch.setattr(campaigns, "MATERIALISE_CHUNK", 2)
+    paused = campaigns.create_campaign(
+        name="p",
+        body="سلام",
+        list_id=None,
+        provider_id=scripted.account.id,
+        sender="3000123",
+        scheduled_at=None,
+        created_by_id=None,
+    )
+    campaigns.confirm_campaign(paused)
+    db.session.commit()
+
+    real_recently = campaigns._recently_messaged
+    chunks = []
+
+    def owner_acts_after_first_chunk(ids, policy):
+        chunks.append(ids)
+        if len(chunks) == 2:  # the first chunk is written; the owner pauses now
+            campaigns.pause_campaign(db.session.get(Campaign, paused.id))
+            db.session.commit()
+        return real_recently(ids, policy)
+
+    monkeypatch.setattr(campaigns, "_recently_messaged", owner_acts_after_first_chunk)
+    campaigns.start_due_campaigns()
+
+    assert db.session.get(Campaign, paused.id).status == "paused"
+    assert statuses(paused) == ["held"] * 5
+    assert dispatch() == 0
+
+
+def test_a_campaign_whose_list_was_deleted_goes_to_nobody(scripted, make_contact):
+    from app.contacts.service import add_to_list, find_or_create_list
+
+    ali = make_contact("09121234567", first_name="علی")
+    make_contact("09351112233", first_name="سارا")
+    vip = find_or_create_list("VIP")
+    add_to_list(vip.id, [ali.id])
+    campaign = campaigns.create_campaign(
+        name="VIP",
+        body="سلام",
+        list_id=vip.id,
+        provider_id=scripted.account.id,
+        sender="3000123",
+        scheduled_at=None,
+        created_by_id=None,
+    )
+    campaigns.confirm_campaign(campaign)
+    db.session.delete(vip)
+    db.session.commit()
+
+    campaigns.start_due_campaigns()
+
+    assert messages(campaign) == []
+    db.session.refresh(campaign)
+    assert (campaign.list_id, campaign.to_everyone) == (None, False)
