@@ -13,7 +13,7 @@ from app.messaging import service as campaigns
 from app.messaging.forms import CampaignForm
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
 from app.messaging.text import PLACEHOLDERS, count_parts, render, unknown_placeholders
-from app.persian import show_mobile, show_number
+from app.persian import show_digits, show_mobile, show_number
 from app.sending.accounts import all_accounts
 from app.sending.models import ERROR_LABELS, STATUS_LABELS
 from app.sending.policy import load_policy
@@ -33,7 +33,7 @@ def _routes() -> list[tuple[str, str]]:
     """Every (account, sender line) pair the owner can send through; the default first."""
     default_account()
     return [
-        (f"{account.id}:{line}", f"{account.name} — {line}")
+        (f"{account.id}:{line}", f"{account.name} — {show_digits(line)}")
         for account in all_accounts()
         for line in account.sender_lines
     ]

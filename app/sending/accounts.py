@@ -58,11 +58,21 @@ def save_account(
         raise AccountError(_("Requests per second must be between 0 and 1000."))
     if price_per_part < 0:
         raise AccountError(_("The price per part cannot be negative."))
+    # Blank secrets keep the stored ones: check what the account will have, before
+    # anything of it is written.
+    api_key = api_key.strip() or (account.api_key if account else "")
+    username = username.strip() or (account.username if account else "")
+    password = password or (account.password if account else "")
+    if kind in PASSWORD_KINDS and not (username and password):
+        raise AccountError(_("This provider needs the panel's username and password."))
+    if kind not in PASSWORD_KINDS and kind != "console" and not api_key:
+        raise AccountError(_("Enter the API key from your provider's panel."))
 
     if account is None:
-        account = ProviderAccount(api_key="", username="", password="")
+        account = ProviderAccount()
         db.session.add(account)
     account.name, account.kind = name, kind
+    account.api_key, account.username, account.password = api_key, username, password
     account.senders = "\n".join(lines)
     account.base_url = base_url
     account.price_per_part = price_per_part
@@ -70,16 +80,6 @@ def save_account(
         account.requests_per_second = requests_per_second
     elif account.requests_per_second is None:
         account.requests_per_second = 100.0 if kind == "console" else 5.0
-    if api_key.strip():
-        account.api_key = api_key.strip()
-    if username.strip():
-        account.username = username.strip()
-    if password:
-        account.password = password
-    if kind in PASSWORD_KINDS and not (account.username and account.password):
-        raise AccountError(_("This provider needs the panel's username and password."))
-    if kind not in PASSWORD_KINDS and kind != "console" and not account.api_key:
-        raise AccountError(_("Enter the API key from your provider's panel."))
     db.session.flush()
     if is_default or not db.session.scalar(
         select(ProviderAccount.id).where(ProviderAccount.is_default.is_(True))
@@ -94,11 +94,19 @@ def make_default(account: ProviderAccount) -> None:
 
 
 def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
-    """Test the connection: (credit in Rials, None) or (None, the reason it failed)."""
+    """Test the connection: (credit in Rials, None) or (None, the reason it failed).
+
+    The result is the account's state on the providers page, until the next test or
+    the next request of a campaign; the caller commits.
+    """
     try:
-        return adapter_for(account).credit(), None
+        credit = adapter_for(account).credit()
     except ProviderError as error:
+        account.last_error = str(error.code)
         return None, error.message
+    account.last_error = None
+    account.failures = 0
+    return credit, None
 
 
 def all_accounts() -> list[ProviderAccount]:

@@ -60,6 +60,7 @@ def provider(account_id: int | None = None):
 def test_provider(account_id: int):
     account = db.get_or_404(ProviderAccount, account_id)
     credit, error = accounts.check_credit(account)
+    db.session.commit()
     if error:
         flash(
             _("Connecting to “%(name)s” failed: %(reason)s", name=account.name, reason=error),
