@@ -118,9 +118,20 @@ document.querySelectorAll("form[data-confirm]").forEach((form) => {
 const progress = document.getElementById("progress");
 if (progress) {
   async function refresh() {
-    const response = await fetch(progress.dataset.url, { headers: { Accept: "application/json" } });
-    if (!response.ok) return;
-    const data = await response.json();
+    let data;
+    try {
+      const response = await fetch(progress.dataset.url, { headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(response.status);
+      data = await response.json();
+    } catch {
+      setTimeout(refresh, 5000); // the server is restarting or the network dropped: ask again
+      return;
+    }
+    // A new state (started, paused, finished) changes the buttons and times: reload.
+    if (data.status !== progress.dataset.status) {
+      window.location.reload();
+      return;
+    }
     progress.querySelector('[data-field="status_label"]').textContent = data.status_label;
     progress.querySelector('[data-field="handed_over_shown"]').textContent = data.handed_over_shown;
     progress.querySelector('[data-field="total_shown"]').textContent = data.total_shown;
