@@ -404,3 +404,15 @@ def test_a_campaign_whose_list_was_deleted_goes_to_nobody(scripted, make_contact
     assert messages(campaign) == []
     db.session.refresh(campaign)
     assert (campaign.list_id, campaign.to_everyone) == (None, False)
+
+
+def test_a_message_without_a_delivery_report_for_days_expires(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی",))
+    dispatch()  # sent; the provider never reports on it
+
+    with time_machine.travel(utcnow() + timedelta(days=3, minutes=1)):
+        sending.poll_delivery(100, first_after=timedelta(0), every=timedelta(0))
+
+    (message,) = messages(campaign)
+    assert (message.status, message.error_detail) == ("expired", "no delivery report")
+    assert message.done_at is not None
