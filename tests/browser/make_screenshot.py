@@ -14,6 +14,7 @@ import logging
 import sys
 import tempfile
 import time
+from datetime import time as clock
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -44,7 +45,9 @@ BODY = "سلام {نام|دوست عزیز}، شب یلدا مبارک! تا پ�
 def seed(app) -> None:
     from app.auth.service import create_user
     from app.contacts.service import find_or_create_list, import_contacts
-    from app.messaging.service import create_campaign
+    from app.messaging.service import confirm_campaign, create_campaign
+    from app.sending.policy import SendingPolicy, save_policy
+    from app.sending.service import default_account
 
     with app.app_context():
         upgrade()
@@ -56,11 +59,13 @@ def seed(app) -> None:
             name="خوش‌آمد مشتریان تازه",
             body="{نام|دوست عزیز} جان، به باشگاه مشتریان کافه وفا خوش آمدید!",
             list_id=contact_list.id,
-            provider="console",
-            sender=app.config["VAFA_SENDER"],
+            provider_id=default_account().id,
+            sender="10000000",
             scheduled_at=None,
             created_by_id=owner.id,
         )
+        confirm_campaign(campaign)
+        save_policy(SendingPolicy(window_start=clock(0), window_end=clock(0)))  # any hour
         db.session.commit()
         campaign_id = campaign.id
         for _ in range(3):  # start, dispatch, poll delivery, finish
@@ -109,7 +114,7 @@ def main() -> None:
             {
                 "SECRET_KEY": "screenshot",
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/vafa.db",
-                "VAFA_PROVIDER": "console",
+                "VAFA_POLL_AFTER": 0,
             }
         )
         seed(app)
