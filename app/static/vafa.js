@@ -53,7 +53,7 @@ if (compose) {
     const count = countParts(outgoing(body.value));
     counter.dataset.characters = count.length;
     counter.dataset.parts = count.parts;
-    counter.textContent = fill(texts.counter,
+    counter.textContent = fill(texts.template,
       { characters: toPersian(count.length), parts: toPersian(count.parts) }) +
       " — " + (count.gsm ? texts.gsm : texts.unicode);
   }
