@@ -137,6 +137,14 @@ class Worker:
             self.dispatcher.close()
             log.info("worker stopped")
 
+    def drain(self) -> None:
+        """Send until nothing due is left in the queue, then stop."""
+        try:
+            while self.run_once():
+                pass
+        finally:
+            self.dispatcher.close()
+
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="vafa-worker", daemon=True)
         thread.start()
@@ -186,11 +194,6 @@ def run_all_once(app: Flask) -> None:
     """One pass of every job, in order (``vafa tick``, and tests)."""
     for job in SCHEDULER_JOBS:
         run_job(app, job)
-    worker = Worker(app)
-    try:
-        while worker.run_once():
-            pass
-    finally:
-        worker.dispatcher.close()
+    Worker(app).drain()
     for job in (*WORKER_JOBS, *SCHEDULER_JOBS):
         run_job(app, job)

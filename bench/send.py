@@ -121,12 +121,7 @@ def engine_run(count: int, url: str, concurrency: int) -> dict:
             campaigns.start_due_campaigns()
             written = time.perf_counter()
             db.session.remove()
-        worker = Worker(app)
-        try:
-            while worker.run_once():
-                pass
-        finally:
-            worker.dispatcher.close()
+        Worker(app).drain()
         finished = time.perf_counter()
         with app.app_context():
             sent = db.session.scalar(select(func.count(Message.id)).where(Message.status == "sent"))
