@@ -131,8 +131,16 @@ def show_datetime(moment: datetime | None) -> str:
     return _localised(jalali_datetime(moment)) if moment else ""
 
 
-def show_date(day: date | None) -> str:
+def show_date(day: date | datetime | None) -> str:
+    """1405/01/01 for a date; for a stored moment, its day in Tehran."""
+    if isinstance(day, datetime):
+        day = to_tehran(day).date()
     return _localised(jalali_date(day)) if day else ""
+
+
+def show_toman(rials: int | None) -> str:
+    """An amount in Rials shown in Toman (a tenth), the way owners usually say prices."""
+    return show_number(rials // 10) if rials is not None else ""
 
 
 def national_mobile(mobile: str) -> str:
@@ -155,4 +163,5 @@ FILTERS = {
     "jdatetime": show_datetime,
     "jdate": show_date,
     "mobile": show_mobile,
+    "toman": show_toman,
 }
