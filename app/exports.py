@@ -17,6 +17,7 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import IO
 
 import xlsxwriter
@@ -48,21 +49,18 @@ def csv_chunks(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def xlsx_file(
+def write_xlsx(
+    target: str | Path,
     header: list[str],
     rows: Iterable[list],
     *,
     sheet: str,
     rtl: bool,
     widths: dict[int, int] | None = None,
-) -> IO[bytes]:
-    """The rows as an .xlsx workbook in a temporary file, opened for reading from the start.
-
-    The file is deleted when it is closed (by the response, once it is sent).
-    """
-    output = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 (returned open)
+) -> None:
+    """Write the rows as an .xlsx workbook at ``target``, one row at a time."""
     workbook = xlsxwriter.Workbook(
-        output.name, {"constant_memory": True, "tmpdir": tempfile.gettempdir()}
+        str(target), {"constant_memory": True, "tmpdir": tempfile.gettempdir()}
     )
     worksheet = workbook.add_worksheet(sheet[:31])
     if rtl:
@@ -84,5 +82,14 @@ def xlsx_file(
             else:
                 worksheet.write_string(row_number, column, str(value))
     workbook.close()
+
+
+def xlsx_file(header: list[str], rows: Iterable[list], **options) -> IO[bytes]:
+    """The rows as an .xlsx workbook in a temporary file, opened for reading from the start.
+
+    The file is deleted when it is closed (by the response, once it is sent).
+    """
+    output = tempfile.NamedTemporaryFile(suffix=".xlsx")  # noqa: SIM115 (returned open)
+    write_xlsx(output.name, header, rows, **options)
     output.seek(0)
     return output

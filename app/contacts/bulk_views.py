@@ -2,6 +2,8 @@
 
 from flask import (
     Response,
+    abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -13,7 +15,7 @@ from flask import (
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
-from app.contacts import bp, bulk, search
+from app.contacts import bp, bulk, export_jobs, search
 from app.contacts import export as contact_export
 from app.contacts import service as contacts
 from app.contacts.models import ContactList, Tag
@@ -155,9 +157,37 @@ def export_csv():
 
 @bp.get("/export.xlsx")
 def export_xlsx():
+    """The workbook at once, or — for many contacts — written in the background."""
     contact_filter = ContactFilter.from_mapping(request.args)
+    threshold = current_app.config["VAFA_EXPORT_BACKGROUND_OVER"]
+    if search.count_matching(contact_filter, cap=threshold).more:
+        token = export_jobs.start_xlsx_export(
+            current_app._get_current_object(), contact_filter, get_locale().language
+        )
+        return redirect(url_for("contacts.export_status", token=token))
     return send_file(
         contact_export.export_xlsx(contact_filter, rtl=get_locale().text_direction == "rtl"),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name="vafa-contacts.xlsx",
+    )
+
+
+@bp.get("/exports/<token>")
+def export_status(token: str):
+    state = export_jobs.export_state(current_app, token)
+    if state.status == "unknown":
+        abort(404)
+    return render_template("contacts/export.html", state=state, token=token)
+
+
+@bp.get("/exports/<token>/file")
+def export_file(token: str):
+    state = export_jobs.export_state(current_app, token)
+    if state.status != "ready":
+        abort(404)
+    return send_file(
+        state.path,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         as_attachment=True,
         download_name="vafa-contacts.xlsx",

@@ -175,6 +175,26 @@ def test_the_customer_record(page: Page, live_server, shot, tmp_path):
     ali = next(row for row in rows if row[2] == "0912 123 4567")
     assert ali[:2] == ["علی", "رضایی"] and "1370/05/12" in ali and "1404/10/30" in ali
 
+    # A larger export is made in the background; its page waits for the file.
+    app.config["VAFA_EXPORT_BACKGROUND_OVER"] = 10
+    app.config["VAFA_EXPORTS_FOLDER"] = str(tmp_path / "exports")
+    page.goto("/contacts/")
+    with page.expect_navigation():
+        page.locator("#export-xlsx").click()
+    expect(page).to_have_url(re.compile(r"/contacts/exports/[\w-]+$"))
+    expect_persian_page(page)
+    expect(page.locator("#download")).to_be_visible(timeout=20_000)
+    shot("export-ready")
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    download.value.save_as(tmp_path / "everyone.xlsx")
+    _header, *rows = (
+        CalamineWorkbook.from_path(str(tmp_path / "everyone.xlsx"))
+        .get_sheet_by_index(0)
+        .to_python()
+    )
+    assert len(rows) == 35
+
     # A message was sent to them; then they opt out, then they are deleted.
     with app.app_context():
         db.session.add(

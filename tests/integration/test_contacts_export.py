@@ -2,7 +2,9 @@
 
 import csv
 import io
+import os
 import re
+import time
 import zipfile
 from datetime import UTC, date, datetime
 
@@ -199,3 +201,84 @@ def test_the_contacts_page_links_exports_of_its_search(customers, logged_in):
     page = logged_in.get("/contacts/", query_string={"q": "علی", "tag": customers["gold"].id})
     link = re.search(r'href="(/contacts/export\.xlsx[^"]*)"', page.text).group(1)
     assert "q=" in link and f"tag={customers['gold'].id}" in link
+
+
+# Large Excel files, written in the background --------------------------------------
+
+
+@pytest.fixture
+def background(app, tmp_path):
+    """Excel exports of more than two contacts go to the background, in a test folder."""
+    app.config["VAFA_EXPORT_BACKGROUND_OVER"] = 2
+    app.config["VAFA_EXPORTS_FOLDER"] = str(tmp_path / "exports")
+    return tmp_path / "exports"
+
+
+def wait_for_export(client, location: str) -> str:
+    """Look at the export's page until it is no longer running; return the page."""
+    for _attempt in range(100):
+        page = client.get(location)
+        assert page.status_code == 200
+        status = re.search(r'data-status="(\w+)"', page.text).group(1)
+        if status != "running":
+            return page.text
+        time.sleep(0.05)
+    raise AssertionError("the export did not finish")
+
+
+def test_a_large_excel_export_is_made_in_the_background(customers, logged_in, background):
+    response = logged_in.get("/contacts/export.xlsx")
+    assert response.status_code == 302
+    location = response.location
+    assert re.fullmatch(r"/contacts/exports/[A-Za-z0-9_-]+", location)
+    page = wait_for_export(logged_in, location)
+    assert 'data-status="ready"' in page
+    link = re.search(r'id="download" href="([^"]+)"', page).group(1)
+    download = logged_in.get(link)
+    assert "vafa-contacts.xlsx" in download.headers["Content-Disposition"]
+    header, *rows = read_xlsx(download)
+    assert header[:3] == [fa(_l("First name")), fa(_l("Last name")), fa(_l("Mobile"))]
+    assert sorted(row[2] for row in rows) == ["0901 000 0001", "0912 123 4567", "0935 111 2233"]
+    assert 'rightToLeft="1"' in sheet_xml(download)
+    assert [path.suffix for path in background.iterdir()] == [".xlsx"]
+
+
+def test_a_background_export_keeps_the_language_and_the_search(customers, english, background):
+    response = english.get("/contacts/export.xlsx", query_string={"tag": customers["gold"].id})
+    assert response.status_code == 200  # two contacts: at once
+    response = english.get("/contacts/export.xlsx")
+    wait_for_export(english, response.location)
+    token = response.location.rsplit("/", 1)[1]
+    download = english.get(f"/contacts/exports/{token}/file")
+    header, *rows = read_xlsx(download)
+    assert header[0] == "First name" and len(rows) == 3
+    assert 'rightToLeft="1"' not in sheet_xml(download)
+
+
+def test_a_failed_export_says_so(customers, logged_in, background, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(contact_export, "write_contacts_xlsx", broken)
+    response = logged_in.get("/contacts/export.xlsx")
+    page = wait_for_export(logged_in, response.location)
+    assert 'data-status="failed"' in page
+    token = response.location.rsplit("/", 1)[1]
+    assert logged_in.get(f"/contacts/exports/{token}/file").status_code == 404
+
+
+def test_an_export_whose_process_died_is_reported_failed(logged_in, background):
+    background.mkdir(parents=True)
+    part = background / ("a" * 24 + ".part")
+    part.touch()
+    page = logged_in.get(f"/contacts/exports/{'a' * 24}")
+    assert 'data-status="running"' in page.text
+    old = time.time() - 3600
+    os.utime(part, (old, old))
+    assert 'data-status="failed"' in logged_in.get(f"/contacts/exports/{'a' * 24}").text
+
+
+@pytest.mark.parametrize("token", ["nothing-here-at-all-00", "../../etc/passwd", "short"])
+def test_unknown_exports_are_not_found(logged_in, background, token):
+    assert logged_in.get(f"/contacts/exports/{token}").status_code == 404
+    assert logged_in.get(f"/contacts/exports/{token}/file").status_code == 404
