@@ -131,8 +131,13 @@ def _taken(form: ContactForm) -> Contact | None:
 @bp.get("/<int:contact_id>")
 def contact(contact_id: int):
     contact = db.get_or_404(Contact, contact_id)
-    messages, next_before = record.messages_to(contact, request.args.get("before", type=int))
+    # The purchase form starts at today's date, ready to be changed.
     purchase_form = PurchaseForm(formdata=None, data={"purchased_on": show_date(_today())})
+    return _contact_page(contact, purchase_form)
+
+
+def _contact_page(contact: Contact, purchase_form: PurchaseForm):
+    messages, next_before = record.messages_to(contact, request.args.get("before", type=int))
     return render_template(
         "contacts/contact.html",
         contact=contact,
@@ -183,15 +188,7 @@ def add_purchase(contact_id: int):
             db.session.commit()
             flash(_("The purchase is recorded."), "success")
             return redirect(url_for("contacts.contact", contact_id=contact.id) + "#purchases")
-    messages, next_before = record.messages_to(contact)
-    return render_template(
-        "contacts/contact.html",
-        contact=contact,
-        **_record_context(contact),
-        messages=messages,
-        next_before=next_before,
-        purchase_form=form,
-    ), 400
+    return _contact_page(contact, form), 400
 
 
 @bp.route("/<int:contact_id>/opt-out", methods=["GET", "POST"])
