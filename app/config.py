@@ -53,4 +53,10 @@ def load_config(instance_path: Path) -> dict:
         # may have reached the provider, so they become `unknown`, never re-sent.
         "VAFA_CLAIM_TIMEOUT": _int("VAFA_CLAIM_TIMEOUT", 300),
         "VAFA_CONTACTS_PER_PAGE": _int("VAFA_CONTACTS_PER_PAGE", 50),
+        # The contacts page counts a search's matches up to this many ("more than …"
+        # beyond), so a million contacts cost no more to count than ten thousand.
+        "VAFA_CONTACTS_COUNT_CAP": _int("VAFA_CONTACTS_COUNT_CAP", 10_000),
+        # An Excel export of more contacts than this is written in the background (a
+        # million take about a minute) and downloaded when ready; CSV always streams.
+        "VAFA_EXPORT_BACKGROUND_OVER": _int("VAFA_EXPORT_BACKGROUND_OVER", 50_000),
     }

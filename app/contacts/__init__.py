@@ -2,4 +2,8 @@ from flask import Blueprint
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
-from app.contacts import views  # noqa: E402,F401
+from app.contacts import (  # noqa: E402,F401
+    bulk_views,
+    record_views,
+    views,  # noqa: E402,F401
+)

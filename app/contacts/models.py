@@ -13,11 +13,47 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import literal_column
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
 from app.types import UTCDateTime, utcnow
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+class folded(FunctionElement):
+    """``lower(x)`` that means the same on both databases, for prefix searches on an index.
+
+    SQLite's lower() folds ASCII letters only and compares code point by code point;
+    PostgreSQL does the same for text in the "C" collation, whatever the database's
+    locale. A prefix is then a range of the index in either database:
+    ``prefix <= key < prefix-with-its-last-character-bumped``. Persian has no case; the
+    Arabic/Persian letter variants are already unified when names are stored.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded)
+def _folded_sqlite(element, compiler, **kw):
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "postgresql")
+def _folded_postgresql(element, compiler, **kw):
+    return f'lower(({compiler.process(element.clauses, **kw)}) COLLATE "C")'
+
+
+def fold(text: str) -> str:
+    """What ``folded()`` makes of a text: ASCII letters in lower case, the rest as it is."""
+    return text.translate(_ASCII_LOWER)
+
 
 list_members = Table(
     "list_members",
@@ -95,6 +131,26 @@ class Contact(db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+# The search keys, as expressions the indexes of migration 0005 are built on. Literals,
+# not bound parameters: a database uses an expression index only for the same expression.
+NAME_KEY = folded(Contact.first_name + literal_column("' '") + Contact.last_name)
+LAST_NAME_KEY = folded(Contact.last_name)
+# The last four digits of the stored +98 number, for "the one ending in 4567".
+MOBILE_TAIL = func.substr(Contact.mobile, literal_column("10"))
+MOBILE_TAIL_DIGITS = 4
+
+Index("ix_contacts_name_key", NAME_KEY)
+Index("ix_contacts_last_name_key", LAST_NAME_KEY)
+Index("ix_contacts_mobile_tail", MOBILE_TAIL)
+# Opted-out contacts are few: this index lists them newest first without a sort.
+Index(
+    "ix_contacts_opted_out",
+    Contact.id,
+    sqlite_where=Contact.opted_out_at.is_not(None),
+    postgresql_where=Contact.opted_out_at.is_not(None),
+)
 
 
 class ContactList(db.Model):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from app.contacts.models import (
     Contact,
@@ -17,7 +17,7 @@ from app.contacts.models import (
     contact_tags,
     list_members,
 )
-from app.contacts.phones import InvalidMobile, normalize_mobile, search_digits
+from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.extensions import db
 from app.persian import jalali_month_day, normalize_text, parse_jalali_date, show_number
 from app.types import utcnow
@@ -227,6 +227,12 @@ def find_or_create_list(name: str) -> ContactList:
     return contact_list
 
 
+def all_list_names() -> list[tuple[int, str]]:
+    """(id, name) of every list, by name: for menus, without counting members."""
+    rows = db.session.execute(select(ContactList.id, ContactList.name).order_by(ContactList.name))
+    return [tuple(row) for row in rows]
+
+
 def all_lists() -> list[tuple[ContactList, int]]:
     """Every list with its member count, by name."""
     return db.session.execute(
@@ -235,49 +241,6 @@ def all_lists() -> list[tuple[ContactList, int]]:
         .group_by(ContactList.id)
         .order_by(ContactList.name)
     ).all()
-
-
-def _search_filter(query: str):
-    digits = search_digits(query)
-    if digits:
-        if digits.startswith("9"):
-            return Contact.mobile.startswith("+98" + digits)
-        return Contact.mobile.contains(digits)
-    text = normalize_text(query)
-    # istartswith: SQLite's LIKE ignores the case of Latin letters, PostgreSQL's does not.
-    return or_(
-        Contact.first_name.istartswith(text),
-        Contact.last_name.istartswith(text),
-        (Contact.first_name + " " + Contact.last_name).istartswith(text),
-    )
-
-
-def search_contacts(
-    query: str = "", list_id: int | None = None, before: int | None = None, per_page: int = 50
-) -> tuple[list[Contact], int | None]:
-    """A page of contacts, newest first, and the id to continue from (keyset paging)."""
-    stmt = select(Contact).order_by(Contact.id.desc()).limit(per_page + 1)
-    stmt = _filtered(stmt, query, list_id)
-    if before:
-        stmt = stmt.where(Contact.id < before)
-    contacts = db.session.scalars(stmt).all()
-    more = len(contacts) > per_page
-    contacts = contacts[:per_page]
-    return contacts, (contacts[-1].id if more else None)
-
-
-def count_contacts(query: str = "", list_id: int | None = None) -> int:
-    return db.session.scalar(_filtered(select(func.count(Contact.id)), query, list_id))
-
-
-def _filtered(stmt, query: str, list_id: int | None):
-    if query.strip():
-        stmt = stmt.where(_search_filter(query))
-    if list_id is not None:
-        stmt = stmt.join(list_members, list_members.c.contact_id == Contact.id).where(
-            list_members.c.list_id == list_id
-        )
-    return stmt
 
 
 def set_opt_out(
@@ -342,6 +305,40 @@ def tag_contacts(contact_ids: list[int], tag_ids: list[int]) -> int:
     if new:
         db.session.execute(insert(contact_tags), new)
     return len(new)
+
+
+def all_tag_names() -> list[tuple[int, str]]:
+    """(id, name) of every tag, by name: for menus, without counting contacts."""
+    return [tuple(row) for row in db.session.execute(select(Tag.id, Tag.name).order_by(Tag.name))]
+
+
+def all_tags() -> list[tuple[Tag, int]]:
+    """Every tag with its number of contacts, by name."""
+    return db.session.execute(
+        select(Tag, func.count(contact_tags.c.contact_id))
+        .outerjoin(contact_tags, contact_tags.c.tag_id == Tag.id)
+        .group_by(Tag.id)
+        .order_by(Tag.name)
+    ).all()
+
+
+class TagNameTaken(ValueError):
+    """Another tag has this name."""
+
+
+def rename_tag(tag: Tag, name: str) -> None:
+    """Give a tag a new (normalised) name; raises TagNameTaken when another tag has it."""
+    name = normalize_text(name)[:50]
+    other = db.session.scalar(select(Tag).where(Tag.name == name, Tag.id != tag.id))
+    if other is not None:
+        raise TagNameTaken(name)
+    tag.name = name
+    db.session.flush()
+
+
+def delete_tag(tag_id: int) -> None:
+    """Delete a tag; its contacts stay, untagged (the database removes the memberships)."""
+    db.session.execute(delete(Tag).where(Tag.id == tag_id))
 
 
 # Purchases --------------------------------------------------------------------------

@@ -2,16 +2,20 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from app.contacts import bp
+from app.contacts import bp, search
 from app.contacts import service as contacts
+from app.contacts.bulk import BULK_ACTIONS
 from app.contacts.forms import ImportForm, ListForm, MembershipForm
-from app.contacts.models import ContactList
+from app.contacts.models import ContactList, Tag
+from app.contacts.record_forms import ConfirmForm, TagForm
+from app.contacts.search import ContactFilter
 from app.extensions import db
 from app.persian import show_digits
 
 
 def _list_choices(blank: str | None = None) -> list[tuple[int, str]]:
-    choices = [(item.id, item.name) for item, _count in contacts.all_lists()]
+    # Names only: counting every list's members reads every membership row.
+    choices = contacts.all_list_names()
     return [(0, blank), *choices] if blank else choices
 
 
@@ -21,21 +25,30 @@ def _selected_ids() -> list[int]:
 
 @bp.get("/")
 def index():
-    query = request.args.get("q", "").strip()
-    list_id = request.args.get("list", type=int)
+    contact_filter = ContactFilter.from_mapping(request.args)
     before = request.args.get("before", type=int)
     per_page = current_app.config["VAFA_CONTACTS_PER_PAGE"]
-    page, next_before = contacts.search_contacts(query, list_id, before, per_page)
+    page, next_before = search.search_page(contact_filter, before, per_page)
+    exact = request.args.get("count") == "exact"
+    cap = None if exact else current_app.config["VAFA_CONTACTS_COUNT_CAP"]
     membership = MembershipForm()
     membership.list_id.choices = _list_choices()
     return render_template(
         "contacts/index.html",
         contacts=page,
         next_before=next_before,
-        total=contacts.count_contacts(query, list_id),
-        query=query,
-        current_list=db.session.get(ContactList, list_id) if list_id else None,
+        total=search.count_matching(contact_filter, cap),
+        query=contact_filter.query,
+        contact_filter=contact_filter,
+        filter_args=contact_filter.as_args(),
+        current_list=db.session.get(ContactList, contact_filter.list_id)
+        if contact_filter.list_id
+        else None,
+        current_tag=db.session.get(Tag, contact_filter.tag_id) if contact_filter.tag_id else None,
+        lists=_list_choices(),
+        tags=contacts.all_tag_names(),
         membership=membership,
+        bulk_actions=BULK_ACTIONS,
     )
 
 
@@ -113,3 +126,40 @@ def lists():
         flash(_("The list “%(name)s” is ready.", name=contact_list.name), "success")
         return redirect(url_for("contacts.lists"))
     return render_template("contacts/lists.html", lists=contacts.all_lists(), form=form)
+
+
+# Tags -------------------------------------------------------------------------------
+
+
+@bp.get("/tags")
+def tags():
+    """Every tag with its number of contacts; a new tag is made by tagging contacts."""
+    return render_template("contacts/tags.html", tags=contacts.all_tags())
+
+
+@bp.route("/tags/<int:tag_id>", methods=["GET", "POST"])
+def rename_tag(tag_id: int):
+    tag = db.get_or_404(Tag, tag_id)
+    form = TagForm(data={"name": tag.name} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            contacts.rename_tag(tag, form.name.data)
+        except contacts.TagNameTaken:
+            db.session.rollback()
+            form.name.errors.append(_("Another tag has this name."))
+        else:
+            db.session.commit()
+            flash(_("The tag is now called “%(name)s”.", name=tag.name), "success")
+            return redirect(url_for("contacts.tags"))
+    return render_template("contacts/tag.html", tag=tag, form=form, confirm=ConfirmForm())
+
+
+@bp.post("/tags/<int:tag_id>/delete")
+def delete_tag(tag_id: int):
+    tag = db.get_or_404(Tag, tag_id)
+    if ConfirmForm().validate_on_submit():
+        name = tag.name
+        contacts.delete_tag(tag.id)
+        db.session.commit()
+        flash(_("The tag “%(name)s” is deleted; its contacts stay.", name=name), "success")
+    return redirect(url_for("contacts.tags"))

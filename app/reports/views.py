@@ -1,4 +1,5 @@
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, render_template, request, send_file, stream_with_context
+from flask_babel import get_locale
 
 from app.extensions import db
 from app.messaging.models import Campaign
@@ -38,4 +39,14 @@ def messages_csv():
         stream_with_context(reports.export_csv(**_filters())),
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": "attachment; filename=vafa-delivery-log.csv"},
+    )
+
+
+@bp.get("/messages.xlsx")
+def messages_xlsx():
+    return send_file(
+        reports.export_xlsx(**_filters(), rtl=get_locale().text_direction == "rtl"),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name="vafa-delivery-log.xlsx",
     )

@@ -155,3 +155,8 @@ if (progress) {
   }
   setTimeout(refresh, 1000);
 }
+
+// A page waiting for something made in the background (a large export) looks again.
+document.querySelectorAll("[data-refresh]").forEach((element) => {
+  setTimeout(() => window.location.reload(), Number(element.dataset.refresh) * 1000);
+});
