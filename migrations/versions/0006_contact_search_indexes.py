@@ -10,8 +10,8 @@ opted-out contacts, at a million contacts. Each needs an index on an expression:
 - substr(mobile, 10): the last four digits of the stored +98 number;
 - id of opted-out contacts only (a partial index): few, listed newest first.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-24 10:00:00
 
 """
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0005"
-down_revision = "0004"
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
