@@ -133,7 +133,7 @@ class Contact(db.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
 
-# The search keys, as expressions the indexes of migration 0005 are built on. Literals,
+# The search keys, as expressions the indexes of migration 0006 are built on. Literals,
 # not bound parameters: a database uses an expression index only for the same expression.
 NAME_KEY = folded(Contact.first_name + literal_column("' '") + Contact.last_name)
 LAST_NAME_KEY = folded(Contact.last_name)

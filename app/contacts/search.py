@@ -10,7 +10,7 @@ How each filter finds its rows (EXPLAIN-checked on SQLite and PostgreSQL, see
 bench/contacts_pages.py):
 
 - a name: the start of the full name or of the last name, Latin letters in any case;
-  a range on the indexes of migration 0005 (``NAME_KEY``, ``LAST_NAME_KEY``);
+  a range on the indexes of migration 0006 (``NAME_KEY``, ``LAST_NAME_KEY``);
 - a number that starts like a mobile number (0912…, +98912…, 912…): a range of the
   unique index on ``mobile``;
 - other digits: the end of a number («the one ending in 4567»), on the index of its

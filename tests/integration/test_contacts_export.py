@@ -80,7 +80,8 @@ def fa(message) -> str:
 
 
 def by_mobile(rows, header) -> dict:
-    column = header.index(fa(_l("Mobile")))
+    """Rows by their mobile cell, whichever language the header is in."""
+    column = header.index(fa(_l("Mobile")) if fa(_l("Mobile")) in header else "Mobile")
     return {row[column]: dict(zip(header, row, strict=True)) for row in rows}
 
 
