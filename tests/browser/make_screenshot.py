@@ -43,15 +43,18 @@ BODY = "سلام {نام|دوست عزیز}، شب یلدا مبارک! تا پ�
 
 def seed(app) -> None:
     from app.auth.service import create_user
-    from app.contacts.service import find_or_create_list, import_contacts
+    from app.contacts.importer import import_file
+    from app.contacts.service import find_or_create_list
     from app.messaging.service import create_campaign
 
     with app.app_context():
         upgrade()
         owner = create_user(EMAIL, PASSWORD, "owner")
         contact_list = find_or_create_list(LIST_NAME)
-        import_contacts(SAMPLE_CSV.encode(), contact_list.id)
         db.session.commit()
+        sample = Path(app.config["VAFA_IMPORT_FOLDER"]).parent / "sample.csv"
+        sample.write_text(SAMPLE_CSV, encoding="utf-8")
+        import_file(sample, list_id=contact_list.id)
         campaign = create_campaign(
             name="خوش‌آمد مشتریان تازه",
             body="{نام|دوست عزیز} جان، به باشگاه مشتریان کافه وفا خوش آمدید!",
@@ -110,6 +113,7 @@ def main() -> None:
                 "SECRET_KEY": "screenshot",
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/vafa.db",
                 "VAFA_PROVIDER": "console",
+                "VAFA_IMPORT_FOLDER": f"{folder}/imports",
             }
         )
         seed(app)
