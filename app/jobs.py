@@ -147,6 +147,7 @@ class Worker:
                     self.stop.wait(self.app.config["VAFA_TICK_SECONDS"])
         finally:
             self.dispatcher.close()
+            importer.close_open_import()
             log.info("worker stopped")
 
     def start_thread(self) -> threading.Thread:

@@ -1036,6 +1036,8 @@ class ImportRun:
             self._chunk(job, chunk)
             done += len(chunk)
             chunks += 1
+            if len(chunk) < size:
+                return done, True  # the file ended inside this chunk
             if (deadline is not None and time.monotonic() >= deadline) or (
                 max_chunks is not None and chunks >= max_chunks
             ):
@@ -1387,6 +1389,18 @@ def _run_slice(job: ImportJob, max_seconds: float | None, max_chunks: int | None
             job.finished_at = utcnow()
             db.session.commit()
             return 1
+
+
+def close_open_import() -> None:
+    """Close the file of an import this process had open (a worker that stops calls it).
+
+    Its job resumes from its last committed chunk in whichever worker takes it next.
+    """
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.close()
+            _current = None
 
 
 def _finish(job: ImportJob, run: ImportRun) -> None:
