@@ -1123,137 +1123,37 @@ class ImportRun:
             unique.append(row)
         return unique
 
-    # Contacts
+    # Storing
+
+    def _rejecter(self, counts: Counts):
+        """The ``rejected`` callback of the store functions: a reason in the rejects file."""
+
+        def rejected(row, reason: str, duplicate: bool = False) -> None:
+            counts.reject(row, self._reason(row.line, reason), duplicate=duplicate)
+
+        return rejected
 
     def _store_contacts(self, rows: list[ContactRow], counts: Counts) -> None:
-        if not rows:
-            return
-        update_existing = self.options.get("on_duplicate") == "update"
-        columns = _CONTACT_COLUMNS
-        existing = {
-            found.mobile: found
-            for found in db.session.execute(
-                select(Contact.id, *columns).where(Contact.mobile.in_([r.mobile for r in rows]))
-            )
-        }
-        now = utcnow()
-        new, changed, applied = [], [], []
-        for row in rows:
-            stored = existing.get(row.mobile)
-            if stored is None:
-                new.append(
-                    {
-                        **_NEW_CONTACT,
-                        **row.values,
-                        "mobile": row.mobile,
-                        "fields": row.fields,
-                        "created_at": now,
-                    }
-                )
-                applied.append(row)
-                counts.created += 1
-            elif update_existing:
-                values = {"contact_id": stored.id}
-                for name in columns[1:]:
-                    values[name.key] = row.values.get(name.key, getattr(stored, name.key))
-                values["fields"] = {**(stored.fields or {}), **row.fields}
-                changed.append(values)
-                applied.append(row)
-                counts.updated += 1
-            else:
-                reason = _("Already in your contacts; left as it was.")
-                counts.reject(row, self._reason(row.line, reason), duplicate=True)
-        if new:
-            # Core statements: one executemany each (the ORM's bulk insert splits rows
-            # whose None values differ into separate statements).
-            db.session.execute(insert(_CONTACTS), new)
-        if changed:
-            db.session.execute(
-                update(_CONTACTS)
-                .where(_CONTACTS.c.id == bindparam("contact_id"))
-                .values({name: bindparam(name) for name in changed[0] if name != "contact_id"}),
-                changed,
-            )
-        list_id = self.options.get("list_id")
-        if not (list_id or any(r.tags or r.opt_out for r in applied)):
-            return
-        ids = {mobile: found.id for mobile, found in existing.items()}
-        if new:
-            ids.update(
-                db.session.execute(
-                    select(Contact.mobile, Contact.id).where(
-                        Contact.mobile.in_([row["mobile"] for row in new])
-                    )
-                ).all()
-            )
-        if list_id:
-            # Everyone in the file is in the list, also those left as they were.
-            service.add_to_list(list_id, [ids[row.mobile] for row in rows])
-        by_tag: dict[str, list[int]] = {}
-        for row in applied:
-            for tag in row.tags:
-                by_tag.setdefault(tag, []).append(ids[row.mobile])
-        if by_tag:
-            tags = service.find_or_create_tags(list(by_tag))
-            for tag, name in zip(tags, by_tag, strict=True):
-                service.tag_contacts(by_tag[name], [tag.id])
-        for row in applied:
-            if row.opt_out:
-                service.set_opt_out(row.mobile, True, "import", text=self.filename, now=now)
-
-    # Purchases
+        stored = store_contacts(
+            rows,
+            on_duplicate=self.options.get("on_duplicate") or "skip",
+            list_id=self.options.get("list_id"),
+            source="import",
+            opt_out_text=self.filename,
+            rejected=self._rejecter(counts),
+        )
+        counts.created += stored.created
+        counts.updated += stored.updated
 
     def _store_purchases(self, rows: list[PurchaseRow], counts: Counts) -> None:
-        if not rows:
-            return
-        mobiles = list({row.mobile for row in rows})
-        ids = dict(
-            db.session.execute(
-                select(Contact.mobile, Contact.id).where(Contact.mobile.in_(mobiles))
-            ).all()
+        stored = store_purchases(
+            rows,
+            create_contacts=bool(self.options.get("create_contacts")),
+            rejected=self._rejecter(counts),
         )
-        missing = [mobile for mobile in mobiles if mobile not in ids]
-        if missing and self.options.get("create_contacts"):
-            now = utcnow()
-            db.session.execute(
-                insert(_CONTACTS),
-                [{**_NEW_CONTACT, "mobile": m, "fields": {}, "created_at": now} for m in missing],
-            )
-            ids.update(
-                db.session.execute(
-                    select(Contact.mobile, Contact.id).where(Contact.mobile.in_(missing))
-                ).all()
-            )
-        references = [row.reference for row in rows if row.reference]
-        recorded = (
-            set(
-                db.session.scalars(
-                    select(Purchase.reference).where(Purchase.reference.in_(references))
-                )
-            )
-            if references
-            else set()
-        )
-        purchases = []
-        for row in rows:
-            if row.mobile not in ids:
-                reason = _(
-                    "No contact has this number. Choose “add them as new contacts” to import it."
-                )
-                counts.reject(row, self._reason(row.line, reason))
-            elif row.reference and row.reference in recorded:
-                reason = _("This purchase is already recorded (same reference).")
-                counts.reject(row, self._reason(row.line, reason), duplicate=True)
-            else:
-                purchases.append(
-                    service.PurchaseInput(
-                        ids[row.mobile], row.purchased_at, row.amount, row.reference
-                    )
-                )
-        created, duplicates = service.record_purchases(purchases)
-        counts.created += created
+        counts.created += stored.created
         # Recorded by someone else between our check and our insert: still a duplicate.
-        counts.duplicates += duplicates
+        counts.duplicates += stored.late_duplicates
 
 
 _CONTACTS = Contact.__table__
@@ -1287,6 +1187,184 @@ _NEW_CONTACT = {
     "purchase_count": 0,
     "total_spent": 0,
 }
+
+# Storing: the one way rows become contacts and purchases (the API stores through here)
+
+
+def _no_reject(row, reason: str, duplicate: bool = False) -> None:
+    """The default ``rejected`` callback: the caller reads ``results`` instead."""
+
+
+@dataclass
+class Stored:
+    """What a store function did: counts, and per row (in order) its result and contact."""
+
+    created: int = 0
+    updated: int = 0
+    # Duplicates found only by record_purchases (recorded between our check and insert).
+    late_duplicates: int = 0
+    results: list[str] = field(default_factory=list)
+    contact_ids: list[int | None] = field(default_factory=list)
+
+
+def store_contacts(
+    rows: list[ContactRow],
+    *,
+    on_duplicate: str,
+    list_id: int | None = None,
+    source: str = "import",
+    opt_out_text: str = "",
+    rejected=_no_reject,
+) -> Stored:
+    """Create or update contacts, each number once in ``rows``; the caller commits.
+
+    A number already stored is updated (``on_duplicate="update"``: the row's non-empty
+    values over the stored ones, its own fields merged in) or left as it was ("skip",
+    reported to ``rejected`` as a duplicate). Everyone in ``rows`` goes into the list
+    ``list_id``; tags are added; ``opt_out`` rows are opted out (never back in).
+    Each row's result is "created", "updated" or "skipped".
+    """
+    stored = Stored()
+    if not rows:
+        return stored
+    update_existing = on_duplicate == "update"
+    columns = _CONTACT_COLUMNS
+    existing = {
+        found.mobile: found
+        for found in db.session.execute(
+            select(Contact.id, *columns).where(Contact.mobile.in_([r.mobile for r in rows]))
+        )
+    }
+    now = utcnow()
+    new, changed, applied = [], [], []
+    for row in rows:
+        found = existing.get(row.mobile)
+        if found is None:
+            new.append(
+                {
+                    **_NEW_CONTACT,
+                    **row.values,
+                    "mobile": row.mobile,
+                    "fields": row.fields,
+                    "source": source,
+                    "created_at": now,
+                }
+            )
+            applied.append(row)
+            stored.created += 1
+            stored.results.append("created")
+        elif update_existing:
+            values = {"contact_id": found.id}
+            for name in columns[1:]:
+                values[name.key] = row.values.get(name.key, getattr(found, name.key))
+            values["fields"] = {**(found.fields or {}), **row.fields}
+            changed.append(values)
+            applied.append(row)
+            stored.updated += 1
+            stored.results.append("updated")
+        else:
+            rejected(row, _("Already in your contacts; left as it was."), duplicate=True)
+            stored.results.append("skipped")
+    if new:
+        # Core statements: one executemany each (the ORM's bulk insert splits rows
+        # whose None values differ into separate statements).
+        db.session.execute(insert(_CONTACTS), new)
+    if changed:
+        db.session.execute(
+            update(_CONTACTS)
+            .where(_CONTACTS.c.id == bindparam("contact_id"))
+            .values({name: bindparam(name) for name in changed[0] if name != "contact_id"}),
+            changed,
+        )
+    ids = {mobile: found.id for mobile, found in existing.items()}
+    if new:
+        ids.update(
+            db.session.execute(
+                select(Contact.mobile, Contact.id).where(
+                    Contact.mobile.in_([row["mobile"] for row in new])
+                )
+            ).all()
+        )
+    stored.contact_ids = [ids[row.mobile] for row in rows]
+    if list_id:
+        # Everyone in the rows is in the list, also those left as they were.
+        service.add_to_list(list_id, stored.contact_ids)
+    by_tag: dict[str, list[int]] = {}
+    for row in applied:
+        for tag in row.tags:
+            by_tag.setdefault(tag, []).append(ids[row.mobile])
+    if by_tag:
+        tags = service.find_or_create_tags(list(by_tag))
+        for tag, name in zip(tags, by_tag, strict=True):
+            service.tag_contacts(by_tag[name], [tag.id])
+    for row in applied:
+        if row.opt_out:
+            service.set_opt_out(row.mobile, True, source, text=opt_out_text, now=now)
+    return stored
+
+
+def store_purchases(
+    rows: list[PurchaseRow], *, create_contacts: bool = False, rejected=_no_reject
+) -> Stored:
+    """Record purchases and bring their contacts' totals up to date; the caller commits.
+
+    A number no contact has is rejected, or becomes a new contact with
+    ``create_contacts``. A reference already recorded, or earlier in ``rows``, is a
+    duplicate: reported to ``rejected`` and counted once. Each row's result is
+    "created", "duplicate" or "rejected".
+    """
+    stored = Stored()
+    if not rows:
+        return stored
+    mobiles = list(dict.fromkeys(row.mobile for row in rows))
+    ids = dict(
+        db.session.execute(
+            select(Contact.mobile, Contact.id).where(Contact.mobile.in_(mobiles))
+        ).all()
+    )
+    missing = [mobile for mobile in mobiles if mobile not in ids]
+    if missing and create_contacts:
+        now = utcnow()
+        db.session.execute(
+            insert(_CONTACTS),
+            [{**_NEW_CONTACT, "mobile": m, "fields": {}, "created_at": now} for m in missing],
+        )
+        ids.update(
+            db.session.execute(
+                select(Contact.mobile, Contact.id).where(Contact.mobile.in_(missing))
+            ).all()
+        )
+    references = [row.reference for row in rows if row.reference]
+    recorded = (
+        set(
+            db.session.scalars(select(Purchase.reference).where(Purchase.reference.in_(references)))
+        )
+        if references
+        else set()
+    )
+    purchases = []
+    for row in rows:
+        stored.contact_ids.append(ids.get(row.mobile))
+        if row.mobile not in ids:
+            reason = _(
+                "No contact has this number. Choose “add them as new contacts” to import it."
+            )
+            rejected(row, reason)
+            stored.results.append("rejected")
+        elif row.reference and row.reference in recorded:
+            reason = _("This purchase is already recorded (same reference).")
+            rejected(row, reason, duplicate=True)
+            stored.results.append("duplicate")
+        else:
+            if row.reference:
+                recorded.add(row.reference)
+            purchases.append(
+                service.PurchaseInput(ids[row.mobile], row.purchased_at, row.amount, row.reference)
+            )
+            stored.results.append("created")
+    stored.created, stored.late_duplicates = service.record_purchases(purchases)
+    return stored
+
 
 # The run this process has open, between a worker's slices.
 _current: ImportRun | None = None
