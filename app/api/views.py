@@ -448,7 +448,7 @@ def record_purchases():
             error, _("No purchase was recorded; correct the items named below.")
         ) from None
     rows = request_["rows"]
-    stored = store_purchases(rows, create_contacts=request_["create_contacts"])
+    stored = store_purchases(rows, create_contacts=request_["create_contacts"], source="api")
     db.session.commit()
     results = stored.results
     return jsonify(

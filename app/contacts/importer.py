@@ -1304,7 +1304,11 @@ def store_contacts(
 
 
 def store_purchases(
-    rows: list[PurchaseRow], *, create_contacts: bool = False, rejected=_no_reject
+    rows: list[PurchaseRow],
+    *,
+    create_contacts: bool = False,
+    source: str = "import",
+    rejected=_no_reject,
 ) -> Stored:
     """Record purchases and bring their contacts' totals up to date; the caller commits.
 
@@ -1327,7 +1331,10 @@ def store_purchases(
         now = utcnow()
         db.session.execute(
             insert(_CONTACTS),
-            [{**_NEW_CONTACT, "mobile": m, "fields": {}, "created_at": now} for m in missing],
+            [
+                {**_NEW_CONTACT, "mobile": m, "fields": {}, "source": source, "created_at": now}
+                for m in missing
+            ],
         )
         ids.update(
             db.session.execute(

@@ -116,7 +116,7 @@ def test_an_unknown_number_is_a_wrong_item_unless_contacts_are_created(api, ali)
     assert response.status_code == 200, response.text
     assert response.json["created"] == 2
     new = _contact("+989350001111")
-    assert (new.source, new.purchase_count, new.total_spent) == ("import", 1, 20)
+    assert (new.source, new.purchase_count, new.total_spent) == ("api", 1, 20)
 
 
 @pytest.mark.parametrize(
