@@ -4,10 +4,12 @@
 to the current schema.
 """
 
+import json
 import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -232,6 +234,127 @@ def api_token_revoke(token_id: int) -> None:
     click.echo(f"Revoked API token {token.id} ({token.name})")
 
 
+contacts_group = AppGroup("contacts", help="Contacts: import files.")
+purchases_group = AppGroup("purchases", help="Purchases: import files.")
+
+_MAPPING_HELP = (
+    "Each column's field, in order, separated by commas (guessed from the header when "
+    "left out). Fields: {fields}; custom keeps a column under its header, custom:NAME "
+    "under NAME."
+)
+
+
+def _mapping(value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",")] if value else None
+
+
+def _import(path: Path, kind: str, as_json: bool, **options) -> None:
+    """Run the panel's importer here and now; print its counts (one JSON object with --json)."""
+    from app.contacts.importer import MappingError, import_file, rejected_path
+    from app.contacts.sheets import UnreadableFile
+
+    try:
+        job = import_file(path, kind, **options)
+    except (UnreadableFile, MappingError) as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    rejected = rejected_path(job)
+    result = {
+        "job": job.id,
+        "file": job.filename,
+        "kind": job.kind,
+        "status": job.status,
+        "rows": job.rows,
+        "created": job.created,
+        "updated": job.updated,
+        "duplicates": job.duplicates,
+        "invalid": job.invalid,
+        "rejected_file": str(rejected) if rejected.exists() else None,
+        "error": job.error,
+    }
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        created = "new contacts" if kind == "contacts" else "purchases recorded"
+        click.echo(
+            f"{job.filename}: {job.rows:,} rows: {job.created:,} {created}, "
+            f"{job.updated:,} updated, {job.duplicates:,} duplicates, {job.invalid:,} invalid"
+        )
+        if result["rejected_file"]:
+            click.echo(f"Rejected rows, with the reason for each: {result['rejected_file']}")
+    if job.status != "done":
+        raise click.ClickException(f"The import stopped: {job.error}")
+
+
+@contacts_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--list", "list_name", help="Put every number in the file in this list (made if new)."
+)
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(["skip", "update"]),
+    default="skip",
+    show_default=True,
+    help="Numbers already stored: leave them as they are, or fill in the file's values.",
+)
+@click.option(
+    "--mapping",
+    help=_MAPPING_HELP.format(
+        fields="first_name, last_name, full_name, mobile, gender, birth_date, anniversary, "
+        "city, tags, opted_out, custom, ignore"
+    ),
+)
+@click.option("--header/--no-header", default=None, help="Does the first row name the columns?")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@with_appcontext
+def contacts_import(file, list_name, on_duplicate, mapping, header, as_json) -> None:
+    """Import contacts from a CSV or Excel file, as the panel does (for nightly syncs).
+
+    Every row is counted once: rows = created + updated + duplicates + invalid. The
+    rejected rows are written, with a reason each, to a CSV the panel also offers.
+    """
+    from app.contacts.service import find_or_create_list
+
+    list_id = find_or_create_list(list_name).id if list_name and list_name.strip() else None
+    _import(
+        file,
+        "contacts",
+        as_json,
+        mapping=_mapping(mapping),
+        header=header,
+        on_duplicate=on_duplicate,
+        list_id=list_id,
+    )
+
+
+@purchases_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--toman", is_flag=True, default=None, help="Amounts are in Tomans (× 10).")
+@click.option("--create-contacts", is_flag=True, help="Add unknown numbers as new contacts.")
+@click.option(
+    "--mapping",
+    help=_MAPPING_HELP.format(fields="mobile, purchased_at, amount, reference, ignore"),
+)
+@click.option("--header/--no-header", default=None, help="Does the first row name the columns?")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@with_appcontext
+def purchases_import(file, toman, create_contacts, mapping, header, as_json) -> None:
+    """Import purchases (mobile, date, amount, invoice number) from a CSV or Excel file.
+
+    Matched to contacts by mobile; an invoice number already recorded counts once.
+    """
+    _import(
+        file,
+        "purchases",
+        as_json,
+        mapping=_mapping(mapping),
+        header=header,
+        toman=toman,
+        create_contacts=create_contacts,
+    )
+
+
 main = FlaskGroup(create_app=create_app, help="Vafa (وفا): SMS retention panel.")
 for command in (
     run_command,
@@ -241,5 +364,7 @@ for command in (
     tick_command,
     providers_group,
     api_token_group,
+    contacts_group,
+    purchases_group,
 ):
     main.add_command(command)

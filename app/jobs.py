@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 from sqlalchemy import text
 
+from app.contacts import importer
 from app.extensions import db
 from app.messaging import service as campaigns
 from app.sending import service as sending
@@ -37,6 +38,9 @@ class Job:
     id: str
     run: Callable[..., object]
     every: float  # seconds (a multiple of VAFA_TICK_SECONDS in practice)
+    # When it returns more than nothing, the worker goes round again at once instead of
+    # waiting a tick: there is more of the same work (a large import's next slice).
+    continues: bool = False
 
 
 def _config(name: str):
@@ -66,6 +70,8 @@ WORKER_JOBS = (
     Job("reconcile_unknown", sending.reconcile_unknown, every=60),
     Job("poll_delivery", _poll_delivery, every=5),
     Job("poll_inbox", sending.poll_inbox, every=60),
+    # Imports run a slice of a few seconds at a time, so sending goes on between slices.
+    Job("run_imports", importer.run_imports, every=0, continues=True),
 )
 
 
@@ -119,13 +125,21 @@ class Worker:
         self._due: dict[str, float] = {}
 
     def run_once(self) -> int:
-        """One pass: dispatch one claim's worth, then any job that is due."""
+        """One pass: any job that is due, then dispatch one claim's worth.
+
+        Returns how much was done (0: nothing to do, so the worker may wait a tick).
+        """
         now = time.monotonic()
+        busy = 0
         for job in WORKER_JOBS:
             if now >= self._due.get(job.id, 0):
-                run_job(self.app, job)
+                result = run_job(self.app, job)
                 self._due[job.id] = now + job.every
-        return run_job(self.app, self._dispatch, self.app.config["VAFA_DISPATCH_BATCH"]) or 0
+                if job.continues:
+                    busy += result or 0
+        return busy + (
+            run_job(self.app, self._dispatch, self.app.config["VAFA_DISPATCH_BATCH"]) or 0
+        )
 
     def run(self) -> None:
         log.info("worker started")
@@ -135,6 +149,7 @@ class Worker:
                     self.stop.wait(self.app.config["VAFA_TICK_SECONDS"])
         finally:
             self.dispatcher.close()
+            importer.close_open_import()
             log.info("worker stopped")
 
     def drain(self) -> None:

@@ -42,6 +42,8 @@ def _test_config(database_url: str, instance: Path) -> dict:
         "VAFA_TICK_SECONDS": 1,
         # Delivery reports may be asked for at once (tests freeze the clock).
         "VAFA_POLL_AFTER": 0,
+        # Uploaded files, rejected rows and scratch files of imports stay in the test's folder.
+        "VAFA_IMPORT_FOLDER": str(instance / "imports"),
     }
 
 

@@ -287,10 +287,208 @@ SCHEMAS = {
     },
 }
 
+_DAY = {"type": ["string", "null"], "format": "date", "examples": ["1991-08-03"]}
+_JALALI_DAY = {"type": ["string", "null"], "examples": ["1370/05/12"]}
+_DAY_IN = {
+    "oneOf": [
+        {"type": "string", "description": "1991-08-03 (or any form the importer reads)"},
+        {
+            "type": "object",
+            "required": ["jalali"],
+            "additionalProperties": False,
+            "properties": {"jalali": {"type": "string", "examples": ["1370/05/12"]}},
+        },
+        {"type": "null"},
+    ]
+}
+_MOBILE_IN = {
+    "type": "string",
+    "description": "Any common form: 09121234567, +989121234567, 9121234567, ۰۹۱۲۱۲۳۴۵۶۷",
+    "examples": ["09121234567"],
+}
+_MOBILE_OUT = {"type": "string", "description": "Canonical: +989121234567"}
+
+CONTACT_SCHEMAS = {
+    "NewContact": {
+        "type": "object",
+        "required": ["mobile"],
+        "additionalProperties": False,
+        "properties": {
+            "mobile": _MOBILE_IN,
+            "first_name": {"type": "string", "maxLength": 100},
+            "last_name": {"type": "string", "maxLength": 100},
+            "gender": {"enum": ["male", "female", None]},
+            "birth_date": _DAY_IN,
+            "anniversary": _DAY_IN,
+            "city": {"type": "string", "maxLength": 100},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "Added."},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "null"]},
+                "description": "The shop's own fields, merged into those stored.",
+            },
+            "opted_out": {
+                "type": "boolean",
+                "default": False,
+                "description": "true opts the contact out of marketing SMS; false never opts "
+                "anyone back in (only the owner can, in the panel).",
+            },
+        },
+    },
+    "ContactUpsert": {
+        "type": "object",
+        "required": ["contacts"],
+        "additionalProperties": False,
+        "properties": {
+            "contacts": {
+                "type": "array",
+                "items": _ref("NewContact"),
+                "minItems": 1,
+                "maxItems": 1000,
+                "description": "Each number once.",
+            },
+            "on_duplicate": {
+                "enum": ["update", "skip"],
+                "default": "update",
+                "description": "A number already stored: update it with the values sent "
+                "(those not sent are kept) or leave it as it was.",
+            },
+            "list_id": {
+                "type": ["integer", "null"],
+                "description": "Put every contact sent in this list (skipped ones too).",
+            },
+        },
+    },
+    "ContactUpsertResult": {
+        "type": "object",
+        "required": ["created", "updated", "skipped", "contacts"],
+        "properties": {
+            "created": {"type": "integer"},
+            "updated": {"type": "integer"},
+            "skipped": {"type": "integer"},
+            "contacts": {
+                "type": "array",
+                "description": "One per item sent, in order.",
+                "items": {
+                    "type": "object",
+                    "required": ["mobile", "id", "result"],
+                    "properties": {
+                        "mobile": _MOBILE_OUT,
+                        "id": {"type": "integer"},
+                        "result": {"enum": ["created", "updated", "skipped"]},
+                    },
+                },
+            },
+        },
+    },
+    "Contact": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "mobile": _MOBILE_OUT,
+            "first_name": {"type": "string"},
+            "last_name": {"type": "string"},
+            "gender": {"enum": ["male", "female", None]},
+            "city": {"type": "string"},
+            "birth_date": _DAY,
+            "birth_date_jalali": _JALALI_DAY,
+            "anniversary": _DAY,
+            "anniversary_jalali": _JALALI_DAY,
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "lists": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+                },
+            },
+            "opted_out": {"type": "boolean"},
+            "purchase_count": {"type": "integer"},
+            "total_spent": {"type": "integer", "description": "Rials"},
+            **_moments("first_purchase_at", "last_purchase_at", "opted_out_at", "created_at"),
+        },
+    },
+    "NewPurchase": {
+        "type": "object",
+        "required": ["mobile", "purchased_at", "amount"],
+        "additionalProperties": False,
+        "properties": {
+            "mobile": _MOBILE_IN,
+            "purchased_at": {
+                "oneOf": [
+                    {
+                        "type": "string",
+                        "description": "ISO 8601 with its offset (2026-11-23T18:30:00+03:30), "
+                        "or a date (midnight in Tehran)",
+                    },
+                    {
+                        "type": "object",
+                        "required": ["jalali"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "jalali": {"type": "string", "examples": ["1405/09/02 18:30"]}
+                        },
+                        "description": "Tehran time",
+                    },
+                ]
+            },
+            "amount": {"type": "integer", "minimum": 1, "description": "Rials"},
+            "reference": {
+                "type": ["string", "null"],
+                "maxLength": 100,
+                "description": "The invoice or order number; a reference already recorded "
+                "is reported as a duplicate and counted once, so retrying is safe.",
+            },
+        },
+    },
+    "PurchaseBatch": {
+        "type": "object",
+        "required": ["purchases"],
+        "additionalProperties": False,
+        "properties": {
+            "purchases": {
+                "type": "array",
+                "items": _ref("NewPurchase"),
+                "minItems": 1,
+                "maxItems": 1000,
+            },
+            "create_contacts": {
+                "type": "boolean",
+                "default": False,
+                "description": "Add unknown numbers as new contacts; otherwise an unknown "
+                "number is a wrong item.",
+            },
+        },
+    },
+    "PurchaseBatchResult": {
+        "type": "object",
+        "required": ["created", "duplicates", "purchases"],
+        "properties": {
+            "created": {"type": "integer"},
+            "duplicates": {"type": "integer"},
+            "purchases": {
+                "type": "array",
+                "description": "One per item sent, in order.",
+                "items": {
+                    "type": "object",
+                    "required": ["reference", "mobile", "result"],
+                    "properties": {
+                        "reference": {"type": ["string", "null"]},
+                        "mobile": _MOBILE_OUT,
+                        "result": {"enum": ["created", "duplicate"]},
+                    },
+                },
+            },
+        },
+    },
+}
+SCHEMAS.update(CONTACT_SCHEMAS)
+
 RESPONSES = {
     "BadRequest": _json(_ref("Error"), "The body is not a JSON object."),
     "Unauthorized": _json(_ref("Error"), "No token, or an unknown or revoked one."),
-    "NotFound": _json(_ref("Error"), "No such campaign."),
+    "NotFound": _json(_ref("Error"), "No such campaign (or contact)."),
     "Conflict": _json(_ref("Error"), "The campaign's state (or credit) does not allow it."),
     "Invalid": _json(_ref("Error"), "Fields are wrong; details names each."),
 }
@@ -312,6 +510,13 @@ PARAMETERS = {
         "in": "query",
         "description": "Items with a greater id (the previous page's next_after_id).",
         "schema": {"type": "integer", "minimum": 0, "default": 0},
+    },
+    "Mobile": {
+        "name": "mobile",
+        "in": "path",
+        "required": True,
+        "description": "Any common form of the number: 09121234567, +989121234567",
+        "schema": {"type": "string"},
     },
     "MessageStatus": {
         "name": "status",
@@ -438,6 +643,51 @@ PATHS = {
             },
         }
     },
+    "/contacts": {
+        "post": {
+            "operationId": "upsertContacts",
+            "summary": "Create or update up to 1000 contacts",
+            "description": "Every item is checked first; if any is wrong nothing is written "
+            "and the 422 names each problem by its path (contacts[3].mobile). A number sent "
+            "twice is a wrong item.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ContactUpsert")}},
+            },
+            "responses": {
+                "200": _json(_ref("ContactUpsertResult"), "What became of each item"),
+                **_errors(400, 401, 422),
+            },
+        }
+    },
+    "/contacts/{mobile}": {
+        "get": {
+            "operationId": "getContact",
+            "summary": "A contact by any form of its number, with totals, tags and lists",
+            "parameters": [_param("Mobile")],
+            "responses": {
+                "200": _json(_ref("Contact"), "The contact"),
+                **_errors(401, 404, 422),
+            },
+        }
+    },
+    "/purchases": {
+        "post": {
+            "operationId": "recordPurchases",
+            "summary": "Record up to 1000 purchases",
+            "description": "Every item is checked first; if any is wrong nothing is written. "
+            "A reference already recorded (or repeated in the request) is a duplicate, not "
+            "an error: a checkout may retry safely. The contacts' totals are updated.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("PurchaseBatch")}},
+            },
+            "responses": {
+                "200": _json(_ref("PurchaseBatchResult"), "What became of each item"),
+                **_errors(400, 401, 422),
+            },
+        }
+    },
 }
 
 
@@ -450,7 +700,8 @@ def document() -> dict:
                 "title": "Vafa API",
                 "version": "1",
                 "description": (
-                    "Campaigns of the Vafa SMS panel, for a shop's own scripts.\n\n"
+                    "Campaigns, contacts and purchases of the Vafa SMS panel, for a shop's own "
+                    "scripts and checkout.\n\n"
                     "Every request but this document needs `Authorization: Bearer <token>`; "
                     "make a token in the panel (Settings → API tokens) or with "
                     "`vafa api-token create NAME`. Bodies are JSON. Times are ISO 8601 "

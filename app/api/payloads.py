@@ -4,15 +4,33 @@ Nothing here touches the request; a view passes the parsed JSON and gets back th
 arguments of a service function, or ``Invalid`` with one entry per wrong field.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from app.api.errors import problem
-from app.contacts.models import ContactList
+from app.contacts.importer import (
+    ON_DUPLICATE,
+    ContactRow,
+    PurchaseRow,
+    RowError,
+    parse_date,
+    parse_gender,
+    parse_mobile,
+    parse_moment,
+    split_tags,
+)
+from app.contacts.models import Contact, ContactList
 from app.extensions import db
 from app.messaging.text import unknown_placeholders
-from app.persian import ascii_digits, parse_jalali_datetime, show_number
+from app.persian import (
+    ascii_digits,
+    jalali_month_day,
+    normalize_text,
+    parse_jalali_datetime,
+    show_number,
+)
 from app.sending.models import STATUSES, ProviderAccount
 from app.sending.service import default_account
 from app.types import utcnow
@@ -265,3 +283,348 @@ def page_args(args, statuses: bool = False) -> tuple[int, int, str | None]:
     if problems:
         raise Invalid(problems)
     return limit, after_id, status
+
+
+# Contacts and purchases ---------------------------------------------------------------
+#
+# Each item is read with the importer's own parsers (numbers, dates, genders, amounts),
+# so the API accepts every form a file may hold, and becomes the importer's ContactRow
+# or PurchaseRow, stored by the same functions. Every item is checked before anything
+# is written: one wrong item refuses the whole request.
+
+BATCH_MAX = 1000
+CONTACT_ITEM_FIELDS = (
+    "mobile",
+    "first_name",
+    "last_name",
+    "gender",
+    "birth_date",
+    "anniversary",
+    "city",
+    "tags",
+    "fields",
+    "opted_out",
+)
+CONTACTS_FIELDS = ("contacts", "on_duplicate", "list_id")
+PURCHASE_ITEM_FIELDS = ("mobile", "purchased_at", "amount", "reference")
+PURCHASES_FIELDS = ("purchases", "create_contacts")
+TEXT_FIELD_MAX = 100  # first_name, last_name, city, reference
+FIELD_NAME_MAX = 50
+FIELD_VALUE_MAX = 500
+AMOUNT_MAX = 10**15  # Rials; far above any purchase, far below a BIGINT
+# How far ahead a purchase may be dated (clocks differ), as the importer allows.
+PURCHASE_AHEAD = timedelta(days=1)
+
+
+def _items(payload: dict, key: str, allowed: tuple[str, ...], problems: list[dict]) -> list:
+    """The list under ``key``: present, non-empty, at most BATCH_MAX items."""
+    for name in payload:
+        if name not in allowed:
+            problems.append(problem(name, _("Unknown field.")))
+    items = payload.get(key)
+    if not isinstance(items, list) or not items:
+        problems.append(problem(key, _("Send a non-empty list.")))
+        return []
+    if len(items) > BATCH_MAX:
+        problems.append(
+            problem(
+                key,
+                _(
+                    "At most %(max)s items in one request; send the rest in another.",
+                    max=show_number(BATCH_MAX),
+                ),
+            )
+        )
+        return []
+    return items
+
+
+def _item_fields(item, where: str, allowed: tuple[str, ...], problems: list[dict]) -> bool:
+    """Whether ``item`` is an object with only known fields (problems added if not)."""
+    if not isinstance(item, dict):
+        problems.append(problem(where, _("Each item must be a JSON object.")))
+        return False
+    for name in item:
+        if name not in allowed:
+            problems.append(problem(f"{where}.{name}", _("Unknown field.")))
+    return True
+
+
+def _mobile(item: dict, where: str, problems: list[dict]) -> str | None:
+    value = item.get("mobile")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        problems.append(problem(f"{where}.mobile", _("The mobile number is required.")))
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        problems.append(problem(f"{where}.mobile", _("Write the mobile number as a string.")))
+        return None
+    try:
+        return parse_mobile(str(value))
+    except RowError as error:
+        problems.append(problem(f"{where}.mobile", error.reason))
+        return None
+
+
+def _repeated(key: str, index: int, seen: dict[str, int], where: str, message) -> dict | None:
+    """A problem when ``key`` came earlier in the list (at ``seen[key]``)."""
+    if key in seen:
+        return problem(where, message(seen[key], index))
+    seen[key] = index
+    return None
+
+
+def _text(item: dict, name: str, where: str, problems: list[dict]) -> str:
+    value = item.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.append(problem(f"{where}.{name}", _("Must be a string.")))
+        return ""
+    text = normalize_text(value)
+    if len(text) > TEXT_FIELD_MAX:
+        problems.append(problem(f"{where}.{name}", _too_long(TEXT_FIELD_MAX)))
+        return ""
+    return text
+
+
+def _day(item: dict, name: str, where: str, problems: list[dict]):
+    """``"1991-08-03"`` or ``{"jalali": "1370/05/12"}`` (any form the importer reads)."""
+    value = item.get(name)
+    if value is None or value == "":
+        return None
+    field = f"{where}.{name}"
+    if isinstance(value, dict) and list(value) == ["jalali"] and isinstance(value["jalali"], str):
+        field, value = f"{field}.jalali", value["jalali"]
+    elif not isinstance(value, str):
+        problems.append(
+            problem(field, _('Give a date like "1991-08-03" or {"jalali": "1370/05/12"}.'))
+        )
+        return None
+    try:
+        return parse_date(value, past=name == "birth_date")
+    except RowError as error:
+        problems.append(problem(field, error.reason))
+        return None
+
+
+def _own_fields(item: dict, where: str, problems: list[dict]) -> dict[str, str]:
+    value = item.get("fields")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(problem(f"{where}.fields", _('An object such as {"club": "gold"}.')))
+        return {}
+    fields: dict[str, str] = {}
+    for raw_name, raw in value.items():
+        name = normalize_text(raw_name)
+        at = f"{where}.fields.{raw_name}"
+        if not name or len(name) > FIELD_NAME_MAX:
+            problems.append(
+                problem(
+                    at,
+                    _("A field name has 1 to %(max)s characters.", max=show_number(FIELD_NAME_MAX)),
+                )
+            )
+        elif raw is None:
+            continue
+        elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            problems.append(problem(at, _("A field's value is a string or a number.")))
+        else:
+            text = normalize_text(str(raw))
+            if len(text) > FIELD_VALUE_MAX:
+                problems.append(problem(at, _too_long(FIELD_VALUE_MAX)))
+            elif text:
+                fields[name] = text
+    return fields
+
+
+def _tags(item: dict, where: str, problems: list[dict]) -> list[str]:
+    value = item.get("tags")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        problems.append(problem(f"{where}.tags", _('A list of names, like ["vip", "tehran"].')))
+        return []
+    return list(dict.fromkeys(name for tag in value for name in split_tags(tag)))
+
+
+def _contact_item(item, index: int, problems: list[dict]) -> ContactRow | None:
+    where = f"contacts[{index}]"
+    if not _item_fields(item, where, CONTACT_ITEM_FIELDS, problems):
+        return None
+    before = len(problems)
+    mobile = _mobile(item, where, problems)
+    values: dict[str, object] = {}
+    for name in ("first_name", "last_name", "city"):
+        text = _text(item, name, where, problems)
+        if text:
+            values[name] = text
+    gender = item.get("gender")
+    if gender not in (None, ""):
+        try:
+            gender = parse_gender(gender) if isinstance(gender, str) else None
+        except RowError:
+            gender = None
+        if gender is None:
+            problems.append(problem(f"{where}.gender", _('Write "male" or "female".')))
+        else:
+            values["gender"] = gender
+    for name, prefix in (("birth_date", "birth"), ("anniversary", "anniversary")):
+        day = _day(item, name, where, problems)
+        if day is not None:
+            values[name] = day
+            values[f"{prefix}_jmonth"], values[f"{prefix}_jday"] = jalali_month_day(day)
+    fields = _own_fields(item, where, problems)
+    tags = _tags(item, where, problems)
+    opted_out = item.get("opted_out", False)
+    if not isinstance(opted_out, bool):
+        problems.append(problem(f"{where}.opted_out", _("Must be true or false.")))
+    if len(problems) > before:
+        return None
+    return ContactRow(index, [], mobile, values, fields, tags, opted_out)
+
+
+def contacts_from_json(payload: dict) -> dict:
+    """The arguments of ``store_contacts`` (rows, on_duplicate, list_id), or ``Invalid``."""
+    problems: list[dict] = []
+    items = _items(payload, "contacts", CONTACTS_FIELDS, problems)
+    on_duplicate = payload.get("on_duplicate", "update")
+    if on_duplicate not in ON_DUPLICATE:
+        problems.append(problem("on_duplicate", _('Write "update" or "skip".')))
+    list_id = payload.get("list_id")
+    if list_id is not None:
+        if not _is_int(list_id):
+            problems.append(problem("list_id", _("Must be a whole number.")))
+        elif not is_id(list_id) or db.session.get(ContactList, list_id) is None:
+            problems.append(problem("list_id", _("There is no list with id %(id)s.", id=list_id)))
+    rows: list[ContactRow] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        row = _contact_item(item, index, problems)
+        if row is None:
+            continue
+        repeat = _repeated(
+            row.mobile,
+            index,
+            seen,
+            f"contacts[{index}].mobile",
+            lambda first, this: _(
+                "contacts[%(this)s] has the same number as contacts[%(first)s]; "
+                "send each number once.",
+                this=this,
+                first=first,
+            ),
+        )
+        if repeat:
+            problems.append(repeat)
+        rows.append(row)
+    if problems:
+        raise Invalid(problems)
+    return {"rows": rows, "on_duplicate": on_duplicate, "list_id": list_id}
+
+
+def _purchase_moment(value, where: str, problems: list[dict]) -> datetime | None:
+    """ISO 8601 with an offset, a date (midnight in Tehran) or {"jalali": "…"} (Tehran)."""
+    field = f"{where}.purchased_at"
+    shape = _(
+        "Give an ISO 8601 time with its offset, like 2026-11-23T18:30:00+03:30, "
+        'a date, or {"jalali": "1405/09/02 18:30"} (Tehran time).'
+    )
+    if isinstance(value, dict) and list(value) == ["jalali"] and isinstance(value["jalali"], str):
+        field, value = f"{field}.jalali", value["jalali"]
+    elif not isinstance(value, str) or not value.strip():
+        problems.append(problem(field, shape))
+        return None
+    text = ascii_digits(value.strip())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+        if moment > utcnow() + PURCHASE_AHEAD:
+            problems.append(problem(field, _("This moment is in the future.")))
+            return None
+        return moment
+    if moment is not None and (":" in text):
+        problems.append(problem(field, shape))  # a time without its offset
+        return None
+    try:
+        return parse_moment(text)  # a date, Jalali or Gregorian, with or without a time
+    except RowError as error:
+        problems.append(problem(field, error.reason))
+        return None
+
+
+def _purchase_item(item, index: int, problems: list[dict]) -> PurchaseRow | None:
+    where = f"purchases[{index}]"
+    if not _item_fields(item, where, PURCHASE_ITEM_FIELDS, problems):
+        return None
+    before = len(problems)
+    mobile = _mobile(item, where, problems)
+    purchased_at = None
+    if item.get("purchased_at") is None:
+        problems.append(
+            problem(f"{where}.purchased_at", _("The time of the purchase is required."))
+        )
+    else:
+        purchased_at = _purchase_moment(item["purchased_at"], where, problems)
+    amount = item.get("amount")
+    if not _is_int(amount) or not 0 < amount <= AMOUNT_MAX:
+        problems.append(
+            problem(f"{where}.amount", _("The amount is a whole number of Rials above zero."))
+        )
+    reference = item.get("reference")
+    if reference is not None:
+        if isinstance(reference, int) and not isinstance(reference, bool):
+            reference = str(reference)
+        if not isinstance(reference, str):
+            problems.append(problem(f"{where}.reference", _("Must be a string.")))
+        else:
+            reference = normalize_text(reference) or None
+            if reference and len(reference) > TEXT_FIELD_MAX:
+                problems.append(problem(f"{where}.reference", _too_long(TEXT_FIELD_MAX)))
+    if len(problems) > before:
+        return None
+    return PurchaseRow(index, [], mobile, purchased_at, amount, reference)
+
+
+def purchases_from_json(payload: dict) -> dict:
+    """The arguments of ``store_purchases`` (rows, create_contacts), or ``Invalid``.
+
+    Without ``create_contacts`` a number no contact has is a wrong item. A repeated
+    reference is not: it is stored once and the others are reported as duplicates.
+    """
+    problems: list[dict] = []
+    items = _items(payload, "purchases", PURCHASES_FIELDS, problems)
+    create_contacts = payload.get("create_contacts", False)
+    if not isinstance(create_contacts, bool):
+        problems.append(problem("create_contacts", _("Must be true or false.")))
+    rows = [
+        row for index, item in enumerate(items) if (row := _purchase_item(item, index, problems))
+    ]
+    if create_contacts is False and rows:
+        mobiles = {row.mobile for row in rows}
+        known = set(db.session.scalars(select(Contact.mobile).where(Contact.mobile.in_(mobiles))))
+        for row in rows:
+            if row.mobile not in known:
+                problems.append(
+                    problem(
+                        f"purchases[{row.line}].mobile",
+                        _(
+                            "No contact has this number; add the contact first or send "
+                            '"create_contacts": true.'
+                        ),
+                    )
+                )
+    if problems:
+        raise Invalid(sorted(problems, key=_item_order))
+    return {"rows": rows, "create_contacts": create_contacts}
+
+
+def _item_order(detail: dict) -> tuple:
+    """Problems by item index, then as found (fields of the request itself first)."""
+    field, _dot, _rest = detail["field"].partition(".")
+    if "[" in field:
+        return (1, int(field[field.index("[") + 1 : field.index("]")]))
+    return (0, 0)

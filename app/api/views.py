@@ -9,12 +9,21 @@ from sqlalchemy import func, select
 from app.api import bp
 from app.api.errors import ApiError, problem
 from app.api.openapi import document
-from app.api.payloads import Invalid, campaign_from_json, is_id, page_args
+from app.api.payloads import (
+    Invalid,
+    campaign_from_json,
+    contacts_from_json,
+    is_id,
+    page_args,
+    purchases_from_json,
+)
 from app.api.service import authenticate
+from app.contacts.importer import RowError, parse_mobile, store_contacts, store_purchases
+from app.contacts.models import Contact
 from app.extensions import db
 from app.messaging import service as campaigns
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
-from app.persian import jalali_datetime
+from app.persian import jalali_date, jalali_datetime
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, STATUSES, Message
 
 # Endpoints that need no token.
@@ -335,3 +344,122 @@ def messages(campaign_id: int):
         query = query.where(Message.status == status)
     rows = db.session.scalars(query.order_by(Message.id).limit(limit + 1)).all()
     return jsonify(_page(rows, limit, message_json))
+
+
+# Contacts and purchases --------------------------------------------------------------
+
+
+def _day_fields(contact: Contact, *names: str) -> dict:
+    """``name`` as 1991-08-03 and ``name_jalali`` as 1370/05/12, for each name."""
+    shaped = {}
+    for name in names:
+        day = getattr(contact, name)
+        shaped[name] = day.isoformat() if day else None
+        shaped[f"{name}_jalali"] = jalali_date(day) if day else None
+    return shaped
+
+
+def contact_json(contact: Contact) -> dict:
+    return {
+        "id": contact.id,
+        "mobile": contact.mobile,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "gender": contact.gender,
+        "city": contact.city,
+        **_day_fields(contact, "birth_date", "anniversary"),
+        "fields": contact.fields or {},
+        "tags": sorted(tag.name for tag in contact.tags),
+        "lists": [
+            {"id": item.id, "name": item.name}
+            for item in sorted(contact.lists, key=lambda item: item.id)
+        ],
+        "opted_out": contact.opted_out_at is not None,
+        "purchase_count": contact.purchase_count,
+        "total_spent": contact.total_spent,
+        **_times(contact, "first_purchase_at", "last_purchase_at", "opted_out_at", "created_at"),
+    }
+
+
+def _token_label() -> str:
+    """Where an API change came from, as the opt-out log records it."""
+    return f"API: {g.api_token.name}"
+
+
+@bp.post("/contacts")
+def upsert_contacts():
+    """Create or update up to 1000 contacts; one wrong item and nothing is written."""
+    try:
+        request_ = contacts_from_json(_json_object())
+    except Invalid as error:
+        raise _invalid(error, _("No contact was saved; correct the items named below.")) from None
+    rows = request_["rows"]
+    stored = store_contacts(
+        rows,
+        on_duplicate=request_["on_duplicate"],
+        list_id=request_["list_id"],
+        source="api",
+        opt_out_text=_token_label(),
+    )
+    db.session.commit()
+    return jsonify(
+        {
+            "created": stored.created,
+            "updated": stored.updated,
+            "skipped": stored.results.count("skipped"),
+            "contacts": [
+                {"mobile": row.mobile, "id": contact_id, "result": result}
+                for row, contact_id, result in zip(
+                    rows, stored.contact_ids, stored.results, strict=True
+                )
+            ],
+        }
+    )
+
+
+@bp.get("/contacts/<mobile>")
+def get_contact(mobile: str):
+    """A contact by any form of the number: 0912…, +98912…, ۰۹۱۲…"""
+    try:
+        canonical = parse_mobile(mobile)
+    except RowError as error:
+        raise ApiError(
+            422,
+            "invalid",
+            _("This is not a mobile number."),
+            [problem("mobile", error.reason)],
+        ) from None
+    contact = db.session.scalar(select(Contact).where(Contact.mobile == canonical))
+    if contact is None:
+        raise ApiError(
+            404, "not_found", _("No contact has the number %(mobile)s.", mobile=canonical)
+        )
+    return jsonify(contact_json(contact))
+
+
+@bp.post("/purchases")
+def record_purchases():
+    """Record up to 1000 purchases; a reference already recorded is a duplicate, not an error.
+
+    A checkout that retries the same invoice gets "duplicate" and the totals count it once.
+    """
+    try:
+        request_ = purchases_from_json(_json_object())
+    except Invalid as error:
+        raise _invalid(
+            error, _("No purchase was recorded; correct the items named below.")
+        ) from None
+    rows = request_["rows"]
+    stored = store_purchases(rows, create_contacts=request_["create_contacts"], source="api")
+    db.session.commit()
+    results = stored.results
+    return jsonify(
+        {
+            "created": results.count("created") - stored.late_duplicates,
+            "duplicates": results.count("duplicate") + stored.late_duplicates,
+            "purchases": [
+                {"reference": row.reference, "mobile": row.mobile, "result": result}
+                for row, result in zip(rows, results, strict=True)
+            ],
+        }
+    )

@@ -4,6 +4,7 @@ bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
 from app.contacts import (  # noqa: E402,F401
     bulk_views,
+    import_views,
     record_views,
-    views,  # noqa: E402,F401
+    views,
 )

@@ -205,11 +205,13 @@ class ImportJob(db.Model):
     kind: Mapped[str] = mapped_column(String(16))  # contacts | purchases
     filename: Mapped[str] = mapped_column(String(255))
     stored_as: Mapped[str] = mapped_column(String(255))
-    # column index → field name, as the owner mapped it
+    # column index → field name ("custom:<name>" for own fields), as the owner mapped it
     mapping: Mapped[dict] = mapped_column(JSON, default=dict)
     # list_id, on_duplicate ("skip" | "update"), header (the first row holds names)
     options: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # running, done, failed
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # mapping, running, done, failed
     total_rows: Mapped[int | None] = mapped_column(Integer)
     rows: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)

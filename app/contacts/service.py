@@ -1,11 +1,11 @@
-"""Contacts and lists: import, search, membership."""
+"""Contacts and lists: membership, tags, opt-outs, purchases.
 
-import csv
-import io
-from dataclasses import dataclass, field
+Files are imported by app.contacts.importer, which stores rows through these functions.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, select, update
 
 from app.contacts.models import (
@@ -17,179 +17,9 @@ from app.contacts.models import (
     contact_tags,
     list_members,
 )
-from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.extensions import db
-from app.persian import jalali_month_day, normalize_text, parse_jalali_date, show_number
+from app.persian import normalize_text
 from app.types import utcnow
-
-IMPORT_CHUNK = 1000
-
-# Header cells (normalised, lower case) → field. Files without a recognised header are
-# read as: name, mobile, birth date.
-HEADERS = {
-    "name": "name",
-    "full name": "name",
-    "نام": "first_name",
-    "نام و نام خانوادگی": "name",
-    "نام کامل": "name",
-    "first name": "first_name",
-    "first_name": "first_name",
-    "last name": "last_name",
-    "last_name": "last_name",
-    "نام خانوادگی": "last_name",
-    "mobile": "mobile",
-    "phone": "mobile",
-    "موبایل": "mobile",
-    "شماره موبایل": "mobile",
-    "شماره همراه": "mobile",
-    "تلفن همراه": "mobile",
-    "شماره": "mobile",
-    "birth date": "birth_date",
-    "birthday": "birth_date",
-    "birth_date": "birth_date",
-    "تاریخ تولد": "birth_date",
-    "تولد": "birth_date",
-}
-POSITIONAL = ("name", "mobile", "birth_date")
-
-
-@dataclass
-class ImportResult:
-    rows: int = 0
-    created: int = 0
-    existing: int = 0
-    duplicates: list[tuple[int, str]] = field(default_factory=list)
-    invalid: list[tuple[int, str]] = field(default_factory=list)
-
-
-class UnreadableFile(ValueError):
-    """The file as a whole cannot be read; nothing was imported."""
-
-
-def _columns(header: list[str]) -> dict[str, int] | None:
-    """Field → column index, when the first row is a recognised header."""
-    found = {}
-    for index, cell in enumerate(header):
-        key = HEADERS.get(normalize_text(cell).lower())
-        if key and key not in found:
-            found[key] = index
-    if "mobile" not in found:
-        return None
-    if "first_name" in found and not {"last_name", "name"} & found.keys():
-        # A lone «نام» column holds the whole name in most shops' files.
-        found["name"] = found.pop("first_name")
-    return found
-
-
-def _parse_row(cells: list[str], columns: dict[str, int]) -> dict:
-    """One file row as contact fields; raises ValueError with the reason shown to the owner."""
-
-    def cell(name: str) -> str:
-        index = columns.get(name)
-        return normalize_text(cells[index]) if index is not None and index < len(cells) else ""
-
-    try:
-        mobile = normalize_mobile(cell("mobile"))
-    except InvalidMobile as error:
-        raise ValueError(str(error.reason)) from None
-    first, last = cell("first_name"), cell("last_name")
-    if not (first or last):
-        first, _sep, last = cell("name").partition(" ")
-    birth_text = cell("birth_date")
-    birth_date = None
-    if birth_text:
-        try:
-            birth_date = parse_jalali_date(birth_text)
-        except ValueError:
-            raise ValueError(
-                _(
-                    "The birth date “%(value)s” is not a valid Jalali date (like 1370/05/12).",
-                    value=birth_text,
-                )
-            ) from None
-    row = {
-        "mobile": mobile,
-        "first_name": first[:100],
-        "last_name": last[:100],
-        "birth_date": birth_date,
-        "birth_jmonth": None,
-        "birth_jday": None,
-    }
-    if birth_date:
-        row["birth_jmonth"], row["birth_jday"] = jalali_month_day(birth_date)
-    return row
-
-
-def _csv_reader(data: bytes):
-    """A CSV reader over UTF-8 bytes (with or without a BOM)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnreadableFile(
-            _("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
-        ) from None
-    return csv.reader(io.StringIO(text, newline=""))
-
-
-def import_contacts(data: bytes, list_id: int | None = None) -> ImportResult:
-    """Import contacts from CSV bytes; every row is accounted for in the result.
-
-    New numbers are created, numbers already stored are left as they are (and added to
-    the list, if one is given), repeated numbers in the file count once. It all happens
-    in the caller's transaction, so a failure leaves nothing half-written.
-    """
-    reader = _csv_reader(data)
-    result = ImportResult()
-    columns = dict(zip(POSITIONAL, range(len(POSITIONAL)), strict=True))
-    seen: dict[str, int] = {}
-    pending: list[dict] = []
-    first_row = True
-    for cells in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if first_row:
-            first_row = False
-            header = _columns(cells)
-            if header is not None:
-                columns = header
-                continue
-        result.rows += 1
-        try:
-            row = _parse_row(cells, columns)
-        except ValueError as error:
-            result.invalid.append((line, str(error)))
-            continue
-        if row["mobile"] in seen:
-            result.duplicates.append(
-                (line, _("Same number as line %(line)s.", line=show_number(seen[row["mobile"]])))
-            )
-            continue
-        seen[row["mobile"]] = line
-        pending.append(row)
-        if len(pending) == IMPORT_CHUNK:
-            _store(pending, list_id, result)
-            pending = []
-    if pending:
-        _store(pending, list_id, result)
-    return result
-
-
-def _store(rows: list[dict], list_id: int | None, result: ImportResult) -> None:
-    mobiles = [row["mobile"] for row in rows]
-    existing = dict(
-        db.session.execute(
-            select(Contact.mobile, Contact.id).where(Contact.mobile.in_(mobiles))
-        ).all()
-    )
-    new = [row for row in rows if row["mobile"] not in existing]
-    if new:
-        db.session.execute(insert(Contact), new)
-    result.created += len(new)
-    result.existing += len(existing)
-    if list_id is not None:
-        ids = db.session.scalars(select(Contact.id).where(Contact.mobile.in_(mobiles))).all()
-        add_to_list(list_id, ids)
 
 
 def add_to_list(list_id: int, contact_ids: list[int]) -> int:

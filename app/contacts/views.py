@@ -5,7 +5,7 @@ from flask_babel import ngettext
 from app.contacts import bp, search
 from app.contacts import service as contacts
 from app.contacts.bulk import BULK_ACTIONS
-from app.contacts.forms import ImportForm, ListForm, MembershipForm
+from app.contacts.forms import ListForm, MembershipForm
 from app.contacts.models import ContactList, Tag
 from app.contacts.record_forms import ConfirmForm, TagForm
 from app.contacts.search import ContactFilter
@@ -50,29 +50,6 @@ def index():
         membership=membership,
         bulk_actions=BULK_ACTIONS,
     )
-
-
-@bp.route("/import", methods=["GET", "POST"])
-def import_contacts():
-    form = ImportForm()
-    form.list_id.choices = _list_choices(blank=_("— no list —"))
-    if form.validate_on_submit():
-        list_id = form.list_id.data or None
-        if form.new_list.data and form.new_list.data.strip():
-            list_id = contacts.find_or_create_list(form.new_list.data).id
-        try:
-            result = contacts.import_contacts(form.file.data.read(), list_id)
-        except contacts.UnreadableFile as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
-            return render_template(
-                "contacts/import_result.html",
-                result=result,
-                contact_list=db.session.get(ContactList, list_id) if list_id else None,
-            )
-    return render_template("contacts/import.html", form=form)
 
 
 @bp.post("/add-to-list")

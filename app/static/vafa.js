@@ -160,3 +160,42 @@ if (progress) {
 document.querySelectorAll("[data-refresh]").forEach((element) => {
   setTimeout(() => window.location.reload(), Number(element.dataset.refresh) * 1000);
 });
+
+// Import mapping: the first row shown as column names while the box says so.
+document.querySelectorAll("[data-header-toggle]").forEach((box) => {
+  const table = document.getElementById("preview");
+  box.addEventListener("change", () => table.classList.toggle("has-header", box.checked));
+});
+
+// Import progress: refreshed from the server until the import is over, then the result.
+const importProgress = document.getElementById("import-progress");
+if (importProgress && importProgress.dataset.finished !== "true") {
+  const show = (name, value) => {
+    importProgress.querySelectorAll(`[data-field="${name}"], [data-stat="${name}"]`)
+      .forEach((element) => { element.textContent = value; });
+  };
+  async function pollImport() {
+    let data = null;
+    try {
+      const response = await fetch(importProgress.dataset.url, { headers: { Accept: "application/json" } });
+      if (response.ok) data = await response.json();
+    } catch (error) {
+      data = null; // the server is restarting: ask again in a moment
+    }
+    if (data) {
+      if (data.finished) {
+        window.location.reload();
+        return;
+      }
+      show("status_label", data.status_label);
+      for (const name of ["rows", "total_rows", "created", "updated", "duplicates", "invalid"]) {
+        show(name, data.shown[name]);
+      }
+      const bar = importProgress.querySelector('[role="progressbar"]');
+      bar.setAttribute("aria-valuenow", data.percent);
+      bar.querySelector(".progressbar-fill").style.inlineSize = `${data.percent}%`;
+    }
+    setTimeout(pollImport, 1000);
+  }
+  setTimeout(pollImport, 500);
+}

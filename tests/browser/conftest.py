@@ -97,6 +97,7 @@ def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
             "WTF_CSRF_ENABLED": True,
             "VAFA_TICK_SECONDS": 1,
             "VAFA_POLL_AFTER": 0,
+            "VAFA_IMPORT_FOLDER": str(tmp_path / "imports"),
         }
     )
     errors: list[BaseException] = []

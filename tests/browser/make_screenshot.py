@@ -44,7 +44,8 @@ BODY = "سلام {نام|دوست عزیز}، شب یلدا مبارک! تا پ�
 
 def seed(app) -> None:
     from app.auth.service import create_user
-    from app.contacts.service import find_or_create_list, import_contacts
+    from app.contacts.importer import import_file
+    from app.contacts.service import find_or_create_list
     from app.messaging.service import confirm_campaign, create_campaign
     from app.sending.policy import SendingPolicy, save_policy
     from app.sending.service import default_account
@@ -53,8 +54,10 @@ def seed(app) -> None:
         upgrade()
         owner = create_user(EMAIL, PASSWORD, "owner")
         contact_list = find_or_create_list(LIST_NAME)
-        import_contacts(SAMPLE_CSV.encode(), contact_list.id)
         db.session.commit()
+        sample = Path(app.config["VAFA_IMPORT_FOLDER"]).parent / "sample.csv"
+        sample.write_text(SAMPLE_CSV, encoding="utf-8")
+        import_file(sample, list_id=contact_list.id)
         campaign = create_campaign(
             name="خوش‌آمد مشتریان تازه",
             body="{نام|دوست عزیز} جان، به باشگاه مشتریان کافه وفا خوش آمدید!",
@@ -115,6 +118,7 @@ def main() -> None:
                 "SECRET_KEY": "screenshot",
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/vafa.db",
                 "VAFA_POLL_AFTER": 0,
+                "VAFA_IMPORT_FOLDER": f"{folder}/imports",
             }
         )
         seed(app)

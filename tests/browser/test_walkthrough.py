@@ -122,25 +122,32 @@ def test_first_session(page: Page, live_server, shot, tmp_path):
     expect(page).to_have_url(re.compile(r"/contacts/import$"))
     expect_persian_page(page)
 
-    # Import a CSV into a new list.
+    # Import a CSV into a new list: upload, check the guessed columns, import, watch it go in.
     csv_file = tmp_path / "مشتریان.csv"
     csv_file.write_text("\n".join(CSV_LINES) + "\n", encoding="utf-8")
     page.locator("#file").set_input_files(csv_file)
-    page.locator("#new_list").fill(LIST_NAME)
     shot("import")
     submit(page)
+    expect(page).to_have_url(re.compile(r"/contacts/import/\d+$"))
+    expect(page.locator("#preview tbody tr").nth(1)).to_contain_text("سارا احمدی")
+    selected = [page.locator(f'select[name="column-{i}"]').input_value() for i in range(3)]
+    assert selected == ["full_name", "mobile", "birth_date"]
+    page.locator("#new_list").fill(LIST_NAME)
+    shot("import-mapping")
+    submit(page, "#mapping")
     stats = {
         name: page.locator(f'[data-stat="{name}"]')
-        for name in ("rows", "created", "existing", "duplicates", "invalid")
+        for name in ("rows", "created", "updated", "duplicates", "invalid")
     }
+    expect(page.locator("#import-progress")).to_have_attribute("data-finished", "true")
     expect(stats["rows"]).to_have_text(fa(len(CSV_LINES) - 1))
     expect(stats["created"]).to_have_text(fa(len(CONTACTS)))
-    expect(stats["existing"]).to_have_text(fa(0))
+    expect(stats["updated"]).to_have_text(fa(0))
     expect(stats["duplicates"]).to_have_text(fa(0))
     expect(stats["invalid"]).to_have_text(fa(1))
     rejected = page.locator("#rejected tbody tr")
     expect(rejected).to_have_count(1)
-    expect(rejected.locator("td").first).to_have_text(fa(BAD_LINE))
+    expect(rejected.locator("td.reason")).to_contain_text(fa(BAD_LINE))
     expect(page.locator("main")).to_contain_text(LIST_NAME)
     shot("import-result")
 
