@@ -62,7 +62,9 @@ def import_job(job_id: int):
     """The mapping step while the job waits for it; its progress and result afterwards."""
     job = db.get_or_404(ImportJob, job_id)
     if job.status != "mapping":
-        header, rejected = importer.rejected_preview(job) if job.status == "done" else ([], [])
+        header, rejected = (
+            importer.rejected_preview(job, limit=30) if job.status == "done" else ([], [])
+        )
         return render_template(
             "contacts/import_progress.html",
             job=job,

@@ -76,21 +76,21 @@ MAX_COLUMNS = 60
 SLICE_SECONDS = 3.0
 
 CONTACT_FIELDS = {
-    "ignore": _l("Ignore this column"),
+    "ignore": _l("Ignore"),
     "first_name": _l("First name"),
     "last_name": _l("Last name"),
-    "full_name": _l("Full name (split into first and last)"),
+    "full_name": _l("Full name"),
     "mobile": _l("Mobile"),
     "gender": _l("Gender"),
     "birth_date": _l("Birth date"),
     "anniversary": _l("Anniversary"),
     "city": _l("City"),
     "tags": _l("Tags"),
-    "opted_out": _l("Opted out (yes/no)"),
-    "custom": _l("Own field, named after the column"),
+    "opted_out": _l("Opted out"),
+    "custom": _l("Own field"),
 }
 PURCHASE_FIELDS = {
-    "ignore": _l("Ignore this column"),
+    "ignore": _l("Ignore"),
     "mobile": _l("Mobile"),
     "purchased_at": _l("Date of purchase"),
     "amount": _l("Amount"),
