@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 import pytest
 import xlsxwriter
+from flask_babel import gettext
 from import_support import (
     adds_up,
     confirm,
@@ -22,7 +23,7 @@ from import_support import (
     stored,
     upload,
 )
-from integration_support import page_text
+from integration_support import in_locale, page_text
 from sqlalchemy import func, select
 
 from app.contacts import importer
@@ -421,7 +422,8 @@ def test_a_column_can_be_kept_as_an_own_field_or_ignored(logged_in):
 
 def test_without_a_header_an_own_field_is_named_by_its_column(logged_in):
     import_file(logged_in, "09121234567,شعبه ونک\n", columns={1: "custom"})
-    assert stored()[ALI].fields == {"Column 2": "شعبه ونک"}
+    column = in_locale("fa", lambda: gettext("Column %(number)s", number=2))
+    assert stored()[ALI].fields == {column: "شعبه ونک"}
 
 
 def test_an_upload_can_be_discarded_before_it_starts(logged_in):
