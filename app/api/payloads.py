@@ -22,6 +22,7 @@ from app.contacts.importer import (
     split_tags,
 )
 from app.contacts.models import Contact, ContactList
+from app.contacts.service import own_field_names
 from app.extensions import db
 from app.messaging.text import unknown_placeholders
 from app.persian import (
@@ -103,7 +104,7 @@ def campaign_from_json(payload: dict) -> dict:
         problems.append(problem("text", _("Write the message text.")))
     else:
         text = text.replace("\r\n", "\n")
-        unknown = unknown_placeholders(text)
+        unknown = unknown_placeholders(text, own_field_names())
         if len(text) > TEXT_MAX:
             problems.append(problem("text", _too_long(TEXT_MAX)))
         if unknown:

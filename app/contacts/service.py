@@ -6,7 +6,7 @@ Files are imported by app.contacts.importer, which stores rows through these fun
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 
 from app.contacts.models import (
     Contact,
@@ -246,3 +246,22 @@ def refresh_purchase_totals(contact_ids: set[int]) -> None:
             )
             .execution_options(synchronize_session=False)
         )
+
+
+def own_field_names() -> list[str]:
+    """The names of the shop's own contact fields (imported columns, fields added by hand).
+
+    They live as keys of each contact's JSON ``fields``; reading them scans the contacts,
+    so callers ask once per page or form, not per message.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = text(
+            "SELECT DISTINCT json_object_keys(fields) AS name FROM contacts"
+            " WHERE fields::text <> '{}' ORDER BY name"
+        )
+    else:
+        query = text(
+            "SELECT DISTINCT field.key AS name FROM contacts, json_each(contacts.fields) AS field"
+            " WHERE contacts.fields <> '{}' ORDER BY name"
+        )
+    return list(db.session.scalars(query))

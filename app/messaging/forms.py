@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from app.contacts.service import own_field_names
 from app.messaging.text import unknown_placeholders
 from app.persian import parse_jalali_datetime
 from app.types import utcnow
@@ -28,7 +29,7 @@ class CampaignForm(FlaskForm):
         self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
 
     def validate_body(self, field):
-        unknown = unknown_placeholders(field.data or "")
+        unknown = unknown_placeholders(field.data or "", own_field_names())
         if unknown:
             raise ValidationError(
                 _l("Unknown placeholder: %(names)s", names="، ".join(f"{{{n}}}" for n in unknown))

@@ -1,11 +1,13 @@
 """Campaigns: from a composed text to one outbox row per recipient, and their control."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import false, func, insert, select, update
 
 from app.contacts.models import Contact, list_members
+from app.contacts.service import own_field_names
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.messaging.text import count_parts, render
@@ -86,8 +88,10 @@ class Estimate:
         return self.credit is not None and self.credit >= self.cost
 
 
-def body_for(campaign: Campaign, contact, policy: SendingPolicy) -> str:
-    body = render(campaign.body, contact)
+def body_for(
+    campaign: Campaign, contact, policy: SendingPolicy, own_fields: Collection[str] = ()
+) -> str:
+    body = render(campaign.body, contact, own_fields)
     return policy.with_optout(body) if campaign.marketing else body
 
 
@@ -98,17 +102,21 @@ def estimate(campaign: Campaign) -> Estimate:
     only the columns the text needs.
     """
     policy = load_policy()
+    own_fields = own_field_names()
     audience = campaign_audience(campaign).subquery()
     rows = db.session.execute(
-        select(audience.c.first_name, audience.c.last_name, audience.c.opted_out_at)
+        select(
+            audience.c.first_name, audience.c.last_name, audience.c.fields, audience.c.opted_out_at
+        )
     )
     recipients = opted_out = parts = 0
-    for first_name, last_name, opted_out_at in rows:
+    for first_name, last_name, fields, opted_out_at in rows:
         if opted_out_at is not None and campaign.marketing:
             opted_out += 1
             continue
         recipients += 1
-        parts += count_parts(body_for(campaign, _Names(first_name, last_name), policy)).parts
+        person = _Names(first_name, last_name, fields or {})
+        parts += count_parts(body_for(campaign, person, policy, own_fields)).parts
     account = campaign.provider
     cost = parts * account.price_per_part
     if account.is_test:
@@ -124,6 +132,7 @@ def estimate(campaign: Campaign) -> Estimate:
 class _Names:
     first_name: str
     last_name: str
+    fields: dict
 
     @property
     def full_name(self) -> str:
@@ -139,6 +148,7 @@ def materialise(campaign: Campaign) -> int:
     idempotency key keeps any overlap from sending twice.
     """
     policy = load_policy()
+    own_fields = own_field_names()
     done_up_to = (
         db.session.scalar(
             select(func.max(Message.contact_id)).where(Message.campaign_id == campaign.id)
@@ -165,7 +175,7 @@ def materialise(campaign: Campaign) -> int:
         now = utcnow()
         rows = []
         for contact in contacts:
-            body = body_for(campaign, contact, policy)
+            body = body_for(campaign, contact, policy, own_fields)
             skip = None
             if campaign.marketing and contact.opted_out_at is not None:
                 skip = "opted_out"

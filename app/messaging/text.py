@@ -1,7 +1,8 @@
 """Message text: placeholders and SMS part counting.
 
-Placeholders are a fixed set of names in braces, ``{نام}`` or ``{first_name}``, with an
-optional fallback for empty values: ``{نام|مشتری عزیز}``. They are substituted by a
+Placeholders are names in braces, ``{نام}`` or ``{first_name}``, or the name of one of
+the shop's own contact fields (``{کد اشتراک}``), with an optional fallback for empty
+values: ``{نام|مشتری عزیز}``. They are substituted by a
 lookup, never evaluated, so a message text cannot run code (the sandbox is the grammar).
 
 Part counting follows GSM 03.38: text entirely in the GSM 7-bit alphabet fits 160
@@ -12,6 +13,7 @@ counted in UTF-16 code units (an emoji takes two). static/compose.js mirrors thi
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 GSM_BASIC = set(
@@ -58,21 +60,30 @@ def count_parts(text: str) -> PartCount:
     return PartCount(length, parts, is_unicode)
 
 
-def unknown_placeholders(body: str) -> list[str]:
-    """Placeholder names in ``body`` that Vafa does not know, in order of appearance."""
+def unknown_placeholders(body: str, own_fields: Collection[str] = ()) -> list[str]:
+    """Placeholder names in ``body`` that are neither Vafa's nor one of the shop's own
+    contact fields (``own_fields``), in order of appearance."""
     names = (match.group(1).strip() for match in _PLACEHOLDER.finditer(body))
-    return list(dict.fromkeys(name for name in names if name not in PLACEHOLDERS))
+    known = PLACEHOLDERS.keys() | set(own_fields)
+    return list(dict.fromkeys(name for name in names if name not in known))
 
 
-def render(body: str, contact) -> str:
-    """The text one contact receives: each placeholder replaced, or its fallback."""
+def render(body: str, contact, own_fields: Collection[str] = ()) -> str:
+    """The text one contact receives: each placeholder replaced, or its fallback.
+
+    A name that is neither Vafa's nor one of ``own_fields`` is left as written (the
+    compose form refuses such texts; the preview shows them as they are).
+    """
 
     def substitute(match: re.Match) -> str:
         name, fallback = match.group(1).strip(), match.group(2)
         attribute = PLACEHOLDERS.get(name)
-        if attribute is None:
+        if attribute is not None:
+            value = getattr(contact, attribute, "") or ""
+        elif name in own_fields:
+            value = (getattr(contact, "fields", None) or {}).get(name, "")
+        else:
             return match.group(0)
-        value = (getattr(contact, attribute, "") or "").strip()
-        return value or (fallback or "").strip()
+        return str(value).strip() or (fallback or "").strip()
 
     return _PLACEHOLDER.sub(substitute, body)

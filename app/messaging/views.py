@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.contacts.models import Contact
-from app.contacts.service import all_lists
+from app.contacts.service import all_lists, own_field_names
 from app.extensions import db
 from app.messaging import bp
 from app.messaging import service as campaigns
@@ -63,7 +63,7 @@ def new_campaign():
     return render_template(
         "messaging/compose.html",
         form=form,
-        placeholders=[name for name in PLACEHOLDERS if not name.isascii()],
+        placeholders=[name for name in PLACEHOLDERS if not name.isascii()] + own_field_names(),
         optout=load_policy(),
     )
 
@@ -80,7 +80,7 @@ def preview():
         contact = db.session.scalars(
             campaigns.audience_query(list_id).order_by(Contact.id).offset(offset % size).limit(1)
         ).first()
-    text = render(body, contact) if contact else body
+    text = render(body, contact, own_field_names()) if contact else body
     text = load_policy().with_optout(text) if text.strip() else text
     count = count_parts(text)
     return jsonify(
@@ -96,7 +96,7 @@ def preview():
             if contact
             else None
         ),
-        unknown=unknown_placeholders(body),
+        unknown=unknown_placeholders(body, own_field_names()),
     )
 
 
