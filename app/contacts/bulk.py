@@ -35,40 +35,39 @@ BULK_ACTIONS = {
 }
 
 
-def tag_matching(
-    contact_filter: ContactFilter, tag_id: int, upto: int | None, chunk: int | None = None
+def _link_matching(
+    table, column: str, value: int, contact_filter: ContactFilter, upto: int | None, chunk: int
 ) -> Iterator[int]:
-    """Tag every matching contact; yields how many were newly tagged, chunk by chunk."""
-    for after, last in id_chunks(contact_filter, upto, chunk or BULK_CHUNK):
+    """Link every matching contact to a tag or list (``table``: contact_id + ``column``),
+    skipping links that exist; yields how many were newly made, chunk by chunk."""
+    for after, last in id_chunks(contact_filter, upto, chunk):
         ids = ids_in_chunk(contact_filter, after, last).subquery()
-        untagged = ~exists().where(
-            contact_tags.c.tag_id == tag_id, contact_tags.c.contact_id == ids.c[0]
-        )
+        absent = ~exists().where(table.c[column] == value, table.c.contact_id == ids.c[0])
         result = db.session.execute(
-            insert(contact_tags).from_select(
-                ["tag_id", "contact_id"], select(literal(tag_id), ids.c[0]).where(untagged)
+            insert(table).from_select(
+                [column, "contact_id"], select(literal(value), ids.c[0]).where(absent)
             ),
             execution_options=_COUNTED,
         )
         yield result.rowcount
+
+
+def tag_matching(
+    contact_filter: ContactFilter, tag_id: int, upto: int | None, chunk: int | None = None
+) -> Iterator[int]:
+    """Tag every matching contact; yields how many were newly tagged, chunk by chunk."""
+    yield from _link_matching(
+        contact_tags, "tag_id", tag_id, contact_filter, upto, chunk or BULK_CHUNK
+    )
 
 
 def add_matching_to_list(
     contact_filter: ContactFilter, list_id: int, upto: int | None, chunk: int | None = None
 ) -> Iterator[int]:
     """Put every matching contact in a list; yields how many were newly added, per chunk."""
-    for after, last in id_chunks(contact_filter, upto, chunk or BULK_CHUNK):
-        ids = ids_in_chunk(contact_filter, after, last).subquery()
-        absent = ~exists().where(
-            list_members.c.list_id == list_id, list_members.c.contact_id == ids.c[0]
-        )
-        result = db.session.execute(
-            insert(list_members).from_select(
-                ["list_id", "contact_id"], select(literal(list_id), ids.c[0]).where(absent)
-            ),
-            execution_options=_COUNTED,
-        )
-        yield result.rowcount
+    yield from _link_matching(
+        list_members, "list_id", list_id, contact_filter, upto, chunk or BULK_CHUNK
+    )
 
 
 def opt_out_matching(
