@@ -13,10 +13,9 @@ from app.extensions import db
 from app.persian import show_digits
 
 
-def _list_choices(blank: str | None = None) -> list[tuple[int, str]]:
+def _list_choices() -> list[tuple[int, str]]:
     # Names only: counting every list's members reads every membership row.
-    choices = contacts.all_list_names()
-    return [(0, blank), *choices] if blank else choices
+    return contacts.all_list_names()
 
 
 def _selected_ids() -> list[int]:
