@@ -38,7 +38,7 @@ def start_worker(database_url: str) -> subprocess.Popen:
         "VAFA_DATABASE_URL": database_url,
         "VAFA_SECRET_KEY": "crash-test",
         "VAFA_CLAIM_TIMEOUT": "2",
-        "VAFA_DISPATCH_BATCH": "40",
+        "VAFA_DISPATCH_BATCH": "150",
         "VAFA_TICK_SECONDS": "1",
         "PYTHONPATH": str(ROOT),
     }
@@ -78,7 +78,9 @@ def requested_local_ids(fake) -> Counter:
 
 def test_killing_workers_never_sends_a_message_twice(app, make_contact):
     fake = kavenegar.create_app(credit=10**12, lines=("30001234",))
-    fake.faults = Faults(delay=0.1)  # every request takes a realistic moment
+    # Every request is recorded as it arrives and answered half a second later, so a
+    # worker killed after its request arrived is certainly killed while waiting.
+    fake.faults = Faults(delay=0.5, after_handling=True)
     with serving(fake) as url:
         account = ProviderAccount(
             name="kavenegar",
@@ -123,7 +125,7 @@ def test_killing_workers_never_sends_a_message_twice(app, make_contact):
             deadline = time.monotonic() + 60
             while send_requests(fake) == seen and time.monotonic() < deadline:
                 time.sleep(0.02)
-            time.sleep(rng.uniform(0.1, 0.8))
+            time.sleep(rng.uniform(0.05, 0.4))
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             kills += 1
