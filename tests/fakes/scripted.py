@@ -38,6 +38,25 @@ class ScriptedProvider:
         self.settings = settings
 
     @classmethod
+    def install(cls, monkeypatch, **account_fields):
+        """Register the kind for one test, reset the script, add an account; return it."""
+        from app.extensions import db
+        from app.sending.models import ProviderAccount
+        from app.sending.providers import KINDS
+
+        monkeypatch.setitem(KINDS, "scripted", "tests.fakes.scripted:ScriptedProvider")
+        cls.reset()
+        account = ProviderAccount(
+            name="scripted",
+            kind="scripted",
+            requests_per_second=1000,
+            price_per_part=100,
+            **{"senders": "3000123", **account_fields},
+        )
+        db.session.add(account)
+        return account
+
+    @classmethod
     def reset(cls) -> None:
         cls.answers = deque()
         cls.calls = []

@@ -15,7 +15,6 @@ from app.messaging import service as campaigns
 from app.messaging.models import Campaign
 from app.persian import show_number
 from app.sending.models import STATUSES, Message, ProviderAccount
-from app.sending.providers import KINDS
 from tests.fakes.scripted import ScriptedProvider
 
 OPTOUT = "\nلغو۱۱"  # the opt-out line every marketing text ends with (by default)
@@ -41,16 +40,7 @@ def shop(make_contact):
 @pytest.fixture
 def scripted(app, monkeypatch):
     """A provider account with two sender lines and a price, behind a scripted adapter."""
-    monkeypatch.setitem(KINDS, "scripted", "tests.fakes.scripted:ScriptedProvider")
-    ScriptedProvider.reset()
-    account = ProviderAccount(
-        name="scripted",
-        kind="scripted",
-        senders="3000123\n3000456",
-        requests_per_second=1000,
-        price_per_part=100,
-    )
-    db.session.add(account)
+    account = ScriptedProvider.install(monkeypatch, senders="3000123\n3000456")
     db.session.commit()
     return account
 

@@ -6,26 +6,14 @@ import pytest
 
 from app.extensions import db
 from app.messaging import service as campaigns
-from app.sending.models import ProviderAccount
 from app.sending.policy import SendingPolicy, save_policy
-from app.sending.providers import KINDS
 from tests.fakes.scripted import ScriptedProvider
 
 
 @pytest.fixture
 def scripted(app, monkeypatch):
     """The ScriptedProvider class, reset, behind a provider account; any hour may send."""
-    monkeypatch.setitem(KINDS, "scripted", "tests.fakes.scripted:ScriptedProvider")
-    ScriptedProvider.reset()
-    account = ProviderAccount(
-        name="scripted",
-        kind="scripted",
-        senders="3000123",
-        requests_per_second=1000,
-        price_per_part=100,
-        is_default=True,
-    )
-    db.session.add(account)
+    account = ScriptedProvider.install(monkeypatch, is_default=True)
     save_policy(SendingPolicy(window_start=time(0), window_end=time(0)))
     db.session.commit()
     ScriptedProvider.account = account
