@@ -59,4 +59,7 @@ def load_config(instance_path: Path) -> dict:
         # An Excel export of more contacts than this is written in the background (a
         # million take about a minute) and downloaded when ready; CSV always streams.
         "VAFA_EXPORT_BACKGROUND_OVER": _int("VAFA_EXPORT_BACKGROUND_OVER", 50_000),
+        # Distinct names of the shop's own contact fields (imported columns, fields added
+        # by hand or through the API); pages that offer them list every one.
+        "VAFA_MAX_OWN_FIELDS": _int("VAFA_MAX_OWN_FIELDS", 100),
     }

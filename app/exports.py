@@ -9,8 +9,9 @@ database in chunks) and hands them to either writer:
   written as text, so a mobile number keeps its leading 0 and a name that starts with
   "=" stays a name; the sheet reads right to left in Persian.
 
-Cells that start like a formula (= + - @) are prefixed with ' in the CSV, the usual
-guard against formula injection: names come from customers and imported files.
+Cells that start like a formula (= + - @, tab or CR) are prefixed with ' in every CSV the
+panel writes, header included (`csv_cell`), the usual guard against formula injection:
+names, field names and whole rows come from customers and imported files.
 """
 
 import csv
@@ -26,7 +27,8 @@ CSV_FLUSH_ROWS = 1000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_cell(value):
+def csv_cell(value):
+    """A value as a CSV cell that no spreadsheet reads as a formula."""
     if value is None:
         return ""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
@@ -39,9 +41,9 @@ def csv_chunks(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(header)
+    writer.writerow([csv_cell(title) for title in header])
     for count, row in enumerate(rows, start=1):
-        writer.writerow([_csv_cell(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
         if count % CSV_FLUSH_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -62,6 +62,7 @@ from app.contacts.sheets import (
     open_sheet,
     read_preview,
 )
+from app.exports import csv_cell
 from app.extensions import db
 from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text, show_digits
 from app.types import utcnow
@@ -765,10 +766,10 @@ class RejectedFile:
         self.writer = csv.writer(self.handle, lineterminator="\r\n")
         if fresh:
             self.handle.write("\ufeff")
-            self.writer.writerow(header)
+            self.writer.writerow([csv_cell(title) for title in header])
 
     def write(self, cells: list[Cell], reason: str) -> None:
-        self.writer.writerow([*(cell_text(cell) for cell in cells), reason])
+        self.writer.writerow([*(csv_cell(cell_text(cell)) for cell in cells), reason])
 
     def size(self) -> int:
         self.handle.flush()

@@ -6,6 +6,8 @@ Files are imported by app.contacts.importer, which stores rows through these fun
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, insert, select, text, update
 
 from app.contacts.models import (
@@ -18,7 +20,7 @@ from app.contacts.models import (
     list_members,
 )
 from app.extensions import db
-from app.persian import normalize_text
+from app.persian import normalize_text, show_number
 from app.types import utcnow
 
 
@@ -265,3 +267,51 @@ def own_field_names() -> list[str]:
             " WHERE contacts.fields <> '{}' ORDER BY name"
         )
     return list(db.session.scalars(query))
+
+
+# The shop's own fields: a name is at most this long, a value at most that long. How many
+# distinct names the shop may have is the setting VAFA_MAX_OWN_FIELDS: every page that
+# offers the fields (compose, a contact's form) lists them all.
+OWN_FIELD_NAME_MAX = 50
+OWN_FIELD_VALUE_MAX = 500
+
+
+class OwnFieldError(ValueError):
+    """Why a contact's own fields cannot be stored; the message names the limit."""
+
+
+def check_own_fields(fields: dict[str, str], known: set[str] | None = None) -> None:
+    """Refuse fields whose names or values break the limits, or that would take the shop
+    past VAFA_MAX_OWN_FIELDS distinct names. ``known`` is own_field_names() when the
+    caller already has it (an import checks many rows against one reading)."""
+    for name, value in fields.items():
+        if not name or len(name) > OWN_FIELD_NAME_MAX:
+            raise OwnFieldError(
+                _(
+                    "A field name has 1 to %(max)s characters: “%(name)s”.",
+                    max=show_number(OWN_FIELD_NAME_MAX),
+                    name=name[:OWN_FIELD_NAME_MAX] + "…",
+                )
+            )
+        if len(value) > OWN_FIELD_VALUE_MAX:
+            raise OwnFieldError(
+                _(
+                    "The field “%(name)s” has more than %(max)s characters.",
+                    name=name,
+                    max=show_number(OWN_FIELD_VALUE_MAX),
+                )
+            )
+    limit = current_app.config["VAFA_MAX_OWN_FIELDS"]
+    if known is None:
+        known = set(own_field_names())
+    new = set(fields) - known
+    if new and len(known) + len(new) > limit:
+        raise OwnFieldError(
+            _(
+                "A shop can have at most %(max)s fields of its own; there are already"
+                " %(count)s, and “%(name)s” would be a new one.",
+                max=show_number(limit),
+                count=show_number(len(known)),
+                name=sorted(new)[0],
+            )
+        )
