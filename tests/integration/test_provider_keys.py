@@ -118,7 +118,8 @@ def panel_log(caplog) -> str:
 def raw_secrets() -> list[tuple[str, str]]:
     """The key and password columns as the database holds them."""
     db.session.commit()
-    return [tuple(row) for row in db.session.execute(text("SELECT api_key, password FROM provider_accounts"))]  # fmt: skip  # noqa: E501
+    query = text("SELECT api_key, password FROM provider_accounts ORDER BY id")
+    return [tuple(row) for row in db.session.execute(query)]
 
 
 # The key goes only where it was typed for ---------------------------------------------
