@@ -298,6 +298,18 @@ def test_the_engine_says_why_it_cannot_send_with_an_undecryptable_key(app, fake_
     assert fake_kavenegar.state["requests"] == []
 
 
+def test_providers_list_says_which_key_cannot_be_decrypted(app):
+    save_account(None, name="کاوه", kind="kavenegar", api_key=KEY, senders="3000123")
+    db.session.commit()
+    wrong_encryption_key(app)
+    result = app.test_cli_runner().invoke(vafa, ["providers", "list"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split("\t")[-1].strip() == in_locale(
+        "fa", lambda: gettext("cannot be decrypted")
+    )
+    assert KEY[-4:] not in result.output
+
+
 # Rotation -----------------------------------------------------------------------------
 
 
