@@ -184,6 +184,27 @@ def providers_list() -> None:
         )
 
 
+@providers_group.command("rotate-keys")
+@with_appcontext
+def providers_rotate_keys() -> None:
+    """Encrypt every stored key again with the current encryption key.
+
+    After changing VAFA_ENCRYPTION_KEY (or the secret key), list the old one in
+    VAFA_ENCRYPTION_OLD_KEYS, run this, then remove it from that list.
+    """
+    from app.sending.accounts import rotate_keys
+
+    rotated, unreadable = rotate_keys()
+    db.session.commit()
+    click.echo(f"Re-encrypted the keys of {rotated} account(s) with the current key.")
+    if unreadable:
+        names = ", ".join(repr(name) for name in unreadable)
+        raise click.ClickException(
+            f"No configured key decrypts the keys of {names}: list the old key in "
+            "VAFA_ENCRYPTION_OLD_KEYS and run this again, or type those keys again in the panel."
+        )
+
+
 api_token_group = AppGroup("api-token", help="Tokens for the JSON API (/api/v1).")
 
 

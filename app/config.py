@@ -33,6 +33,11 @@ def load_config(instance_path: Path) -> dict:
     database_url = os.environ.get("VAFA_DATABASE_URL") or (f"sqlite:///{instance_path / 'vafa.db'}")
     return {
         "SECRET_KEY": _secret_key(instance_path),
+        # Provider keys are encrypted at rest with a key derived from this (when set) or
+        # from SECRET_KEY; earlier ones, comma-separated, still decrypt until
+        # `vafa providers rotate-keys` has encrypted everything again (app/crypto.py).
+        "VAFA_ENCRYPTION_KEY": os.environ.get("VAFA_ENCRYPTION_KEY", ""),
+        "VAFA_ENCRYPTION_OLD_KEYS": os.environ.get("VAFA_ENCRYPTION_OLD_KEYS", ""),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BABEL_DEFAULT_LOCALE": "fa",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Tehran",

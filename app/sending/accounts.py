@@ -1,10 +1,13 @@
 """Provider accounts: adding, editing and testing them."""
 
 import re
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from app.crypto import SecretUnreadable, reseal
 from app.extensions import db
 from app.persian import ascii_digits, normalize_text
 from app.sending.models import ProviderAccount
@@ -52,17 +55,45 @@ def save_account(
         if not _SENDER.match(line):
             raise AccountError(_("The sender line “%(line)s” should be digits only.", line=line))
     base_url = (base_url or "").strip() or None
-    if base_url and not re.match(r"^https?://[^\s/]+", base_url):
-        raise AccountError(_("The API address must start with http:// or https://."))
+    if base_url:
+        check_base_url(base_url)
     if requests_per_second is not None and not 0 < requests_per_second <= 1000:
         raise AccountError(_("Requests per second must be between 0 and 1000."))
     if price_per_part < 0:
         raise AccountError(_("The price per part cannot be negative."))
+    typed_key, typed_username, typed_password = api_key.strip(), username.strip(), password
+    if account is not None and kind != "console" and _moves(account, kind, base_url):
+        # The stored secret was typed for the old host: it goes to a new one only when
+        # the owner types it again, else anyone who may edit the account could point it
+        # at their own server and press «test connection».
+        if kind in PASSWORD_KINDS and not (typed_username and typed_password):
+            raise AccountError(
+                _(
+                    "The provider or its API address has changed: type the username and "
+                    "password again, so they are not sent to a new address unnoticed."
+                )
+            )
+        if kind not in PASSWORD_KINDS and not typed_key:
+            raise AccountError(
+                _(
+                    "The provider or its API address has changed: type the API key again, "
+                    "so it is not sent to a new address unnoticed."
+                )
+            )
     # Blank secrets keep the stored ones: check what the account will have, before
     # anything of it is written.
-    api_key = api_key.strip() or (account.api_key if account else "")
-    username = username.strip() or (account.username if account else "")
-    password = password or (account.password if account else "")
+    api_key, key_unreadable = _typed_or_stored(typed_key, account, "api_key")
+    password, password_unreadable = _typed_or_stored(typed_password, account, "password")
+    if (kind in PASSWORD_KINDS and password_unreadable) or (
+        kind not in PASSWORD_KINDS and kind != "console" and key_unreadable
+    ):
+        raise AccountError(
+            _(
+                "The stored key cannot be decrypted: the server's encryption key has "
+                "changed. Type the key (or password) again."
+            )
+        )
+    username = typed_username or (account.username if account else "")
     if kind in PASSWORD_KINDS and not (username and password):
         raise AccountError(_("This provider needs the panel's username and password."))
     if kind not in PASSWORD_KINDS and kind != "console" and not api_key:
@@ -72,7 +103,12 @@ def save_account(
         account = ProviderAccount()
         db.session.add(account)
     account.name, account.kind = name, kind
-    account.api_key, account.username, account.password = api_key, username, password
+    account.username = username
+    # Sealed only when typed: an edit of the name leaves the stored secrets alone.
+    if typed_key or not account.sealed_api_key:
+        account.api_key = api_key
+    if typed_password or not account.sealed_password:
+        account.password = password
     account.senders = "\n".join(lines)
     account.base_url = base_url
     account.price_per_part = price_per_part
@@ -86,6 +122,58 @@ def save_account(
     ):
         make_default(account)
     return account
+
+
+def _typed_or_stored(
+    typed: str, account: ProviderAccount | None, attribute: str
+) -> tuple[str, bool]:
+    """The secret the account will use, and whether the stored one could not be opened."""
+    if typed or account is None:
+        return typed, False
+    try:
+        return getattr(account, attribute), False
+    except SecretUnreadable:
+        return "", True
+
+
+def _moves(account: ProviderAccount, kind: str, base_url: str | None) -> bool:
+    """Would the stored secret now go to another host (another provider or address)?"""
+    return kind != account.kind or (base_url or None) != (account.base_url or None)
+
+
+def check_base_url(base_url: str) -> None:
+    """Refuse an API address the key must not travel to: https only, http on loopback.
+
+    Keys cross the network with every request; plain http would hand them to anyone on
+    the way. Loopback (127.0.0.0/8, ::1, localhost) stays open for a local proxy or a
+    test server, since it never leaves the machine.
+    """
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        host = ""
+    if re.search(r"\s", base_url) or not host or parts.scheme not in ("http", "https"):
+        raise AccountError(_("The API address must look like https://api.example.com/v1."))
+    if parts.username or parts.password:
+        raise AccountError(_("The API address must not hold a username or password."))
+    if parts.scheme == "http" and not _loopback(host):
+        raise AccountError(
+            _(
+                "The API address must start with https:// (http:// only for this computer: "
+                "127.0.0.1 or localhost)."
+            )
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def make_default(account: ProviderAccount) -> None:
@@ -113,3 +201,24 @@ def all_accounts() -> list[ProviderAccount]:
     return db.session.scalars(
         select(ProviderAccount).order_by(ProviderAccount.is_default.desc(), ProviderAccount.name)
     ).all()
+
+
+def rotate_keys() -> tuple[int, list[str]]:
+    """Encrypt every stored key and password again under the current encryption key.
+
+    Returns how many accounts were re-encrypted and the names of those no configured key
+    opens (left as they are: an old key may still be missing from the settings). The
+    caller commits.
+    """
+    rotated, unreadable = 0, []
+    query = select(ProviderAccount).order_by(ProviderAccount.id).with_for_update()
+    for account in db.session.scalars(query):
+        try:
+            api_key, password = reseal(account.sealed_api_key), reseal(account.sealed_password)
+        except SecretUnreadable:
+            unreadable.append(account.name)
+            continue
+        if api_key or password:
+            account.sealed_api_key, account.sealed_password = api_key, password
+            rotated += 1
+    return rotated, unreadable

@@ -16,8 +16,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.crypto import SecretUnreadable, seal, unseal
 from app.extensions import db
-from app.sending.providers.base import ERROR_MESSAGES, Settings
+from app.sending.providers.base import ERROR_MESSAGES, ErrorCode, NotSent, Settings
 from app.types import UTCDateTime, utcnow
 
 STATUS_LABELS = {
@@ -54,7 +55,10 @@ ERROR_LABELS = {
 class ProviderAccount(db.Model):
     """The owner's account at an SMS provider, with its sender lines.
 
-    Keys are stored so the worker can use them, and never shown again in full.
+    Keys are stored so the worker can use them, and never shown again in full. The key
+    and the password are sealed (``app.crypto``): their columns hold ciphertext, and
+    ``api_key``/``password`` open it, raising SecretUnreadable when no configured
+    encryption key can.
     """
 
     __tablename__ = "provider_accounts"
@@ -62,9 +66,9 @@ class ProviderAccount(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
-    api_key: Mapped[str] = mapped_column(String(500), default="")
+    sealed_api_key: Mapped[str] = mapped_column("api_key", Text, default="")
     username: Mapped[str] = mapped_column(String(200), default="")
-    password: Mapped[str] = mapped_column(String(500), default="")
+    sealed_password: Mapped[str] = mapped_column("password", Text, default="")
     base_url: Mapped[str | None] = mapped_column(String(500))
     # Sender lines, one per line of text: 3000xxxx, 1000xxxx, …; the first is the default.
     senders: Mapped[str] = mapped_column(Text, default="")
@@ -89,18 +93,56 @@ class ProviderAccount(db.Model):
         """The console provider sends nothing and charges nothing."""
         return self.kind == "console"
 
+    @property
+    def api_key(self) -> str:
+        return unseal(self.sealed_api_key)
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self.sealed_api_key = seal(value)
+
+    @property
+    def password(self) -> str:
+        return unseal(self.sealed_password)
+
+    @password.setter
+    def password(self, value: str) -> None:
+        self.sealed_password = seal(value)
+
+    @property
+    def has_secret(self) -> bool:
+        """Is a key or password stored (readable or not)?"""
+        return bool(self.sealed_api_key or self.sealed_password)
+
+    @property
+    def secret_unreadable(self) -> bool:
+        """A key is stored that no configured encryption key opens."""
+        try:
+            self.api_key, self.password  # noqa: B018 (opening them is the test)
+        except SecretUnreadable:
+            return True
+        return False
+
     def settings(self) -> Settings:
+        """What an adapter needs; NotSent(SECRET_UNREADABLE) when the key cannot be opened."""
+        try:
+            api_key, password = self.api_key, self.password
+        except SecretUnreadable:
+            raise NotSent(ErrorCode.SECRET_UNREADABLE, "stored key cannot be decrypted") from None
         return Settings(
-            api_key=self.api_key,
+            api_key=api_key,
             sender=(self.sender_lines or [""])[0],
             base_url=self.base_url or None,
             username=self.username,
-            password=self.password,
+            password=password,
         )
 
     def masked_key(self) -> str:
         """The key as the panel shows it: enough to recognise, never enough to use."""
-        secret = self.api_key or self.password
+        try:
+            secret = self.api_key or self.password
+        except SecretUnreadable:
+            return str(_l("cannot be decrypted"))
         if not secret:
             return ""
         return ("•" * 6) + secret[-4:] if len(secret) > 8 else "•" * 6

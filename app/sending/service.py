@@ -178,6 +178,8 @@ class Call:
     settings: Settings
     messages: list[Outgoing]
     not_before: datetime | None = None
+    # Refused before any request: the account's stored key cannot be decrypted.
+    refused: NotSent | None = None
 
 
 def plan_calls(messages: Sequence, accounts: dict[int, ProviderAccount]) -> list[Call]:
@@ -193,7 +195,12 @@ def plan_calls(messages: Sequence, accounts: dict[int, ProviderAccount]) -> list
     for account_id, group in by_account.items():
         account = accounts[account_id]
         adapter = provider_class(account.kind)
-        settings = account.settings()
+        try:
+            settings = account.settings()
+        except NotSent as error:
+            outgoing = [Outgoing(m.id, m.mobile, m.body, m.sender) for m in group]
+            calls.append(Call(account_id, account.kind, Settings(), outgoing, refused=error))
+            continue
         by_text: dict[tuple[str, str], list[Outgoing]] = defaultdict(list)
         for m in group:
             outgoing = Outgoing(m.id, m.mobile, m.body, m.sender)
@@ -294,6 +301,9 @@ class Dispatcher:
         calls = plan_calls(claimed, accounts)
         by_account: dict[int, list[Call]] = defaultdict(list)
         for call in calls:
+            if call.refused is not None:
+                record_answer(call, call.refused)
+                continue
             by_account[call.account_id].append(call)
         futures: dict[Future, Call] = {}
         later: list[int] = []

@@ -21,6 +21,22 @@ PROVIDER_KINDS = [
 ]
 
 
+class _WithoutSecrets:
+    """An account as the edit form may read it: every field but the stored secrets.
+
+    The key and password never go back to the browser, and reading them would decrypt
+    them (and fail when the encryption key has changed).
+    """
+
+    def __init__(self, account):
+        self._account = account
+
+    def __getattr__(self, name):
+        if name in ("api_key", "password"):
+            raise AttributeError(name)
+        return getattr(self._account, name)
+
+
 class ProviderForm(FlaskForm):
     name = StringField(_l("Account name"), validators=[DataRequired(), Length(max=100)])
     kind = SelectField(_l("Provider"))
@@ -39,8 +55,8 @@ class ProviderForm(FlaskForm):
     )
     is_default = BooleanField(_l("Use for new campaigns"))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=_WithoutSecrets(obj) if obj is not None else None, **kwargs)
         # Set here, not in the declaration: WTForms 3.3 deprecates declared tuple choices.
         self.kind.choices = PROVIDER_KINDS
 

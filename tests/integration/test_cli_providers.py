@@ -147,8 +147,22 @@ def test_a_duplicate_name_is_refused(app):
 def test_a_base_url_that_is_not_http_is_refused(app):
     result = add_kavenegar(app, "کاوه", "--base-url", "ftp://example.com")
     assert result.exit_code == 1
-    assert gettext("The API address must start with http:// or https://.") in result.output
+    assert gettext("The API address must look like https://api.example.com/v1.") in result.output
     assert accounts() == []
+
+
+def test_a_plain_http_base_url_is_refused_unless_it_is_loopback(app):
+    result = add_kavenegar(app, "کاوه", "--base-url", "http://sms-proxy.example.com/v1")
+    assert result.exit_code == 1
+    assert "https://" in result.output
+    assert KEY not in result.output
+    assert accounts() == []
+    for i, address in enumerate(
+        ["http://127.0.0.1:8080/v1", "http://127.8.0.1/v1", "http://[::1]:9000", "http://localhost/v1",
+         "https://sms-proxy.example.com/v1"]
+    ):  # fmt: skip
+        assert add_kavenegar(app, f"کاوه {i}", "--base-url", address).exit_code == 0
+    assert len(accounts()) == 5
 
 
 def test_list_shows_every_account_with_its_key_masked(app):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -77,3 +77,45 @@ def test_a_skeleton_database_upgrades_with_its_data(old_install):
         text("SELECT first_name, city, source, purchase_count, total_spent FROM contacts")
     ).one()
     assert contact == ("علی", "", "import", 0, 0)
+
+
+def test_plaintext_provider_keys_are_encrypted_by_the_upgrade_and_back_by_the_downgrade(
+    old_install,
+):
+    from flask_migrate import downgrade
+
+    from app.sending.models import ProviderAccount
+
+    upgrade(revision="0006")
+    key, password = "kave-0a1b2c3d4e5f6a7b8c9d-1234", "melli-secret-pass-9876"
+    for name, kind, api_key, secret in (
+        ("کاوه", "kavenegar", key, ""),
+        ("ملی", "melipayamak", "", password),
+    ):
+        db.session.execute(
+            text(
+                "INSERT INTO provider_accounts (name, kind, api_key, username, password,"
+                " senders, requests_per_second, price_per_part, is_default, failures,"
+                " created_at) VALUES (:name, :kind, :api_key, 'myshop', :password, '3000123',"
+                " 5, 0, false, 0, '2026-03-21 07:00:00')"
+            ),
+            {"name": name, "kind": kind, "api_key": api_key, "password": secret},
+        )
+    db.session.commit()
+
+    upgrade(revision="0009")
+
+    stored = db.session.execute(
+        text("SELECT api_key, password FROM provider_accounts ORDER BY id")
+    ).all()
+    for value in (key, password, key[-8:], password[-8:]):
+        assert all(value not in column for row in stored for column in row)
+    assert [(bool(a), bool(p)) for a, p in stored] == [(True, False), (False, True)]
+    kave, meli = db.session.scalars(select(ProviderAccount).order_by(ProviderAccount.id))
+    assert (kave.api_key, meli.password) == (key, password)
+    db.session.rollback()
+
+    downgrade(revision="0009-1")
+    assert db.session.execute(
+        text("SELECT api_key, password FROM provider_accounts ORDER BY id")
+    ).all() == [(key, ""), ("", password)]

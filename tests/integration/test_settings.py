@@ -24,6 +24,11 @@ from tests.fakes.server import serving
 KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
 OTHER_KEY = "kave-ffeeddccbbaa99887766-5678"
 PASSWORD = "melli-secret-pass-9876"
+NO_LOGIN_IN_URL = "The API address must not hold a username or password."
+HTTPS_ONLY = (
+    "The API address must start with https:// (http:// only for this computer: "
+    "127.0.0.1 or localhost)."
+)
 
 
 # Helpers -------------------------------------------------------------------------------
@@ -202,11 +207,16 @@ def test_melipayamak_without_username_and_password_is_not_saved(english, credent
         ({"senders": " \n \n"}, "This field is required."),
         ({"senders": "3000123456\nSHOP"}, "The sender line “SHOP” should be digits only."),
         ({"senders": "3000abc"}, "The sender line “3000abc” should be digits only."),
-        ({"base_url": "ftp://example.com/v1"}, "The API address must start with http:// or https://."),
-        ({"base_url": "api.example.com"}, "The API address must start with http:// or https://."),
+        ({"base_url": "ftp://example.com/v1"}, "The API address must look like https://api.example.com/v1."),
+        ({"base_url": "api.example.com"}, "The API address must look like https://api.example.com/v1."),
+        ({"base_url": "http://api.example.com/v1"}, HTTPS_ONLY),
+        ({"base_url": "http://10.0.0.5/v1"}, HTTPS_ONLY),
+        ({"base_url": "http://127.0.0.1.example.com/v1"}, HTTPS_ONLY),
+        ({"base_url": "https://me:pw@api.example.com/v1"}, NO_LOGIN_IN_URL),
         ({"price_per_part": "-1"}, "Number must be at least 0."),
     ],
     ids=["no sender", "blank senders", "sender word", "sender letters", "ftp", "no scheme",
+         "plain http", "plain http to the LAN", "loopback look-alike", "credentials in URL",
          "negative price"],
 )  # fmt: skip
 def test_an_invalid_field_is_explained_and_nothing_is_saved(english, fields, message):

@@ -22,7 +22,7 @@ reads its provider the same way.
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -52,6 +52,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"  # unreachable or temporarily unavailable
     PROVIDER_ERROR = "provider_error"  # anything else the provider said
+    # Ours, not the provider's: the stored key cannot be decrypted (app/crypto.py).
+    SECRET_UNREADABLE = "secret_unreadable"
 
 
 ERROR_MESSAGES = {
@@ -64,21 +66,28 @@ ERROR_MESSAGES = {
     ErrorCode.RATE_LIMITED: _l("Too many requests; the provider asked us to slow down."),
     ErrorCode.BUSY: _l("The provider cannot be reached right now."),
     ErrorCode.PROVIDER_ERROR: _l("The provider reported an error."),
+    ErrorCode.SECRET_UNREADABLE: _l(
+        "The stored key cannot be decrypted: the server's encryption key has changed. "
+        "Type the key again on the account's page, or restore the old encryption key."
+    ),
 }
 
 # Errors that will not go away by retrying: the engine pauses the campaign on them.
-ACCOUNT_ERRORS = frozenset({ErrorCode.BAD_KEY, ErrorCode.NO_CREDIT, ErrorCode.BAD_SENDER})
+ACCOUNT_ERRORS = frozenset(
+    {ErrorCode.BAD_KEY, ErrorCode.NO_CREDIT, ErrorCode.BAD_SENDER, ErrorCode.SECRET_UNREADABLE}
+)
 
 
 @dataclass(frozen=True)
 class Settings:
     """An owner's account at a provider. Which fields matter depends on the provider."""
 
-    api_key: str = ""
+    # Secrets stay out of the repr: a logged Settings (or a Call holding one) shows none.
+    api_key: str = field(default="", repr=False)
     sender: str = ""
     base_url: str | None = None  # None: the provider's documented address
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     timeout: float = 10.0  # seconds, for connecting and for each read
 
 
@@ -280,6 +289,7 @@ class HttpProvider:
     def request(self, method: str, path: str, *, sending: bool = False, **kwargs):
         uncertain = MaybeSent if sending else NotSent
         url = f"{self.base_url}/{path.lstrip('/')}"
+        failure = None
         try:
             response = self.session.request(
                 method, url, timeout=self.settings.timeout, allow_redirects=False, **kwargs
@@ -292,6 +302,16 @@ class HttpProvider:
             raise uncertain(ErrorCode.BUSY, "connection lost") from error
         except requests.Timeout as error:
             raise uncertain(ErrorCode.BUSY, "no answer in time") from error
+        except requests.RequestException as error:
+            # Anything else of the transport (an address it cannot parse, a body cut
+            # short). Its text quotes the URL, which holds Kavenegar's key: only the
+            # kind of failure is kept, and it is raised outside this block: no chain.
+            refused = isinstance(error, _BEFORE_SENDING)
+            failure = (NotSent if refused else uncertain)(
+                ErrorCode.PROVIDER_ERROR, type(error).__name__
+            )
+        if failure is not None:
+            raise failure
         if response.status_code == 429:
             raise NotSent(ErrorCode.RATE_LIMITED, "HTTP 429", _retry_after(response))
         if response.status_code == 503:
@@ -332,6 +352,17 @@ class HttpProvider:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+# Transport errors raised while the request was being prepared: nothing left.
+_BEFORE_SENDING = (
+    requests.exceptions.URLRequired,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidJSONError,
+)
 
 
 def _refused(error: requests.ConnectionError) -> bool:

@@ -36,7 +36,8 @@ def start_worker(database_url: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "VAFA_DATABASE_URL": database_url,
-        "VAFA_SECRET_KEY": "crash-test",
+        # The tests' secret key: the worker decrypts the account's key with it.
+        "VAFA_SECRET_KEY": "test",
         "VAFA_CLAIM_TIMEOUT": "2",
         "VAFA_DISPATCH_BATCH": "150",
         "VAFA_TICK_SECONDS": "1",
