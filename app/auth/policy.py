@@ -119,6 +119,11 @@ ENDPOINTS: dict[str, Rule] = {
     "settings.test_provider": PROVIDERS,
     "settings.sending": SENDING_RULES,
     "settings.api_tokens": API_TOKENS,
+    "auth.users": USERS,
+    "auth.user": USERS,
+    "auth.user_role": USERS,
+    "auth.user_password": USERS,
+    "auth.user_active": USERS,
     # The JSON API: a bearer token, made by the owner on the API tokens page.
     "api.openapi": API,
     "api.list_campaigns": API,

@@ -386,4 +386,5 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff, logged_in):
         "providers",
         "sending_rules",
         "api_tokens",
+        "users",
     }
