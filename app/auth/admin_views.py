@@ -6,7 +6,7 @@ Only the owner reaches them (app/auth/policy.py: USERS, AUDIT).
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app.auth import bp, users
+from app.auth import audit, bp, users
 from app.auth.forms import ActiveForm, AddUserForm, ResetPasswordForm, RoleForm
 from app.auth.models import User
 from app.auth.service import UserError
@@ -125,3 +125,18 @@ def user_active(user_id: int):
                 "success",
             )
     return redirect(url_for("auth.user", user_id=person.id))
+
+
+@bp.get("/audit", endpoint="audit")
+def audit_page():
+    before = request.args.get("before", type=int)
+    if before is not None and not 0 < before < 2**31:
+        before = None
+    entries, next_before = audit.entries_page(before)
+    return render_template(
+        "auth/audit.html",
+        entries=[(entry, audit.describe(entry)) for entry in entries],
+        actions=audit.ACTIONS,
+        next_before=next_before,
+        first_page=before is None,
+    )

@@ -124,6 +124,7 @@ ENDPOINTS: dict[str, Rule] = {
     "auth.user_role": USERS,
     "auth.user_password": USERS,
     "auth.user_active": USERS,
+    "auth.audit": AUDIT,
     # The JSON API: a bearer token, made by the owner on the API tokens page.
     "api.openapi": API,
     "api.list_campaigns": API,

@@ -155,7 +155,7 @@ def _owner_only_routes(app) -> list[tuple[str, str]]:
 
 def test_staff_are_refused_every_owner_only_route(app, staff):
     routes = _owner_only_routes(app)
-    assert ("GET", "/settings/providers") in routes
+    assert ("GET", "/settings/providers") in routes and ("GET", "/audit") in routes
     for method, url in routes:
         refused(staff.open(url, method=method))
 
@@ -387,4 +387,5 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff, logged_in):
         "sending_rules",
         "api_tokens",
         "users",
+        "audit",
     }
