@@ -175,3 +175,38 @@ def test_the_audit_page_is_paged_newest_first(logged_in, owner):
     assert 'id="older"' not in second.text
     # A nonsense page number shows the newest page rather than failing.
     assert logged_in.get("/audit?before=99999999999999999999").status_code == 200
+
+
+def test_changes_made_from_the_command_line_are_recorded_without_their_secrets(app):
+    from app.cli import main as vafa
+
+    runner = app.test_cli_runner()
+    runner.invoke(vafa, ["create-user", "cli@example.com"], input="cli password\n")
+    runner.invoke(
+        vafa,
+        [
+            "providers",
+            "add",
+            "کاوه",
+            "--kind",
+            "kavenegar",
+            "--api-key",
+            KEY,
+            "--sender",
+            "3000123",
+        ],
+    )
+    created = runner.invoke(vafa, ["api-token", "create", "cron"])
+    secret = created.output.strip().splitlines()[-1]
+    assert secret.startswith("vafa_")
+    runner.invoke(vafa, ["api-token", "revoke", "1"])
+    trail = entries()
+    assert [(e.action, e.target, e.actor, e.user_id) for e in trail] == [
+        ("user.add", "cli@example.com", "", None),
+        ("provider.add", "کاوه", "", None),
+        ("api_token.create", "cron", "", None),
+        ("api_token.revoke", "cron", "", None),
+    ]
+    assert trail[1].detail["fields"][-1] == "api_key"
+    stored = json.dumps([(e.target, e.detail) for e in trail], ensure_ascii=False)
+    assert KEY not in stored and secret not in stored and "cli password" not in stored
