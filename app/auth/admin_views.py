@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from app.auth import audit, bp, users
 from app.auth.forms import ActiveForm, AddUserForm, ResetPasswordForm, RoleForm
 from app.auth.models import User
+from app.auth.policy import USERS, can
 from app.auth.service import UserError
 from app.extensions import db
 
@@ -77,6 +78,8 @@ def user_role(user_id: int):
             ),
             "success",
         )
+    if not can(USERS):  # the owner made themselves staff: this page is no longer theirs
+        return redirect(url_for("index"))
     return redirect(url_for("auth.user", user_id=person.id))
 
 

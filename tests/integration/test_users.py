@@ -169,6 +169,7 @@ def test_with_a_second_owner_the_first_may_step_down(logged_in, owner):
     db.session.commit()
     response = logged_in.post(f"/users/{owner.id}/role", data={"role": "staff"})
     assert response.status_code == 302
+    assert response.location == "/"  # not to a page they may no longer open
     assert user("owner@example.com").role == "staff"
     # Now staff: the users page is the partner's.
     assert logged_in.get("/users").status_code == 403
