@@ -201,6 +201,10 @@ def _show_value(key: str, value) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, int | float):
         return show_number(value) if isinstance(value, int) else str(value)
+    if key == "error":
+        from app.sending.models import ERROR_LABELS
+
+        return str(ERROR_LABELS.get(value, value))
     if isinstance(value, list):
         labels = FIELD_LABELS if key == "fields" else VALUE_LABELS
         return "، ".join(str(labels.get(item, item)) for item in value) or "—"

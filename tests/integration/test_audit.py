@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from integration_support import log_in, page_text
+from integration_support import in_locale, log_in, page_text
 from sqlalchemy import select
 
 from app.auth.audit import record_audit
 from app.auth.models import AuditEntry
 from app.auth.service import create_user
 from app.extensions import db
-from app.sending.models import ProviderAccount
+from app.sending.models import ERROR_LABELS, ProviderAccount
 from tests.fakes import kavenegar
 from tests.fakes.server import serving
 
@@ -102,6 +102,7 @@ def test_each_owner_level_change_is_recorded_with_who_and_what(
     # No secret is in the trail, nor on its page.
     stored = json.dumps([(e.target, e.detail) for e in trail], ensure_ascii=False)
     page = logged_in.get("/audit").text
+    assert in_locale("fa", lambda: ERROR_LABELS["bad_key"]) in page_text(logged_in.get("/audit"))
     for secret_text in (KEY, NEW_KEY, secret, secret[:13]):
         assert secret_text not in stored
         assert secret_text not in page
