@@ -13,7 +13,8 @@ what a user sees mirrors what the server lets them do.
 
 from collections.abc import Callable
 
-from flask import Flask, Request, current_app, render_template, request
+from flask import Flask, Request, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 # Kinds of access that are not permissions a role holds.
@@ -175,7 +176,12 @@ def allowed(endpoint: str, req: Request) -> bool:
 
 
 def forbidden():
-    """The Persian (or English) page that says the user's role may not do this."""
+    """The Persian (or English) page that says the user's role may not do this; under
+    /api/, the API's JSON error."""
+    if request.path.startswith("/api/"):
+        # The API's documented error shape (app/api/errors.py), as its own 403 answers.
+        message = _("This request is not allowed.")
+        return jsonify({"error": {"code": "forbidden", "message": message, "details": []}}), 403
     return render_template("errors/forbidden.html"), 403
 
 

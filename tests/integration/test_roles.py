@@ -135,6 +135,13 @@ def test_a_route_missing_from_the_table_is_refused_even_to_the_owner(app, client
     assert "the view ran" not in response.text
 
 
+def test_an_api_route_missing_from_the_table_answers_in_json(app, client):
+    app.add_url_rule("/api/v1/forgotten", "forgotten", lambda: "the view ran")
+    response = client.get("/api/v1/forgotten")
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+
+
 def _owner_only_routes(app) -> list[tuple[str, str]]:
     """(method, url) of every route whose table entry is a permission staff lack."""
     routes = []
