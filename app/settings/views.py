@@ -2,6 +2,7 @@ from datetime import time
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 
 from app.api.forms import ApiTokenForm
 from app.api.service import TokenError, all_tokens, create_token, revoke_token
@@ -149,7 +150,8 @@ def api_tokens():
         token = revoke_token(request.form.get("revoke", type=int) or 0)
         if token is None:
             abort(404)
-        record_audit("api_token.revoke", token.name, {"id": token.id})
+        if inspect(token).attrs.revoked_at.history.added:  # revoked now, not before
+            record_audit("api_token.revoke", token.name, {"id": token.id})
         db.session.commit()
         flash(
             _(
