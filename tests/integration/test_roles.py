@@ -123,6 +123,9 @@ def test_every_route_has_its_entry_in_the_policy_table(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert endpoints - set(policy.ENDPOINTS) == set(), "routes missing from the policy table"
     assert set(policy.ENDPOINTS) - endpoints == set(), "policy entries for no route"
+    known = policy.OWNER_PERMISSIONS | {policy.PUBLIC, policy.SIGNED_IN, policy.API}
+    named = {rule for rule in policy.ENDPOINTS.values() if isinstance(rule, str)}
+    assert named <= known, "a misspelt permission would lock everyone out"
 
 
 def test_a_route_missing_from_the_table_is_refused_even_to_the_owner(app, client):
