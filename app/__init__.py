@@ -8,14 +8,13 @@ from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app.auth.policy import PUBLIC_ENDPOINTS
 from app.config import load_config
 from app.extensions import babel, csrf, db, login_manager, migrate
 from app.types import render_migration_type
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("fa", "en")
-# Endpoints a visitor without a session may reach.
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "set_language", "static", "api.openapi"}
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -32,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_session_guard(app)
+    register_policy(app)
     register_template_helpers(app)
     return app
 
@@ -107,6 +107,13 @@ def register_session_guard(app: Flask) -> None:
         if not has_users():
             return redirect(url_for("auth.setup"))
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def register_policy(app: Flask) -> None:
+    """Who may do what, checked for every request from one table (app/auth/policy.py)."""
+    from app.auth import policy
+
+    policy.register_policy(app)
 
 
 def register_template_helpers(app: Flask) -> None:

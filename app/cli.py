@@ -100,10 +100,13 @@ def create_user_command(email: str, role: str, password_file) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
+    from app.auth.audit import record_audit
+
     try:
         user = create_user(email, password, role)
     except UserError as error:
         raise click.ClickException(str(error)) from None
+    record_audit("user.add", user.email, {"role": user.role})
     db.session.commit()
     click.echo(f"Created {user.role} {user.email}")
 
@@ -146,6 +149,7 @@ def providers_add(
     name, kind, api_key, username, password, senders, base_url, rate, price_per_part, make_default
 ) -> None:
     """Add a provider account (keys are stored, never printed)."""
+    from app.auth.audit import provider_change, record_audit
     from app.sending.accounts import AccountError, save_account
 
     try:
@@ -164,6 +168,12 @@ def providers_add(
         )
     except AccountError as error:
         raise click.ClickException(str(error)) from None
+    typed = [
+        name
+        for name, value in (("api_key", api_key), ("username", username), ("password", password))
+        if value
+    ]
+    record_audit("provider.add", account.name, provider_change({}, account, typed))
     db.session.commit()
     click.echo(f"Added {account.kind} account {account.name!r} ({account.masked_key()})")
 
@@ -214,11 +224,13 @@ api_token_group = AppGroup("api-token", help="Tokens for the JSON API (/api/v1).
 def api_token_create(name: str) -> None:
     """Make a token and print it; it is shown this once and never again."""
     from app.api.service import TokenError, create_token
+    from app.auth.audit import record_audit
 
     try:
         token, secret = create_token(name)
     except TokenError as error:
         raise click.ClickException(str(error)) from None
+    record_audit("api_token.create", token.name, {"id": token.id})
     db.session.commit()
     click.echo(f"Created API token {token.id} ({token.name}). Keep it now; it is not shown again:")
     click.echo(secret)
@@ -247,10 +259,12 @@ def api_token_list() -> None:
 def api_token_revoke(token_id: int) -> None:
     """Revoke a token: requests made with it are refused from now on."""
     from app.api.service import revoke_token
+    from app.auth.audit import record_audit
 
     token = revoke_token(token_id)
     if token is None:
         raise click.ClickException(f"No API token has id {token_id}.")
+    record_audit("api_token.revoke", token.name, {"id": token.id})
     db.session.commit()
     click.echo(f"Revoked API token {token.id} ({token.name})")
 

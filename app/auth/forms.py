@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.auth.service import MIN_PASSWORD_LENGTH
@@ -20,3 +20,37 @@ class SetupForm(FlaskForm):
         _l("Repeat the password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
+
+
+def _role_choices():
+    from app.auth.users import ROLE_LABELS
+
+    return list(ROLE_LABELS.items())
+
+
+class AddUserForm(FlaskForm):
+    """The owner adds a colleague with a first password, to be told in person."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), default="staff")
+    password = PasswordField(_l("First password"), validators=[DataRequired()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = _role_choices()
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = _role_choices()
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired()])
+
+
+class ActiveForm(FlaskForm):
+    """Deactivate or reactivate: a button, with its CSRF token."""

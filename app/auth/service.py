@@ -11,7 +11,9 @@ MIN_PASSWORD_LENGTH = 8
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """The session's user; a deactivated one is no one, so their sessions stop at once."""
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.is_active else None
 
 
 def has_users() -> bool:
@@ -26,6 +28,19 @@ class UserError(ValueError):
     """Why a user cannot be created; the message is shown to the person creating it."""
 
 
+def check_password_policy(password: str, email: str = "") -> None:
+    """Raise UserError when a new password is not allowed (on creation and on reset)."""
+    from flask_babel import gettext as _
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(
+            _(
+                "The password must be at least %(count)s characters.",
+                count=show_number(MIN_PASSWORD_LENGTH),
+            )
+        )
+
+
 def create_user(email: str, password: str, role: str = "owner") -> User:
     """Add a user with a hashed password; the caller commits."""
     from flask_babel import gettext as _
@@ -35,13 +50,7 @@ def create_user(email: str, password: str, role: str = "owner") -> User:
         raise UserError(_("Enter a valid email address."))
     if role not in ROLES:
         raise UserError(_("The role must be one of: %(roles)s", roles=", ".join(ROLES)))
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(
-            _(
-                "The password must be at least %(count)s characters.",
-                count=show_number(MIN_PASSWORD_LENGTH),
-            )
-        )
+    check_password_policy(password, email)
     if find_user(email) is not None:
         raise UserError(_("A user with this email already exists."))
     user = User(email=email, role=role)
@@ -53,6 +62,6 @@ def create_user(email: str, password: str, role: str = "owner") -> User:
 
 def authenticate(email: str, password: str) -> User | None:
     user = find_user(email)
-    if user is None or not user.check_password(password):
+    if user is None or not user.check_password(password) or not user.is_active:
         return None
     return user

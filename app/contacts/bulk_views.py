@@ -15,6 +15,7 @@ from flask import (
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
+from app.auth.audit import record_audit, search_detail
 from app.contacts import bp, bulk, export_jobs, search
 from app.contacts import export as contact_export
 from app.contacts import service as contacts
@@ -106,6 +107,11 @@ def _run(action: str, form: BulkForm, contact_filter: ContactFilter, upto: int |
     for changed in chunks:
         db.session.commit()
         done += changed
+    if action == "delete":
+        record_audit(
+            "contacts.bulk_delete", detail={"count": done, **search_detail(contact_filter)}
+        )
+        db.session.commit()
     return done
 
 
@@ -148,6 +154,7 @@ def _done_message(action: str, done: int, form: BulkForm) -> str:
 @bp.get("/export.csv")
 def export_csv():
     contact_filter = ContactFilter.from_mapping(request.args)
+    _audit_export("csv", contact_filter)
     return Response(
         stream_with_context(contact_export.export_csv(contact_filter)),
         mimetype="text/csv; charset=utf-8",
@@ -159,6 +166,7 @@ def export_csv():
 def export_xlsx():
     """The workbook at once, or — for many contacts — written in the background."""
     contact_filter = ContactFilter.from_mapping(request.args)
+    _audit_export("xlsx", contact_filter)
     threshold = current_app.config["VAFA_EXPORT_BACKGROUND_OVER"]
     if search.count_matching(contact_filter, cap=threshold).more:
         token = export_jobs.start_xlsx_export(
@@ -171,6 +179,12 @@ def export_xlsx():
         as_attachment=True,
         download_name="vafa-contacts.xlsx",
     )
+
+
+def _audit_export(kind: str, contact_filter: ContactFilter) -> None:
+    """Note who took the contacts away, before the file is written."""
+    record_audit("contacts.export", detail={"format": kind, **search_detail(contact_filter)})
+    db.session.commit()
 
 
 @bp.get("/exports/<token>")

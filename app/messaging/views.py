@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.auth.audit import record_audit
 from app.contacts.models import Contact
 from app.contacts.service import all_lists, own_field_names
 from app.extensions import db
@@ -149,6 +150,7 @@ def control(campaign_id: int, action: str):
         )
     else:
         count = campaigns.retry_unknown_messages(item)
+        record_audit("campaign.retry", item.name, {"messages": count})
         message = _("%(count)s messages are queued again.", count=show_number(count))
     db.session.commit()
     flash(message, "success")

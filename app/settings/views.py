@@ -2,9 +2,11 @@ from datetime import time
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 
 from app.api.forms import ApiTokenForm
 from app.api.service import TokenError, all_tokens, create_token, revoke_token
+from app.auth.audit import provider_change, provider_snapshot, record_audit
 from app.extensions import db
 from app.persian import ascii_digits, show_number
 from app.sending import accounts
@@ -32,6 +34,7 @@ def provider(account_id: int | None = None):
     if request.method == "GET" and account is not None:
         form.api_key.data = form.password.data = ""
     if form.validate_on_submit():
+        before = provider_snapshot(account)
         try:
             saved = accounts.save_account(
                 account,
@@ -50,6 +53,12 @@ def provider(account_id: int | None = None):
             db.session.rollback()
             flash(str(error), "error")
         else:
+            typed = [name for name in ("api_key", "username", "password") if form[name].data]
+            record_audit(
+                "provider.edit" if account else "provider.add",
+                saved.name,
+                provider_change(before, saved, typed),
+            )
             db.session.commit()
             flash(_("The account “%(name)s” is saved.", name=saved.name), "success")
             return redirect(url_for("settings.providers"))
@@ -60,6 +69,13 @@ def provider(account_id: int | None = None):
 def test_provider(account_id: int):
     account = db.get_or_404(ProviderAccount, account_id)
     credit, error = accounts.check_credit(account)
+    record_audit(
+        "provider.test",
+        account.name,
+        {"result": "failed", "error": account.last_error}
+        if error
+        else {"result": "ok", "credit": credit},
+    )
     db.session.commit()
     if error:
         flash(
@@ -108,6 +124,14 @@ def sending():
                     optout_text=(form.optout_text.data or "").strip() or "لغو۱۱",
                 )
             )
+            record_audit(
+                "sending_rules.edit",
+                detail={
+                    "window": f"{start:%H:%M}–{end:%H:%M}",
+                    "frequency_cap_days": form.frequency_cap_days.data,
+                    "optout_line": form.optout_line.data,
+                },
+            )
             db.session.commit()
             flash(_("The sending rules are saved."), "success")
             return redirect(url_for("settings.sending"))
@@ -126,6 +150,8 @@ def api_tokens():
         token = revoke_token(request.form.get("revoke", type=int) or 0)
         if token is None:
             abort(404)
+        if inspect(token).attrs.revoked_at.history.added:  # revoked now, not before
+            record_audit("api_token.revoke", token.name, {"id": token.id})
         db.session.commit()
         flash(
             _(
@@ -143,6 +169,7 @@ def api_tokens():
             db.session.rollback()
             flash(str(error), "error")
         else:
+            record_audit("api_token.create", created.name, {"id": created.id})
             db.session.commit()
             form = ApiTokenForm(formdata=None)
     page = render_template(

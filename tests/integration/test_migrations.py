@@ -119,3 +119,22 @@ def test_plaintext_provider_keys_are_encrypted_by_the_upgrade_and_back_by_the_do
     assert db.session.execute(
         text("SELECT api_key, password FROM provider_accounts ORDER BY id")
     ).all() == [(key, ""), ("", password)]
+
+
+def test_users_of_an_existing_install_stay_active_after_0007(old_install):
+    upgrade(revision="0006")
+    db.session.execute(
+        text(
+            "INSERT INTO users (email, password_hash, role, created_at)"
+            " VALUES ('owner@shop.ir', 'x', 'owner', '2026-03-21 07:00:00'),"
+            " ('staff@shop.ir', 'x', 'staff', '2026-03-21 07:00:00')"
+        )
+    )
+    db.session.commit()
+
+    upgrade(revision="0007")
+
+    assert db.session.execute(
+        text("SELECT email, role, is_active FROM users ORDER BY id")
+    ).all() == [("owner@shop.ir", "owner", True), ("staff@shop.ir", "staff", True)]
+    assert db.session.execute(text("SELECT count(*) FROM audit_entries")).scalar() == 0

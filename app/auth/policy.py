@@ -1,0 +1,204 @@
+"""Who may do what: one table, checked on the server before every request.
+
+Each endpoint of the app names the permission it needs (``ENDPOINTS``); each role holds a
+set of permissions (``ROLES``). ``enforce`` runs before every request and refuses with a
+Persian 403 page when the signed-in user's role lacks the permission — before the view
+runs, so a refused request changes nothing. An endpoint missing from the table is refused
+to everyone, the owner too: a new route must be given its entry here before anyone can
+use it (tests/integration/test_roles.py walks the URL map to prove every one has).
+
+Menus and buttons ask the same table through the ``can(permission)`` template helper, so
+what a user sees mirrors what the server lets them do.
+"""
+
+from collections.abc import Callable
+
+from flask import Flask, Request, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+# Kinds of access that are not permissions a role holds.
+PUBLIC = "public"  # no session needed (login, first-run setup, static files)
+SIGNED_IN = "signed_in"  # any signed-in user (the home page, logging out, language)
+API = "api"  # the JSON API checks its own bearer token (app.api.views.require_token)
+
+# Permissions.
+CONTACTS = "contacts"  # contacts, purchases, opt-outs, lists, tags, bulk tag/list/opt-out
+IMPORTS = "imports"
+CAMPAIGNS = "campaigns"  # composing, starting, pausing, resuming and cancelling campaigns
+REPORTS = "reports"  # the delivery log and its exports
+PROVIDERS = "providers"  # provider accounts: seeing, adding, editing, testing
+API_TOKENS = "api_tokens"
+SENDING_RULES = "sending_rules"
+USERS = "users"
+AUDIT = "audit"
+CONTACT_EXPORTS = "contact_exports"  # every contact as CSV or Excel
+BULK_DELETE = "bulk_delete"
+RETRY_UNKNOWN = "retry_unknown"  # sending again messages that may have arrived
+
+STAFF_PERMISSIONS = frozenset({CONTACTS, IMPORTS, CAMPAIGNS, REPORTS})
+OWNER_PERMISSIONS = STAFF_PERMISSIONS | {
+    PROVIDERS,
+    API_TOKENS,
+    SENDING_RULES,
+    USERS,
+    AUDIT,
+    CONTACT_EXPORTS,
+    BULK_DELETE,
+    RETRY_UNKNOWN,
+}
+ROLES: dict[str, frozenset[str]] = {"owner": OWNER_PERMISSIONS, "staff": STAFF_PERMISSIONS}
+
+
+def _bulk_action(req: Request) -> str:
+    """Bulk tag, list and opt-out are staff work; deleting every match is the owner's.
+
+    Any ``action=delete`` in the query or the form counts, whichever the view reads.
+    """
+    return BULK_DELETE if "delete" in req.values.getlist("action") else CONTACTS
+
+
+def _campaign_control(req: Request) -> str:
+    """Retrying messages of unknown fate may send them twice: the owner decides that."""
+    return RETRY_UNKNOWN if (req.view_args or {}).get("action") == "retry" else CAMPAIGNS
+
+
+Rule = str | Callable[[Request], str]
+
+ENDPOINTS: dict[str, Rule] = {
+    # Open to visitors.
+    "auth.login": PUBLIC,
+    "auth.setup": PUBLIC,
+    "set_language": PUBLIC,
+    "static": PUBLIC,
+    # Anyone signed in.
+    "index": SIGNED_IN,
+    "auth.logout": SIGNED_IN,
+    # Contacts, lists, tags.
+    "contacts.index": CONTACTS,
+    "contacts.contact": CONTACTS,
+    "contacts.new_contact": CONTACTS,
+    "contacts.edit_contact": CONTACTS,
+    "contacts.delete_contact": CONTACTS,
+    "contacts.add_purchase": CONTACTS,
+    "contacts.opt_in": CONTACTS,
+    "contacts.opt_out": CONTACTS,
+    "contacts.settings": CONTACTS,
+    "contacts.lists": CONTACTS,
+    "contacts.add_to_list": CONTACTS,
+    "contacts.remove_from_list": CONTACTS,
+    "contacts.tags": CONTACTS,
+    "contacts.rename_tag": CONTACTS,
+    "contacts.delete_tag": CONTACTS,
+    "contacts.bulk_action": _bulk_action,
+    # Full exports of the contacts (and the background Excel export's pages).
+    "contacts.export_csv": CONTACT_EXPORTS,
+    "contacts.export_xlsx": CONTACT_EXPORTS,
+    "contacts.export_status": CONTACT_EXPORTS,
+    "contacts.export_file": CONTACT_EXPORTS,
+    # Imports.
+    "contacts.import_contacts": IMPORTS,
+    "contacts.import_job": IMPORTS,
+    "contacts.discard_import": IMPORTS,
+    "contacts.import_status": IMPORTS,
+    "contacts.import_rejected": IMPORTS,
+    # Campaigns.
+    "messaging.campaigns_index": CAMPAIGNS,
+    "messaging.new_campaign": CAMPAIGNS,
+    "messaging.preview": CAMPAIGNS,
+    "messaging.campaign": CAMPAIGNS,
+    "messaging.confirm": CAMPAIGNS,
+    "messaging.progress": CAMPAIGNS,
+    "messaging.control": _campaign_control,
+    # Reports.
+    "reports.messages": REPORTS,
+    "reports.messages_csv": REPORTS,
+    "reports.messages_xlsx": REPORTS,
+    # The owner's settings.
+    "settings.providers": PROVIDERS,
+    "settings.provider": PROVIDERS,
+    "settings.test_provider": PROVIDERS,
+    "settings.sending": SENDING_RULES,
+    "settings.api_tokens": API_TOKENS,
+    "auth.users": USERS,
+    "auth.user": USERS,
+    "auth.user_role": USERS,
+    "auth.user_password": USERS,
+    "auth.user_active": USERS,
+    "auth.audit": AUDIT,
+    # The JSON API: a bearer token, made by the owner on the API tokens page.
+    "api.openapi": API,
+    "api.list_campaigns": API,
+    "api.create_campaign": API,
+    "api.get_campaign": API,
+    "api.estimate": API,
+    "api.messages": API,
+    "api.start": API,
+    "api.pause": API,
+    "api.resume": API,
+    "api.cancel": API,
+    "api.retry": API,
+    "api.get_contact": API,
+    "api.upsert_contacts": API,
+    "api.record_purchases": API,
+}
+
+PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)
+
+
+def role_may(role: str | None, permission: str) -> bool:
+    """Whether a role holds a permission; an unknown role holds none."""
+    return permission in ROLES.get(role or "", frozenset())
+
+
+def can(permission: str) -> bool:
+    """Whether the signed-in user may do this (for templates: ``can('providers')``)."""
+    return current_user.is_authenticated and role_may(current_user.role, permission)
+
+
+def required_permission(endpoint: str, req: Request) -> str | None:
+    """What this request needs, or None when the endpoint is not in the table."""
+    rule = ENDPOINTS.get(endpoint)
+    if rule is None or isinstance(rule, str):
+        return rule
+    return rule(req)
+
+
+def allowed(endpoint: str, req: Request) -> bool:
+    permission = required_permission(endpoint, req)
+    if permission is None:
+        return False
+    if permission in (PUBLIC, API):
+        return True
+    if not current_user.is_authenticated:
+        return False
+    return permission == SIGNED_IN or role_may(current_user.role, permission)
+
+
+def forbidden():
+    """The Persian (or English) page that says the user's role may not do this; under
+    /api/, the API's JSON error."""
+    if request.path.startswith("/api/"):
+        # The API's documented error shape (app/api/errors.py), as its own 403 answers.
+        message = _("This request is not allowed.")
+        return jsonify({"error": {"code": "forbidden", "message": message, "details": []}}), 403
+    return render_template("errors/forbidden.html"), 403
+
+
+def enforce():
+    """before_request: refuse what the table does not allow, before the view runs.
+
+    A request that matched no route (a 404 or 405 to come) is left to Flask.
+    """
+    endpoint = request.endpoint
+    if endpoint is None or allowed(endpoint, request):
+        return None
+    if endpoint not in ENDPOINTS:
+        current_app.logger.error("Endpoint %s is not in the policy table: refused", endpoint)
+    return forbidden()
+
+
+def register_policy(app: Flask) -> None:
+    """Check the table before every request (after the session guard) and offer ``can``."""
+    app.before_request(enforce)
+    app.jinja_env.globals["can"] = can
