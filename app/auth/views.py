@@ -1,13 +1,25 @@
+import math
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user, logout_user
+from flask_babel import ngettext
+from flask_login import current_user, login_required, login_user, logout_user
 
-from app.auth import bp
-from app.auth.forms import LoginForm, SetupForm
-from app.auth.service import UserError, authenticate, create_user, has_users
+from app.auth import bp, throttle
+from app.auth.forms import ChangePasswordForm, LoginForm, SetupForm
+from app.auth.service import (
+    MIN_PASSWORD_LENGTH,
+    UserError,
+    authenticate,
+    change_password,
+    create_user,
+    end_sessions,
+    has_users,
+)
 from app.extensions import db
+from app.persian import show_number
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,18 +39,44 @@ def _safe_next(target: str | None) -> str:
     return url_for("index")
 
 
+def _wait_message(wait: timedelta) -> str:
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    return ngettext(
+        "Too many failed attempts to log in. Try again in %(count)s minute.",
+        "Too many failed attempts to log in. Try again in %(count)s minutes.",
+        minutes,
+        count=show_number(minutes),
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Log in; failures are throttled per account and per address (app.auth.throttle).
+
+    A known and an unknown e-mail get the same work and the same answer.
+    """
     if not has_users():
         return redirect(url_for("auth.setup"))
     form = LoginForm()
     if form.validate_on_submit():
+        account = throttle.account_key(form.email.data)
+        address = throttle.address_key(request.remote_addr)
+        if wait := throttle.wait_time([account, address]):
+            flash(_wait_message(wait), "error")
+            return render_template("auth/login.html", form=form), 429
         user = authenticate(form.email.data, form.password.data)
-        if user is None:
-            flash(_("The email or password is wrong."), "error")
-        else:
+        if user is not None:
+            throttle.forget(account)
+            db.session.commit()
             login_user(user, remember=True)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.record_failure(account, throttle.ACCOUNT)
+        throttle.record_failure(address, throttle.ADDRESS)
+        db.session.commit()
+        if wait := throttle.wait_time([account, address]):
+            flash(_wait_message(wait), "error")
+            return render_template("auth/login.html", form=form), 429
+        flash(_("The email or password is wrong."), "error")
     return render_template("auth/login.html", form=form)
 
 
@@ -66,3 +104,45 @@ def setup():
 def logout():
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """The user's own page: change the password, log out on every other device."""
+    return _account_page(ChangePasswordForm())
+
+
+def _account_page(form: ChangePasswordForm) -> str:
+    return render_template("auth/account.html", form=form, min_password_length=MIN_PASSWORD_LENGTH)
+
+
+@bp.post("/account/password")
+@login_required
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            change_password(user, form.current.data, form.password.data)
+        except UserError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            # The change ended every session; this browser stays logged in.
+            login_user(user, remember=True)
+            flash(_("Your password is changed. Every other device is logged out."), "success")
+            return redirect(url_for("auth.account"))
+    return _account_page(form)
+
+
+@bp.post("/account/sessions")
+@login_required
+def end_other_sessions():
+    """Log out everywhere else: every other session and remember cookie stops working."""
+    user = current_user._get_current_object()
+    end_sessions(user)
+    db.session.commit()
+    login_user(user, remember=True)
+    flash(_("Every other device is logged out."), "success")
+    return redirect(url_for("auth.account"))
