@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_session_guard(app)
     register_template_helpers(app)
+    register_security_headers(app)
     return app
 
 
@@ -48,6 +49,12 @@ def register_proxies(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=trusted)
+
+
+def register_security_headers(app: Flask) -> None:
+    from app.headers import add_security_headers
+
+    app.after_request(add_security_headers)
 
 
 def select_locale() -> str:
