@@ -18,8 +18,10 @@ The rule (documented in README.md, "Logging in"):
   forgets its account's (not its address's: an attacker with an account of their own
   could otherwise reset their address's count).
 
-A lock never lasts longer than max_delay, so an attacker can slow the owner down to one
-try per max_delay at worst but can never lock them out for good.
+A lock never lasts longer than max_delay, and a browser that has logged into the
+account before (it holds a signed cookie naming it, set by app.auth.views) is not held
+by the account's lock at all, only by its own address's: an attacker who keeps failing
+on the owner's e-mail slows down strangers' browsers, never the owner's own.
 """
 
 import hashlib

@@ -2,13 +2,15 @@ import math
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.auth import bp, throttle
 from app.auth.forms import ChangePasswordForm, LoginForm, SetupForm
+from app.auth.models import User
 from app.auth.service import (
     MIN_PASSWORD_LENGTH,
     UserError,
@@ -16,6 +18,7 @@ from app.auth.service import (
     change_password,
     create_user,
     end_sessions,
+    find_user,
     has_users,
 )
 from app.extensions import db
@@ -49,6 +52,43 @@ def _wait_message(wait: timedelta) -> str:
     )
 
 
+# A browser that has logged into an account keeps a signed note of it (the "device
+# cookie" of OWASP's advice on lockouts): the account's lock does not apply to it, so an
+# attacker who keeps failing on the owner's e-mail cannot keep the owner out. Its
+# address's limit still applies, and it names the session version, so a password
+# change or "log out everywhere else" withdraws it from every other browser.
+DEVICE_COOKIE = "vafa_device"
+DEVICE_DAYS = 90
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="vafa-login-device")
+
+
+def _device_account() -> str | None:
+    """The "<id>:<version>" this browser logged in as, if its cookie is genuine and fresh."""
+    token = request.cookies.get(DEVICE_COOKIE)
+    if not token:
+        return None
+    try:
+        return _device_serializer().loads(token, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return None
+
+
+def _remember_device(response: Response, user: User) -> Response:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(user.get_id()),
+        max_age=DEVICE_DAYS * 86400,
+        path=url_for("auth.login"),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Log in; failures are throttled per account and per address (app.auth.throttle).
@@ -61,7 +101,10 @@ def login():
     if form.validate_on_submit():
         account = throttle.account_key(form.email.data)
         address = throttle.address_key(request.remote_addr)
-        if wait := throttle.wait_time([account, address]):
+        known = find_user(form.email.data)
+        device = _device_account()
+        keys = [address] if known and device == known.get_id() else [account, address]
+        if wait := throttle.wait_time(keys):
             flash(_wait_message(wait), "error")
             return render_template("auth/login.html", form=form), 429
         user = authenticate(form.email.data, form.password.data)
@@ -69,11 +112,11 @@ def login():
             throttle.forget(account)
             db.session.commit()
             login_user(user, remember=True)
-            return redirect(_safe_next(request.args.get("next")))
+            return _remember_device(redirect(_safe_next(request.args.get("next"))), user)
         throttle.record_failure(account, throttle.ACCOUNT)
         throttle.record_failure(address, throttle.ADDRESS)
         db.session.commit()
-        if wait := throttle.wait_time([account, address]):
+        if wait := throttle.wait_time(keys):
             flash(_wait_message(wait), "error")
             return render_template("auth/login.html", form=form), 429
         flash(_("The email or password is wrong."), "error")
@@ -95,7 +138,7 @@ def setup():
             db.session.commit()
             login_user(user, remember=True)
             flash(_("Welcome to Vafa! Start by importing your contacts."), "success")
-            return redirect(url_for("contacts.import_contacts"))
+            return _remember_device(redirect(url_for("contacts.import_contacts")), user)
     return render_template("auth/setup.html", form=form)
 
 
@@ -132,7 +175,7 @@ def password():
             # The change ended every session; this browser stays logged in.
             login_user(user, remember=True)
             flash(_("Your password is changed. Every other device is logged out."), "success")
-            return redirect(url_for("auth.account"))
+            return _remember_device(redirect(url_for("auth.account")), user)
     return _account_page(form)
 
 
@@ -145,4 +188,4 @@ def end_other_sessions():
     db.session.commit()
     login_user(user, remember=True)
     flash(_("Every other device is logged out."), "success")
-    return redirect(url_for("auth.account"))
+    return _remember_device(redirect(url_for("auth.account")), user)

@@ -98,6 +98,44 @@ def _english_wait(client):
     return response
 
 
+def test_a_browser_that_logged_in_before_is_not_kept_out_by_the_accounts_lock(
+    app, client, owner, clock
+):
+    """An attacker who keeps failing on the owner's e-mail locks the account for every
+    other browser, but not for the one the owner logged in with before."""
+    owner_browser = client
+    assert owner_browser.post("/login", data=OWNER).status_code == 302
+    owner_browser.post("/logout")
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _attempt in range(5):
+        attacker.post("/login", data=WRONG)
+    assert attacker.post("/login", data=OWNER).status_code == 429
+    newcomer = app.test_client()
+    assert newcomer.post("/login", data=OWNER).status_code == 429
+
+    # A typo from the owner's own browser is still just a wrong password.
+    response = owner_browser.post("/login", data=WRONG)
+    assert response.status_code == 200
+    assert wrong_message() in page_text(response)
+    assert owner_browser.post("/login", data=OWNER).status_code == 302
+    assert logged_in_now(owner_browser)
+
+
+def test_a_forged_or_outdated_device_cookie_does_not_lift_the_lock(app, client, owner, clock):
+    assert client.post("/login", data=OWNER).status_code == 302
+    genuine = client.get_cookie("vafa_device", path="/login").value
+    client.post("/account/sessions")  # the session version moves on: a new cookie
+    client.post("/logout")
+    for _attempt in range(5):
+        client.post("/login", data=WRONG, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    for cookie in (genuine, genuine[:-2] + "xx", "1:1"):
+        other = app.test_client()
+        other.set_cookie("vafa_device", cookie, path="/login")
+        assert other.post("/login", data=OWNER).status_code == 429
+    assert client.post("/login", data=OWNER).status_code == 302
+
+
 def test_a_successful_login_forgets_the_accounts_failures(client, owner, clock):
     for _attempt in range(4):
         client.post("/login", data=WRONG)

@@ -211,7 +211,9 @@ def test_login_cookies_are_httponly_samesite_and_last_thirty_days(client, owner,
     response = client.post("/login", data=OWNER)
     session = cookie_header(response, "session")
     remember = cookie_header(response, "remember_token")
-    for header in (session, remember):
+    device = cookie_header(response, "vafa_device")  # lifts the account's lock (login only)
+    assert "Path=/login" in device
+    for header in (session, remember, device):
         assert "HttpOnly" in header
         assert "SameSite=Lax" in header
         assert "Secure" not in header  # served over plain HTTP unless told otherwise
@@ -234,7 +236,7 @@ def test_secure_cookies_when_configured(_schema, tmp_path, owner, clock):
     )
     try:
         response = app.test_client().post("/login", data=OWNER, base_url="https://localhost")
-        for name in ("session", "remember_token"):
+        for name in ("session", "remember_token", "vafa_device"):
             assert "; Secure" in cookie_header(response, name)
         expires = re.search(r"Expires=([^;]+)", cookie_header(response, "remember_token"))
         assert expires.group(1).startswith("Tue, 08 Dec 2026")
