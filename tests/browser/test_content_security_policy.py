@@ -77,7 +77,7 @@ def bar_width(page: Page, scope: str) -> float:
     )
 
 
-def test_the_main_pages_run_under_the_policy(csp_page: Page, live_server, tmp_path):
+def test_the_main_pages_run_under_the_policy(csp_page: Page, live_server, shot, tmp_path):
     page = csp_page
     visit(page, "/setup")
     page.locator("#email").fill(EMAIL)
@@ -142,8 +142,14 @@ def test_the_main_pages_run_under_the_policy(csp_page: Page, live_server, tmp_pa
     assert bar_width(page, "#progress") == pytest.approx(1, abs=0.02)
     assert_no_violations(page)
 
+    # The account page, on a 360 px phone without sideways scrolling.
+    with page.expect_navigation():
+        page.locator("#account-link").click()
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    shot("account-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
     # A confirmation (data-confirm, wired by vafa.js): dismissed, nothing happens.
-    visit(page, "/account")
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.locator("#end-sessions").click()
     expect(page).to_have_url(re.compile(r"/account$"))
