@@ -243,3 +243,38 @@ def test_secure_cookies_when_configured(_schema, tmp_path, owner, clock):
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+# vafa set-password ----------------------------------------------------------------------
+
+
+def test_set_password_on_the_command_line_ends_every_session_and_the_lock(app, logged_in, clock):
+    """The owner who forgot the password (and locked the account trying) sets a new one."""
+    stranger = app.test_client()
+    for _attempt in range(5):
+        stranger.post("/login", data={**OWNER, "password": "a wrong guess"})
+    assert stranger.post("/login", data=OWNER).status_code == 429
+
+    cli = app.test_cli_runner()
+    refused = cli.invoke(vafa, ["set-password", "owner@example.com"], input="owner\n")
+    assert refused.exit_code == 1
+    too_short = gettext(
+        "The password must be at least %(count)s characters.",
+        count=show_number(MIN_PASSWORD_LENGTH),
+    )
+    assert too_short in refused.output
+    result = cli.invoke(vafa, ["set-password", "OWNER@example.com"], input="a fresh password\n")
+    assert result.exit_code == 0, result.output
+
+    assert not logged_in_now(logged_in)
+    assert stranger.post("/login", data=OWNER).status_code == 200
+    response = stranger.post("/login", data={**OWNER, "password": "a fresh password"})
+    assert response.status_code == 302
+
+
+def test_set_password_for_nobody_says_so(app, owner):
+    result = app.test_cli_runner().invoke(
+        vafa, ["set-password", "nobody@example.com"], input="a fresh password\n"
+    )
+    assert result.exit_code == 1
+    assert "nobody@example.com" in result.output
