@@ -45,6 +45,10 @@ class UserError(ValueError):
     """Why a user cannot be created; the message is shown to the person creating it."""
 
 
+class WrongPassword(UserError):
+    """The current password typed to confirm a change is not the user's."""
+
+
 def check_password_policy(password: str, email: str) -> None:
     """Refuse a password that is short, blank, or the account's own e-mail address.
 
@@ -97,7 +101,7 @@ def set_password(user: User, password: str) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """The user's own change: the current password first, then the policy."""
     if not user.check_password(current):
-        raise UserError(_("The current password is wrong."))
+        raise WrongPassword(_("The current password is wrong."))
     set_password(user, new)
 
 

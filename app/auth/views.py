@@ -14,6 +14,7 @@ from app.auth.models import User
 from app.auth.service import (
     MIN_PASSWORD_LENGTH,
     UserError,
+    WrongPassword,
     authenticate,
     change_password,
     create_user,
@@ -163,14 +164,25 @@ def _account_page(form: ChangePasswordForm) -> str:
 @bp.post("/account/password")
 @login_required
 def password():
+    """Change one's own password. Wrong current passwords count as failed logins of the
+    account, so someone who found a logged-in browser cannot guess it here instead."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
+        account = throttle.account_key(user.email)
+        if wait := throttle.wait_time([account]):
+            flash(_wait_message(wait), "error")
+            return _account_page(form), 429
         try:
             change_password(user, form.current.data, form.password.data)
+        except WrongPassword as error:
+            throttle.record_failure(account, throttle.ACCOUNT)
+            db.session.commit()
+            flash(str(error), "error")
         except UserError as error:
             flash(str(error), "error")
         else:
+            throttle.forget(account)
             db.session.commit()
             # The change ended every session; this browser stays logged in.
             login_user(user, remember=True)

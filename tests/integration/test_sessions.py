@@ -181,6 +181,20 @@ def test_a_refused_password_change_changes_nothing(app, logged_in, fields, messa
     assert db.session.scalar(select(User)).check_password("a good password")
 
 
+def test_guessing_the_current_password_on_the_account_page_is_throttled(app, logged_in, clock):
+    """Someone at a logged-in browser cannot guess the password there instead of at login."""
+    guess = {"current": "a guess at it", "password": "a new password!"}
+    guess["confirm"] = guess["password"]
+    answers = [logged_in.post("/account/password", data=guess).status_code for _ in range(6)]
+    assert answers == [200, 200, 200, 200, 200, 429]
+    right = {**guess, "current": "a good password"}
+    assert logged_in.post("/account/password", data=right).status_code == 429
+    # The account's login is held up as well, for browsers new to it.
+    assert app.test_client().post("/login", data=OWNER).status_code == 429
+    clock.shift(timedelta(minutes=1, seconds=1))
+    assert logged_in.post("/account/password", data=right).status_code == 302
+
+
 def test_the_account_page_links_from_every_page(logged_in):
     page = logged_in.get("/contacts/").text
     assert 'href="/account"' in page
