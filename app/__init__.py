@@ -9,7 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app.auth.policy import PUBLIC_ENDPOINTS
-from app.config import load_config
+from app.config import derive_settings, load_config
 from app.extensions import babel, csrf, db, login_manager, migrate
 from app.types import render_migration_type
 
@@ -26,14 +26,35 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(Path(app.instance_path)))
     if config:
         app.config.update(config)
+    derive_settings(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    register_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_session_guard(app)
     register_policy(app)
     register_template_helpers(app)
+    register_security_headers(app)
     return app
+
+
+def register_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host from VAFA_TRUSTED_PROXIES proxies only.
+
+    With the default 0 the headers are ignored: anyone could send them, and the login
+    throttle counts per client address (request.remote_addr).
+    """
+    if trusted := app.config["VAFA_TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=trusted)
+
+
+def register_security_headers(app: Flask) -> None:
+    from app.headers import add_security_headers
+
+    app.after_request(add_security_headers)
 
 
 def select_locale() -> str:

@@ -92,23 +92,49 @@ def scheduler_command() -> None:
 @with_appcontext
 def create_user_command(email: str, role: str, password_file) -> None:
     """Create a user who can log into the panel."""
+    from app.auth.audit import record_audit
     from app.auth.service import UserError, create_user
 
-    if password_file is not None:
-        password = password_file.readline().rstrip("\n")
-    elif sys.stdin.isatty():
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    from app.auth.audit import record_audit
-
     try:
-        user = create_user(email, password, role)
+        user = create_user(email, _read_password(password_file), role)
     except UserError as error:
         raise click.ClickException(str(error)) from None
     record_audit("user.add", user.email, {"role": user.role})
     db.session.commit()
     click.echo(f"Created {user.role} {user.email}")
+
+
+def _read_password(password_file) -> str:
+    if password_file is not None:
+        return password_file.readline().rstrip("\n")
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-file",
+    type=click.File("r"),
+    help="Read the password from this file's first line (default: standard input).",
+)
+@with_appcontext
+def set_password_command(email: str, password_file) -> None:
+    """Give a user a new password (a forgotten one); logs them out everywhere."""
+    from app.auth import throttle
+    from app.auth.service import UserError, find_user, set_password
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user has the email {email.strip().lower()}")
+    try:
+        set_password(user, _read_password(password_file))
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    throttle.forget(throttle.account_key(user.email))
+    db.session.commit()
+    click.echo(f"New password set for {user.email}; every session of theirs has ended")
 
 
 @click.command("tick")
@@ -396,6 +422,7 @@ for command in (
     worker_command,
     scheduler_command,
     create_user_command,
+    set_password_command,
     tick_command,
     providers_group,
     api_token_group,

@@ -8,6 +8,7 @@ lives in the repository.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -28,6 +29,10 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask config from the environment."""
     database_url = os.environ.get("VAFA_DATABASE_URL") or (f"sqlite:///{instance_path / 'vafa.db'}")
@@ -45,6 +50,16 @@ def load_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Login and sessions (README.md, "Behind a reverse proxy"). Cookies are sent only
+        # over HTTPS when this is on; turn it on wherever the panel is served over HTTPS.
+        "VAFA_SECURE_COOKIES": _flag("VAFA_SECURE_COOKIES"),
+        # Days a "remembered" login lasts without a visit to the login page.
+        "VAFA_REMEMBER_DAYS": _int("VAFA_REMEMBER_DAYS", 30),
+        # Reverse proxies in front of the panel whose X-Forwarded-For/-Proto/-Host are
+        # believed. 0 trusts none: the address of whoever connects is the client's.
+        "VAFA_TRUSTED_PROXIES": _int("VAFA_TRUSTED_PROXIES", 0),
         # Sending
         # Seconds between ticks of the in-process scheduler's jobs.
         "VAFA_TICK_SECONDS": _int("VAFA_TICK_SECONDS", 2),
@@ -68,3 +83,12 @@ def load_config(instance_path: Path) -> dict:
         # by hand or through the API); pages that offer them list every one.
         "VAFA_MAX_OWN_FIELDS": _int("VAFA_MAX_OWN_FIELDS", 100),
     }
+
+
+def derive_settings(config: dict) -> None:
+    """Settings that follow from VAFA_* ones, applied after a test's or the caller's
+    overrides, so that one switch (VAFA_SECURE_COOKIES) sets every cookie alike."""
+    secure = bool(config.get("VAFA_SECURE_COOKIES"))
+    config["SESSION_COOKIE_SECURE"] = secure
+    config["REMEMBER_COOKIE_SECURE"] = secure
+    config["REMEMBER_COOKIE_DURATION"] = timedelta(days=config.get("VAFA_REMEMBER_DAYS", 30))

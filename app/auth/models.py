@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, String, true
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -24,6 +24,14 @@ class User(UserMixin, db.Model):
     # Flask-Login's is_active: a deactivated user can neither log in nor use a session
     # opened before (the user loader returns no one for them).
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+    # Part of every session and remember cookie (see get_id): raising it ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    def get_id(self) -> str:
+        """ "<id>:<session version>", what Flask-Login keeps in the session and in the
+        remember cookie; app.auth.service.load_user refuses an outdated version."""
+        return f"{self.id}:{self.session_version}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -51,3 +59,19 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class LoginThrottle(db.Model):
+    """Failed logins counted for one account or one client address (app.auth.throttle).
+
+    Kept in the database so that every web process (gunicorn workers, `vafa run`) sees
+    the same counts, and a restart forgets nothing.
+    """
+
+    __tablename__ = "login_throttles"
+
+    # "account:<sha256 of the e-mail>" or "address:<ip>".
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -74,6 +74,10 @@ ENDPOINTS: dict[str, Rule] = {
     # Anyone signed in.
     "index": SIGNED_IN,
     "auth.logout": SIGNED_IN,
+    # One's own account: changing one's password, logging out everywhere else.
+    "auth.account": SIGNED_IN,
+    "auth.password": SIGNED_IN,
+    "auth.end_other_sessions": SIGNED_IN,
     # Contacts, lists, tags.
     "contacts.index": CONTACTS,
     "contacts.contact": CONTACTS,

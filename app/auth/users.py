@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.auth.audit import record_audit
 from app.auth.models import ROLES, User
-from app.auth.service import UserError, check_password_policy, create_user
+from app.auth.service import UserError, create_user, end_sessions, set_password
 from app.extensions import db
 
 ROLE_LABELS = {"owner": _l("Owner"), "staff": _l("Staff")}
@@ -64,9 +64,9 @@ def change_role(user: User, role: str) -> bool:
 
 
 def reset_password(user: User, password: str) -> None:
-    """Set a new password chosen by the owner (under the same policy as a new user's)."""
-    check_password_policy(password, user.email)
-    user.set_password(password)
+    """Set a new password chosen by the owner (under the same policy as a new user's);
+    every session the user had ends with the old password."""
+    set_password(user, password)
     record_audit("user.password", user.email)
 
 
@@ -77,5 +77,7 @@ def set_active(user: User, active: bool) -> bool:
     if not active and user.role == "owner":
         _keep_an_owner(user)
     user.is_active = active
+    if not active:
+        end_sessions(user)  # reactivating later does not bring old cookies back
     record_audit("user.reactivate" if active else "user.deactivate", user.email)
     return True

@@ -7,7 +7,7 @@ longer than the key it holds, so on PostgreSQL the columns become text (SQLite d
 not enforce a varchar's length). The downgrade decrypts them again.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 05:00:00
 
 """
@@ -20,7 +20,7 @@ from app.crypto import is_sealed, seal, unseal
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
