@@ -93,7 +93,8 @@ def test_the_owner_gives_a_member_of_staff_the_owners_role(logged_in, staff_clie
     assert staff_client.get("/settings/providers").status_code == 403
 
 
-def test_the_owner_resets_a_password(app, logged_in, staff_user):
+def test_the_owner_resets_a_password(app, logged_in, staff_client, staff_user):
+    assert staff_client.get("/contacts/").status_code == 200
     response = logged_in.post(
         f"/users/{staff_user}/password", data={"password": "a new password"}, follow_redirects=True
     )
@@ -101,6 +102,12 @@ def test_the_owner_resets_a_password(app, logged_in, staff_user):
     assert category == "success" and STAFF_EMAIL in text
     assert not can_log_in(app, STAFF_EMAIL, PASSWORD)
     assert can_log_in(app, STAFF_EMAIL, "a new password")
+    # Whoever held the old password's session (and 'remember me' cookie) is out.
+    response = staff_client.get("/contacts/")
+    assert response.status_code == 302 and "/login" in response.location
+    staff_client.delete_cookie("session")
+    response = staff_client.get("/contacts/")
+    assert response.status_code == 302 and "/login" in response.location
 
 
 def test_a_reset_password_must_meet_the_policy(app, logged_in, staff_user):
