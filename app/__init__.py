@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from app.config import load_config
 from app.extensions import babel, csrf, db, login_manager, migrate
+from app.limits import register_limits
 from app.types import render_migration_type
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    register_limits(app)
     register_extensions(app)
     register_blueprints(app)
     register_session_guard(app)
