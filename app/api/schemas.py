@@ -244,7 +244,15 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+def _whole(value):
+    """3.0 is the integer 3 in JSON Schema (and in JavaScript); 3.5 stays a refusal."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole)
+Id = Annotated[int, Field(ge=1, le=ID_MAX), Whole]
 
 
 def _normalized(limit: int):
@@ -410,7 +418,7 @@ def _audience(value) -> int | None:
         if value["all"] is not True:
             raise refuse(shape, at="all")
         return None
-    list_id = value["list_id"]
+    list_id = _whole(value["list_id"])
     if not isinstance(list_id, int) or isinstance(list_id, bool):
         raise refuse(_("Must be a whole number."), at="list_id")
     _existing_list(list_id, at="list_id")
@@ -536,7 +544,7 @@ class NewCampaign(Strict):
     ]
     audience: Audience
     provider_account_id: Annotated[
-        int, Field(ge=1, le=ID_MAX, description="Default: the default provider account.")
+        int, Field(ge=1, le=ID_MAX, description="Default: the default provider account."), Whole
     ] = None
     sender: Annotated[
         str,
@@ -621,11 +629,11 @@ class Page(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore")
 
-    limit: Annotated[int, BeforeValidator(_digits), Field(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT
+    limit: Annotated[int, Field(ge=1, le=PAGE_MAX), BeforeValidator(_digits)] = PAGE_DEFAULT
     after_id: Annotated[
         int,
-        BeforeValidator(_digits),
         Field(ge=0, le=ID_MAX, description="Items with a greater id (the previous next_after_id)."),
+        BeforeValidator(_digits),
     ] = 0
 
 
@@ -756,6 +764,7 @@ PurchaseTime = Annotated[
 def _reference(value) -> str | None:
     if value is None:
         return None
+    value = _whole(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value <= REFERENCE_NUMBER_MAX:
             raise refuse(
@@ -796,7 +805,7 @@ class NewPurchase(Strict):
 
     mobile: Mobile
     purchased_at: PurchaseTime
-    amount: Annotated[int, Field(ge=1, le=AMOUNT_MAX, description="Rials")]
+    amount: Annotated[int, Field(ge=1, le=AMOUNT_MAX, description="Rials"), Whole]
     reference: Reference = None
 
     def row(self, index: int) -> PurchaseRow:
