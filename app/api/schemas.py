@@ -26,6 +26,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import (
@@ -358,6 +359,15 @@ def _own_fields(value) -> dict[str, str]:
     """The shop's own fields of one contact, normalised; a null value is left out."""
     if not isinstance(value, dict):
         raise refuse(_('An object such as {"club": "gold"}.'))
+    limit = current_app.config["VAFA_MAX_OWN_FIELDS"]
+    if len(value) > limit:  # the document's maxProperties; refused before any is read
+        raise refuse(
+            _(
+                "A shop can have at most %(max)s fields of its own; this contact has %(count)s.",
+                max=show_number(limit),
+                count=show_number(len(value)),
+            )
+        )
     fields: dict[str, str] = {}
     for raw_name, raw in value.items():
         name = normalize_text(raw_name)
