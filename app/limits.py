@@ -89,9 +89,14 @@ class BodyRefused(ValueError):
 
 
 def too_large_message() -> str:
+    size = _size(body_limit())
+    if request.path.startswith("/api/") or request.endpoint in UPLOAD_ENDPOINTS:
+        return _("The request is larger than %(size)s, the most this address takes.", size=size)
     return _(
-        "The request is larger than %(size)s, the most this address takes.",
-        size=_size(body_limit()),
+        "The form is larger than %(size)s or has more than %(count)s fields, "
+        "the most a form of the panel may have.",
+        size=size,
+        count=show_number(current_app.config["MAX_FORM_PARTS"]),
     )
 
 
@@ -134,7 +139,8 @@ def read_json():
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BodyRefused(
-            400, _("The body is not UTF-8 (byte %(position)s).", position=error.start + 1)
+            400,
+            _("The body is not UTF-8 (byte %(position)s).", position=show_number(error.start + 1)),
         ) from None
     try:
         value = json.loads(text, parse_constant=_no_constant)
@@ -144,8 +150,8 @@ def read_json():
             _(
                 "The body is not valid JSON: %(reason)s at line %(line)s, column %(column)s.",
                 reason=error.msg,
-                line=error.lineno,
-                column=error.colno,
+                line=show_number(error.lineno),
+                column=show_number(error.colno),
             ),
         ) from None
     except RecursionError:
@@ -175,6 +181,8 @@ def register_limits(app: Flask) -> None:
     app.request_class = VafaRequest
     app.url_map.converters["int"] = BoundedInt
     app.config["MAX_CONTENT_LENGTH"] = app.config["VAFA_MAX_FORM_BODY"]
+    # The text fields of a form (files apart) may fill the whole form's limit.
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["VAFA_MAX_FORM_BODY"]
 
     @app.before_request
     def set_body_limit():
