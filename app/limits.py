@@ -8,8 +8,8 @@ and refused with a message that names the limit (DESIGN.md, trust boundaries):
   (a shop's 1,000,000-row file is 100-200 MB); larger bodies get 413, as JSON under
   /api/ and as a Persian page in the panel;
 - JSON: malformed → 400 naming where; nested deeper than VAFA_MAX_JSON_DEPTH → 400;
-- ids: an ``<int:…>`` in any URL beyond 2**63-1 (what SQLite and PostgreSQL BIGINT can
-  hold) matches no route (404), and ``request.args.get(…, type=int)`` treats such a
+- ids: an ``<int:…>`` in any URL beyond ID_MAX (2**31-1, what a PostgreSQL INTEGER
+  holds) matches no route (404), and ``request.args.get(…, type=int)`` treats such a
   number as absent, instead of an integer overflow in the database (500).
 """
 
@@ -24,9 +24,11 @@ from werkzeug.routing import IntegerConverter
 
 from app.persian import show_number
 
-# The largest id (and row number) the databases can hold: SQLite's INTEGER and
-# PostgreSQL's BIGINT are 64-bit. Ids beyond are refused before a query is built.
-ID_MAX = 2**63 - 1
+# The largest id both databases can hold: the primary keys are INTEGER, 32-bit on
+# PostgreSQL (SQLite's are 64-bit). Ids beyond are refused before a query is built:
+# PostgreSQL answers a larger one with "integer out of range", SQLite one beyond 2**63-1
+# with an OverflowError, and either was a 500.
+ID_MAX = 2**31 - 1
 
 # Endpoints that take a file: the import upload.
 UPLOAD_ENDPOINTS = {"contacts.import_contacts"}

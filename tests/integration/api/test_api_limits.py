@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from app.contacts.models import Contact, Purchase
 from app.contacts.service import own_field_names
 from app.extensions import db
+from app.limits import ID_MAX
 from app.messaging.models import Campaign
 from tests.integration.api.api_support import error_of, fields_of
 
@@ -115,7 +116,8 @@ def test_a_body_that_is_not_utf8_is_400(api):
     [
         ({"contacts": [{"mobile": "09121234567"}], "list_id": 10**20}, "list_id"),
         ({"contacts": [{"mobile": "09121234567"}], "list_id": 2**63}, "list_id"),
-        ({"contacts": [{"mobile": "09121234567"}], "list_id": 2**63 - 1}, "list_id"),
+        ({"contacts": [{"mobile": "09121234567"}], "list_id": ID_MAX + 1}, "list_id"),
+        ({"contacts": [{"mobile": "09121234567"}], "list_id": ID_MAX}, "list_id"),
     ],
 )
 def test_a_20_digit_id_in_json_is_a_422_on_its_field(api, payload, field):
@@ -152,7 +154,7 @@ def test_a_20_digit_after_id_is_422(api, query):
 
 
 def test_the_largest_id_is_an_empty_page_not_an_error(api):
-    response = api.get(f"/campaigns?after_id={2**63 - 1}")
+    response = api.get(f"/campaigns?after_id={ID_MAX}")
     assert response.status_code == 200, response.text
     assert response.json == {"data": [], "next_after_id": None}
 

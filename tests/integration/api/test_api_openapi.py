@@ -7,6 +7,7 @@ import pytest
 
 from app.api import schemas
 from app.api.openapi import SERVER
+from app.limits import ID_MAX
 from app.messaging.service import start_due_campaigns
 from tests.integration.api.api_support import error_of, fields_of
 
@@ -186,13 +187,13 @@ def test_what_the_document_allows_the_api_takes(api, document, make_contact):
     purchase = {"purchases": [{**_ITEM, "reference": 1002}]}  # a numeric invoice number
     assert _body_schema(document, "PurchaseBatch").is_valid(purchase)
     assert api.post("/purchases", purchase).status_code == 200
-    # after_id up to the largest id a database holds; beyond is refused, as documented.
+    # after_id up to the largest id the databases hold; beyond is refused, as documented.
     after_id = next(
         p for p in document["paths"]["/campaigns"]["get"]["parameters"] if p["name"] == "after_id"
     )
-    assert after_id["schema"]["maximum"] == 2**63 - 1
-    assert api.get(f"/campaigns?after_id={2**63 - 1}").status_code == 200
-    assert api.get(f"/campaigns?after_id={2**63}").status_code == 422
+    assert after_id["schema"]["maximum"] == ID_MAX
+    assert api.get(f"/campaigns?after_id={ID_MAX}").status_code == 200
+    assert api.get(f"/campaigns?after_id={ID_MAX + 1}").status_code == 422
 
 
 def test_a_number_that_is_not_a_mobile_is_forbidden_in_the_path_too(api, document):
