@@ -491,11 +491,15 @@ def _send_time(value) -> datetime | None:
         return _future(moment.astimezone(UTC))
     if isinstance(value, dict) and "jalali" in value:
         shape = _("Enter a Jalali date like 1405/09/15 and a time like 18:30.")
-        day, _space, clock = _jalali(value, JALALI_MOMENT, shape).partition(" ")
+        text = _jalali(value, JALALI_MOMENT, shape)
+        day, _space, clock = text.partition(" ")
         try:
             moment = parse_jalali_datetime(day, clock)
-        except ValueError:
-            raise refuse(shape, at="jalali") from None
+        except ValueError:  # written right, but not in the calendar: 1405/07/31
+            raise refuse(
+                _("“%(value)s” is not a real date: there is no such day.", value=text),
+                at="jalali",
+            ) from None
         try:
             return _future(moment)
         except PydanticCustomError as error:

@@ -43,11 +43,9 @@ SEMANTIC = re.compile(
             r"is in the future",
             r"^This moment is in the future",
             r"is not a real date",  # a day missing from the calendar (1403/07/31)
-            r"does not exist",
-            r"^Enter a Jalali date like",  # the same, for a Jalali moment
             r"send each number once",
             r"^No contact has this number",
-            r"^A shop can have at most",
+            r"^A shop can have at most .* there are already",
         ]
     )
 )
