@@ -10,6 +10,7 @@ tests/integration/api/test_api_fuzz.py checks the API against this document.
 from flask import current_app
 from pydantic.json_schema import models_json_schema
 
+from app.api import answers as a
 from app.api import schemas as s
 from app.limits import ID_MAX
 
@@ -46,26 +47,26 @@ OPERATIONS = {
         "description": "Nothing is sent until the campaign is started. Every field is "
         "checked; on any problem nothing is stored and the 422 lists each one.",
         "body": s.NewCampaign,
-        "answer": (201, s.Campaign, "The draft; Location names it."),
+        "answer": (201, a.Campaign, "The draft; Location names it."),
         "errors": (400, 401, 413, 422),
     },
     ("/campaigns", "get"): {
         "operationId": "listCampaigns",
         "summary": "List campaigns, oldest first",
         "query": s.Page,
-        "answer": (200, s.CampaignPage, "A page"),
+        "answer": (200, a.CampaignPage, "A page"),
         "errors": (401, 422),
     },
     ("/campaigns/{campaign_id}", "get"): {
         "operationId": "getCampaign",
         "summary": "A campaign: status, messages by state, times",
-        "answer": (200, s.Campaign, "The campaign"),
+        "answer": (200, a.Campaign, "The campaign"),
         "errors": (401, 404),
     },
     ("/campaigns/{campaign_id}/estimate", "get"): {
         "operationId": "estimateCampaign",
         "summary": "Recipients, parts and cost, and whether the credit covers them",
-        "answer": (200, s.Estimate, "The estimate"),
+        "answer": (200, a.Estimate, "The estimate"),
         "errors": (401, 404),
     },
     ("/campaigns/{campaign_id}/start", "post"): {
@@ -74,28 +75,28 @@ OPERATIONS = {
         "description": "Sent at its scheduled time (now if none) when the provider's credit "
         "covers it. 409 cannot_start says why not (credit, nobody to send to); 409 "
         "invalid_state when it is no longer a draft.",
-        "answer": (200, s.CampaignAction, "The campaign as it is now, and its estimate."),
+        "answer": (200, a.CampaignAction, "The campaign as it is now, and its estimate."),
         "errors": (401, 404, 409),
     },
     ("/campaigns/{campaign_id}/pause", "post"): {
         "operationId": "pauseCampaign",
         "summary": "Pause a scheduled or sending campaign",
         "description": "Queued messages are held; requests already on their way finish.",
-        "answer": (200, s.CampaignAction, "The campaign as it is now."),
+        "answer": (200, a.CampaignAction, "The campaign as it is now."),
         "errors": (401, 404, 409),
     },
     ("/campaigns/{campaign_id}/resume", "post"): {
         "operationId": "resumeCampaign",
         "summary": "Resume a paused campaign",
         "description": "Held messages go back to the queue.",
-        "answer": (200, s.CampaignAction, "The campaign as it is now."),
+        "answer": (200, a.CampaignAction, "The campaign as it is now."),
         "errors": (401, 404, 409),
     },
     ("/campaigns/{campaign_id}/cancel", "post"): {
         "operationId": "cancelCampaign",
         "summary": "Cancel a campaign",
         "description": "What has not been handed to the provider is never sent.",
-        "answer": (200, s.CampaignAction, "The campaign, and how many messages were cancelled."),
+        "answer": (200, a.CampaignAction, "The campaign, and how many messages were cancelled."),
         "errors": (401, 404, 409),
     },
     ("/campaigns/{campaign_id}/retry-unknown", "post"): {
@@ -104,14 +105,14 @@ OPERATIONS = {
         "description": "Messages whose request may or may not have reached the provider are "
         "queued again (held until it resumes, if the campaign is paused). Some may reach "
         "the handset twice: only the owner should decide. 409 for a cancelled campaign.",
-        "answer": (200, s.CampaignAction, "The campaign, and how many messages were queued."),
+        "answer": (200, a.CampaignAction, "The campaign, and how many messages were queued."),
         "errors": (401, 404, 409),
     },
     ("/campaigns/{campaign_id}/messages", "get"): {
         "operationId": "listCampaignMessages",
         "summary": "A campaign's messages, by id",
         "query": s.MessagesPage,
-        "answer": (200, s.MessagePage, "A page"),
+        "answer": (200, a.MessagePage, "A page"),
         "errors": (401, 404, 422),
     },
     ("/contacts", "post"): {
@@ -121,13 +122,13 @@ OPERATIONS = {
         "the 422 names each problem by its path (contacts[3].mobile). A number sent twice "
         "is a wrong item.",
         "body": s.ContactUpsert,
-        "answer": (200, s.ContactUpsertResult, "What became of each item"),
+        "answer": (200, a.ContactUpsertResult, "What became of each item"),
         "errors": (400, 401, 413, 422),
     },
     ("/contacts/{mobile}", "get"): {
         "operationId": "getContact",
         "summary": "A contact by any form of its number, with totals, tags and lists",
-        "answer": (200, s.Contact, "The contact"),
+        "answer": (200, a.Contact, "The contact"),
         "errors": (401, 404, 422),
     },
     ("/purchases", "post"): {
@@ -137,7 +138,7 @@ OPERATIONS = {
         "reference already recorded (or repeated in the request) is a duplicate, not an "
         "error: a checkout may retry safely. The contacts' totals are updated.",
         "body": s.PurchaseBatch,
-        "answer": (200, s.PurchaseBatchResult, "What became of each item"),
+        "answer": (200, a.PurchaseBatchResult, "What became of each item"),
         "errors": (400, 401, 413, 422),
     },
 }
@@ -158,7 +159,7 @@ PATH_PARAMETERS = {
     },
 }
 
-ANSWERS = (s.Error, s.Problem)
+ANSWERS = (a.Error, a.Problem)
 
 
 def _schemas() -> dict:

@@ -1,11 +1,11 @@
-"""Each request and answer of the JSON API, declared once, as a pydantic model.
+"""Each request of the JSON API, declared once, as a pydantic model (answers: app.api.answers).
 
 The models are the single truth for both sides. A request body (or a page's query) is
 validated by its model, and the problems become the documented ``details``: named by
 path (``contacts[3].mobile``), worded for people, in the caller's language.
 app.api.openapi builds the OpenAPI document from the same models' JSON Schema. A new
-endpoint (segments, templates, automations, reports) costs a model here and a line in
-``openapi.OPERATIONS``.
+endpoint (segments, templates, automations, reports) costs a request model here, an
+answer model in app.api.answers and a line in ``openapi.OPERATIONS``.
 
 Why plain pydantic v2 rather than an integration such as spectree or flask-openapi3:
 both take over the routes or the error answers (each has its own 422 shape), while the
@@ -53,8 +53,7 @@ from app.contacts.importer import (
     parse_moment,
     split_tags,
 )
-from app.contacts.models import Contact as ContactRecord
-from app.contacts.models import ContactList
+from app.contacts.models import Contact, ContactList
 from app.contacts.service import (
     OWN_FIELD_NAME_MAX,
     OWN_FIELD_VALUE_MAX,
@@ -64,7 +63,6 @@ from app.contacts.service import (
 )
 from app.extensions import db
 from app.limits import ID_MAX
-from app.messaging.models import CAMPAIGN_STATUS_LABELS
 from app.messaging.text import unknown_placeholders
 from app.persian import (
     ascii_digits,
@@ -239,12 +237,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-class Answer(BaseModel):
-    """An answer's shape: every field is always present (null when empty)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 def _whole(value):
     """3.0 is the integer 3 in JSON Schema (and in JavaScript); 3.5 stays a refusal."""
     if isinstance(value, float) and value.is_integer():
@@ -281,7 +273,6 @@ Mobile = Annotated[
     ),
     AfterValidator(_mobile),
 ]
-MobileOut = Annotated[str, Field(description="Canonical: +989121234567")]
 Text = Annotated[
     str | None, Field(max_length=TEXT_FIELD_MAX, pattern=NO_NUL), _normalized(TEXT_FIELD_MAX)
 ]
@@ -949,11 +940,7 @@ def purchases_from_json(payload) -> dict:
         create_contacts = payload.get("create_contacts", False)
     if create_contacts is False and items:
         mobiles = {item.mobile for item in items.values()}
-        known = set(
-            db.session.scalars(
-                select(ContactRecord.mobile).where(ContactRecord.mobile.in_(mobiles))
-            )
-        )
+        known = set(db.session.scalars(select(Contact.mobile).where(Contact.mobile.in_(mobiles))))
         for index, item in items.items():
             if item.mobile not in known:
                 problems.append(
@@ -981,230 +968,3 @@ def campaign_from_json(payload) -> dict:
 def page_args(args, statuses: bool = False) -> Page:
     """``limit``, ``after_id`` (and ``status``) of a paged list, or ``Invalid``."""
     return validate(MessagesPage if statuses else Page, args.to_dict())
-
-
-# Answers ----------------------------------------------------------------------------
-
-Moment = Annotated[datetime | None, Field(description="UTC, ISO 8601")]
-Jalali = Annotated[
-    str | None,
-    Field(
-        description="The same moment in Tehran, Jalali calendar: 1405/09/15 18:30",
-        examples=["1405/09/15 18:30"],
-    ),
-]
-Day = Annotated[date | None, Field(examples=["1991-08-03"])]
-JalaliDay = Annotated[str | None, Field(examples=["1370/05/12"])]
-Count = Annotated[int, Field(ge=0)]
-
-
-class Problem(Answer):
-    field: str = Field(
-        description="The field or parameter, by path: audience.list_id, contacts[3].mobile"
-    )
-    message: str
-
-
-class ErrorBody(Answer):
-    code: str = Field(
-        description="Stable, for scripts: bad_request, unauthorized, invalid_token, "
-        "not_found, method_not_allowed, too_large, invalid (422), invalid_state (409: the "
-        "campaign's state does not allow it), cannot_start (409: e.g. the credit does not "
-        "cover the campaign), server_error."
-    )
-    message: str = Field(
-        description="For people, in Persian (or English with Accept-Language: en)."
-    )
-    details: list[Problem]
-
-
-class Error(Answer):
-    error: ErrorBody
-
-
-class CampaignAudience(Answer):
-    """Everyone ({"all": true}), or a list; both null once the list was deleted (the
-    campaign then goes to nobody)."""
-
-    all: Literal[True] = None
-    list_id: int | None = None
-    list_name: str | None = None
-
-
-class CampaignProvider(Answer):
-    id: int
-    name: str
-    kind: str
-
-
-CampaignStatus = Literal[tuple(CAMPAIGN_STATUS_LABELS)]
-MessageStatus = Literal[STATUSES]
-
-
-class Totals(Answer):
-    messages: Count
-    waiting: Count = Field(description="queued, sending or held (paused)")
-    handed_over: Count = Field(description="accepted by the provider (sent and after)")
-
-
-Counts = Annotated[
-    dict[MessageStatus, Count],
-    WithJsonSchema(
-        {
-            "type": "object",
-            "description": "Messages by state (every state, zeros included).",
-            "required": list(STATUSES),
-            "additionalProperties": False,
-            "properties": {status: {"type": "integer", "minimum": 0} for status in STATUSES},
-        }
-    ),
-]
-
-
-class Campaign(Answer):
-    id: int
-    name: str
-    text: str
-    status: CampaignStatus = Field(
-        description="draft → scheduled → preparing → sending ⇄ paused → done | cancelled"
-    )
-    status_label: str
-    audience: CampaignAudience
-    provider: CampaignProvider
-    sender: str
-    marketing: bool
-    paused_reason: str | None = Field(description="owner, or the provider error that paused it")
-    paused_reason_label: str | None
-    paused_detail: str | None
-    counts: Counts
-    totals: Totals
-    scheduled_at: Moment
-    scheduled_at_jalali: Jalali
-    started_at: Moment
-    started_at_jalali: Jalali
-    finished_at: Moment
-    finished_at_jalali: Jalali
-    created_at: Moment
-    created_at_jalali: Jalali
-
-
-class CampaignPage(Answer):
-    data: list[Campaign]
-    next_after_id: int | None = Field(
-        description="Pass as after_id for the next page; null at the end."
-    )
-
-
-class Estimate(Answer):
-    campaign_id: int
-    recipients: Count = Field(description="messages that will be sent")
-    opted_out: Count = Field(description="audience members skipped")
-    parts: Count = Field(description="SMS parts in all")
-    cost: Count = Field(description="Rials")
-    credit: int | None = Field(description="Rials left at the provider; null if unreadable")
-    covered: bool
-    credit_error: str | None
-
-
-class EstimateFigures(Answer):
-    """An estimate inside another answer (no campaign_id)."""
-
-    recipients: Count
-    opted_out: Count
-    parts: Count
-    cost: Count
-    credit: int | None
-    covered: bool
-    credit_error: str | None
-
-
-class CampaignAction(Answer):
-    campaign: Campaign
-    estimate: EstimateFigures = Field(None, description="start only")
-    cancelled_messages: Count = Field(None, description="cancel only")
-    requeued_messages: Count = Field(None, description="retry-unknown only")
-
-
-class Message(Answer):
-    id: int
-    contact_id: int | None
-    mobile: MobileOut
-    body: str
-    parts: Count
-    sender: str
-    marketing: bool
-    status: MessageStatus
-    status_label: str
-    provider_ref: str | None
-    error: str | None
-    error_label: str | None
-    error_detail: str | None
-    attempts: Count
-    created_at: Moment
-    created_at_jalali: Jalali
-    sent_at: Moment
-    sent_at_jalali: Jalali
-    done_at: Moment
-    done_at_jalali: Jalali
-
-
-class MessagePage(Answer):
-    data: list[Message]
-    next_after_id: int | None
-
-
-class ContactResult(Answer):
-    mobile: MobileOut
-    id: int
-    result: Literal["created", "updated", "skipped"]
-
-
-class ContactUpsertResult(Answer):
-    created: Count
-    updated: Count
-    skipped: Count
-    contacts: list[ContactResult] = Field(description="One per item sent, in order.")
-
-
-class ListRef(Answer):
-    id: int
-    name: str
-
-
-class Contact(Answer):
-    id: int
-    mobile: MobileOut
-    first_name: str
-    last_name: str
-    gender: Literal["male", "female"] | None
-    city: str
-    birth_date: Day
-    birth_date_jalali: JalaliDay
-    anniversary: Day
-    anniversary_jalali: JalaliDay
-    fields: dict[str, str]
-    tags: list[str]
-    lists: list[ListRef]
-    opted_out: bool
-    purchase_count: Count
-    total_spent: int = Field(description="Rials")
-    first_purchase_at: Moment
-    first_purchase_at_jalali: Jalali
-    last_purchase_at: Moment
-    last_purchase_at_jalali: Jalali
-    opted_out_at: Moment
-    opted_out_at_jalali: Jalali
-    created_at: Moment
-    created_at_jalali: Jalali
-
-
-class PurchaseResult(Answer):
-    reference: str | None
-    mobile: MobileOut
-    result: Literal["created", "duplicate"]
-
-
-class PurchaseBatchResult(Answer):
-    created: Count
-    duplicates: Count
-    purchases: list[PurchaseResult] = Field(description="One per item sent, in order.")

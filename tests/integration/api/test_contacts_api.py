@@ -7,7 +7,7 @@ from flask_babel import gettext
 from integration_support import in_locale
 from sqlalchemy import func, select
 
-from app.api import schemas
+from app.api import answers, schemas
 from app.contacts.models import Contact, ContactList, OptOutEvent, Tag, contact_tags, list_members
 from app.extensions import db
 from tests.integration.api.api_support import error_of, fields_of
@@ -311,10 +311,10 @@ def test_an_unknown_number_is_404_and_a_wrong_one_422(api):
 def test_the_answers_have_the_shapes_the_document_declares(api, client):
     components = client.get("/api/v1/openapi.json").json["components"]["schemas"]
     upsert = api.post("/contacts", {"contacts": [{"mobile": "09121234567"}]}).json
-    schemas.ContactUpsertResult.model_validate(upsert)  # every field, none unknown
-    schemas.Contact.model_validate(api.get("/contacts/09121234567").json)
+    answers.ContactUpsertResult.model_validate(upsert)  # every field, none unknown
+    answers.Contact.model_validate(api.get("/contacts/09121234567").json)
     purchase = {"mobile": "09121234567", "purchased_at": "2026-11-20", "amount": 1}
-    schemas.PurchaseBatchResult.model_validate(
+    answers.PurchaseBatchResult.model_validate(
         api.post("/purchases", {"purchases": [purchase]}).json
     )
     for name in ("ContactUpsertResult", "Contact", "PurchaseBatchResult"):
