@@ -24,7 +24,7 @@ says so).
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -133,18 +133,6 @@ _BY_TYPE = {
     "dict_type": _l("Must be a JSON object."),
     "list_type": _l("Must be a list."),
 }
-# A field's own message, for any refusal of it but an unknown field or a too long text.
-_BY_FIELD = {
-    "name": _l("Give the campaign a name."),
-    "text": _l("Write the message text."),
-    "marketing": _l("Must be true or false."),
-    "sender": _l("Must be a string of digits."),
-    "on_duplicate": _l('Write "update" or "skip".'),
-    "gender": _l('Write "male" or "female".'),
-    "tags": _l('A list of names, like ["vip", "tehran"].'),
-    "amount": _l("The amount is a whole number of Rials above zero."),
-    "mobile": _l("Write the mobile number as a string."),
-}
 _LISTS = {"contacts", "purchases"}
 _BOUNDS = {
     "limit": (1, PAGE_MAX),
@@ -164,7 +152,29 @@ def _path(loc: tuple) -> str:
     return path
 
 
-def _message(error: dict, field: str) -> str:
+def _own_messages(model: type[BaseModel], loc: tuple) -> dict:
+    """The MESSAGES of the model that declares the field at ``loc`` (nested models too)."""
+    for part in loc[:-1]:
+        if not isinstance(part, str) or part not in model.model_fields:
+            continue
+        inner = _model_in(model.model_fields[part].annotation)
+        if inner is None:
+            break
+        model = inner
+    return getattr(model, "MESSAGES", {})
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The model inside ``list[NewContact]``, ``NewContact | None``…, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        if found := _model_in(argument):
+            return found
+    return None
+
+
+def _message(error: dict, field: str, messages: dict) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "vafa":
         return ctx["message"]
@@ -183,8 +193,8 @@ def _message(error: dict, field: str) -> str:
         return _("Each item must be a JSON object.")
     if field == "mobile" and (kind == "missing" or error["input"] is None):
         return _("The mobile number is required.")
-    if field in _BY_FIELD:
-        return str(_BY_FIELD[field])
+    if field in messages:
+        return str(messages[field])
     if kind == "missing" and field == "purchased_at":
         return _("The time of the purchase is required.")
     if field in _BOUNDS and kind in ("greater_than_equal", "less_than_equal", "int_type"):
@@ -195,9 +205,13 @@ def _message(error: dict, field: str) -> str:
     return str(_BY_TYPE.get(kind, _l("This value is not valid.")))
 
 
-def problems_of(error: ValidationError) -> list[dict]:
+def problems_of(error: ValidationError, model: type[BaseModel]) -> list[dict]:
     """The ``details`` of a 422: one per problem, fields of the request itself first,
-    unknown fields before the others, then the items in their order."""
+    unknown fields before the others, then the items in their order.
+
+    A field's refusal is worded by its model's ``MESSAGES`` where it has one (any refusal
+    of the field but an unknown field or a too long text), else by the kind of problem.
+    """
     problems = []
     for order, item in enumerate(error.errors(include_url=False)):
         loc = item["loc"]
@@ -208,7 +222,8 @@ def problems_of(error: ValidationError) -> list[dict]:
         field = next((part for part in reversed(loc) if isinstance(part, str)), "")
         index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else -1
         rank = (index, 0 if item["type"] == "extra_forbidden" else 1, order)
-        problems.append((rank, problem(path, _message(item, field))))
+        message = _message(item, field, _own_messages(model, loc))
+        problems.append((rank, problem(path, message)))
     return [found for _rank, found in sorted(problems, key=lambda pair: pair[0])]
 
 
@@ -225,7 +240,7 @@ def validate(model: type[BaseModel], payload):
     try:
         return model.model_validate(payload)
     except ValidationError as error:
-        raise Invalid(problems_of(error)) from None
+        raise Invalid(problems_of(error, model)) from None
 
 
 # Field types ------------------------------------------------------------------------
@@ -529,6 +544,13 @@ def _campaign_text(text: str) -> str:
 class NewCampaign(Strict):
     """A campaign to create, as a draft."""
 
+    MESSAGES: ClassVar = {
+        "name": _l("Give the campaign a name."),
+        "text": _l("Write the message text."),
+        "marketing": _l("Must be true or false."),
+        "sender": _l("Must be a string of digits."),
+    }
+
     name: Annotated[
         str,
         Field(min_length=1, max_length=CAMPAIGN_NAME_MAX, pattern=NOT_BLANK),
@@ -664,6 +686,12 @@ class MessagesPage(Page):
 class NewContact(Strict):
     """A contact to create or update; what is not sent is kept."""
 
+    MESSAGES: ClassVar = {
+        "mobile": _l("Write the mobile number as a string."),
+        "gender": _l('Write "male" or "female".'),
+        "tags": _l('A list of names, like ["vip", "tehran"].'),
+    }
+
     mobile: Mobile
     first_name: Text = None
     last_name: Text = None
@@ -697,6 +725,8 @@ class NewContact(Strict):
 
 class ContactUpsert(Strict):
     """Up to 1000 contacts; one wrong item and nothing is written."""
+
+    MESSAGES: ClassVar = {"on_duplicate": _l('Write "update" or "skip".')}
 
     contacts: Annotated[
         list[NewContact],
@@ -808,6 +838,11 @@ Reference = Annotated[
 class NewPurchase(Strict):
     """One purchase of a contact."""
 
+    MESSAGES: ClassVar = {
+        "mobile": _l("Write the mobile number as a string."),
+        "amount": _l("The amount is a whole number of Rials above zero."),
+    }
+
     mobile: Mobile
     purchased_at: PurchaseTime
     amount: Annotated[int, Field(ge=1, le=AMOUNT_MAX, description="Rials"), Whole]
@@ -909,7 +944,7 @@ def contacts_from_json(payload) -> dict:
         items = dict(enumerate(request.contacts))
     except ValidationError as error:
         request = None
-        problems = problems_of(error)
+        problems = problems_of(error, ContactUpsert)
         items = _good_items(payload, "contacts", NewContact, _bad_items(problems, "contacts"))
     problems += _repeats({i: item.mobile for i, item in items.items()}, "contacts")
     if not problems:
@@ -935,7 +970,7 @@ def purchases_from_json(payload) -> dict:
         items = dict(enumerate(request.purchases))
         create_contacts = request.create_contacts
     except ValidationError as error:
-        problems = problems_of(error)
+        problems = problems_of(error, PurchaseBatch)
         items = _good_items(payload, "purchases", NewPurchase, _bad_items(problems, "purchases"))
         create_contacts = payload.get("create_contacts", False)
     if create_contacts is False and items:
