@@ -82,6 +82,14 @@ def load_config(instance_path: Path) -> dict:
         # Distinct names of the shop's own contact fields (imported columns, fields added
         # by hand or through the API); pages that offer them list every one.
         "VAFA_MAX_OWN_FIELDS": _int("VAFA_MAX_OWN_FIELDS", 100),
+        # Request bodies, in bytes (app/limits.py): the import upload takes a shop's
+        # 1,000,000-row file (100-200 MB); the API's 1000 items fit in a few MB; a form of
+        # the panel is far smaller. Larger bodies are refused with 413 before being read.
+        "VAFA_MAX_UPLOAD": _int("VAFA_MAX_UPLOAD", 256 * 1024 * 1024),
+        "VAFA_MAX_API_BODY": _int("VAFA_MAX_API_BODY", 4 * 1024 * 1024),
+        "VAFA_MAX_FORM_BODY": _int("VAFA_MAX_FORM_BODY", 2 * 1024 * 1024),
+        # Arrays and objects inside each other in a JSON body (the API's deepest is 5).
+        "VAFA_MAX_JSON_DEPTH": _int("VAFA_MAX_JSON_DEPTH", 32),
     }
 
 

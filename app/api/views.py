@@ -9,11 +9,10 @@ from sqlalchemy import func, select
 from app.api import bp
 from app.api.errors import ApiError, problem
 from app.api.openapi import document
-from app.api.payloads import (
+from app.api.schemas import (
     Invalid,
     campaign_from_json,
     contacts_from_json,
-    is_id,
     page_args,
     purchases_from_json,
 )
@@ -21,6 +20,7 @@ from app.api.service import authenticate
 from app.contacts.importer import RowError, parse_mobile, store_contacts, store_purchases
 from app.contacts.models import Contact
 from app.extensions import db
+from app.limits import BodyRefused, read_json
 from app.messaging import service as campaigns
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
 from app.persian import jalali_date, jalali_datetime
@@ -188,7 +188,12 @@ def _page(rows: list, limit: int, shape) -> dict:
 
 
 def _json_object() -> dict:
-    payload = request.get_json(silent=True)
+    """The body, a JSON object within the limits (app.limits), or a 400/413 naming why."""
+    try:
+        payload = read_json()
+    except BodyRefused as error:
+        code = "too_large" if error.status == 413 else "bad_request"
+        raise ApiError(error.status, code, error.message) from None
     if not isinstance(payload, dict):
         raise ApiError(400, "bad_request", _("The request body must be a JSON object."))
     return payload
@@ -199,7 +204,7 @@ def _invalid(error: Invalid, message: str) -> ApiError:
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id) if is_id(campaign_id) else None
+    campaign = db.session.get(Campaign, campaign_id)  # at most ID_MAX: app.limits
     if campaign is None:
         raise ApiError(404, "not_found", _("There is no campaign with id %(id)s.", id=campaign_id))
     return campaign
@@ -207,9 +212,10 @@ def _campaign(campaign_id: int) -> Campaign:
 
 def _paging(statuses: bool = False) -> tuple[int, int, str | None]:
     try:
-        return page_args(request.args, statuses)
+        page = page_args(request.args, statuses)
     except Invalid as error:
         raise _invalid(error, _("The paging parameters are not valid.")) from None
+    return page.limit, page.after_id, getattr(page, "status", None)
 
 
 # Campaigns ---------------------------------------------------------------------------

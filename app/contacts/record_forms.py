@@ -22,6 +22,12 @@ from wtforms.validators import DataRequired, Length, Optional, StopValidation, V
 
 from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.contacts.preferences import ANNIVERSARY_KINDS
+from app.contacts.service import (
+    OWN_FIELD_NAME_MAX,
+    OWN_FIELD_VALUE_MAX,
+    OwnFieldError,
+    check_own_fields,
+)
 from app.persian import ascii_digits, normalize_text, parse_jalali_date, to_tehran
 from app.types import utcnow
 
@@ -77,8 +83,8 @@ class JalaliDateField(StringField):
 class CustomFieldForm(Form):
     """One of the owner's own fields on a contact: a name and a value."""
 
-    key = StringField(_l("Field name"), validators=[Optional(), Length(max=50)])
-    value = StringField(_l("Value"), validators=[Optional(), Length(max=500)])
+    key = StringField(_l("Field name"), validators=[Optional(), Length(max=OWN_FIELD_NAME_MAX)])
+    value = StringField(_l("Value"), validators=[Optional(), Length(max=OWN_FIELD_VALUE_MAX)])
 
 
 class ContactForm(FlaskForm):
@@ -121,6 +127,12 @@ class ContactForm(FlaskForm):
             if key in seen:
                 raise ValidationError(_l("The field “%(name)s” is there twice.", name=key))
             seen.add(key)
+        try:
+            # The limits of names and values, and of how many names the shop may have (the
+            # page lists them all): the same check as imports and the API.
+            check_own_fields(self.custom_fields())
+        except OwnFieldError as error:
+            raise ValidationError(str(error)) from None
 
     def custom_fields(self) -> dict[str, str]:
         rows = (

@@ -1,0 +1,1005 @@
+"""Each request of the JSON API, declared once, as a pydantic model (answers: app.api.answers).
+
+The models are the single truth for both sides. A request body (or a page's query) is
+validated by its model, and the problems become the documented ``details``: named by
+path (``contacts[3].mobile``), worded for people, in the caller's language.
+app.api.openapi builds the OpenAPI document from the same models' JSON Schema. A new
+endpoint (segments, templates, automations, reports) costs a request model here, an
+answer model in app.api.answers and a line in ``openapi.OPERATIONS``.
+
+Why plain pydantic v2 rather than an integration such as spectree or flask-openapi3:
+both take over the routes or the error answers (each has its own 422 shape), while the
+API has Flask routes and an error format scripts already rely on. Pydantic is the
+most used, actively maintained validation library for Python; ``models_json_schema``
+writes JSON Schema 2020-12, which is exactly what OpenAPI 3.1 embeds, so nothing needs
+translating between the two.
+
+What JSON Schema cannot say is checked here too and refused with the same 422: a list or
+provider account that does not exist, a sender line of another account, a moment that
+has passed, a day that is not in the calendar, a number sent twice in one request, a
+purchase of a number no contact has, more own fields than the shop may have. Such
+refusals are the only ones a request valid by the document may get (the document's 422
+says so).
+"""
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from sqlalchemy import select
+
+from app.api.errors import problem
+from app.contacts.importer import (
+    ContactRow,
+    PurchaseRow,
+    RowError,
+    parse_date,
+    parse_mobile,
+    parse_moment,
+    split_tags,
+)
+from app.contacts.models import Contact, ContactList
+from app.contacts.service import (
+    OWN_FIELD_NAME_MAX,
+    OWN_FIELD_VALUE_MAX,
+    OwnFieldError,
+    check_own_fields,
+    own_field_names,
+)
+from app.extensions import db
+from app.limits import ID_MAX
+from app.messaging.text import unknown_placeholders
+from app.persian import (
+    ascii_digits,
+    jalali_month_day,
+    normalize_text,
+    parse_jalali_datetime,
+    show_number,
+)
+from app.sending.models import STATUSES, ProviderAccount
+from app.sending.service import default_account
+from app.types import utcnow
+
+BATCH_MAX = 1000  # items in one request
+PAGE_DEFAULT = 100
+PAGE_MAX = 500
+CAMPAIGN_NAME_MAX = 200  # Campaign.name
+CAMPAIGN_TEXT_MAX = 1000  # as the compose form allows
+TEXT_FIELD_MAX = 100  # first_name, last_name, city, reference: their columns
+AMOUNT_MAX = 10**15  # Rials; far above any purchase, far below a BIGINT
+REFERENCE_NUMBER_MAX = 10**18  # a numeric reference, stored as its digits
+TAGS_MAX = 100  # tags on one contact in one request
+# How far ahead a purchase may be dated (clocks differ), as the importer allows.
+PURCHASE_AHEAD = timedelta(days=1)
+
+# Text the database cannot hold (PostgreSQL refuses NUL in text) is refused, never stored.
+NO_NUL = r"^[^\x00]*$"
+# A name: something that is not a space is left once the ends are trimmed.
+NOT_BLANK = r"^[^\x00]*[^\s\x00\u200b][^\x00]*$"
+_DIGIT = "[0-9۰-۹٠-٩]"
+_SEP = r"[\s().-]*"
+# Every form normalize_mobile reads: 0912…, 912…, +98912…, 0098912…, 98912…, with
+# spaces, dashes, dots or parentheses, in ASCII, Persian or Arabic-Indic digits.
+MOBILE_PATTERN = (
+    rf"^{_SEP}(?:(?:\+|[0۰٠]{_SEP}[0۰٠]){_SEP}[9۹٩]{_SEP}[8۸٨]{_SEP}|[9۹٩]{_SEP}[8۸٨]{_SEP}"
+    rf"|[0۰٠]{_SEP})?[9۹٩](?:{_SEP}{_DIGIT}){{9}}{_SEP}$"
+)
+_MONTH_DAY = r"/(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])"
+JALALI_DAY = rf"^1[34][0-9]{{2}}{_MONTH_DAY}$"
+_CLOCK = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
+JALALI_MOMENT = rf"^1[34][0-9]{{2}}{_MONTH_DAY} {_CLOCK}$"
+JALALI_DAY_OR_MOMENT = rf"^1[34][0-9]{{2}}{_MONTH_DAY}(?: {_CLOCK})?$"
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+# Refusals ---------------------------------------------------------------------------
+
+
+def refuse(message, at: str | None = None) -> PydanticCustomError:
+    """A problem found by our own checks; ``at`` names a part below the field (jalali)."""
+    return PydanticCustomError("vafa", "{message}", {"message": str(message), "at": at})
+
+
+def _too_long(limit: int) -> str:
+    return _("At most %(count)s characters.", count=show_number(limit))
+
+
+# What pydantic's own checks mean, in the panel's words.
+_BY_TYPE = {
+    "missing": _l("This field is required."),
+    "extra_forbidden": _l("Unknown field."),
+    "int_type": _l("Must be a whole number."),
+    "int_parsing": _l("Must be a whole number."),
+    "int_from_float": _l("Must be a whole number."),
+    "string_type": _l("Must be a string."),
+    "bool_type": _l("Must be true or false."),
+    "bool_parsing": _l("Must be true or false."),
+    "model_type": _l("Must be a JSON object."),
+    "dict_type": _l("Must be a JSON object."),
+    "list_type": _l("Must be a list."),
+}
+_LISTS = {"contacts", "purchases"}
+_BOUNDS = {
+    "limit": (1, PAGE_MAX),
+    "after_id": (0, ID_MAX),
+    "list_id": (1, ID_MAX),
+    "provider_account_id": (1, ID_MAX),
+}
+
+
+def _path(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _own_messages(model: type[BaseModel], loc: tuple) -> dict:
+    """The MESSAGES of the model that declares the field at ``loc`` (nested models too)."""
+    for part in loc[:-1]:
+        if not isinstance(part, str) or part not in model.model_fields:
+            continue
+        inner = _model_in(model.model_fields[part].annotation)
+        if inner is None:
+            break
+        model = inner
+    return getattr(model, "MESSAGES", {})
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The model inside ``list[NewContact]``, ``NewContact | None``…, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        if found := _model_in(argument):
+            return found
+    return None
+
+
+def _message(error: dict, field: str, messages: dict) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "vafa":
+        return ctx["message"]
+    if kind == "string_too_long":
+        return _too_long(ctx["max_length"])
+    if kind == "extra_forbidden":
+        return str(_BY_TYPE[kind])
+    if field in _LISTS and kind == "too_long":
+        return _(
+            "At most %(max)s items in one request; send the rest in another.",
+            max=show_number(BATCH_MAX),
+        )
+    if field in _LISTS and isinstance(error["loc"][-1], str):
+        return _("Send a non-empty list.")
+    if isinstance(error["loc"][-1], int) and kind in ("model_type", "dict_type"):
+        return _("Each item must be a JSON object.")
+    if field == "mobile" and (kind == "missing" or error["input"] is None):
+        return _("The mobile number is required.")
+    if field in messages:
+        return str(messages[field])
+    if kind == "missing" and field == "purchased_at":
+        return _("The time of the purchase is required.")
+    if field in _BOUNDS and kind in ("greater_than_equal", "less_than_equal", "int_type"):
+        low, high = _BOUNDS[field]
+        return _(
+            "A whole number from %(min)s to %(max)s.", min=show_number(low), max=show_number(high)
+        )
+    return str(_BY_TYPE.get(kind, _l("This value is not valid.")))
+
+
+def problems_of(error: ValidationError, model: type[BaseModel]) -> list[dict]:
+    """The ``details`` of a 422: one per problem, fields of the request itself first,
+    unknown fields before the others, then the items in their order.
+
+    A field's refusal is worded by its model's ``MESSAGES`` where it has one (any refusal
+    of the field but an unknown field or a too long text), else by the kind of problem.
+    """
+    problems = []
+    for order, item in enumerate(error.errors(include_url=False)):
+        loc = item["loc"]
+        at = (item.get("ctx") or {}).get("at") if item["type"] == "vafa" else None
+        path = _path(loc)
+        if at is not None:
+            path = f"{path}.{at}" if path else at
+        field = next((part for part in reversed(loc) if isinstance(part, str)), "")
+        index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else -1
+        rank = (index, 0 if item["type"] == "extra_forbidden" else 1, order)
+        message = _message(item, field, _own_messages(model, loc))
+        problems.append((rank, problem(path, message)))
+    return [found for _rank, found in sorted(problems, key=lambda pair: pair[0])]
+
+
+class Invalid(ValueError):
+    """The request names things that are wrong; ``details`` says which and why."""
+
+    def __init__(self, details: list[dict]):
+        super().__init__(details)
+        self.details = details
+
+
+def validate(model: type[BaseModel], payload):
+    """``payload`` as ``model``, or ``Invalid`` with every problem."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        raise Invalid(problems_of(error, model)) from None
+
+
+# Field types ------------------------------------------------------------------------
+
+
+class Strict(BaseModel):
+    """A JSON shape: exact JSON types (no "1" for 1, no 1 for true), no unknown fields."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def _whole(value):
+    """3.0 is the integer 3 in JSON Schema (and in JavaScript); 3.5 stays a refusal."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole)
+Id = Annotated[int, Field(ge=1, le=ID_MAX), Whole]
+
+
+def _normalized(limit: int):
+    """Normalised text, clipped to its column: NFKC can lengthen a rare ligature."""
+
+    def clean(value: str) -> str:
+        return normalize_text(value)[:limit]
+
+    return AfterValidator(clean)
+
+
+def _mobile(value: str) -> str:
+    try:
+        return parse_mobile(value)
+    except RowError as error:
+        raise refuse(error.reason) from None
+
+
+Mobile = Annotated[
+    str,
+    Field(
+        description="Any common form: 09121234567, +989121234567, 9121234567, ۰۹۱۲۱۲۳۴۵۶۷",
+        examples=["09121234567"],
+        json_schema_extra={"pattern": MOBILE_PATTERN},
+    ),
+    AfterValidator(_mobile),
+]
+Text = Annotated[
+    str | None, Field(max_length=TEXT_FIELD_MAX, pattern=NO_NUL), _normalized(TEXT_FIELD_MAX)
+]
+
+
+def _jalali(value, pattern: str, message: str) -> str:
+    """The text of ``{"jalali": "…"}``; refusals are named at ``….jalali``."""
+    extra = [key for key in value if key != "jalali"]
+    if extra:
+        raise refuse(_("Unknown field."), at=extra[0])
+    text = value.get("jalali")
+    if not isinstance(text, str) or not re.match(pattern, ascii_digits(text)):
+        raise refuse(message, at="jalali")
+    return ascii_digits(text)
+
+
+def _jalali_object(pattern: str, example: str, description: str = "Tehran time") -> dict:
+    return {
+        "type": "object",
+        "required": ["jalali"],
+        "additionalProperties": False,
+        "properties": {"jalali": {"type": "string", "pattern": pattern, "examples": [example]}},
+        "description": description,
+    }
+
+
+def _day(past: bool):
+    def parse(value) -> date | None:
+        if value is None or value == "":
+            return None
+        shape = _('Give a date like "1991-08-03" or {"jalali": "1370/05/12"}.')
+        at = None
+        if isinstance(value, dict):
+            text, at = _jalali(value, JALALI_DAY, shape), "jalali"
+        elif isinstance(value, str) and _ISO_DAY.fullmatch(value):
+            text = value
+        else:
+            raise refuse(shape)
+        try:
+            return parse_date(text, past=past)
+        except RowError as error:
+            raise refuse(error.reason, at=at) from None
+
+    return parse
+
+
+def _day_type(past: bool, description: str):
+    schema = {
+        "anyOf": [
+            {"type": "string", "format": "date", "examples": ["1991-08-03"]},
+            _jalali_object(JALALI_DAY, "1370/05/12", "the Jalali calendar"),
+            {"const": ""},
+            {"type": "null"},
+        ],
+        "description": description,
+    }
+    return Annotated[date | None, BeforeValidator(_day(past)), WithJsonSchema(schema)]
+
+
+def _gender(value):
+    if value in ("male", "female", "", None):
+        return value or None
+    raise refuse(_('Write "male" or "female".'))
+
+
+Gender = Annotated[
+    Literal["male", "female"] | None,
+    BeforeValidator(_gender),
+    WithJsonSchema({"enum": ["male", "female", "", None], "description": '"" or null: unknown'}),
+]
+Tag = Annotated[str, Field(max_length=50, pattern=NO_NUL)]
+
+
+def _own_fields(value) -> dict[str, str]:
+    """The shop's own fields of one contact, normalised; a null value is left out."""
+    if not isinstance(value, dict):
+        raise refuse(_('An object such as {"club": "gold"}.'))
+    limit = current_app.config["VAFA_MAX_OWN_FIELDS"]
+    if len(value) > limit:  # the document's maxProperties; refused before any is read
+        raise refuse(
+            _(
+                "A shop can have at most %(max)s fields of its own; this contact has %(count)s.",
+                max=show_number(limit),
+                count=show_number(len(value)),
+            )
+        )
+    fields: dict[str, str] = {}
+    for raw_name, raw in value.items():
+        name = normalize_text(raw_name)
+        if raw is None:
+            text = ""
+        elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise refuse(_("A field's value is a string or a number."), at=raw_name)
+        elif isinstance(raw, str) and "\x00" in raw:
+            raise refuse(_("The text holds a NUL character."), at=raw_name)
+        else:
+            text = normalize_text(str(raw))
+        try:
+            # Only the limits of this name and value here (it counts as known); the cap on
+            # how many names a shop has is checked for the whole request, afterwards.
+            check_own_fields({name: text}, known={name})
+        except OwnFieldError as error:
+            raise refuse(error, at=raw_name) from None
+        if text:
+            fields[name] = text
+    return fields
+
+
+OwnFields = Annotated[
+    dict[str, str] | None,
+    BeforeValidator(lambda value: None if value is None else _own_fields(value)),
+    WithJsonSchema(
+        {
+            "type": ["object", "null"],
+            "propertyNames": {"maxLength": OWN_FIELD_NAME_MAX, "pattern": NOT_BLANK},
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string", "maxLength": OWN_FIELD_VALUE_MAX, "pattern": NO_NUL},
+                    {"type": "number"},
+                    {"type": "null"},
+                ]
+            },
+            "description": "The shop's own fields, merged into those stored; null removes "
+            "nothing. A shop has at most VAFA_MAX_OWN_FIELDS (100) distinct names.",
+        }
+    ),
+]
+
+
+# Campaigns --------------------------------------------------------------------------
+
+
+def _audience(value) -> int | None:
+    """``{"list_id": 3}`` → 3; ``{"all": true}`` → None (everyone)."""
+    shape = _('Choose the audience: {"list_id": …} or {"all": true}.')
+    if not isinstance(value, dict) or not value:
+        raise refuse(shape)
+    for key in value:
+        if key not in ("list_id", "all"):
+            raise refuse(_("Unknown field."), at=key)
+    if len(value) != 1:
+        raise refuse(shape)
+    if "all" in value:
+        if value["all"] is not True:
+            raise refuse(shape, at="all")
+        return None
+    list_id = _whole(value["list_id"])
+    if not isinstance(list_id, int) or isinstance(list_id, bool):
+        raise refuse(_("Must be a whole number."), at="list_id")
+    _existing_list(list_id, at="list_id")
+    return list_id
+
+
+def _existing_list(list_id: int | None, at: str | None = None) -> int | None:
+    if list_id is None:
+        return None
+    if not 1 <= list_id <= ID_MAX or db.session.get(ContactList, list_id) is None:
+        raise refuse(_("There is no list with id %(id)s.", id=list_id), at=at)
+    return list_id
+
+
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+Audience = Annotated[
+    int | None,
+    BeforeValidator(_audience),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["list_id"],
+                    "additionalProperties": False,
+                    "properties": {"list_id": _ID_SCHEMA},
+                },
+                {
+                    "type": "object",
+                    "required": ["all"],
+                    "additionalProperties": False,
+                    "properties": {"all": {"const": True}},
+                },
+            ],
+            "description": "A contact list, or every contact.",
+        }
+    ),
+]
+
+
+def _future(moment: datetime) -> datetime:
+    if moment <= utcnow():
+        raise refuse(_("This moment has passed; choose a time in the future."))
+    return moment
+
+
+def _send_time(value) -> datetime | None:
+    """``"2026-12-06T18:30:00+03:30"`` or ``{"jalali": "1405/09/15 18:30"}`` (Tehran)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise refuse(
+                _("Write the time in ISO 8601 with its offset, like 2026-12-06T18:30:00+03:30.")
+            )
+        return _future(moment.astimezone(UTC))
+    if isinstance(value, dict) and "jalali" in value:
+        shape = _("Enter a Jalali date like 1405/09/15 and a time like 18:30.")
+        text = _jalali(value, JALALI_MOMENT, shape)
+        day, _space, clock = text.partition(" ")
+        try:
+            moment = parse_jalali_datetime(day, clock)
+        except ValueError:  # written right, but not in the calendar: 1405/07/31
+            raise refuse(
+                _("“%(value)s” is not a real date: there is no such day.", value=text),
+                at="jalali",
+            ) from None
+        try:
+            return _future(moment)
+        except PydanticCustomError as error:
+            raise refuse(error.context["message"], at="jalali") from None
+    raise refuse(_('Give an ISO 8601 time or {"jalali": "1405/09/15 18:30"} (Tehran time).'))
+
+
+SendTime = Annotated[
+    datetime | None,
+    BeforeValidator(_send_time),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "ISO 8601 with an offset: 2026-12-06T18:30:00+03:30",
+                },
+                _jalali_object(JALALI_MOMENT, "1405/09/15 18:30", "Jalali date and time, Tehran"),
+            ],
+            "description": "When to send, in the future; default: as soon as it is started.",
+        }
+    ),
+]
+
+
+def _campaign_text(text: str) -> str:
+    text = text.replace("\r\n", "\n")
+    unknown = unknown_placeholders(text, own_field_names())
+    if unknown:
+        names = "، ".join(f"{{{n}}}" for n in unknown)
+        raise refuse(_("Unknown placeholder: %(names)s", names=names))
+    return text
+
+
+class NewCampaign(Strict):
+    """A campaign to create, as a draft."""
+
+    MESSAGES: ClassVar = {
+        "name": _l("Give the campaign a name."),
+        "text": _l("Write the message text."),
+        "marketing": _l("Must be true or false."),
+        "sender": _l("Must be a string of digits."),
+    }
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=CAMPAIGN_NAME_MAX, pattern=NOT_BLANK),
+        AfterValidator(str.strip),
+    ]
+    text: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=CAMPAIGN_TEXT_MAX,
+            pattern=NOT_BLANK,
+            description="The message, with placeholders: {نام}, {نام خانوادگی}, {نام کامل}, "
+            "{first_name}, {last_name}, {full_name} and the shop's own fields; a fallback "
+            "for empty values after a bar: {نام|مشتری عزیز}.",
+            examples=["سلام {نام|مشتری عزیز}، تخفیف یلدا تا جمعه"],
+        ),
+        AfterValidator(_campaign_text),
+    ]
+    audience: Audience
+    provider_account_id: Annotated[
+        int, Field(ge=1, le=ID_MAX, description="Default: the default provider account."), Whole
+    ] = None
+    sender: Annotated[
+        str,
+        Field(
+            max_length=32,
+            pattern=NO_NUL,
+            description="One of the account's sender lines; default: its first.",
+        ),
+    ] = None
+    scheduled_at: SendTime = None
+    marketing: bool = Field(
+        True,
+        description="Marketing messages keep to the sending window, skip opted-out contacts "
+        "and the frequency cap, and carry the opt-out line.",
+    )
+
+    _account: ProviderAccount | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _account_and_sender(self):
+        """The provider account (the default one when none is named) and its sender line.
+
+        ``default_account()`` may add the console account to the session; the caller
+        rolls back when this refuses, so a refused request leaves nothing behind.
+        """
+        if self.provider_account_id is None:
+            account = default_account()
+        else:
+            account = db.session.get(ProviderAccount, self.provider_account_id)
+            if account is None:
+                raise refuse(
+                    _(
+                        "There is no provider account with id %(id)s.",
+                        id=self.provider_account_id,
+                    ),
+                    at="provider_account_id",
+                )
+        lines = account.sender_lines
+        if self.sender is None:
+            if not lines:
+                raise refuse(_("This provider account has no sender line."), at="sender")
+            self.sender = lines[0]
+        else:
+            sender = ascii_digits(self.sender).strip().replace(" ", "")
+            if sender not in lines:
+                raise refuse(
+                    _(
+                        "%(sender)s is not a sender line of this account; its lines are: %(lines)s",
+                        sender=sender,
+                        lines=", ".join(lines),
+                    ),
+                    at="sender",
+                )
+            self.sender = sender
+        self._account = account
+        return self
+
+    def arguments(self) -> dict:
+        """The arguments of ``create_campaign`` (without ``created_by_id``)."""
+        return {
+            "name": self.name,
+            "body": self.text,
+            "list_id": self.audience,
+            "provider_id": self._account.id,
+            "sender": self.sender,
+            "scheduled_at": self.scheduled_at,
+            "marketing": self.marketing,
+        }
+
+
+def _digits(value):
+    """A query parameter's digits (ASCII or Persian) as an int; other text as it is."""
+    if isinstance(value, str):
+        text = ascii_digits(value).strip()
+        if text.isascii() and text.isdigit() and len(text) <= 20:
+            return int(text)
+    return value
+
+
+class Page(BaseModel):
+    """The query of a list paged by id (other parameters are ignored)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    limit: Annotated[int, Field(ge=1, le=PAGE_MAX), BeforeValidator(_digits)] = PAGE_DEFAULT
+    after_id: Annotated[
+        int,
+        Field(ge=0, le=ID_MAX, description="Items with a greater id (the previous next_after_id)."),
+        BeforeValidator(_digits),
+    ] = 0
+
+
+def _status(value):
+    if value not in STATUSES:
+        raise refuse(_("Unknown status; one of: %(statuses)s", statuses=", ".join(STATUSES)))
+    return value
+
+
+class MessagesPage(Page):
+    """The query of a campaign's messages."""
+
+    status: Annotated[
+        Literal[STATUSES],
+        BeforeValidator(_status),
+        Field(description="Only messages in this state."),
+    ] = None
+
+
+# Contacts ---------------------------------------------------------------------------
+
+
+class NewContact(Strict):
+    """A contact to create or update; what is not sent is kept."""
+
+    MESSAGES: ClassVar = {
+        "mobile": _l("Write the mobile number as a string."),
+        "gender": _l('Write "male" or "female".'),
+        "tags": _l('A list of names, like ["vip", "tehran"].'),
+    }
+
+    mobile: Mobile
+    first_name: Text = None
+    last_name: Text = None
+    gender: Gender = None
+    birth_date: _day_type(past=True, description="Not after today.") = None
+    anniversary: _day_type(past=True, description="Wedding or membership day.") = None
+    city: Text = None
+    tags: Annotated[
+        list[Tag] | None, Field(max_length=TAGS_MAX, description="Added, never removed.")
+    ] = None
+    fields: OwnFields = None
+    opted_out: bool = Field(
+        False,
+        description="true opts the contact out of marketing SMS; false never opts anyone "
+        "back in (only the owner can, in the panel).",
+    )
+
+    def row(self, index: int) -> ContactRow:
+        """The importer's row for this item, stored by the importer's own functions."""
+        values: dict[str, object] = {}
+        for name in ("first_name", "last_name", "city", "gender"):
+            if value := getattr(self, name):
+                values[name] = value
+        for name, prefix in (("birth_date", "birth"), ("anniversary", "anniversary")):
+            if (day := getattr(self, name)) is not None:
+                values[name] = day
+                values[f"{prefix}_jmonth"], values[f"{prefix}_jday"] = jalali_month_day(day)
+        tags = list(dict.fromkeys(name for tag in self.tags or () for name in split_tags(tag)))
+        return ContactRow(index, [], self.mobile, values, self.fields or {}, tags, self.opted_out)
+
+
+class ContactUpsert(Strict):
+    """Up to 1000 contacts; one wrong item and nothing is written."""
+
+    MESSAGES: ClassVar = {"on_duplicate": _l('Write "update" or "skip".')}
+
+    contacts: Annotated[
+        list[NewContact],
+        Field(min_length=1, max_length=BATCH_MAX, description="Each number once."),
+    ]
+    on_duplicate: Literal["update", "skip"] = Field(
+        "update",
+        description="A number already stored: update it with the values sent (those not "
+        "sent are kept) or leave it as it was.",
+    )
+    list_id: Annotated[
+        Id | None,
+        AfterValidator(_existing_list),
+        Field(description="Put every contact sent in this list (skipped ones too)."),
+    ] = None
+
+
+def _purchase_time(value) -> datetime:
+    """ISO 8601 with an offset, a date (midnight in Tehran) or {"jalali": "…"} (Tehran)."""
+    shape = _(
+        "Give an ISO 8601 time with its offset, like 2026-11-23T18:30:00+03:30, "
+        'a date, or {"jalali": "1405/09/02 18:30"} (Tehran time).'
+    )
+    if value is None:
+        raise refuse(_("The time of the purchase is required."))
+    at = None
+    if isinstance(value, dict):
+        text, at = _jalali(value, JALALI_DAY_OR_MOMENT, shape), "jalali"
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+            if moment > utcnow() + PURCHASE_AHEAD:
+                raise refuse(_("This moment is in the future."))
+            return moment
+        if not _ISO_DAY.fullmatch(text):
+            raise refuse(shape)  # a time without its offset, or no date at all
+    else:
+        raise refuse(shape)
+    try:
+        return parse_moment(text)  # a day, with or without its time, in Tehran
+    except RowError as error:
+        raise refuse(error.reason, at=at) from None
+
+
+PurchaseTime = Annotated[
+    datetime,
+    BeforeValidator(_purchase_time),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "ISO 8601 with its offset: 2026-11-23T18:30:00+03:30",
+                },
+                {"type": "string", "format": "date", "description": "midnight in Tehran"},
+                _jalali_object(JALALI_DAY_OR_MOMENT, "1405/09/02 18:30"),
+            ],
+            "description": "Not more than a day ahead.",
+        }
+    ),
+]
+
+
+def _reference(value) -> str | None:
+    if value is None:
+        return None
+    value = _whole(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= REFERENCE_NUMBER_MAX:
+            raise refuse(
+                _(
+                    "A numeric reference is from 0 to %(max)s.",
+                    max=show_number(REFERENCE_NUMBER_MAX),
+                )
+            )
+        return str(value)
+    if not isinstance(value, str):
+        raise refuse(_("Must be a string."))
+    if len(value) > TEXT_FIELD_MAX:
+        raise refuse(_too_long(TEXT_FIELD_MAX))
+    if "\x00" in value:
+        raise refuse(_("The text holds a NUL character."))
+    return normalize_text(value)[:TEXT_FIELD_MAX] or None
+
+
+Reference = Annotated[
+    str | None,
+    BeforeValidator(_reference),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": TEXT_FIELD_MAX, "pattern": NO_NUL},
+                {"type": "integer", "minimum": 0, "maximum": REFERENCE_NUMBER_MAX},
+                {"type": "null"},
+            ],
+            "description": "The invoice or order number; a reference already recorded is "
+            "reported as a duplicate and counted once, so retrying is safe.",
+        }
+    ),
+]
+
+
+class NewPurchase(Strict):
+    """One purchase of a contact."""
+
+    MESSAGES: ClassVar = {
+        "mobile": _l("Write the mobile number as a string."),
+        "amount": _l("The amount is a whole number of Rials above zero."),
+    }
+
+    mobile: Mobile
+    purchased_at: PurchaseTime
+    amount: Annotated[int, Field(ge=1, le=AMOUNT_MAX, description="Rials"), Whole]
+    reference: Reference = None
+
+    def row(self, index: int) -> PurchaseRow:
+        return PurchaseRow(index, [], self.mobile, self.purchased_at, self.amount, self.reference)
+
+
+class PurchaseBatch(Strict):
+    """Up to 1000 purchases; one wrong item and nothing is written."""
+
+    purchases: Annotated[list[NewPurchase], Field(min_length=1, max_length=BATCH_MAX)]
+    create_contacts: bool = Field(
+        False,
+        description="Add unknown numbers as new contacts; otherwise an unknown number is a "
+        "wrong item.",
+    )
+
+
+# Reading requests: the model's checks, then those across items ----------------------
+
+
+def _bad_items(problems: list[dict], key: str) -> set[int]:
+    found = set()
+    for detail in problems:
+        match = re.match(rf"{key}\[(\d+)\]", detail["field"])
+        if match:
+            found.add(int(match.group(1)))
+    return found
+
+
+def _good_items(payload, key: str, model: type[BaseModel], bad: set[int]) -> dict[int, Any]:
+    """The items the model found no fault with, validated on their own."""
+    items = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(items, list) or not 1 <= len(items) <= BATCH_MAX:
+        return {}
+    good = {}
+    for index, item in enumerate(items):
+        if index not in bad:
+            try:
+                good[index] = model.model_validate(item)
+            except ValidationError:
+                continue
+    return good
+
+
+def _repeats(mobiles: dict[int, str], key: str) -> list[dict]:
+    """A problem for each item whose number an earlier item has."""
+    seen: dict[str, int] = {}
+    problems = []
+    for index, mobile in mobiles.items():
+        if mobile in seen:
+            problems.append(
+                problem(
+                    f"{key}[{index}].mobile",
+                    _(
+                        "%(key)s[%(this)s] has the same number as %(key)s[%(first)s]; "
+                        "send each number once.",
+                        key=key,
+                        this=index,
+                        first=seen[mobile],
+                    ),
+                )
+            )
+        else:
+            seen[mobile] = index
+    return problems
+
+
+def _own_field_cap(items: dict[int, NewContact]) -> list[dict]:
+    """The first item that would take the shop past VAFA_MAX_OWN_FIELDS names."""
+    known = set(own_field_names())
+    for index, item in items.items():
+        try:
+            check_own_fields(item.fields or {}, known)
+        except OwnFieldError as error:
+            return [problem(f"contacts[{index}].fields", str(error))]
+        known |= set(item.fields or {})
+    return []
+
+
+def _in_order(problems: list[dict]) -> list[dict]:
+    """Fields of the request itself first, then by item, each item's as found."""
+
+    def rank(pair):
+        order, detail = pair
+        match = re.match(r"\w+\[(\d+)\]", detail["field"])
+        return (int(match.group(1)) if match else -1, order)
+
+    return [detail for _order, detail in sorted(enumerate(problems), key=rank)]
+
+
+def contacts_from_json(payload) -> dict:
+    """The arguments of ``store_contacts`` (rows, on_duplicate, list_id), or ``Invalid``."""
+    try:
+        request = ContactUpsert.model_validate(payload)
+        problems: list[dict] = []
+        items = dict(enumerate(request.contacts))
+    except ValidationError as error:
+        request = None
+        problems = problems_of(error, ContactUpsert)
+        items = _good_items(payload, "contacts", NewContact, _bad_items(problems, "contacts"))
+    problems += _repeats({i: item.mobile for i, item in items.items()}, "contacts")
+    if not problems:
+        problems = _own_field_cap(items)
+    if problems:
+        raise Invalid(_in_order(problems))
+    return {
+        "rows": [item.row(index) for index, item in items.items()],
+        "on_duplicate": request.on_duplicate,
+        "list_id": request.list_id,
+    }
+
+
+def purchases_from_json(payload) -> dict:
+    """The arguments of ``store_purchases`` (rows, create_contacts), or ``Invalid``.
+
+    Without ``create_contacts`` a number no contact has is a wrong item. A repeated
+    reference is not: it is stored once and the others are reported as duplicates.
+    """
+    try:
+        request = PurchaseBatch.model_validate(payload)
+        problems: list[dict] = []
+        items = dict(enumerate(request.purchases))
+        create_contacts = request.create_contacts
+    except ValidationError as error:
+        problems = problems_of(error, PurchaseBatch)
+        items = _good_items(payload, "purchases", NewPurchase, _bad_items(problems, "purchases"))
+        create_contacts = payload.get("create_contacts", False)
+    if create_contacts is False and items:
+        mobiles = {item.mobile for item in items.values()}
+        known = set(db.session.scalars(select(Contact.mobile).where(Contact.mobile.in_(mobiles))))
+        for index, item in items.items():
+            if item.mobile not in known:
+                problems.append(
+                    problem(
+                        f"purchases[{index}].mobile",
+                        _(
+                            "No contact has this number; add the contact first or send "
+                            '"create_contacts": true.'
+                        ),
+                    )
+                )
+    if problems:
+        raise Invalid(_in_order(problems))
+    return {
+        "rows": [item.row(index) for index, item in items.items()],
+        "create_contacts": create_contacts,
+    }
+
+
+def campaign_from_json(payload) -> dict:
+    """The arguments of ``create_campaign`` (without ``created_by_id``), or ``Invalid``."""
+    return validate(NewCampaign, payload).arguments()
+
+
+def page_args(args, statuses: bool = False) -> Page:
+    """``limit``, ``after_id`` (and ``status``) of a paged list, or ``Invalid``."""
+    return validate(MessagesPage if statuses else Page, args.to_dict())
