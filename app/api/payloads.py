@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.api.errors import problem
-from app.contacts.importer import (
+from app.contacts.importing import (
     ON_DUPLICATE,
     ContactRow,
     PurchaseRow,

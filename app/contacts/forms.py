@@ -4,7 +4,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.contacts.sheets import EXTENSIONS, WRONG_EXTENSION
+from app.contacts.importing.reading import EXTENSIONS, WRONG_EXTENSION
 
 
 class UploadForm(FlaskForm):

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 import pytest
 import xlsxwriter
 
-from app.contacts.sheets import (
+from app.contacts.importing.reading import (
     CalamineSheet,
     Row,
     StreamedXlsxSheet,

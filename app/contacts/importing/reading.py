@@ -28,12 +28,12 @@ from xml.parsers import expat
 
 from flask_babel import lazy_gettext as _l
 
+from app.contacts.importing.limits import STREAM_ABOVE
+
 Cell = str | float | int | bool | date | datetime | time | timedelta | None
 
 DELIMITERS = (",", ";", "\t", "|")
 EXTENSIONS = ("csv", "txt", "tsv", "xlsx")
-# Sheets whose XML is larger than this are streamed rather than read whole by calamine.
-STREAM_ABOVE = 64 * 1024 * 1024
 WRONG_EXTENSION = _l(
     "Only CSV and Excel (.xlsx) files can be imported. Save the file as one of them."
 )
