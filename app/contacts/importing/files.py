@@ -7,13 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
-from app.contacts.importing.limits import PREVIEW_ROWS, STREAM_ABOVE
-from app.contacts.importing.reading import EXTENSIONS, Cell, cell_text, read_preview
+from app.contacts.importing import sandbox
+from app.contacts.importing.limits import PREVIEW_ROWS, Limits
+from app.contacts.importing.reading import EXTENSIONS, Cell, cell_text, first_rows
 from app.contacts.models import ImportJob
 from app.exports import csv_cell
 
 # Files ------------------------------------------------------------------------------
+
+
+WRONG_EXTENSION = _l(
+    "Only CSV and Excel (.xlsx) files can be imported. Save the file as one of them."
+)
 
 
 def imports_folder() -> Path:
@@ -36,8 +43,9 @@ def seen_path(job: ImportJob) -> Path:
     return imports_folder() / f"{Path(job.stored_as).stem}-seen.sqlite"
 
 
-def stream_above() -> int:
-    return current_app.config.get("VAFA_IMPORT_STREAM_ABOVE", STREAM_ABOVE)
+def import_limits() -> Limits:
+    """The limits files are read under, from the settings (VAFA_IMPORT_*)."""
+    return Limits.from_config(current_app.config)
 
 
 def extension_allowed(filename: str) -> bool:
@@ -114,10 +122,14 @@ class Preview:
     kind: str  # csv | xlsx
     encoding: str | None
     delimiter: str | None
+    # What the inspection found: kept on the job, so the file is inspected once.
+    facts: dict
 
 
-def read_upload_preview(path: Path) -> Preview:
-    rows, sheet = read_preview(path, PREVIEW_ROWS + 1, stream_above())
+def read_upload_preview(path: Path, facts: dict | None = None) -> Preview:
+    """The first rows of a file, read (and inspected, unless ``facts`` are known) in a child."""
+    with sandbox.open_sheet(path, import_limits(), facts) as sheet:
+        rows = first_rows(sheet, PREVIEW_ROWS + 1)
     width = max((len(row.cells) for row in rows), default=0)
     # Trailing columns with nothing in them (Excel pads rows to the sheet's width).
     while width and all(
@@ -125,9 +137,9 @@ def read_upload_preview(path: Path) -> Preview:
     ):
         width -= 1
     cells = [[row.cells[i] if i < len(row.cells) else "" for i in range(width)] for row in rows]
-    return Preview(cells, width, sheet.kind, sheet.encoding, sheet.delimiter)
+    return Preview(cells, width, sheet.kind, sheet.encoding, sheet.delimiter, sheet.facts)
 
 
 def preview(job: ImportJob) -> Preview:
     """The first rows of the job's file, as the mapping page shows them."""
-    return read_upload_preview(upload_path(job))
+    return read_upload_preview(upload_path(job), job.options.get("inspected"))

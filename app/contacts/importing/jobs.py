@@ -3,7 +3,6 @@
 import csv
 import itertools
 import logging
-import shutil
 import threading
 import time
 import uuid
@@ -18,6 +17,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
+from app.contacts import service
+from app.contacts.importing import sandbox
 from app.contacts.importing.columns import (
     KINDS,
     ON_DUPLICATE,
@@ -26,26 +27,25 @@ from app.contacts.importing.columns import (
     guess_mapping,
 )
 from app.contacts.importing.files import (
+    WRONG_EXTENSION,
     RejectedFile,
     SeenIndex,
     extension_allowed,
+    import_limits,
     imports_folder,
     preview,
     read_upload_preview,
     rejected_path,
     seen_path,
-    stream_above,
     upload_path,
 )
-from app.contacts.importing.limits import MAX_COLUMNS
+from app.contacts.importing.limits import MB, Limits, Refused
 from app.contacts.importing.reading import (
-    WRONG_EXTENSION,
     Cell,
     Row,
     UnreadableFile,
     cell_text,
     is_blank,
-    open_sheet,
 )
 from app.contacts.importing.rows import ContactRow, PurchaseRow, RowError, contact_row, purchase_row
 from app.contacts.importing.storing import store_contacts, store_purchases
@@ -77,22 +77,19 @@ def save_upload(source, filename: str, kind: str, user_id: int | None = None) ->
     extension = Path(filename).suffix.lower()
     stored_as = f"{uuid.uuid4().hex}{extension}"
     path = imports_folder() / stored_as
-    if isinstance(source, str | Path):
-        shutil.copyfile(source, path)
-    else:
-        with open(path, "wb") as handle:
-            shutil.copyfileobj(source, handle, 1 << 20)
+    limits = import_limits()
     try:
+        _keep(source, path, limits)
         found = read_upload_preview(path)
         if not found.rows:
             raise UnreadableFile(_l("The file has no rows."))
-        if found.width > MAX_COLUMNS:
+        if found.width > limits.max_columns:
             raise UnreadableFile(
                 _l(
                     "The file has %(count)s columns; Vafa reads at most %(max)s. "
                     "Is it the right file?",
                     count=show_digits(str(found.width)),
-                    max=show_digits(str(MAX_COLUMNS)),
+                    max=show_digits(str(limits.max_columns)),
                 )
             )
         guess = guess_mapping(found.rows, kind)
@@ -111,6 +108,7 @@ def save_upload(source, filename: str, kind: str, user_id: int | None = None) ->
             "toman": guess.toman,
             "encoding": found.encoding,
             "delimiter": found.delimiter,
+            "inspected": found.facts,
         },
         status="mapping",
         created_by_id=user_id,
@@ -118,6 +116,29 @@ def save_upload(source, filename: str, kind: str, user_id: int | None = None) ->
     db.session.add(job)
     db.session.flush()
     return job
+
+
+def _keep(source, path: Path, limits: Limits) -> None:
+    """Copy the file into the imports folder, stopping as soon as it is over the size limit."""
+    most = limits.max_file_mb * MB
+    with open(path, "wb") as target:
+        if isinstance(source, str | Path):
+            if Path(source).stat().st_size > most:
+                raise sandbox.shown(Refused("file_mb", max=limits.max_file_mb))
+            source = open(source, "rb")  # noqa: SIM115 (closed below)
+            closing = source
+        else:
+            closing = None
+        try:
+            copied = 0
+            while piece := source.read(1 << 20):
+                copied += len(piece)
+                if copied > most:
+                    raise sandbox.shown(Refused("file_mb", max=limits.max_file_mb))
+                target.write(piece)
+        finally:
+            if closing is not None:
+                closing.close()
 
 
 def start_import(
@@ -140,13 +161,22 @@ def start_import(
     headers = [normalize_text(cell_text(cell)) for cell in found.rows[0]] if header else []
     named: dict[int, str] = {}
     for index, name in mapping.items():
-        if name == "ignore" or not 0 <= index < MAX_COLUMNS:
+        if name == "ignore" or not 0 <= index < import_limits().max_columns:
             continue
         if name == "custom":
             label = headers[index] if index < len(headers) and headers[index] else ""
             name = f"custom:{(label or _('Column %(number)s', number=index + 1))[:50]}"
         named[index] = name
     check_mapping(named, job.kind)
+    own = {
+        name.removeprefix("custom:"): "" for name in named.values() if name.startswith("custom:")
+    }
+    if own:
+        # Too many distinct own fields is refused here, before a row is read.
+        try:
+            service.check_own_fields(own)
+        except service.OwnFieldError as error:
+            raise MappingError(str(error)) from None
     if on_duplicate not in ON_DUPLICATE:
         raise MappingError(_("Choose whether to skip or update contacts already stored."))
     job.mapping = {str(i): name for i, name in sorted(named.items())}
@@ -264,10 +294,13 @@ class ImportRun:
         self.headers: list[str] = self.options.get("headers") or []
         resume = self.options.get("resume") or {}
         self.records = resume.get("records", 0)
-        self.sheet = open_sheet(upload_path(job), stream_above())
+        # Read in a child process; the rows already imported are skipped there.
+        limits = import_limits()
+        self.max_columns = limits.max_columns
+        self.sheet = sandbox.open_sheet(
+            upload_path(job), limits, self.options.get("inspected"), skip=self.records
+        )
         self.rows: Iterator[Row] = self.sheet.rows()
-        for _row in itertools.islice(self.rows, self.records):
-            pass
         self.header_done = self.records > 0 or not self.options.get("header")
         self.seen = SeenIndex(seen_path(job))
         self.seen.forget_after(resume.get("line", 0))
@@ -366,8 +399,8 @@ class ImportRun:
             if row.error is not None:
                 counts.reject(row, self._reason(row.line, _("This line cannot be read.")))
                 continue
-            if len(row.cells) > MAX_COLUMNS and any(
-                cell_text(c).strip() for c in row.cells[MAX_COLUMNS:]
+            if len(row.cells) > self.max_columns and any(
+                cell_text(c).strip() for c in row.cells[self.max_columns :]
             ):
                 counts.reject(
                     row,
@@ -375,7 +408,7 @@ class ImportRun:
                         row.line,
                         _(
                             "The row has more than %(max)s columns.",
-                            max=show_digits(str(MAX_COLUMNS)),
+                            max=show_digits(str(self.max_columns)),
                         ),
                     ),
                 )

@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 
 from app.contacts.importing.reading import Cell, Row, cell_text
 from app.contacts.phones import InvalidMobile, normalize_mobile
-from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text
+from app.contacts.service import OWN_FIELD_VALUE_MAX
+from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text, show_number
 
 
 class RowError(ValueError):
@@ -240,8 +241,17 @@ def contact_row(row: Row, mapping: dict[int, str]) -> ContactRow:
                 continue
             if name.startswith("custom:"):
                 text = normalize_text(cell_text(cell))
+                if len(text) > OWN_FIELD_VALUE_MAX:
+                    # Not cut short without a word: the row is rejected with the reason.
+                    raise RowError(
+                        _(
+                            "The field “%(name)s” has more than %(max)s characters.",
+                            name=name[7:],
+                            max=show_number(OWN_FIELD_VALUE_MAX),
+                        )
+                    )
                 if text:
-                    fields[name[7:]] = text[:500]
+                    fields[name[7:]] = text
             elif name in ("first_name", "last_name", "city"):
                 text = normalize_text(cell_text(cell))[:100]
                 if text:
