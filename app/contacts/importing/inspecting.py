@@ -117,7 +117,7 @@ def _scan_lines(path: Path, encoding: str, limits: Limits) -> int:
                     run = len(parts[-1])
                 if run > most:
                     raise Refused("line_chars", max=most)
-                lines = (newlines or returns) + 1
+                lines = (newlines or returns) + (1 if run else 0)
                 if lines > limits.max_rows + 1:  # one line more: the header
                     raise Refused("rows", max=limits.max_rows)
             if not piece:

@@ -233,6 +233,8 @@ class CalamineSheet(Sheet):
         try:
             self.workbook = CalamineWorkbook.from_path(str(path))
             self.sheet = self.workbook.get_sheet_by_index(0)
+        except MemoryError:
+            raise  # the file is not damaged: the reader may not have what it needs
         except Exception:  # calamine raises its own error types for every kind of damage
             raise Refused("unreadable_workbook") from None
 

@@ -128,6 +128,7 @@ class SandboxedSheet(Sheet):
     def _fail(self):
         """The child ended without a word: killed at its memory limit, or crashed."""
         code = self.process.wait()
+        self.process.stdout.close()
         self.process = None
         if self.limits.memory_mb > 0 and code in (
             -signal.SIGABRT,
