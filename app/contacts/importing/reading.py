@@ -5,12 +5,15 @@ file's rows in memory:
 
 - CSV: UTF-8 (with or without a BOM) if the whole file decodes strictly as UTF-8; UTF-16
   when it starts with a UTF-16 BOM (Excel's "Unicode text"); otherwise Windows-1256, what
-  older Persian Windows software saves. The delimiter is sniffed among , ; tab and |.
+  older Persian Windows software saves (the inspection decides, reading the whole file).
+  The delimiter is sniffed among , ; tab and |.
 - Excel (.xlsx): the first sheet, read with python-calamine. Calamine parses a whole sheet
-  into memory (about 1.7 times the sheet's XML: some 600 MB for a million rows), so a
-  sheet larger than ``stream_above`` bytes is read with a small streaming parser instead
+  into memory (about 1.7 times the sheet's XML, as a grid of every row × every column
+  between the first and last cell), so a sheet larger than ``stream_above`` bytes, or
+  whose grid would be large or sparse, is read with a small streaming parser instead
   (expat over the zipped XML: flat memory, about half calamine's speed). Both give the
-  same cells: text, floats for numbers, booleans, and date/datetime for date cells.
+  same cells: text, floats for numbers, booleans, and date/datetime for date cells;
+  calamine also gives the blank rows between two rows, the streaming reader does not.
 
 What a file holds is decided by its content, not its name: an "xlsx" that is really text
 is read as CSV, and a "csv" that is really a zipped workbook is read as Excel.
@@ -25,7 +28,6 @@ workers, files are read only in a child process (app.contacts.importing.sandbox)
 This module imports nothing of Flask: it runs in the reader's child process.
 """
 
-import codecs
 import csv
 import re
 import zipfile
@@ -131,29 +133,6 @@ def open_sheet(
 
 
 # CSV ---------------------------------------------------------------------------------
-
-
-def detect_encoding(path: Path, head: bytes) -> str:
-    """UTF-8 if every byte decodes strictly; UTF-16 by its BOM; else Windows-1256.
-
-    The whole file is checked (in pieces, without holding it): a Windows-1256 file can
-    begin with plain ASCII and hold its first Persian letter a million rows down.
-    """
-    if head.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    else:
-        encoding = "utf-8"
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    try:
-        with open(path, "rb") as handle:
-            while piece := handle.read(1 << 20):
-                decoder.decode(piece)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "cp1256"
-    return encoding
 
 
 def sniff_delimiter(sample: str) -> str:

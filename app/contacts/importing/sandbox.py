@@ -96,6 +96,9 @@ class SandboxedSheet(Sheet):
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             close_fds=True,
+            # Nothing of the panel's environment (its secret key, its database's
+            # password) is the reader's business.
+            env={"PATH": os.environ.get("PATH", ""), "RUST_BACKTRACE": "0"},
         )
         header = self._message()
         if header.get("t") != "open":
