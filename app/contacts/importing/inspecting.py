@@ -352,8 +352,16 @@ class _Patterns:
     cell does not begin so is scanned again with the general patterns.
     """
 
-    def __init__(self, prefix: bytes, max_rows: int):
+    def __init__(self, prefix: bytes, max_rows: int, claimed_column: int | None):
         p = re.escape(prefix)
+        # Cells in columns A to Z past the column the dimension claims is the last (a
+        # sheet true to its dimension yields nothing here).
+        after = chr(66 + claimed_column) if claimed_column is not None else "A"
+        self.narrow = (
+            re.compile(rb'<%sc r="([%s-Z])\d' % (p, after.encode()))
+            if claimed_column is None or claimed_column < 25
+            else None
+        )
         self.row_tag, self.cell_tag = b"<%srow" % prefix, b"<%sc " % prefix
         self.cell_first = b'<%sc r="' % prefix
         self.rows = re.compile(rb'<%srow r="(\d+)"' % p)
@@ -372,14 +380,21 @@ def _scan_sheet(path: Path, info: zipfile.ZipInfo, limits: Limits) -> dict:
     rows = numbered = cells = last_row = 0
     unnumbered = False
     wide: set[tuple[bytes, bytes]] = set()
+    narrow: set[bytes] = set()
     sheet_bytes = 0
     patterns = None
+    claimed_column = None
+    plain_cells = True
     for piece in pieces:
         sheet_bytes += len(piece)
         if patterns is None:
             head = piece[:SAMPLE]
             match = _PREFIX.search(head)
-            patterns = _Patterns((match.group(1) or b"") if match else b"", limits.max_rows)
+            dimension = _DIMENSION.search(head)
+            if dimension and (dimension.group(3) or dimension.group(1)):
+                claimed_column = column_index((dimension.group(3) or dimension.group(1)).decode())
+            prefix = (match.group(1) or b"") if match else b""
+            patterns = _Patterns(prefix, limits.max_rows, claimed_column)
         text = carry + piece
         # Keep an unfinished tag for the next piece.
         cut = text.rfind(b"<")
@@ -399,7 +414,10 @@ def _scan_sheet(path: Path, info: zipfile.ZipInfo, limits: Limits) -> dict:
         if len(found_rows) < row_tags:
             found_rows = patterns.any_row.findall(text)
         plain = text.count(patterns.cell_first) == cell_tags
+        plain_cells = plain_cells and plain
         wide.update((patterns.wide if plain else patterns.any_wide).findall(text))
+        if patterns.narrow is not None and plain:
+            narrow.update(patterns.narrow.findall(text))
         if len(found_rows) < row_tags or (not plain and b"<c>" in text):
             unnumbered = True  # rows or cells that follow the one before, unnumbered
         if found_rows:
@@ -421,8 +439,14 @@ def _scan_sheet(path: Path, info: zipfile.ZipInfo, limits: Limits) -> dict:
             found=valued[-1] + 1,
             max=limits.max_columns,
         )
-    # Without a wide cell, the sheet may reach column Z: as far as it could.
-    last_column = every[-1] if every else 25
+    # Without a wide cell, the sheet reaches its claimed column, or the last letter found
+    # past it; without a dimension (or with unnumbered cells), as far as Z.
+    if every:
+        last_column = every[-1]
+    elif claimed_column is not None and plain_cells:
+        last_column = max([claimed_column, *(column_index(c.decode()) for c in narrow)])
+    else:
+        last_column = 25
     first_column = first_row = width = 0
     dimension = _DIMENSION.search(head)
     if dimension:
