@@ -36,7 +36,7 @@ from itertools import islice
 from pathlib import Path
 
 from app.contacts.importing.limits import MB, Limits, Refused
-from app.contacts.importing.reading import Row, Sheet, cell_text, is_blank
+from app.contacts.importing.reading import Row, Sheet, cell_text
 
 # A frame larger than this is not something the child should send: it is stopped.
 MAX_FRAME = 64 * MB
@@ -263,11 +263,12 @@ def child(request_json: str) -> None:
                 "rows": sheet.count_rows(),
             }
         )
-        batch: list[bytes] = []
-        size = 0
-        # Blank rows are not sent (the importer has nothing to do with them); ``skip``
-        # counts the rows that are.
-        rows = (row for row in sheet.rows() if row.error is not None or not is_blank(row.cells))
+        batch: list[list] = []
+        # Rows a frame: fewer when rows are long, so a frame stays near _FRAME_BYTES.
+        per_frame = _FRAME_ROWS
+        # Blank rows are not sent (the importer has nothing to do with them, and calamine
+        # gives every blank row between two rows); ``skip`` counts the rows that are.
+        rows = (row for row in sheet.rows() if row.cells.count("") != len(row.cells) or row.error)
         for row in islice(rows, request["skip"], None):
             cells = row.cells
             if len(cells) > width:
@@ -275,14 +276,17 @@ def child(request_json: str) -> None:
                 # row too wide without receiving all of it.
                 extra = next((cell for cell in cells[width:] if cell_text(cell).strip()), None)
                 cells = cells[:width] + ([] if extra is None else [extra])
-            encoded = dumps([row.line, cells, row.error]).encode()
-            batch.append(encoded)
-            size += len(encoded)
-            if size >= _FRAME_BYTES or len(batch) >= _FRAME_ROWS:
-                send(b"[" + b",".join(batch) + b"]")
-                batch, size = [], 0
+            batch.append([row.line, cells, row.error])
+            if len(batch) >= per_frame:
+                frame = dumps(batch).encode()
+                send(frame)
+                batch = []
+                if len(frame) > 2 * _FRAME_BYTES:
+                    per_frame = max(1, per_frame // 2)
+                elif len(frame) < _FRAME_BYTES // 2 and per_frame < _FRAME_ROWS:
+                    per_frame *= 2
         if batch:
-            send(b"[" + b",".join(batch) + b"]")
+            send(dumps(batch).encode())
         say({"t": "end"})
     except Refused as error:
         say({"t": "refused", "code": error.code, "params": error.params})
