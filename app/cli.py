@@ -311,8 +311,7 @@ def _mapping(value: str | None) -> list[str] | None:
 
 def _import(path: Path, kind: str, as_json: bool, **options) -> None:
     """Run the panel's importer here and now; print its counts (one JSON object with --json)."""
-    from app.contacts.importer import MappingError, import_file, rejected_path
-    from app.contacts.sheets import UnreadableFile
+    from app.contacts.importing import MappingError, UnreadableFile, import_file, rejected_path
 
     try:
         job = import_file(path, kind, **options)

@@ -79,6 +79,20 @@ def load_config(instance_path: Path) -> dict:
         # An Excel export of more contacts than this is written in the background (a
         # million take about a minute) and downloaded when ready; CSV always streams.
         "VAFA_EXPORT_BACKGROUND_OVER": _int("VAFA_EXPORT_BACKGROUND_OVER", 50_000),
+        # Importing files: the limits a file is inspected against before it is read
+        # (app/contacts/importing/limits.py says why each default is what it is).
+        "VAFA_IMPORT_MAX_FILE_MB": _int("VAFA_IMPORT_MAX_FILE_MB", 512),
+        "VAFA_IMPORT_MAX_ROWS": _int("VAFA_IMPORT_MAX_ROWS", 2_000_000),
+        "VAFA_IMPORT_MAX_COLUMNS": _int("VAFA_IMPORT_MAX_COLUMNS", 60),
+        "VAFA_IMPORT_MAX_CELL_CHARS": _int("VAFA_IMPORT_MAX_CELL_CHARS", 32_767),
+        "VAFA_IMPORT_MAX_LINE_CHARS": _int("VAFA_IMPORT_MAX_LINE_CHARS", 1_048_576),
+        "VAFA_IMPORT_MAX_ZIP_PARTS": _int("VAFA_IMPORT_MAX_ZIP_PARTS", 1_000),
+        "VAFA_IMPORT_MAX_SHEET_MB": _int("VAFA_IMPORT_MAX_SHEET_MB", 2_048),
+        "VAFA_IMPORT_MAX_SHARED_STRINGS_MB": _int("VAFA_IMPORT_MAX_SHARED_STRINGS_MB", 256),
+        "VAFA_IMPORT_MAX_PART_MB": _int("VAFA_IMPORT_MAX_PART_MB", 64),
+        "VAFA_IMPORT_MAX_ZIP_RATIO": _int("VAFA_IMPORT_MAX_ZIP_RATIO", 100),
+        # The address space (RLIMIT_AS) of the child process that reads an upload; 0: none.
+        "VAFA_IMPORT_MEMORY_MB": _int("VAFA_IMPORT_MEMORY_MB", 2_048),
         # Distinct names of the shop's own contact fields (imported columns, fields added
         # by hand or through the API); pages that offer them list every one.
         "VAFA_MAX_OWN_FIELDS": _int("VAFA_MAX_OWN_FIELDS", 100),

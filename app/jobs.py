@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 from sqlalchemy import text
 
-from app.contacts import importer
+from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
 from app.sending import service as sending
@@ -71,7 +71,7 @@ WORKER_JOBS = (
     Job("poll_delivery", _poll_delivery, every=5),
     Job("poll_inbox", sending.poll_inbox, every=60),
     # Imports run a slice of a few seconds at a time, so sending goes on between slices.
-    Job("run_imports", importer.run_imports, every=0, continues=True),
+    Job("run_imports", importing.run_imports, every=0, continues=True),
 )
 
 
@@ -149,7 +149,7 @@ class Worker:
                     self.stop.wait(self.app.config["VAFA_TICK_SECONDS"])
         finally:
             self.dispatcher.close()
-            importer.close_open_import()
+            importing.close_open_import()
             log.info("worker stopped")
 
     def drain(self) -> None:

@@ -33,7 +33,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from app import create_app
-from app.contacts import importer
+from app.contacts import importing
 from app.contacts.models import ImportJob
 from app.extensions import db
 
@@ -160,12 +160,12 @@ def fresh_app(url: str | None, folder: Path):
 def import_as_the_worker_does(app, path: Path) -> tuple[ImportJob, float]:
     with app.app_context():
         started = time.perf_counter()
-        job = importer.save_upload(path, path.name, "contacts")
+        job = importing.save_upload(path, path.name, "contacts")
         mapping = {int(i): name for i, name in job.mapping.items()}
-        importer.start_import(job, mapping, job.options["header"], on_duplicate="skip")
+        importing.start_import(job, mapping, job.options["header"], on_duplicate="skip")
         db.session.commit()
         job_id = job.id
-        while importer.run_imports():
+        while importing.run_imports():
             pass
         elapsed = time.perf_counter() - started
         db.session.expire_all()

@@ -44,7 +44,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
 from app.api.errors import problem
-from app.contacts.importer import (
+from app.contacts.importing import (
     ContactRow,
     PurchaseRow,
     RowError,

@@ -17,7 +17,7 @@ from app.api.schemas import (
     purchases_from_json,
 )
 from app.api.service import authenticate
-from app.contacts.importer import RowError, parse_mobile, store_contacts, store_purchases
+from app.contacts.importing import RowError, parse_mobile, store_contacts, store_purchases
 from app.contacts.models import Contact
 from app.extensions import db
 from app.limits import BodyRefused, read_json

@@ -4,7 +4,8 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.contacts.sheets import EXTENSIONS, WRONG_EXTENSION
+from app.contacts.importing.files import WRONG_EXTENSION
+from app.contacts.importing.reading import EXTENSIONS
 
 
 class UploadForm(FlaskForm):

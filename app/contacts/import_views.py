@@ -1,6 +1,6 @@
 """Importing a file of contacts or purchases: upload, map the columns, watch it go in.
 
-The work is done by app.contacts.importer in a worker; these pages start it and show
+The work is done by app.contacts.importing in a worker; these pages start it and show
 its progress, which lives on the ImportJob row (so the owner can leave and come back).
 """
 
@@ -11,11 +11,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.contacts import bp, importer
+from app.contacts import bp, importing
 from app.contacts import service as contacts
 from app.contacts.forms import MappingForm, UploadForm
 from app.contacts.models import ContactList, ImportJob
-from app.contacts.sheets import UnreadableFile, cell_text
 from app.extensions import db
 from app.persian import show_number
 
@@ -31,15 +30,15 @@ ENCODINGS = {
 def import_contacts():
     """Choose a file (the endpoint keeps its name: the contacts page and setup link here)."""
     form = UploadForm()
-    if request.method == "GET" and request.args.get("kind") in importer.KINDS:
+    if request.method == "GET" and request.args.get("kind") in importing.KINDS:
         form.kind.data = request.args["kind"]
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            job = importer.save_upload(
+            job = importing.save_upload(
                 upload.stream, upload.filename, form.kind.data, current_user.id
             )
-        except UnreadableFile as error:
+        except importing.UnreadableFile as error:
             db.session.rollback()
             flash(str(error.reason), "error")
         else:
@@ -48,7 +47,7 @@ def import_contacts():
     return render_template(
         "contacts/import.html",
         form=form,
-        jobs=importer.recent_imports(),
+        jobs=importing.recent_imports(),
         status_label=status_label,
     )
 
@@ -63,7 +62,7 @@ def import_job(job_id: int):
     job = db.get_or_404(ImportJob, job_id)
     if job.status != "mapping":
         header, rejected = (
-            importer.rejected_preview(job, limit=30) if job.status == "done" else ([], [])
+            importing.rejected_preview(job, limit=30) if job.status == "done" else ([], [])
         )
         return render_template(
             "contacts/import_progress.html",
@@ -74,10 +73,10 @@ def import_job(job_id: int):
             rejected_rows=rejected,
         )
     try:
-        found = importer.preview(job)
-    except UnreadableFile as error:
+        found = importing.preview(job)
+    except importing.UnreadableFile as error:
         flash(str(error.reason), "error")
-        importer.discard_import(job)
+        importing.discard_import(job)
         db.session.commit()
         return redirect(url_for("contacts.import_contacts"))
     form = MappingForm()
@@ -95,7 +94,7 @@ def import_job(job_id: int):
         try:
             if job.kind == "contacts" and form.new_list.data and form.new_list.data.strip():
                 list_id = contacts.find_or_create_list(form.new_list.data).id
-            importer.start_import(
+            importing.start_import(
                 job,
                 mapping,
                 form.header.data,
@@ -105,7 +104,7 @@ def import_job(job_id: int):
                 create_contacts=form.create_contacts.data,
                 locale=str(get_locale()),
             )
-        except importer.MappingError as error:
+        except importing.MappingError as error:
             db.session.rollback()
             flash(str(error), "error")
         else:
@@ -117,9 +116,9 @@ def import_job(job_id: int):
         job=job,
         form=form,
         preview=found,
-        rows=[[cell_text(cell) for cell in row] for row in found.rows],
+        rows=[[importing.cell_text(cell) for cell in row] for row in found.rows],
         mapping={i: name.partition(":")[0] for i, name in mapping.items()},
-        fields=importer.KINDS[job.kind],
+        fields=importing.KINDS[job.kind],
         encoding=ENCODINGS.get(found.encoding or "", found.encoding),
     )
 
@@ -129,7 +128,7 @@ def discard_import(job_id: int):
     job = db.get_or_404(ImportJob, job_id)
     if job.status != "mapping":
         abort(409)
-    importer.discard_import(job)
+    importing.discard_import(job)
     db.session.commit()
     flash(_("The file was not imported."), "success")
     return redirect(url_for("contacts.import_contacts"))
@@ -145,7 +144,7 @@ def import_status(job_id: int):
 def import_rejected(job_id: int):
     """The rejected rows with their reasons, to fix and import again."""
     job = db.get_or_404(ImportJob, job_id)
-    path = importer.rejected_path(job)
+    path = importing.rejected_path(job)
     if job.status != "done" or not path.exists():
         abort(404)
     return send_file(

@@ -1,6 +1,6 @@
 """Contacts and lists: membership, tags, opt-outs, purchases.
 
-Files are imported by app.contacts.importer, which stores rows through these functions.
+Files are imported by app.contacts.importing, which stores rows through these functions.
 """
 
 from dataclasses import dataclass

@@ -44,7 +44,7 @@ BODY = "سلام {نام|دوست عزیز}، شب یلدا مبارک! تا پ�
 
 def seed(app) -> None:
     from app.auth.service import create_user
-    from app.contacts.importer import import_file
+    from app.contacts.importing import import_file
     from app.contacts.service import find_or_create_list
     from app.messaging.service import confirm_campaign, create_campaign
     from app.sending.policy import SendingPolicy, save_policy

@@ -9,7 +9,7 @@ import pytest
 from integration_support import in_locale, log_in, page_text, row_text
 from sqlalchemy import select, update
 
-from app.contacts.importer import import_file
+from app.contacts.importing import import_file
 from app.extensions import db
 from app.jobs import run_all_once
 from app.messaging import service as campaigns

@@ -1,4 +1,4 @@
-"""Importing contacts from a CSV file, through the panel and through the importer.
+"""Importing contacts from a CSV file, through the panel and through the importing.
 
 The panel's flow: upload → the mapping page (Vafa's guesses kept) → the worker imports →
 the result page. tests/integration/test_import_files.py covers encodings, Excel and
@@ -25,9 +25,9 @@ from import_support import (
 from integration_support import in_locale, page_text, row_text
 from sqlalchemy import func, select
 
-from app.contacts import importer
+from app.contacts import importing
+from app.contacts.importing import UnreadableFile
 from app.contacts.models import Contact, ContactList, ImportJob, list_members
-from app.contacts.sheets import UnreadableFile
 from app.extensions import db
 
 NO_CHANGES = {"updated": 0, "duplicates": 0, "invalid": 0}
@@ -309,11 +309,11 @@ def test_import_file_accounts_for_every_row(app, tmp_path):
         "نیما,09011112233,\n"
     )
     with force_locale("en"):
-        job = importer.import_file(write(tmp_path, data), locale="en")
+        job = importing.import_file(write(tmp_path, data), locale="en")
     assert (job.status, job.rows, job.created, job.updated) == ("done", 5, 2, 0)
     assert (job.duplicates, job.invalid) == (1, 2)
     assert job.rows == job.created + job.updated + job.duplicates + job.invalid
-    with open(importer.rejected_path(job), encoding="utf-8-sig", newline="") as handle:
+    with open(importing.rejected_path(job), encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["نام", "موبایل", "تاریخ تولد", "Reason"]
     assert rows[1] == ["رضا", "09121234567", "", "Line 3: Same number as line 2."]
@@ -329,7 +329,7 @@ def test_import_file_into_a_list(app, make_contact, tmp_path):
     contact_list = ContactList(name="تست")
     db.session.add(contact_list)
     db.session.commit()
-    job = importer.import_file(
+    job = importing.import_file(
         write(tmp_path, "a,09121234567\nb,09351112233\n"), list_id=contact_list.id
     )
     assert (job.created, job.duplicates) == (1, 1)
@@ -340,13 +340,13 @@ def test_import_file_in_chunks_counts_every_row(app, tmp_path):
     """Files larger than one chunk are stored chunk by chunk; repeats span chunks."""
     app.config["VAFA_IMPORT_CHUNK"] = 3
     lines = [f"n{i},0912000{i:04d}" for i in range(10)] + ["again,09120000001"]
-    job = importer.import_file(write(tmp_path, "\n".join(lines)))
+    job = importing.import_file(write(tmp_path, "\n".join(lines)))
     assert (job.rows, job.created, job.duplicates) == (11, 10, 1)
     assert len(stored()) == 10
 
 
 def test_import_file_reads_windows_1256(app, tmp_path):
-    job = importer.import_file(write(tmp_path, "علي,09121234567".encode("cp1256")))
+    job = importing.import_file(write(tmp_path, "علي,09121234567".encode("cp1256")))
     assert job.created == 1
     assert stored()["+989121234567"].first_name == "علی"
 
@@ -354,12 +354,12 @@ def test_import_file_reads_windows_1256(app, tmp_path):
 def test_an_empty_file_or_one_with_only_column_names_imports_nothing(app, tmp_path):
     empty = re.escape(in_locale("fa", lambda: gettext("The file is empty.")))
     with pytest.raises(UnreadableFile, match=empty):
-        importer.import_file(write(tmp_path, b""))
+        importing.import_file(write(tmp_path, b""))
     with pytest.raises(UnreadableFile, match=empty):
-        importer.import_file(write(tmp_path, b"\n\r\n  \n"))
+        importing.import_file(write(tmp_path, b"\n\r\n  \n"))
     no_rows = in_locale("fa", lambda: gettext("The file has column names but no rows under them."))
     with pytest.raises(UnreadableFile, match=re.escape(no_rows)):
-        importer.import_file(write(tmp_path, "نام,موبایل\n\n"))
+        importing.import_file(write(tmp_path, "نام,موبایل\n\n"))
     assert db.session.scalar(select(func.count(ImportJob.id))) == 0
     # The refused files were not kept.
-    assert list(importer.imports_folder().iterdir()) == []
+    assert list(importing.imports_folder().iterdir()) == []

@@ -26,7 +26,7 @@ from import_support import (
 from integration_support import in_locale, page_text
 from sqlalchemy import func, select
 
-from app.contacts import importer
+from app.contacts import importing
 from app.contacts.models import Contact, ImportJob, OptOutEvent, Tag, contact_tags
 from app.contacts.service import set_opt_out
 from app.extensions import db
@@ -287,9 +287,9 @@ def test_repeats_far_apart_in_a_large_file_are_found_across_chunks(app, tmp_path
     lines += ["09120000003,again", "09120000019,again"]
     path = tmp_path / "big.csv"
     path.write_text("\n".join(lines))
-    job = importer.import_file(path, locale="en")
+    job = importing.import_file(path, locale="en")
     assert (job.rows, job.created, job.duplicates) == (22, 20, 2)
-    with open(importer.rejected_path(job), encoding="utf-8-sig", newline="") as handle:
+    with open(importing.rejected_path(job), encoding="utf-8-sig", newline="") as handle:
         reasons = [row[-1] for row in csv.reader(handle)][1:]
     assert reasons == ["Line 22: Same number as line 5.", "Line 23: Same number as line 21."]
 
@@ -376,24 +376,24 @@ def test_empty_files_and_header_only_files_are_refused(english, content, message
     assert response.status_code == 200
     assert flashed_error(response) == message
     assert db.session.scalar(select(func.count(ImportJob.id))) == 0
-    assert list(importer.imports_folder().iterdir()) == []
+    assert list(importing.imports_folder().iterdir()) == []
 
 
 def test_too_many_columns_is_not_a_contact_list(english):
-    header = ",".join(f"c{i}" for i in range(importer.MAX_COLUMNS + 1))
-    response = upload(english, f"{header}\n" + "09121234567," * importer.MAX_COLUMNS + "x\n")
+    header = ",".join(f"c{i}" for i in range(importing.MAX_COLUMNS + 1))
+    response = upload(english, f"{header}\n" + "09121234567," * importing.MAX_COLUMNS + "x\n")
     assert "columns; Vafa reads at most" in flashed_error(response)
     assert db.session.scalar(select(func.count(ImportJob.id))) == 0
 
 
 def test_a_row_wider_than_any_contact_list_is_an_error_on_its_row(english):
     """Past the first rows (which would have refused the file), a wide row is one bad row."""
-    good = "".join(f"0912000{i:04d},n{i}\n" for i in range(importer.PREVIEW_ROWS + 2))
-    wide = "09351112233" + ",x" * (importer.MAX_COLUMNS + 5)
+    good = "".join(f"0912000{i:04d},n{i}\n" for i in range(importing.PREVIEW_ROWS + 2))
+    wide = "09351112233" + ",x" * (importing.MAX_COLUMNS + 5)
     response = import_file(english, f"mobile,name\n{good}{wide}\n")
     counts = stats(response)
-    assert (counts["created"], counts["invalid"]) == (importer.PREVIEW_ROWS + 2, 1)
-    line = importer.PREVIEW_ROWS + 4
+    assert (counts["created"], counts["invalid"]) == (importing.PREVIEW_ROWS + 2, 1)
+    line = importing.PREVIEW_ROWS + 4
     assert rejected(response)[line] == f"Line {line}: The row has more than 60 columns."
 
 
@@ -428,11 +428,11 @@ def test_without_a_header_an_own_field_is_named_by_its_column(logged_in):
 
 def test_an_upload_can_be_discarded_before_it_starts(logged_in):
     job_id = job_id_of(upload(logged_in, CSV_TEXT))
-    assert len(list(importer.imports_folder().iterdir())) == 1
+    assert len(list(importing.imports_folder().iterdir())) == 1
     response = logged_in.post(f"/contacts/import/{job_id}/discard")
     assert response.status_code == 302
     assert db.session.get(ImportJob, job_id) is None
-    assert list(importer.imports_folder().iterdir()) == []
+    assert list(importing.imports_folder().iterdir()) == []
     assert stored() == {}
 
 
@@ -491,7 +491,7 @@ def test_no_rejected_rows_no_file(logged_in):
     job = last_job()
     assert logged_in.get(f"/contacts/import/{job.id}/rejected.csv").status_code == 404
     # The upload itself is gone once imported; nothing is left behind.
-    assert list(importer.imports_folder().iterdir()) == []
+    assert list(importing.imports_folder().iterdir()) == []
 
 
 def test_the_rejected_rows_download_is_named_after_the_file(logged_in):

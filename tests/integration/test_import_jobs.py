@@ -15,8 +15,8 @@ from import_support import (
 from integration_support import as_int, page_text, row_text
 from sqlalchemy import update
 
-from app.contacts import importer
-from app.contacts.importer import SeenIndex
+from app.contacts import importing
+from app.contacts.importing.files import SeenIndex
 from app.contacts.models import ImportJob
 from app.extensions import db
 from app.jobs import WORKER_JOBS, Worker, run_all_once
@@ -50,7 +50,7 @@ def test_the_progress_json_through_a_jobs_life(english, app):
     assert waiting["shown"]["total_rows"] == "…"
 
     # One chunk of two rows, as a worker's slice that ran out of time would leave it.
-    assert importer.run_imports(max_chunks=1) == 2
+    assert importing.run_imports(max_chunks=1) == 2
     going = status(english, job_id)
     assert going["status"] == "pending"  # between slices: any worker may take the next
     assert going["status_label"] == "Importing…"
@@ -99,13 +99,13 @@ def test_a_worker_goes_round_again_at_once_while_an_import_has_work(logged_in, a
 def test_a_slice_ends_at_its_deadline_and_the_next_one_goes_on(logged_in, app):
     app.config["VAFA_IMPORT_CHUNK"] = 2
     job_id = started(logged_in)
-    assert importer.run_imports(max_seconds=0) == 2  # one chunk, then the time is up
-    assert importer.run_imports(max_seconds=0) == 2
+    assert importing.run_imports(max_seconds=0) == 2  # one chunk, then the time is up
+    assert importing.run_imports(max_seconds=0) == 2
     job = last_job()
     assert (job.status, job.rows) == ("pending", 4)
-    importer.run_imports(max_seconds=0)
+    importing.run_imports(max_seconds=0)
     assert (last_job().status, last_job().rows) == ("done", 5)
-    assert importer.run_imports() == 0  # nothing left to do
+    assert importing.run_imports() == 0  # nothing left to do
     assert job.id == job_id
 
 
@@ -116,16 +116,16 @@ def test_a_job_left_running_by_a_dead_worker_resumes_after_its_last_chunk(englis
     app.config["VAFA_IMPORT_CHUNK"] = 2
     content = FIVE_ROWS.replace("نیما,09011112233", "نیما,0912") + "علی,09121234567\n"
     job_id = started(english, content)
-    importer.run_imports(max_chunks=1)
+    importing.run_imports(max_chunks=1)
     job = last_job()
     resume = job.options["resume"]
     # What the dying worker had written for lines 4-5 before it could commit them:
-    with open(importer.rejected_path(job), "a", encoding="utf-8") as handle:
+    with open(importing.rejected_path(job), "a", encoding="utf-8") as handle:
         handle.write("بد,0912,half-written reason\r\n")
-    seen = SeenIndex(importer.upload_path(job).with_name(f"{job.stored_as[:-4]}-seen.sqlite"))
+    seen = SeenIndex(importing.upload_path(job).with_name(f"{job.stored_as[:-4]}-seen.sqlite"))
     seen.add([("+989191112233", 6)])
     seen.close()
-    importer.close_open_import()  # its process is gone with its open file
+    importing.close_open_import()  # its process is gone with its open file
     an_hour_ago = (utcnow() - timedelta(hours=1)).isoformat()
     db.session.execute(
         update(ImportJob)
@@ -154,13 +154,13 @@ def test_a_running_job_is_not_taken_from_a_live_worker(logged_in, app):
         .values(status="running", options={"resume": {"at": utcnow().isoformat()}})
     )
     db.session.commit()
-    assert importer.run_imports() == 0
+    assert importing.run_imports() == 0
     assert last_job().status == "running"
 
 
 def test_a_job_whose_file_is_gone_fails_with_the_reason(english, app):
     job_id = started(english)
-    importer.upload_path(last_job()).unlink()
+    importing.upload_path(last_job()).unlink()
     run_all_once(app)
     job = last_job()
     assert job.status == "failed" and job.finished_at is not None

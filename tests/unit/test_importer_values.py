@@ -5,12 +5,9 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from app.contacts.importer import (
-    MappingError,
+from app.contacts.importing.columns import MappingError, check_mapping, guess_field, guess_mapping
+from app.contacts.importing.rows import (
     RowError,
-    check_mapping,
-    guess_field,
-    guess_mapping,
     parse_amount,
     parse_date,
     parse_gender,

@@ -7,13 +7,13 @@ from datetime import date, datetime, time
 import pytest
 import xlsxwriter
 
-from app.contacts.sheets import (
+from app.contacts.importing.reading import (
     CalamineSheet,
     Row,
     StreamedXlsxSheet,
     UnreadableFile,
     cell_text,
-    detect_encoding,
+    is_blank,
     open_sheet,
     sniff_delimiter,
 )
@@ -50,8 +50,9 @@ def test_windows_1256_is_found_far_down_a_file(tmp_path):
     ascii_rows = b"".join(b"n%07d,0912%07d\n" % (i, i) for i in range(120_000))
     path.write_bytes(b"name,mobile\n" + ascii_rows + "علي,09121234567\n".encode("cp1256"))
     assert len(ascii_rows) > 2_000_000
-    assert detect_encoding(path, path.read_bytes()[:100]) == "cp1256"
-    *_rest, last = open_sheet(path).rows()
+    sheet = open_sheet(path)
+    assert sheet.encoding == "cp1256"
+    *_rest, last = sheet.rows()
     assert last.cells == ["علي", "09121234567"]
 
 
@@ -194,6 +195,7 @@ EXPECTED = [
     Row(4, ["", "", "", "", "", ""]),
     Row(5, ["سارا", "09351112233", date(1987, 3, 20), "", 5.0, ""]),
 ]
+EXPECTED_FILLED = [row for row in EXPECTED if not is_blank(row.cells)]
 
 
 @pytest.mark.parametrize("reader", READERS)
@@ -203,16 +205,20 @@ def test_both_excel_readers_give_the_same_rows(tmp_path, reader, constant_memory
     workbook(path, constant_memory)
     sheet = open_sheet(path, stream_above=READERS[reader])
     assert isinstance(sheet, CalamineSheet if reader == "calamine" else StreamedXlsxSheet)
-    assert list(sheet.rows()) == EXPECTED
-    assert sheet.count_rows() == 5
+    # Calamine gives the blank rows between the first and the last; the streaming
+    # reader leaves out what the file leaves out (a gap costs it nothing).
+    rows = list(sheet.rows())
+    assert [row for row in rows if not is_blank(row.cells)] == EXPECTED_FILLED
+    assert rows == (EXPECTED if reader == "calamine" else EXPECTED_FILLED)
+    assert sheet.count_rows() == (5 if reader == "calamine" else 3)
 
 
 @pytest.mark.parametrize("reader", READERS)
 def test_the_1904_date_system(tmp_path, reader):
     path = tmp_path / "mac.xlsx"
     workbook(path, date_1904=True)
-    rows = list(open_sheet(path, stream_above=READERS[reader]).rows())
-    assert rows[2].cells[2] == date(1991, 8, 3)
+    rows = {row.line: row for row in open_sheet(path, stream_above=READERS[reader]).rows()}
+    assert rows[3].cells[2] == date(1991, 8, 3)
 
 
 def test_a_streamed_sheet_without_a_dimension_is_counted(tmp_path):
@@ -227,4 +233,4 @@ def test_a_streamed_sheet_without_a_dimension_is_counted(tmp_path):
             target.writestr(item, data)
     sheet = open_sheet(stripped, stream_above=0)
     assert sheet.count_rows() == 3  # the rows the XML holds (blank ones are left out)
-    assert [row.line for row in sheet.rows()] == [1, 2, 3, 4, 5]
+    assert [row.line for row in sheet.rows()] == [2, 3, 5]

@@ -1,0 +1,302 @@
+"""Validating rows: each cell read as the field it is mapped to, or the reason it cannot be."""
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+
+import jdatetime
+from flask_babel import gettext as _
+
+from app.contacts.importing.reading import Cell, Row, cell_text
+from app.contacts.phones import InvalidMobile, normalize_mobile
+from app.contacts.service import OWN_FIELD_VALUE_MAX
+from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text, show_number
+
+
+class RowError(ValueError):
+    """One cell of one row is wrong; ``column`` is its index, or None for the whole row."""
+
+    def __init__(self, reason: str, column: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.column = column
+
+
+# Values -----------------------------------------------------------------------------
+
+_DATE = re.compile(
+    r"^(\d{1,4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,4})"
+    r"(?:\s*(?:T|\s|-)\s*(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d+)?)?)?(?:\s*(?:Z|\+00:?00))?$"
+)
+_COMPACT = re.compile(r"^(1[34]\d\d|19\d\d|20\d\d)(\d\d)(\d\d)$")
+_EXCEL_EPOCH = datetime(1899, 12, 30)  # noqa: DTZ001 (Excel's wall-clock serial dates)
+# Excel serial numbers for 1900-01-01 … 2100-12-31: a plain number in a date column.
+_EXCEL_SERIALS = (1, 73415)
+_GENDERS = {
+    "male": ("مرد", "آقا", "آقای", "اقا", "اقای", "male", "m", "man", "mr", "1", "پسر"),
+    "female": ("زن", "خانم", "بانو", "female", "f", "woman", "mrs", "ms", "miss", "2", "دختر"),
+}
+_GENDER_WORDS = {word: gender for gender, words in _GENDERS.items() for word in words}
+_YES = {"yes", "y", "true", "1", "بله", "بلی", "آری", "آره", "اره", "x", "✓", "✔", "لغو", "انصراف"}
+_NO = {"no", "n", "false", "0", "خیر", "نه", "-"}
+_TAG_SEPARATORS = re.compile(r"[,،;؛|]")
+_AMOUNT_NOISE = re.compile(r"[\s,٬'’_]|ریال|rials?|تومان|toman", re.IGNORECASE)
+
+
+def _shown(cell: Cell) -> str:
+    """A value as quoted in a reason: as the owner wrote it, cut if long."""
+    text = cell_text(cell).strip()
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def date_and_time(cell: Cell) -> tuple[date, clock | None]:
+    """The day and, when written, the time of a cell: Jalali or Gregorian, text or Excel.
+
+    1370/5/12, ۱۳۷۰-۰۵-۱۲, 1370.05.12, 13700512, 1991-08-03, 2024-04-03 14:30, an
+    Excel date cell or an Excel serial number. A year below 1700 is Jalali. Raises
+    RowError with the reason shown to the owner.
+    """
+    if isinstance(cell, datetime):
+        return cell.date(), cell.time()
+    if isinstance(cell, date):
+        return cell, None
+    text = ascii_digits(normalize_text(cell_text(cell)))
+    number = isinstance(cell, float | int) and not isinstance(cell, bool)
+    if number and not _COMPACT.match(text):
+        if not (_EXCEL_SERIALS[0] <= cell <= _EXCEL_SERIALS[1]):
+            raise RowError(_("“%(value)s” is not a date.", value=_shown(cell)))
+        moment = _EXCEL_EPOCH + timedelta(days=float(cell))
+        moment = (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
+        return moment.date(), (moment.time() if float(cell) % 1 else None)
+    if not text:
+        raise RowError(_("The date is empty."))
+    compact = _COMPACT.match(text)
+    match = None if compact else _DATE.match(text)
+    if compact:
+        year, month, day = (int(part) for part in compact.groups())
+        moment = None
+    elif match:
+        first, month_text, last = match.group(1), match.group(2), match.group(3)
+        if len(first) != 4:
+            raise RowError(
+                _(
+                    "Write the year first, like 1370/05/12 or 1991-08-03: "
+                    "“%(value)s” could be read more than one way.",
+                    value=_shown(cell),
+                )
+            )
+        year, month, day = int(first), int(month_text), int(last)
+        moment = None
+        if match.group(4) is not None:
+            hour, minute, second = (int(match.group(i) or 0) for i in (4, 5, 6))
+            if hour > 23 or minute > 59 or second > 59:
+                raise RowError(_("“%(value)s” has a time that does not exist.", value=_shown(cell)))
+            moment = clock(hour, minute, second)
+    else:
+        raise RowError(
+            _(
+                "“%(value)s” is not a date. Write it like 1370/05/12 (Jalali) or 1991-08-03.",
+                value=_shown(cell),
+            )
+        )
+    try:
+        # A year below 1700 is Jalali (1370 is 1991); above, Gregorian.
+        day_value = _from_jalali(year, month, day) if year < 1700 else date(year, month, day)
+    except ValueError:
+        raise RowError(
+            _("“%(value)s” is not a real date: there is no such day.", value=_shown(cell))
+        ) from None
+    return day_value, moment
+
+
+# Birthdays repeat: a file of a million people has some twenty thousand distinct ones.
+@functools.lru_cache(maxsize=65536)
+def _from_jalali(year: int, month: int, day: int) -> date:
+    return jdatetime.date(year, month, day).togregorian()
+
+
+@functools.lru_cache(maxsize=65536)
+def _month_day(day: date) -> tuple[int, int]:
+    return jalali_month_day(day)
+
+
+def parse_date(cell: Cell, past: bool = False) -> date:
+    """A day from any form people write (see date_and_time); ``past``: not after today."""
+    day, _time = date_and_time(cell)
+    if past and day > datetime.now(TEHRAN).date():
+        raise RowError(_("“%(value)s” is in the future.", value=_shown(cell)))
+    return day
+
+
+def parse_moment(cell: Cell) -> datetime:
+    """A purchase's moment: a day, with its time if written, in Tehran; returned in UTC."""
+    day, moment = date_and_time(cell)
+    local = datetime.combine(day, moment or clock(0), tzinfo=TEHRAN)
+    if local > datetime.now(TEHRAN) + timedelta(days=1):
+        raise RowError(_("“%(value)s” is in the future.", value=_shown(cell)))
+    return local.astimezone(UTC)
+
+
+def parse_gender(cell: Cell) -> str | None:
+    """ "male", "female" or None (empty): مرد/زن, آقا/خانم, male/female, m/f, 1/2."""
+    key = ascii_digits(normalize_text(cell_text(cell))).lower().strip(" .")
+    if not key:
+        return None
+    if key in _GENDER_WORDS:
+        return _GENDER_WORDS[key]
+    raise RowError(
+        _("“%(value)s” is not a gender: write مرد or زن (male or female).", value=_shown(cell))
+    )
+
+
+def parse_yes_no(cell: Cell) -> bool:
+    if isinstance(cell, bool):
+        return cell
+    key = ascii_digits(normalize_text(cell_text(cell))).lower().strip(" .")
+    if key in _YES:
+        return True
+    if key in _NO or not key:
+        return False
+    raise RowError(_("“%(value)s” is not yes or no: write بله or خیر.", value=_shown(cell)))
+
+
+def parse_amount(cell: Cell, toman: bool = False) -> int:
+    """Rials as a whole number: 1,250,000 / ۱٬۲۵۰٬۰۰۰ / 1250000.0; Tomans × 10."""
+    if isinstance(cell, bool):
+        raise RowError(_("“%(value)s” is not an amount.", value=_shown(cell)))
+    if isinstance(cell, float | int):
+        if cell != int(cell):
+            raise RowError(_("“%(value)s” is not a whole number of Rials.", value=_shown(cell)))
+        amount = int(cell)
+    else:
+        text = _AMOUNT_NOISE.sub("", ascii_digits(normalize_text(cell_text(cell))))
+        text = re.sub(r"\.0+$", "", text)
+        if not text:
+            raise RowError(_("The amount is empty."))
+        if text.startswith("-") and text[1:].isdigit():
+            raise RowError(_("The amount cannot be negative."))
+        if not (text.isascii() and text.isdigit()):
+            raise RowError(_("“%(value)s” is not an amount.", value=_shown(cell)))
+        amount = int(text)
+    if amount < 0:
+        raise RowError(_("The amount cannot be negative."))
+    return amount * 10 if toman else amount
+
+
+def split_tags(cell: Cell) -> list[str]:
+    names = (normalize_text(part).lstrip("#") for part in _TAG_SEPARATORS.split(cell_text(cell)))
+    return list(dict.fromkeys(name[:50] for name in names if name))
+
+
+def parse_mobile(cell: Cell) -> str:
+    text = cell_text(cell)
+    try:
+        return normalize_mobile(text)
+    except InvalidMobile as error:
+        if not text.strip():
+            raise RowError(str(error.reason)) from None
+        raise RowError(
+            _("“%(value)s”: %(reason)s", value=_shown(cell), reason=str(error.reason))
+        ) from None
+
+
+# Rows -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ContactRow:
+    line: int
+    cells: list[Cell]
+    mobile: str
+    values: dict[str, object]  # Contact columns with a (non-empty) value in this row
+    fields: dict[str, str]  # the owner's own fields
+    tags: list[str]
+    opt_out: bool
+
+
+@dataclass(slots=True)
+class PurchaseRow:
+    line: int
+    cells: list[Cell]
+    mobile: str
+    purchased_at: datetime
+    amount: int
+    reference: str | None
+
+
+def contact_row(row: Row, mapping: dict[int, str]) -> ContactRow:
+    values: dict[str, object] = {}
+    fields: dict[str, str] = {}
+    tags: list[str] = []
+    opt_out = False
+    mobile = ""
+    full = ""
+    for index, name in mapping.items():
+        cell = row.cells[index] if index < len(row.cells) else ""
+        try:
+            if name == "mobile":
+                mobile = parse_mobile(cell)
+                continue
+            if name.startswith("custom:"):
+                text = normalize_text(cell_text(cell))
+                if len(text) > OWN_FIELD_VALUE_MAX:
+                    # Not cut short without a word: the row is rejected with the reason.
+                    raise RowError(
+                        _(
+                            "The field “%(name)s” has more than %(max)s characters.",
+                            name=name[7:],
+                            max=show_number(OWN_FIELD_VALUE_MAX),
+                        )
+                    )
+                if text:
+                    fields[name[7:]] = text
+            elif name in ("first_name", "last_name", "city"):
+                text = normalize_text(cell_text(cell))[:100]
+                if text:
+                    values[name] = text
+            elif name == "full_name":
+                full = normalize_text(cell_text(cell))
+            elif name == "gender":
+                gender = parse_gender(cell)
+                if gender:
+                    values["gender"] = gender
+            elif name in ("birth_date", "anniversary"):
+                if cell_text(cell).strip():
+                    day = parse_date(cell, past=name == "birth_date")
+                    prefix = "birth" if name == "birth_date" else "anniversary"
+                    values[name] = day
+                    values[f"{prefix}_jmonth"], values[f"{prefix}_jday"] = _month_day(day)
+            elif name == "tags":
+                tags = split_tags(cell)
+            elif name == "opted_out":
+                opt_out = parse_yes_no(cell)
+        except RowError as error:
+            error.column = index
+            raise
+    if full:
+        first, _sep, last = full.partition(" ")
+        values.setdefault("first_name", first[:100])
+        if last:
+            values.setdefault("last_name", last[:100])
+    return ContactRow(row.line, row.cells, mobile, values, fields, tags, opt_out)
+
+
+def purchase_row(row: Row, mapping: dict[int, str], toman: bool) -> PurchaseRow:
+    found: dict[str, object] = {"reference": None}
+    for index, name in mapping.items():
+        cell = row.cells[index] if index < len(row.cells) else ""
+        try:
+            if name == "mobile":
+                found["mobile"] = parse_mobile(cell)
+            elif name == "purchased_at":
+                found["purchased_at"] = parse_moment(cell)
+            elif name == "amount":
+                found["amount"] = parse_amount(cell, toman)
+            elif name == "reference":
+                found["reference"] = normalize_text(cell_text(cell))[:100] or None
+        except RowError as error:
+            error.column = index
+            raise
+    return PurchaseRow(row.line, row.cells, **found)
