@@ -46,7 +46,13 @@ def contact_ids_on(response) -> list[int]:
     return [int(v) for v in re.findall(r'name="contact_ids"\s+value="(\d+)"', response.text)]
 
 
-def log_in(client, email="owner@example.com", password="a good password"):
+# The owner's provider key in tests, and a member of staff (fixtures in conftest.py).
+KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
+STAFF_EMAIL = "staff@example.com"
+PASSWORD = "a good password"
+
+
+def log_in(client, email="owner@example.com", password=PASSWORD):
     """Log ``client`` in through the login form (for tests that first move the clock)."""
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302, response.text

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from integration_support import in_locale, log_in, page_text
+from integration_support import KEY, in_locale, log_in, page_text
 from sqlalchemy import select
 
 from app.auth.audit import record_audit
@@ -15,20 +15,9 @@ from app.auth.models import AuditEntry
 from app.auth.service import create_user
 from app.extensions import db
 from app.sending.models import ERROR_LABELS, ProviderAccount
-from tests.fakes import kavenegar
-from tests.fakes.server import serving
 
-KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
 NEW_KEY = "kave-ffeeddccbbaa99887766-5678"
 MELI_PASSWORD = "melli-secret-pass-9876"
-
-
-@pytest.fixture
-def fake_kavenegar():
-    fake = kavenegar.create_app(KEY, credit=1_234_567, lines=("3000123456",))
-    with serving(fake) as url:
-        fake.base_url = f"{url}/v1"
-        yield fake
 
 
 def entries() -> list[AuditEntry]:

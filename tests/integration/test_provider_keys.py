@@ -10,9 +10,8 @@ import logging
 import re
 
 import pytest
-from flask import Flask, jsonify, request
 from flask_babel import gettext
-from integration_support import in_locale, page_text, row_text, text_of
+from integration_support import KEY, in_locale, page_text, row_text, text_of
 from sqlalchemy import select, text
 
 from app.cli import main as vafa
@@ -21,41 +20,11 @@ from app.sending.accounts import AccountError, save_account
 from app.sending.models import Message, ProviderAccount
 from app.sending.providers.base import ERROR_MESSAGES, ErrorCode
 from app.sending.service import Dispatcher
-from tests.fakes import kavenegar
-from tests.fakes.server import serving
 
-KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
 OTHER_KEY = "kave-ffeeddccbbaa99887766-5678"
 PASSWORD = "melli-secret-pass-9876"
 KEY_AGAIN = "The provider or its API address has changed: type the API key again, so it is not sent to a new address unnoticed."  # noqa: E501
 LOGIN_AGAIN = "The provider or its API address has changed: type the username and password again, so they are not sent to a new address unnoticed."  # noqa: E501
-
-
-@pytest.fixture
-def fake_kavenegar():
-    fake = kavenegar.create_app(KEY, credit=1_234_567, lines=("3000123456",))
-    with serving(fake) as url:
-        fake.base_url = f"{url}/v1"
-        yield fake
-
-
-@pytest.fixture
-def eavesdropper():
-    """A server of the attacker's: it records every request and answers like a provider."""
-    spy = Flask("eavesdropper")
-    spy.heard = []
-
-    @spy.route("/", defaults={"path": ""}, methods=["GET", "POST"])
-    @spy.route("/<path:path>", methods=["GET", "POST"])
-    def listen(path):
-        spy.heard.append(
-            f"{request.full_path}\n{request.headers}\n{request.get_data(as_text=True)}"
-        )
-        return jsonify({"return": {"status": 200, "message": ""}, "entries": {"remaincredit": 1}})
-
-    with serving(spy) as url:
-        spy.base_url = f"{url}/v1"
-        yield spy
 
 
 def account_form(**fields) -> dict:

@@ -10,9 +10,8 @@ exporting every contact as CSV and Excel, and deleting contacts in bulk.
 import re
 
 import pytest
-from flask import Flask, request
 from flask_babel import gettext
-from integration_support import in_locale, log_in, page_text
+from integration_support import KEY, PASSWORD, in_locale, log_in, page_text
 from sqlalchemy import func, select
 
 from app.api.models import ApiToken
@@ -24,49 +23,8 @@ from app.extensions import db
 from app.sending import accounts
 from app.sending.models import ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy, save_policy
-from tests.fakes import kavenegar
-from tests.fakes.server import serving
-
-KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
-STAFF_EMAIL = "staff@example.com"
-PASSWORD = "a good password"
-
 
 # Fixtures and helpers ------------------------------------------------------------------
-
-
-@pytest.fixture
-def staff(app, client):
-    """A logged-in member of staff, on a client of their own."""
-    create_user(STAFF_EMAIL, PASSWORD, "staff")
-    db.session.commit()
-    return log_in(app.test_client(), STAFF_EMAIL, PASSWORD)
-
-
-@pytest.fixture
-def fake_kavenegar():
-    """The owner's real provider (a fake Kavenegar with the owner's key) on loopback."""
-    fake = kavenegar.create_app(KEY, credit=1_234_567, lines=("3000123456",))
-    with serving(fake) as url:
-        fake.base_url = f"{url}/v1"
-        yield fake
-
-
-@pytest.fixture
-def attacker_host():
-    """A host of the staff member's own, noting every request that reaches it."""
-    host = Flask("attacker")
-    host.seen = []
-
-    @host.route("/", defaults={"path": ""}, methods=["GET", "POST"])
-    @host.route("/<path:path>", methods=["GET", "POST"])
-    def catch(path):
-        host.seen.append(request.full_path)
-        return {"return": {"status": 200}, "entries": {"remaincredit": 1}}
-
-    with serving(host) as url:
-        host.url = url
-        yield host
 
 
 @pytest.fixture
@@ -163,11 +121,11 @@ def _owner_only_routes(app) -> list[tuple[str, str]]:
     return sorted(routes)
 
 
-def test_staff_are_refused_every_owner_only_route(app, staff):
+def test_staff_are_refused_every_owner_only_route(app, staff_client):
     routes = _owner_only_routes(app)
     assert ("GET", "/settings/providers") in routes and ("GET", "/audit") in routes
     for method, url in routes:
-        refused(staff.open(url, method=method))
+        refused(staff_client.open(url, method=method))
 
 
 @pytest.mark.parametrize(
@@ -187,17 +145,17 @@ def test_staff_are_refused_every_owner_only_route(app, staff):
         "/reports/messages.xlsx",
     ],
 )
-def test_staff_work_with_contacts_imports_campaigns_and_reports(staff, url):
-    response = staff.get(url, follow_redirects=True)
+def test_staff_work_with_contacts_imports_campaigns_and_reports(staff_client, url):
+    response = staff_client.get(url, follow_redirects=True)
     assert response.status_code == 200, page_text(response)
 
 
 # Provider accounts ----------------------------------------------------------------------
 
 
-def test_staff_cannot_see_the_provider_accounts(staff, logged_in, owners_account):
+def test_staff_cannot_see_the_provider_accounts(staff_client, logged_in, owners_account):
     for url in ("/settings/providers", f"/settings/providers/{owners_account}"):
-        response = staff.get(url)
+        response = staff_client.get(url)
         refused(response)
         assert "کاوه‌نگار مالک" not in response.text
         assert KEY[-4:] not in response.text
@@ -205,9 +163,9 @@ def test_staff_cannot_see_the_provider_accounts(staff, logged_in, owners_account
     assert "کاوه‌نگار مالک" in page_text(logged_in.get("/settings/providers"))
 
 
-def test_staff_cannot_add_a_provider_account(staff, logged_in):
-    refused(staff.get("/settings/providers/new"))
-    refused(staff.post("/settings/providers/new", data=provider_form(api_key=KEY, name="x")))
+def test_staff_cannot_add_a_provider_account(staff_client, logged_in):
+    refused(staff_client.get("/settings/providers/new"))
+    refused(staff_client.post("/settings/providers/new", data=provider_form(api_key=KEY, name="x")))
     assert count(ProviderAccount) == 0
     response = logged_in.post("/settings/providers/new", data=provider_form(api_key=KEY))
     assert response.status_code == 302
@@ -215,11 +173,11 @@ def test_staff_cannot_add_a_provider_account(staff, logged_in):
 
 
 def test_staff_cannot_change_a_providers_key_or_base_url(
-    staff, logged_in, owners_account, attacker_host, fake_kavenegar
+    staff_client, logged_in, owners_account, eavesdropper, fake_kavenegar
 ):
-    response = staff.post(
+    response = staff_client.post(
         f"/settings/providers/{owners_account}",
-        data=provider_form(api_key="kave-staff-own-key", base_url=attacker_host.url),
+        data=provider_form(api_key="kave-staff-own-key", base_url=eavesdropper.base_url),
     )
     refused(response)
     unchanged = account(owners_account)
@@ -234,24 +192,24 @@ def test_staff_cannot_change_a_providers_key_or_base_url(
 
 
 def test_staff_cannot_send_the_owners_key_to_their_own_host(
-    staff, logged_in, owners_account, attacker_host, fake_kavenegar
+    staff_client, logged_in, owners_account, eavesdropper, fake_kavenegar
 ):
     """The issue's attack: point the base URL at one's own host, press «آزمایش اتصال»."""
     refused(
-        staff.post(
+        staff_client.post(
             f"/settings/providers/{owners_account}",
-            data=provider_form(base_url=attacker_host.url),  # blank key: «keep the stored one»
+            data=provider_form(base_url=eavesdropper.base_url),  # blank key: «keep the stored one»
         )
     )
-    refused(staff.post(f"/settings/providers/{owners_account}/test"))
-    assert attacker_host.seen == []
+    refused(staff_client.post(f"/settings/providers/{owners_account}/test"))
+    assert eavesdropper.heard == []
     assert fake_kavenegar.state["requests"] == []  # nothing was tested at all
     assert account(owners_account).base_url == fake_kavenegar.base_url
     # The owner tests the connection: the key goes to the owner's provider only.
     response = logged_in.post(f"/settings/providers/{owners_account}/test")
     assert response.status_code == 302
     assert [r[1] for r in fake_kavenegar.state["requests"]] == ["account/info"]
-    assert attacker_host.seen == []
+    assert eavesdropper.heard == []
 
 
 # API tokens -------------------------------------------------------------------------------
@@ -264,15 +222,15 @@ def owners_token(app):
     return token.id, secret
 
 
-def test_staff_cannot_see_the_api_tokens(staff, logged_in, owners_token):
-    response = staff.get("/settings/api-tokens")
+def test_staff_cannot_see_the_api_tokens(staff_client, logged_in, owners_token):
+    response = staff_client.get("/settings/api-tokens")
     refused(response)
     assert "فروشگاه اینترنتی" not in response.text
     assert "فروشگاه اینترنتی" in page_text(logged_in.get("/settings/api-tokens"))
 
 
-def test_staff_cannot_make_an_api_token(staff, logged_in):
-    response = staff.post("/settings/api-tokens", data={"name": "اسکریپت من"})
+def test_staff_cannot_make_an_api_token(staff_client, logged_in):
+    response = staff_client.post("/settings/api-tokens", data={"name": "اسکریپت من"})
     refused(response)
     assert "vafa_" not in response.text
     assert count(ApiToken) == 0
@@ -282,12 +240,12 @@ def test_staff_cannot_make_an_api_token(staff, logged_in):
     assert count(ApiToken) == 1
 
 
-def test_staff_cannot_revoke_the_owners_token(staff, logged_in, owners_token):
+def test_staff_cannot_revoke_the_owners_token(staff_client, logged_in, owners_token):
     token_id, secret = owners_token
-    refused(staff.post("/settings/api-tokens", data={"revoke": token_id}))
+    refused(staff_client.post("/settings/api-tokens", data={"revoke": token_id}))
     db.session.expire_all()
     assert db.session.get(ApiToken, token_id).revoked_at is None
-    api = staff.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {secret}"})
+    api = staff_client.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {secret}"})
     assert api.status_code == 200  # the owner's script still works
     # The owner may revoke it.
     assert logged_in.post("/settings/api-tokens", data={"revoke": token_id}).status_code == 302
@@ -298,7 +256,7 @@ def test_staff_cannot_revoke_the_owners_token(staff, logged_in, owners_token):
 # Sending rules ------------------------------------------------------------------------------
 
 
-def test_staff_cannot_change_the_sending_rules(staff, logged_in):
+def test_staff_cannot_change_the_sending_rules(staff_client, logged_in):
     save_policy(SendingPolicy())
     db.session.commit()
     before = load_policy()
@@ -308,8 +266,8 @@ def test_staff_cannot_change_the_sending_rules(staff, logged_in):
         "frequency_cap_days": "0",
         "optout_text": "",
     }
-    refused(staff.get("/settings/sending"))
-    refused(staff.post("/settings/sending", data=loose))
+    refused(staff_client.get("/settings/sending"))
+    refused(staff_client.post("/settings/sending", data=loose))
     db.session.expire_all()
     assert load_policy() == before
     assert logged_in.post("/settings/sending", data=loose).status_code == 302
@@ -329,9 +287,9 @@ def shop_contacts(make_contact):
     ]
 
 
-def test_staff_cannot_export_every_contact_as_csv(staff, logged_in, shop_contacts):
+def test_staff_cannot_export_every_contact_as_csv(staff_client, logged_in, shop_contacts):
     for url in ("/contacts/export.csv", "/contacts/export.csv?q=سارا"):
-        response = staff.get(url)
+        response = staff_client.get(url)
         refused(response)
         assert "123 4567" not in response.text and "1234567" not in response.text
         assert "attachment" not in response.headers.get("Content-Disposition", "")
@@ -340,21 +298,21 @@ def test_staff_cannot_export_every_contact_as_csv(staff, logged_in, shop_contact
     assert "0912 123 4567" in response.text
 
 
-def test_staff_cannot_export_every_contact_as_excel(staff, logged_in, shop_contacts):
-    response = staff.get("/contacts/export.xlsx")
+def test_staff_cannot_export_every_contact_as_excel(staff_client, logged_in, shop_contacts):
+    response = staff_client.get("/contacts/export.xlsx")
     refused(response)
     assert not response.data.startswith(b"PK")  # not a workbook
-    refused(staff.get("/contacts/exports/some-token"))
-    refused(staff.get("/contacts/exports/some-token/file"))
+    refused(staff_client.get("/contacts/exports/some-token"))
+    refused(staff_client.get("/contacts/exports/some-token/file"))
     response = logged_in.get("/contacts/export.xlsx")
     assert response.status_code == 200 and response.data.startswith(b"PK")
 
 
-def test_staff_cannot_delete_contacts_in_bulk(staff, logged_in, shop_contacts):
-    refused(staff.get("/contacts/bulk?action=delete"))
-    refused(staff.post("/contacts/bulk", data={"action": "delete"}))
+def test_staff_cannot_delete_contacts_in_bulk(staff_client, logged_in, shop_contacts):
+    refused(staff_client.get("/contacts/bulk?action=delete"))
+    refused(staff_client.post("/contacts/bulk", data={"action": "delete"}))
     # Asking for a harmless action in the form but deletion in the address is refused too.
-    refused(staff.post("/contacts/bulk?action=delete", data={"action": "tag", "tag": "x"}))
+    refused(staff_client.post("/contacts/bulk?action=delete", data={"action": "tag", "tag": "x"}))
     assert count(Contact) == 2
     # The owner may.
     response = logged_in.post("/contacts/bulk", data={"action": "delete"})
@@ -362,17 +320,17 @@ def test_staff_cannot_delete_contacts_in_bulk(staff, logged_in, shop_contacts):
     assert count(Contact) == 0
 
 
-def test_staff_tag_opt_out_and_list_contacts_in_bulk(staff, shop_contacts):
-    response = staff.post("/contacts/bulk", data={"action": "tag", "tag": "مشتری ویژه"})
+def test_staff_tag_opt_out_and_list_contacts_in_bulk(staff_client, shop_contacts):
+    response = staff_client.post("/contacts/bulk", data={"action": "tag", "tag": "مشتری ویژه"})
     assert response.status_code == 302
     db.session.expire_all()
     tag = db.session.scalar(select(Tag).where(Tag.name == "مشتری ویژه"))
     assert len(tag.contacts) == 2
-    assert staff.get("/contacts/bulk?action=opt_out").status_code == 200
+    assert staff_client.get("/contacts/bulk?action=opt_out").status_code == 200
 
 
-def test_staff_see_no_export_links_and_no_bulk_delete(staff, logged_in, shop_contacts):
-    page = staff.get("/contacts/")
+def test_staff_see_no_export_links_and_no_bulk_delete(staff_client, logged_in, shop_contacts):
+    page = staff_client.get("/contacts/")
     assert 'id="export-csv"' not in page.text and 'id="export-xlsx"' not in page.text
     assert '<option value="delete">' not in page.text
     assert '<option value="tag">' in page.text
@@ -386,8 +344,8 @@ def menu(response) -> set[str]:
     return set(re.findall(r'data-menu="(\w+)"', nav))
 
 
-def test_each_role_sees_the_menu_of_what_it_may_do(staff, logged_in):
-    assert menu(staff.get("/contacts/")) == {"campaigns", "contacts", "lists", "reports"}
+def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
+    assert menu(staff_client.get("/contacts/")) == {"campaigns", "contacts", "lists", "reports"}
     assert menu(logged_in.get("/contacts/")) == {
         "campaigns",
         "contacts",

@@ -3,17 +3,13 @@ the shop always keeps an active owner."""
 
 import re
 
-import pytest
 from flask_babel import gettext
-from integration_support import in_locale, log_in, page_text
+from integration_support import PASSWORD, STAFF_EMAIL, in_locale, page_text
 from sqlalchemy import select
 
 from app.auth.models import AuditEntry, User
 from app.auth.service import create_user, find_user
 from app.extensions import db
-
-PASSWORD = "a good password"
-STAFF_EMAIL = "staff@example.com"
 
 
 def user(email: str) -> User:
@@ -32,18 +28,6 @@ def flashes(response) -> list[tuple[str, str]]:
 
 def fa(text: str, **values) -> str:
     return in_locale("fa", lambda: gettext(text, **values))
-
-
-@pytest.fixture
-def staff_user(app):
-    person = create_user(STAFF_EMAIL, PASSWORD, "staff")
-    db.session.commit()
-    return person.id
-
-
-@pytest.fixture
-def staff_client(app, client, staff_user):
-    return log_in(app.test_client(), STAFF_EMAIL, PASSWORD)
 
 
 def can_log_in(app, email: str, password: str) -> bool:
