@@ -125,6 +125,15 @@ def show_digits(text: str) -> str:
     return _localised(text)
 
 
+def digits_shown():
+    """``show_digits`` for many numbers: the locale is looked up once, here.
+
+    An import writes a line number into each of thousands of reasons, and looking up the
+    request's locale costs more than translating the digits.
+    """
+    return persian_digits if _is_persian() else str
+
+
 def show_number(value: int | None) -> str:
     """12,345 in English, ۱۲٬۳۴۵ in Persian."""
     if value is None:
