@@ -8,7 +8,8 @@ digits into ASCII before parsing: ``strptime`` and regexes fail on ``۰۹۱۲``.
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from bisect import bisect_right
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -95,10 +96,42 @@ def parse_jalali_datetime(day_text: str, time_text: str) -> datetime:
     return local.astimezone(UTC)
 
 
+# Jalali months 1-6 have 31 days, 7-11 have 30, Esfand 29 (30 in a leap year): a day's
+# place in its year, and back, is arithmetic once the year's first day is known.
+_MONTH_STARTS = (0, 31, 62, 93, 124, 155, 186, 216, 246, 276, 306, 336)
+
+
+@lru_cache(maxsize=4096)
+def _jalali_year(year: int) -> tuple[date, bool]:
+    """The Gregorian day of 1 Farvardin of a Jalali year, and whether the year is leap.
+
+    Both from jdatetime, so every conversion below agrees with it; jdatetime itself
+    is slow per day (each date object looks up the process's locale).
+    """
+    first = jdatetime.date(year, 1, 1)
+    return first.togregorian(), first.isleap()
+
+
+def gregorian_date(year: int, month: int, day: int) -> date:
+    """The Gregorian date of a Jalali one; ValueError (as jdatetime) if there is no such day."""
+    if not 1 <= month <= 12:
+        raise ValueError("month must be in 1..12")
+    first, leap = _jalali_year(year)
+    length = 31 if month <= 6 else 30 if month <= 11 or leap else 29
+    if not 1 <= day <= length:
+        raise ValueError("day is out of range for month")
+    return first + timedelta(days=_MONTH_STARTS[month - 1] + day - 1)
+
+
 def jalali_month_day(day: date) -> tuple[int, int]:
     """The Jalali (month, day) of a Gregorian date, for birthday lookups."""
-    jalali = jdatetime.date.fromgregorian(date=day)
-    return jalali.month, jalali.day
+    year = day.year - 621
+    if year > jdatetime.MAXYEAR or day < _jalali_year(year)[0]:
+        year -= 1
+    first = _jalali_year(year)[0]
+    offset = (day - first).days
+    month = bisect_right(_MONTH_STARTS, offset)
+    return month, offset - _MONTH_STARTS[month - 1] + 1
 
 
 # Display, in the request's locale -------------------------------------------------

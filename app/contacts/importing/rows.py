@@ -1,18 +1,16 @@
 """Validating rows: each cell read as the field it is mapped to, or the reason it cannot be."""
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
-import jdatetime
 from flask_babel import gettext as _
 
 from app.contacts.importing.reading import Cell, Row, cell_text
 from app.contacts.phones import InvalidMobile, normalize_mobile
-from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text
+from app.persian import TEHRAN, ascii_digits, gregorian_date, jalali_month_day, normalize_text
 
 
 class RowError(ValueError):
@@ -105,23 +103,12 @@ def date_and_time(cell: Cell) -> tuple[date, clock | None]:
         )
     try:
         # A year below 1700 is Jalali (1370 is 1991); above, Gregorian.
-        day_value = _from_jalali(year, month, day) if year < 1700 else date(year, month, day)
+        day_value = gregorian_date(year, month, day) if year < 1700 else date(year, month, day)
     except ValueError:
         raise RowError(
             _("“%(value)s” is not a real date: there is no such day.", value=_shown(cell))
         ) from None
     return day_value, moment
-
-
-# Birthdays repeat: a file of a million people has some twenty thousand distinct ones.
-@functools.lru_cache(maxsize=65536)
-def _from_jalali(year: int, month: int, day: int) -> date:
-    return jdatetime.date(year, month, day).togregorian()
-
-
-@functools.lru_cache(maxsize=65536)
-def _month_day(day: date) -> tuple[int, int]:
-    return jalali_month_day(day)
 
 
 def parse_date(cell: Cell, past: bool = False) -> date:
@@ -287,7 +274,7 @@ def _date_step(name: str, today: date):
         day = date_and_time(cell)[0]
         if name == "birth_date" and day > today:
             raise RowError(_("“%(value)s” is in the future.", value=_shown(cell)))
-        return day, *_month_day(day)
+        return day, *jalali_month_day(day)
 
     read = _remembered(read)
 
