@@ -64,10 +64,11 @@ log = logging.getLogger("vafa.import")
 
 # Rows read, checked and stored together (one statement per table for them all).
 CHUNK_ROWS = 5000
-# Chunks are committed together until this long has passed: each commit rewrites every
-# index page the rows touched (13 indexes on contacts), so committing every 2,000 rows
-# wrote 19 GB for a 320 MB database. A restarted worker resumes after the last commit.
-COMMIT_SECONDS = 2.0
+# Chunks are committed together until this long has passed (and at a slice's end): each
+# commit rewrites every index page the rows touched (13 indexes on contacts), so
+# committing every 2,000 rows wrote 19 GB for a 320 MB database. A restarted worker
+# resumes after the last commit.
+COMMIT_SECONDS = 5.0
 # A worker gives an import this long at a time, then sends messages, then comes back.
 SLICE_SECONDS = 3.0
 # SQLite's page cache (KiB) for the import's connection while it imports, so the index

@@ -242,26 +242,23 @@ def _remembered(parse: Callable[[Cell], object]) -> Callable[[Cell], object]:
     return parsed
 
 
-def _mobile_step(index: int):
+def _mobile_step():
     # Numbers are mostly unique: only the reasons of wrong ones are remembered (a file
     # holds thousands of the same landline, and a reason costs two translations).
     wrong: dict[str, str] = {}
 
     def step(cell: Cell, row: ContactRow) -> None:
+        text = type(cell) is str
+        if text and cell in wrong:
+            raise RowError(wrong[cell])
         try:
             row.mobile = parse_mobile(cell)
         except RowError as error:
-            if type(cell) is str and len(wrong) < _REMEMBERED:
+            if text and len(wrong) < _REMEMBERED:
                 wrong[cell] = error.reason
             raise
 
-    def remembered_step(cell: Cell, row: ContactRow) -> None:
-        reason = wrong.get(cell) if type(cell) is str else None
-        if reason is not None:
-            raise RowError(reason)
-        step(cell, row)
-
-    return remembered_step
+    return step
 
 
 def _date_step(name: str, today: date):
@@ -318,7 +315,7 @@ def contact_parser(mapping: dict[int, str]) -> Callable[[Row], ContactRow]:
     full_name = None
     for index, name in sorted(mapping.items()):
         if name == "mobile":
-            checked.append((index, _mobile_step(index)))
+            checked.append((index, _mobile_step()))
         elif name == "gender":
             checked.append((index, _value_step("gender", parse_gender)))
         elif name in ("birth_date", "anniversary"):
