@@ -25,7 +25,8 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f]+")
 
 def ascii_digits(text: str) -> str:
     """Turn Persian and Arabic-Indic digits into ASCII ones."""
-    return text.translate(_TO_ASCII)
+    # translate() looks every character up in the table; ASCII text has nothing to turn.
+    return text if text.isascii() else text.translate(_TO_ASCII)
 
 
 def persian_digits(text: str) -> str:
@@ -41,7 +42,8 @@ def normalize_text(text: str | None) -> str:
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_LETTERS)
+    if not text.isascii():  # ASCII is its own NFKC form and has no Arabic letters
+        text = unicodedata.normalize("NFKC", text).translate(_ARABIC_LETTERS)
     return _SPACES.sub(" ", text).strip()
 
 
