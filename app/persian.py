@@ -8,7 +8,8 @@ digits into ASCII before parsing: ``strptime`` and regexes fail on ``۰۹۱۲``.
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from bisect import bisect_right
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,8 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f]+")
 
 def ascii_digits(text: str) -> str:
     """Turn Persian and Arabic-Indic digits into ASCII ones."""
-    return text.translate(_TO_ASCII)
+    # translate() looks every character up in the table; ASCII text has nothing to turn.
+    return text if text.isascii() else text.translate(_TO_ASCII)
 
 
 def persian_digits(text: str) -> str:
@@ -40,7 +42,8 @@ def normalize_text(text: str | None) -> str:
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_LETTERS)
+    if not text.isascii():  # ASCII is its own NFKC form and has no Arabic letters
+        text = unicodedata.normalize("NFKC", text).translate(_ARABIC_LETTERS)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -95,10 +98,42 @@ def parse_jalali_datetime(day_text: str, time_text: str) -> datetime:
     return local.astimezone(UTC)
 
 
+# Jalali months 1-6 have 31 days, 7-11 have 30, Esfand 29 (30 in a leap year): a day's
+# place in its year, and back, is arithmetic once the year's first day is known.
+_MONTH_STARTS = (0, 31, 62, 93, 124, 155, 186, 216, 246, 276, 306, 336)
+
+
+@lru_cache(maxsize=4096)
+def _jalali_year(year: int) -> tuple[date, bool]:
+    """The Gregorian day of 1 Farvardin of a Jalali year, and whether the year is leap.
+
+    Both from jdatetime, so every conversion below agrees with it; jdatetime itself
+    is slow per day (each date object looks up the process's locale).
+    """
+    first = jdatetime.date(year, 1, 1)
+    return first.togregorian(), first.isleap()
+
+
+def gregorian_date(year: int, month: int, day: int) -> date:
+    """The Gregorian date of a Jalali one; ValueError (as jdatetime) if there is no such day."""
+    if not 1 <= month <= 12:
+        raise ValueError("month must be in 1..12")
+    first, leap = _jalali_year(year)
+    length = 31 if month <= 6 else 30 if month <= 11 or leap else 29
+    if not 1 <= day <= length:
+        raise ValueError("day is out of range for month")
+    return first + timedelta(days=_MONTH_STARTS[month - 1] + day - 1)
+
+
 def jalali_month_day(day: date) -> tuple[int, int]:
     """The Jalali (month, day) of a Gregorian date, for birthday lookups."""
-    jalali = jdatetime.date.fromgregorian(date=day)
-    return jalali.month, jalali.day
+    year = day.year - 621
+    if year > jdatetime.MAXYEAR or day < _jalali_year(year)[0]:
+        year -= 1
+    first = _jalali_year(year)[0]
+    offset = (day - first).days
+    month = bisect_right(_MONTH_STARTS, offset)
+    return month, offset - _MONTH_STARTS[month - 1] + 1
 
 
 # Display, in the request's locale -------------------------------------------------
@@ -123,6 +158,15 @@ def show_digits(text: str) -> str:
     the count cannot be passed already localised.
     """
     return _localised(text)
+
+
+def digits_shown():
+    """``show_digits`` for many numbers: the locale is looked up once, here.
+
+    An import writes a line number into each of thousands of reasons, and looking up the
+    request's locale costs more than translating the digits.
+    """
+    return persian_digits if _is_persian() else str
 
 
 def show_number(value: int | None) -> str:

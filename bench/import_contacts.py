@@ -1,7 +1,8 @@
 """Benchmark: import a messy contacts file the way the panel's worker does; print speed and memory.
 
     PYTHONPATH=. .venv/bin/python bench/import_contacts.py [ROWS ...]
-        [--format cp1256|utf8|xlsx] [--database-url URL] [--no-tracemalloc]
+        [--format cp1256|utf8|xlsx] [--database-url URL] [--no-tracemalloc] [--repeat N]
+        [--no-bare]
 
 The file is what a shop's old software exports: every mobile form people type (+98,
 0098, spaces, dashes, Persian digits where the encoding has them), Arabic ي/ك, Jalali
@@ -16,12 +17,21 @@ slice after slice (the worker job) until the job is done. It is timed, with peak
 (ru_maxrss, the whole process); then imported again into another fresh database under
 tracemalloc for the Python heap's peak (tracemalloc slows Python down, so that run is
 not timed).
+
+Beside it, in the same run, the floor: the sqlite3 command-line shell's bare ``.import``
+of the same file into a plain table (no validation, no indexes). The machine's load
+changes from minute to minute, so only the ratio of the two, measured side by side, means
+something; with ``--repeat`` the pair is timed several times (alternating) and every
+ratio printed. Bytes written to disk come from /proc/self/io (write_bytes: what reached
+the storage layer, so the database's WAL and checkpoints and the scratch index count).
 """
 
 import argparse
 import csv
 import random
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -157,6 +167,38 @@ def fresh_app(url: str | None, folder: Path):
     return app
 
 
+def bare_import(path: Path, folder: Path) -> tuple[float, float] | None:
+    """The floor: sqlite3's own ``.import`` of the file into a plain table (seconds, CPU)."""
+    shell = shutil.which("sqlite3")
+    if shell is None:
+        return None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [shell, str(folder / "bare.db"), ".mode csv", f".import '{path}' contacts"], check=True
+    )
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu
+
+
+def written_bytes() -> int | None:
+    """Bytes this process has caused to be written to storage (Linux), None elsewhere."""
+    try:
+        with open("/proc/self/io") as handle:
+            for line in handle:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def database_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.glob("bench.db*") if path.is_file())
+
+
 def import_as_the_worker_does(app, path: Path) -> tuple[ImportJob, float]:
     with app.app_context():
         started = time.perf_counter()
@@ -175,19 +217,37 @@ def import_as_the_worker_does(app, path: Path) -> tuple[ImportJob, float]:
     return job, elapsed
 
 
+def mb(count: float) -> str:
+    return f"{count / 1024 / 1024:,.0f} MB"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", type=int, nargs="*", default=[100_000])
     parser.add_argument("--format", choices=("cp1256", "utf8", "xlsx"), default="cp1256")
     parser.add_argument("--database-url", help="PostgreSQL, say (its schema is dropped!)")
     parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument("--no-bare", action="store_true", help="skip sqlite3's .import")
+    parser.add_argument("--repeat", type=int, default=1, help="time the pair N times")
     args = parser.parse_args()
 
     for count in args.rows:
         path = make_file(count, args.format)
-        with tempfile.TemporaryDirectory(prefix="vafa-bench-") as folder:
-            app = fresh_app(args.database_url, Path(folder))
-            job, elapsed = import_as_the_worker_does(app, path)
+        pairs = []
+        for _round in range(args.repeat):
+            bare = None
+            with tempfile.TemporaryDirectory(prefix="vafa-bench-") as folder:
+                if not args.no_bare and args.format != "xlsx":
+                    bare = bare_import(path, Path(folder))
+                app = fresh_app(args.database_url, Path(folder))
+                cpu_before, written_before = time.process_time(), written_bytes()
+                job, elapsed = import_as_the_worker_does(app, path)
+                cpu = time.process_time() - cpu_before
+                written = written_bytes()
+                if written is not None and written_before is not None:
+                    written -= written_before
+                size = database_bytes(Path(folder))
+            pairs.append((elapsed, cpu, bare))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         python_peak = None
         if not args.no_tracemalloc:
@@ -205,9 +265,21 @@ def main() -> None:
         print(f"created           {job.created:,}")
         print(f"duplicates        {job.duplicates:,}")
         print(f"invalid           {job.invalid:,}")
-        print(f"seconds           {elapsed:.1f}")
-        print(f"rows/second       {job.rows / elapsed:,.0f}")
+        for elapsed, cpu, bare in pairs:
+            line = f"vafa import       {elapsed:6.2f} s  (CPU {cpu:5.2f} s)"
+            if bare is not None:
+                line += (
+                    f"   sqlite3 .import {bare[0]:5.2f} s  (CPU {bare[1]:4.2f} s)"
+                    f"   ratio {elapsed / bare[0]:4.1f}x  (CPU {cpu / max(bare[1], 1e-3):4.1f}x)"
+                )
+            print(line)
+        best = min(elapsed for elapsed, _cpu, _bare in pairs)
+        print(f"rows/second       {job.rows / best:,.0f}   (best of {len(pairs)})")
         print(f"peak RSS (MB)     {rss:.0f}   (process so far, ru_maxrss)")
+        if written is not None:
+            print(f"written to disk   {mb(written)}   (the last import, /proc/self/io write_bytes)")
+        if not args.database_url:
+            print(f"database size     {mb(size)}   (bench.db with its WAL)")
         if python_peak is not None:
             print(f"tracemalloc (MB)  {python_peak:.1f}   (Python heap peak during the import)")
         print()

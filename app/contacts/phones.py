@@ -13,7 +13,6 @@ from app.persian import ascii_digits
 # Separators, zero-width characters and bidi controls (marks, embeddings, isolates) that
 # text copied from phones, chat apps and RTL pages carries around numbers.
 _SEPARATORS = re.compile(r"[\s\-.()\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_NATIONAL = re.compile(r"^9[0-9]{9}$")
 
 
 class InvalidMobile(ValueError):
@@ -26,14 +25,16 @@ class InvalidMobile(ValueError):
 
 def normalize_mobile(text: str | None) -> str:
     """Return the canonical ``+989XXXXXXXXX`` form of an Iranian mobile number."""
-    raw = _SEPARATORS.sub("", ascii_digits(text or ""))
-    if not raw:
-        raise InvalidMobile(_l("The mobile number is empty."))
-    if raw.startswith("+"):
-        raw = "00" + raw[1:]
+    raw = text or ""
     # isdigit() alone accepts any script's digits (९, ０); only ASCII ones are stored.
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidMobile(_l("The mobile number has characters that are not digits."))
+    if not (raw.isascii() and raw.isdigit()):  # else already bare: an import's usual case
+        raw = _SEPARATORS.sub("", ascii_digits(raw))
+        if not raw:
+            raise InvalidMobile(_l("The mobile number is empty."))
+        if raw.startswith("+"):
+            raw = "00" + raw[1:]
+        if not (raw.isascii() and raw.isdigit()):
+            raise InvalidMobile(_l("The mobile number has characters that are not digits."))
     if raw.startswith("0098"):
         national = raw[4:]
     elif raw.startswith("98") and len(raw) == 12:
@@ -46,7 +47,7 @@ def normalize_mobile(text: str | None) -> str:
         national = raw
     if len(national) != 10:
         raise InvalidMobile(_l("A mobile number has 11 digits, like 09121234567."))
-    if not _NATIONAL.match(national):
+    if national[0] != "9":  # ten ASCII digits by now
         raise InvalidMobile(_l("This is not a mobile number (mobile numbers start with 09)."))
     return "+98" + national
 

@@ -16,6 +16,7 @@ from integration_support import as_int, page_text, row_text
 from sqlalchemy import update
 
 from app.contacts import importing
+from app.contacts.importing import jobs
 from app.contacts.importing.files import SeenIndex
 from app.contacts.models import ImportJob
 from app.extensions import db
@@ -144,6 +145,35 @@ def test_a_job_left_running_by_a_dead_worker_resumes_after_its_last_chunk(englis
         "Line 7: Same number as line 2.",
     ]
     assert "+989191112233" in stored()  # line 6 was not taken for a repeat of itself
+
+
+def test_chunks_are_committed_together_and_a_failure_takes_back_only_the_uncommitted(
+    english, app, monkeypatch
+):
+    """Chunks go into one commit until the commit interval passes (or the slice ends):
+    when the third chunk fails, the two before it, not yet committed, are taken back
+    with it, and the job's counts still add up to what is stored."""
+    app.config["VAFA_IMPORT_CHUNK"] = 1
+    app.config["VAFA_IMPORT_COMMIT_SECONDS"] = 3600
+    started(english)
+    assert importing.run_imports(max_chunks=1) == 1  # a slice's end commits
+    assert (last_job().rows, len(stored())) == (1, 1)
+
+    calls = []
+    real_store = jobs.store_contacts
+
+    def store_then_fail(rows, **options):
+        calls.append(rows)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real_store(rows, **options)
+
+    monkeypatch.setattr(jobs, "store_contacts", store_then_fail)
+    importing.run_imports()
+    job = last_job()
+    assert job.status == "failed" and "disk full" in job.error
+    assert (job.rows, job.created) == (1, 1)
+    assert list(stored()) == ["+989121234567"]
 
 
 def test_a_running_job_is_not_taken_from_a_live_worker(logged_in, app):

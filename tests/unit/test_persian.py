@@ -2,11 +2,13 @@
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import jdatetime
 import pytest
 
 from app.persian import (
     TEHRAN,
     ascii_digits,
+    gregorian_date,
     jalali_date,
     jalali_datetime,
     jalali_month_day,
@@ -153,6 +155,21 @@ def test_leap_esfand_30_then_nowruz_1404():
 
 def test_jalali_month_day_of_a_birth_date():
     assert jalali_month_day(date(1991, 8, 3)) == (5, 12)
+
+
+def test_jalali_arithmetic_agrees_with_jdatetime_day_by_day():
+    """The importer converts by arithmetic from each year's first day; jdatetime decides."""
+    for year in (*range(1300, 1425), 1, 9377):
+        for month in range(0, 14):
+            for day in range(0, 33):
+                try:
+                    expected = jdatetime.date(year, month, day).togregorian()
+                except ValueError:
+                    with pytest.raises(ValueError):
+                        gregorian_date(year, month, day)
+                    continue
+                assert gregorian_date(year, month, day) == expected
+                assert jalali_month_day(expected) == (month, day)
 
 
 def test_to_tehran_is_three_and_a_half_hours_ahead():

@@ -19,9 +19,10 @@ How a file goes in:
 2. The owner sees the first rows (``preview``), corrects the guess and confirms:
    ``start_import`` checks the mapping and marks the job "pending".
 3. ``run_imports``, a worker job (app.jobs), reads the file in chunks of a few thousand
-   rows. A chunk is written with bulk statements and committed whole, together with the
-   job's progress, so a page can show it and a restarted worker resumes after the last
-   committed chunk. A slice of a few seconds at a time, so the same worker keeps sending.
+   rows. A chunk is written with bulk statements; chunks are committed together every
+   few seconds and at the end of a slice, with the job's progress, so a page can show it
+   and a restarted worker resumes after the last commit. A slice of a few seconds at a
+   time, so the same worker keeps sending.
 
 Every row is accounted for: rows = created + updated + duplicates + invalid. The
 rejected rows (invalid ones and duplicates) are written, with their original cells and a

@@ -1,18 +1,24 @@
 """Validating rows: each cell read as the field it is mapped to, or the reason it cannot be."""
 
-import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
-import jdatetime
 from flask_babel import gettext as _
 
 from app.contacts.importing.reading import Cell, Row, cell_text
 from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.contacts.service import OWN_FIELD_VALUE_MAX
-from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text, show_number
+from app.persian import (
+    TEHRAN,
+    ascii_digits,
+    gregorian_date,
+    jalali_month_day,
+    normalize_text,
+    show_number,
+)
 
 
 class RowError(ValueError):
@@ -62,7 +68,9 @@ def date_and_time(cell: Cell) -> tuple[date, clock | None]:
         return cell.date(), cell.time()
     if isinstance(cell, date):
         return cell, None
-    text = ascii_digits(normalize_text(cell_text(cell)))
+    text = cell_text(cell)
+    # ASCII needs no folding: the patterns allow any spaces, and only the ends matter.
+    text = text.strip() if text.isascii() else ascii_digits(normalize_text(text))
     number = isinstance(cell, float | int) and not isinstance(cell, bool)
     if number and not _COMPACT.match(text):
         if not (_EXCEL_SERIALS[0] <= cell <= _EXCEL_SERIALS[1]):
@@ -103,23 +111,12 @@ def date_and_time(cell: Cell) -> tuple[date, clock | None]:
         )
     try:
         # A year below 1700 is Jalali (1370 is 1991); above, Gregorian.
-        day_value = _from_jalali(year, month, day) if year < 1700 else date(year, month, day)
+        day_value = gregorian_date(year, month, day) if year < 1700 else date(year, month, day)
     except ValueError:
         raise RowError(
             _("“%(value)s” is not a real date: there is no such day.", value=_shown(cell))
         ) from None
     return day_value, moment
-
-
-# Birthdays repeat: a file of a million people has some twenty thousand distinct ones.
-@functools.lru_cache(maxsize=65536)
-def _from_jalali(year: int, month: int, day: int) -> date:
-    return jdatetime.date(year, month, day).togregorian()
-
-
-@functools.lru_cache(maxsize=65536)
-def _month_day(day: date) -> tuple[int, int]:
-    return jalali_month_day(day)
 
 
 def parse_date(cell: Cell, past: bool = False) -> date:
@@ -226,61 +223,181 @@ class PurchaseRow:
     reference: str | None
 
 
-def contact_row(row: Row, mapping: dict[int, str]) -> ContactRow:
-    values: dict[str, object] = {}
-    fields: dict[str, str] = {}
-    tags: list[str] = []
-    opt_out = False
-    mobile = ""
-    full = ""
-    for index, name in mapping.items():
-        cell = row.cells[index] if index < len(row.cells) else ""
+# A file repeats its names, cities, genders, tags and birthdays: each column remembers
+# what its texts (up to this many) were read as, right or wrong.
+_REMEMBERED = 1 << 16
+
+
+def _remembered(parse: Callable[[Cell], object]) -> Callable[[Cell], object]:
+    """``parse`` remembering its answer, or its RowError's reason, for each text cell."""
+    known: dict[str, tuple[object, str | None]] = {}
+
+    def parsed(cell: Cell):
+        if type(cell) is not str:  # 1, 1.0 and True are equal keys with different meanings
+            return parse(cell)
+        found = known.get(cell)
+        if found is None:
+            if len(known) >= _REMEMBERED:
+                known.clear()
+            try:
+                found = known[cell] = (parse(cell), None)
+            except RowError as error:
+                found = known[cell] = (None, error.reason)
+        if found[1] is not None:
+            raise RowError(found[1])
+        return found[0]
+
+    return parsed
+
+
+def _mobile_step():
+    # Numbers are mostly unique: only the reasons of wrong ones are remembered (a file
+    # holds thousands of the same landline, and a reason costs two translations).
+    wrong: dict[str, str] = {}
+
+    def step(cell: Cell, row: ContactRow) -> None:
+        text = type(cell) is str
+        if text and cell in wrong:
+            raise RowError(wrong[cell])
         try:
-            if name == "mobile":
-                mobile = parse_mobile(cell)
-                continue
-            if name.startswith("custom:"):
-                text = normalize_text(cell_text(cell))
-                if len(text) > OWN_FIELD_VALUE_MAX:
-                    # Not cut short without a word: the row is rejected with the reason.
-                    raise RowError(
-                        _(
-                            "The field “%(name)s” has more than %(max)s characters.",
-                            name=name[7:],
-                            max=show_number(OWN_FIELD_VALUE_MAX),
-                        )
-                    )
-                if text:
-                    fields[name[7:]] = text
-            elif name in ("first_name", "last_name", "city"):
-                text = normalize_text(cell_text(cell))[:100]
-                if text:
-                    values[name] = text
-            elif name == "full_name":
-                full = normalize_text(cell_text(cell))
-            elif name == "gender":
-                gender = parse_gender(cell)
-                if gender:
-                    values["gender"] = gender
-            elif name in ("birth_date", "anniversary"):
-                if cell_text(cell).strip():
-                    day = parse_date(cell, past=name == "birth_date")
-                    prefix = "birth" if name == "birth_date" else "anniversary"
-                    values[name] = day
-                    values[f"{prefix}_jmonth"], values[f"{prefix}_jday"] = _month_day(day)
-            elif name == "tags":
-                tags = split_tags(cell)
-            elif name == "opted_out":
-                opt_out = parse_yes_no(cell)
+            row.mobile = parse_mobile(cell)
         except RowError as error:
-            error.column = index
+            if text and len(wrong) < _REMEMBERED:
+                wrong[cell] = error.reason
             raise
-    if full:
-        first, _sep, last = full.partition(" ")
-        values.setdefault("first_name", first[:100])
-        if last:
-            values.setdefault("last_name", last[:100])
-    return ContactRow(row.line, row.cells, mobile, values, fields, tags, opt_out)
+
+    return step
+
+
+def _date_step(name: str, today: date):
+    prefix = "birth" if name == "birth_date" else "anniversary"
+    month_key, day_key = f"{prefix}_jmonth", f"{prefix}_jday"
+
+    def read(cell: Cell):
+        if not cell_text(cell).strip():
+            return None
+        day = date_and_time(cell)[0]
+        if name == "birth_date" and day > today:
+            raise RowError(_("“%(value)s” is in the future.", value=_shown(cell)))
+        return day, *jalali_month_day(day)
+
+    read = _remembered(read)
+
+    def step(cell: Cell, row: ContactRow) -> None:
+        found = read(cell)
+        if found is not None:
+            row.values[name], row.values[month_key], row.values[day_key] = found
+
+    return step
+
+
+def _value_step(name: str, parse: Callable[[Cell], object]):
+    parse = _remembered(parse)
+
+    def step(cell: Cell, row: ContactRow) -> None:
+        value = parse(cell)
+        if value:
+            row.values[name] = value
+
+    return step
+
+
+def _text(limit: int) -> Callable[[Cell], str]:
+    return lambda cell: normalize_text(cell_text(cell))[:limit]
+
+
+def _own_field_value(name: str, cell: Cell) -> str:
+    """An own field's value; one too long rejects the row, rather than being cut short."""
+    text = normalize_text(cell_text(cell))
+    if len(text) > OWN_FIELD_VALUE_MAX:
+        raise RowError(
+            _(
+                "The field “%(name)s” has more than %(max)s characters.",
+                name=name,
+                max=show_number(OWN_FIELD_VALUE_MAX),
+            )
+        )
+    return text
+
+
+def _split_name(cell: Cell) -> tuple[str, str]:
+    first, _sep, last = normalize_text(cell_text(cell)).partition(" ")
+    return first[:100], last[:100]
+
+
+def contact_parser(mapping: dict[int, str]) -> Callable[[Row], ContactRow]:
+    """``contact_row`` for many rows: the mapping is read once, and each column's texts once.
+
+    The columns that can be wrong are read first, in the file's order, so a row's reason
+    names the first wrong column, as it would reading left to right; the others (names,
+    cities, tags) cannot fail and are read only for rows that are right.
+    """
+    today = datetime.now(TEHRAN).date()
+    checked, plain = [], []
+    full_name = None
+    for index, name in sorted(mapping.items()):
+        if name == "mobile":
+            checked.append((index, _mobile_step()))
+        elif name == "gender":
+            checked.append((index, _value_step("gender", parse_gender)))
+        elif name in ("birth_date", "anniversary"):
+            checked.append((index, _date_step(name, today)))
+        elif name == "opted_out":
+            opted_out = _remembered(parse_yes_no)
+
+            def step(cell: Cell, row: ContactRow, opted_out=opted_out) -> None:
+                row.opt_out = opted_out(cell)
+
+            checked.append((index, step))
+        elif name in ("first_name", "last_name", "city"):
+            plain.append((index, _value_step(name, _text(100))))
+        elif name.startswith("custom:"):
+            key = name[7:]
+            text = _remembered(lambda cell, key=key: _own_field_value(key, cell))
+
+            def step(cell: Cell, row: ContactRow, key=key, text=text) -> None:
+                value = text(cell)
+                if value:
+                    row.fields[key] = value
+
+            checked.append((index, step))
+        elif name == "full_name":
+            full_name = (index, _remembered(_split_name))
+        elif name == "tags":
+            tags = _remembered(split_tags)
+
+            def step(cell: Cell, row: ContactRow, tags=tags) -> None:
+                row.tags = tags(cell)  # shared between rows with the same text: not changed
+
+            plain.append((index, step))
+
+    def parse(row: Row) -> ContactRow:
+        cells = row.cells
+        width = len(cells)
+        parsed = ContactRow(row.line, cells, "", {}, {}, [], False)
+        for index, step in checked:
+            try:
+                step(cells[index] if index < width else "", parsed)
+            except RowError as error:
+                error.column = index
+                raise
+        for index, step in plain:
+            step(cells[index] if index < width else "", parsed)
+        if full_name is not None:
+            index, split = full_name
+            first, last = split(cells[index] if index < width else "")
+            if first:
+                parsed.values.setdefault("first_name", first)
+            if last:
+                parsed.values.setdefault("last_name", last)
+        return parsed
+
+    return parse
+
+
+def contact_row(row: Row, mapping: dict[int, str]) -> ContactRow:
+    """One row as a contact; raises RowError naming the first wrong column."""
+    return contact_parser(mapping)(row)
 
 
 def purchase_row(row: Row, mapping: dict[int, str], toman: bool) -> PurchaseRow:

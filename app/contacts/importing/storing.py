@@ -1,5 +1,12 @@
-"""Storing: the one way rows become contacts and purchases (the API stores through here)."""
+"""Storing: the one way rows become contacts and purchases (the API stores through here).
 
+A chunk of an import is thousands of rows, so the statements that carry one row each
+(the new contacts, their tags, list memberships) go to the database driver as they are,
+as one executemany of tuples: SQLAlchemy's per-row parameter processing, worth more than
+the database's own work here, is done once per column instead (``_Driver``).
+"""
+
+import json
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
@@ -7,7 +14,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from app.contacts import service
 from app.contacts.importing.rows import ContactRow, PurchaseRow
-from app.contacts.models import Contact, Purchase
+from app.contacts.models import Contact, OptOutEvent, Purchase, contact_tags, list_members
 from app.extensions import db
 from app.types import utcnow
 
@@ -42,6 +49,79 @@ _NEW_CONTACT = {
     "purchase_count": 0,
     "total_spent": 0,
 }
+# A new contact's columns in the order of the driver-level insert.
+_INSERTED = (
+    "mobile",
+    "first_name",
+    "last_name",
+    "gender",
+    "birth_date",
+    "birth_jmonth",
+    "birth_jday",
+    "anniversary",
+    "anniversary_jmonth",
+    "anniversary_jday",
+    "city",
+    "fields",
+    "source",
+    "purchase_count",
+    "total_spent",
+    "opted_out_at",
+    "created_at",
+)
+
+
+class _Driver:
+    """Statements in the database's own SQL and parameter style, on the session's connection.
+
+    Values are brought to what the driver takes with each column type's own bind
+    processor (SQLite keeps dates as text), called once per value that needs it.
+    """
+
+    def __init__(self):
+        self.connection = db.session.connection()
+        self.dialect = self.connection.dialect
+        self.sqlite = self.dialect.name == "sqlite"
+        self.mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
+
+    def processor(self, column):
+        return column.type._cached_bind_processor(self.dialect)
+
+    def insert(self, table, names, rows: list[tuple]) -> None:
+        if rows:
+            marks = ", ".join([self.mark] * len(names))
+            self.connection.exec_driver_sql(
+                f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows
+            )
+
+    def where_in(self, column: str, values: list) -> tuple[str, tuple]:
+        """``column IN values`` as one parameter, whatever the number of values."""
+        if self.sqlite:
+            return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(values),)
+        return f"{column} = ANY(%s)", (values,)
+
+    def rows(self, sql: str, parameters: tuple) -> list[tuple]:
+        return [tuple(row) for row in self.connection.exec_driver_sql(sql, parameters)]
+
+    def new_ids(self, mobiles: list[str]) -> dict[str, int]:
+        """The ids of the contacts just inserted with these numbers (by ``insert``).
+
+        SQLite gives the rows of one insert consecutive ids ending at last_insert_rowid()
+        (one more than the largest, while this transaction holds the write lock): read
+        as a range of the table rather than looked up one by one in the mobile index.
+        """
+        if self.sqlite:
+            last = self.rows("SELECT last_insert_rowid()", ())[0][0]
+            found = dict(
+                self.rows(
+                    "SELECT mobile, id FROM contacts WHERE id BETWEEN ? AND ?",
+                    (last - len(mobiles) + 1, last),
+                )
+            )
+            if len(found) == len(mobiles) and all(mobile in found for mobile in mobiles):
+                return found
+        where, parameters = self.where_in("mobile", mobiles)
+        return dict(self.rows(f"SELECT mobile, id FROM contacts WHERE {where}", parameters))
 
 
 def _no_reject(row, reason: str, duplicate: bool = False) -> None:
@@ -80,48 +160,76 @@ def store_contacts(
     stored = Stored()
     if not rows:
         return stored
+    driver = _Driver()
     update_existing = on_duplicate == "update"
     columns = _CONTACT_COLUMNS
-    existing = {
-        found.mobile: found
-        for found in db.session.execute(
-            select(Contact.id, *columns).where(Contact.mobile.in_([r.mobile for r in rows]))
-        )
-    }
+    mobiles = [row.mobile for row in rows]
+    if update_existing:
+        existing = {
+            found.mobile: found
+            for found in db.session.execute(
+                select(Contact.id, *columns, Contact.opted_out_at).where(
+                    Contact.mobile.in_(mobiles)
+                )
+            )
+        }
+        ids = {mobile: found.id for mobile, found in existing.items()}
+    else:
+        where, parameters = driver.where_in("mobile", mobiles)
+        ids = dict(driver.rows(f"SELECT mobile, id FROM contacts WHERE {where}", parameters))
+        existing = ids
     now = utcnow()
-    new, changed, applied = [], [], []
+    stamp = driver.processor(_CONTACTS.c.created_at)(now)
+    day = driver.processor(_CONTACTS.c.birth_date) or (lambda value: value)
+    as_json = driver.processor(_CONTACTS.c.fields) or (lambda value: value)
+    no_fields = as_json({})
+    new, changed, applied, created = [], [], [], []
+    opted_out: list[ContactRow] = []  # rows of contacts already stored, to opt out
     for row in rows:
-        found = existing.get(row.mobile)
-        if found is None:
+        if row.mobile not in existing:
+            get = row.values.get
+            birth, anniversary = get("birth_date"), get("anniversary")
             new.append(
-                {
-                    **_NEW_CONTACT,
-                    **row.values,
-                    "mobile": row.mobile,
-                    "fields": row.fields,
-                    "source": source,
-                    "created_at": now,
-                }
+                (
+                    row.mobile,
+                    get("first_name", ""),
+                    get("last_name", ""),
+                    get("gender"),
+                    None if birth is None else day(birth),
+                    get("birth_jmonth"),
+                    get("birth_jday"),
+                    None if anniversary is None else day(anniversary),
+                    get("anniversary_jmonth"),
+                    get("anniversary_jday"),
+                    get("city", ""),
+                    as_json(row.fields) if row.fields else no_fields,
+                    source,
+                    0,
+                    0,
+                    stamp if row.opt_out else None,
+                    stamp,
+                )
             )
             applied.append(row)
+            created.append(row)
             stored.created += 1
             stored.results.append("created")
         elif update_existing:
+            found = existing[row.mobile]
             values = {"contact_id": found.id}
             for name in columns[1:]:
                 values[name.key] = row.values.get(name.key, getattr(found, name.key))
             values["fields"] = {**(found.fields or {}), **row.fields}
             changed.append(values)
             applied.append(row)
+            if row.opt_out and found.opted_out_at is None:
+                opted_out.append(row)
             stored.updated += 1
             stored.results.append("updated")
         else:
             rejected(row, _("Already in your contacts; left as it was."), duplicate=True)
             stored.results.append("skipped")
-    if new:
-        # Core statements: one executemany each (the ORM's bulk insert splits rows
-        # whose None values differ into separate statements).
-        db.session.execute(insert(_CONTACTS), new)
+    driver.insert(_CONTACTS, _INSERTED, new)
     if changed:
         db.session.execute(
             update(_CONTACTS)
@@ -129,31 +237,90 @@ def store_contacts(
             .values({name: bindparam(name) for name in changed[0] if name != "contact_id"}),
             changed,
         )
-    ids = {mobile: found.id for mobile, found in existing.items()}
-    if new:
-        ids.update(
-            db.session.execute(
-                select(Contact.mobile, Contact.id).where(
-                    Contact.mobile.in_([row["mobile"] for row in new])
-                )
-            ).all()
-        )
-    stored.contact_ids = [ids[row.mobile] for row in rows]
+    if created:  # the API answers each contact's id; lists, tags and opt-outs need them
+        ids.update(driver.new_ids([row.mobile for row in created]))
+    stored.contact_ids = [ids.get(row.mobile) for row in rows]
+    fresh = {ids.get(row.mobile) for row in created}  # contacts in no list and with no tag yet
     if list_id:
         # Everyone in the rows is in the list, also those left as they were.
-        service.add_to_list(list_id, stored.contact_ids)
+        _add_to_list(driver, list_id, stored.contact_ids, fresh)
+    _tag(driver, applied, ids, fresh)
+    _opt_out(
+        driver, [row for row in created if row.opt_out] + opted_out, ids, source, opt_out_text, now
+    )
+    return stored
+
+
+def _add_to_list(driver: _Driver, list_id: int, contact_ids: list, fresh: set) -> None:
+    known = [cid for cid in contact_ids if cid not in fresh]
+    members = set()
+    if known:
+        where, parameters = driver.where_in("contact_id", known)
+        members = {
+            cid
+            for (cid,) in driver.rows(
+                f"SELECT contact_id FROM list_members WHERE list_id = {driver.mark} AND {where}",
+                (list_id, *parameters),
+            )
+        }
+    driver.insert(
+        list_members,
+        ("list_id", "contact_id"),
+        [(list_id, cid) for cid in dict.fromkeys(contact_ids) if cid not in members],
+    )
+
+
+def _tag(driver: _Driver, rows: list[ContactRow], ids: dict, fresh: set) -> None:
+    """Put each row's tags on its contact (created where missing), each pair once."""
     by_tag: dict[str, list[int]] = {}
-    for row in applied:
+    for row in rows:
         for tag in row.tags:
             by_tag.setdefault(tag, []).append(ids[row.mobile])
-    if by_tag:
-        tags = service.find_or_create_tags(list(by_tag))
-        for tag, name in zip(tags, by_tag, strict=True):
-            service.tag_contacts(by_tag[name], [tag.id])
-    for row in applied:
-        if row.opt_out:
-            service.set_opt_out(row.mobile, True, source, text=opt_out_text, now=now)
-    return stored
+    if not by_tag:
+        return
+    tags = service.find_or_create_tags(list(by_tag))
+    pairs = dict.fromkeys(
+        (contact_id, tag.id)
+        for tag, name in zip(tags, by_tag, strict=True)
+        for contact_id in by_tag[name]
+    )
+    known = list({contact_id for contact_id, _tag_id in pairs if contact_id not in fresh})
+    if known:
+        where, parameters = driver.where_in("contact_id", known)
+        for pair in driver.rows(
+            f"SELECT contact_id, tag_id FROM contact_tags WHERE {where}", parameters
+        ):
+            pairs.pop(pair, None)
+    driver.insert(contact_tags, ("contact_id", "tag_id"), list(pairs))
+
+
+def _opt_out(
+    driver: _Driver, rows: list[ContactRow], ids: dict, source: str, text: str, now
+) -> None:
+    """Record the opt-out of each row's contact: new ones were stored opted out already."""
+    if not rows:
+        return
+    contact_ids = [ids[row.mobile] for row in rows]
+    db.session.execute(
+        update(_CONTACTS)
+        .where(_CONTACTS.c.id.in_(contact_ids), _CONTACTS.c.opted_out_at.is_(None))
+        .values(opted_out_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        insert(OptOutEvent),
+        [
+            {
+                "contact_id": contact_id,
+                "mobile": row.mobile,
+                "opted_out": True,
+                "source": source,
+                "text": text,
+                "created_at": now,
+            }
+            for contact_id, row in zip(contact_ids, rows, strict=True)
+        ],
+    )
 
 
 def store_purchases(

@@ -321,3 +321,15 @@ def test_the_answers_have_the_shapes_the_document_declares(api, client):
         assert components[name]["additionalProperties"] is False
     assert set(components["NewContact"]["properties"]) == set(schemas.NewContact.model_fields)
     assert set(components["NewPurchase"]["properties"]) == set(schemas.NewPurchase.model_fields)
+
+
+def test_a_plain_new_contact_is_answered_with_its_id(api):
+    """No list, tag or opt-out: the answer still names the contact made."""
+    response = api.post("/contacts", {"contacts": [{"mobile": "09121234567"}]})
+    assert response.status_code == 200, response.text
+    [answer] = response.json["contacts"]
+    assert answer == {
+        "mobile": "+989121234567",
+        "id": _contact("+989121234567").id,
+        "result": "created",
+    }
