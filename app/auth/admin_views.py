@@ -67,7 +67,8 @@ def user_role(user_id: int):
     except UserError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _user_page(person, role_form=form), 409
+        # The refused role is not kept in the form: it shows the role the user still has.
+        return _user_page(person), 409
     db.session.commit()
     if changed:
         flash(
