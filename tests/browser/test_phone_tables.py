@@ -57,3 +57,11 @@ def test_the_tables_of_the_owners_pages_fit_a_phone(page: Page, live_server, sho
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than the phone"
         shot(path.strip("/").replace("/", "-"))
+
+    # The API's address under the token form breaks inside its card, not over its edge.
+    page.goto("/settings/api-tokens")
+    card, link = page.evaluate(
+        """() => [document.querySelector('main section.card').getBoundingClientRect().left,
+                  document.querySelector('main .hint a').getBoundingClientRect().left]"""
+    )
+    assert link >= card, "the API address runs over the card's edge"
