@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from app.auth.policy import PUBLIC_ENDPOINTS
 from app.config import derive_settings, load_config
 from app.extensions import babel, csrf, db, login_manager, migrate
+from app.form_messages import register_form_messages
 from app.limits import register_limits
 from app.types import render_migration_type
 
@@ -33,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_proxies(app)
     register_limits(app)
     register_extensions(app)
+    register_form_messages(app)
     register_blueprints(app)
     register_session_guard(app)
     register_policy(app)

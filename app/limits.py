@@ -15,7 +15,7 @@ and refused with a message that names the limit (DESIGN.md, trust boundaries):
 
 import json
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, url_for
 from flask.wrappers import Request
 from flask_babel import gettext as _
 from werkzeug.datastructures import ImmutableMultiDict
@@ -92,6 +92,12 @@ class BodyRefused(ValueError):
 
 def too_large_message() -> str:
     size = _size(body_limit())
+    if request.endpoint in UPLOAD_ENDPOINTS and not request.path.startswith("/api/"):
+        return _(
+            "The file is larger than %(size)s, the largest file Vafa imports"
+            " (setting VAFA_MAX_UPLOAD).",
+            size=size,
+        )
     if request.path.startswith("/api/") or request.endpoint in UPLOAD_ENDPOINTS:
         return _("The request is larger than %(size)s, the most this address takes.", size=size)
     return _(
@@ -198,4 +204,10 @@ def register_limits(app: Flask) -> None:
         db.session.rollback()
         if is_api_request():
             return error_response(413, "too_large", too_large_message())
-        return render_template("errors/too_large.html", message=too_large_message()), 413
+        upload = request.endpoint in UPLOAD_ENDPOINTS
+        return render_template(
+            "errors/too_large.html",
+            message=too_large_message(),
+            upload=upload,
+            back=url_for(request.endpoint) if upload else url_for("index"),
+        ), 413

@@ -5,6 +5,7 @@ Only the owner reaches them (app/auth/policy.py: USERS, AUDIT).
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from app.auth import audit, bp, users
 from app.auth.forms import ActiveForm, AddUserForm, ResetPasswordForm, RoleForm
@@ -67,7 +68,8 @@ def user_role(user_id: int):
     except UserError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _user_page(person, role_form=form), 409
+        # The refused role is not kept in the form: it shows the role the user still has.
+        return _user_page(person), 409
     db.session.commit()
     if changed:
         flash(
@@ -86,6 +88,11 @@ def user_role(user_id: int):
 @bp.post("/users/<int:user_id>/password")
 def user_password(user_id: int):
     person = db.get_or_404(User, user_id)
+    if person.id == current_user.id:
+        # One's own password is changed on the account page, with the current one typed:
+        # set here, it would also end this very session and log the owner out.
+        flash(_("Change your own password on your account page."), "error")
+        return redirect(url_for("auth.account"))
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import has_request_context
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -49,6 +50,7 @@ DETAIL_LABELS = {
     "error": _l("Error"),
     "role": _l("Role"),
     "from_role": _l("Previous role"),
+    "id": _l("Token number"),
     "count": _l("Contacts"),
     "messages": _l("Messages"),
     "format": _l("Format"),
@@ -207,13 +209,25 @@ def _show_value(key: str, value) -> str:
         return str(ERROR_LABELS.get(value, value))
     if isinstance(value, list):
         labels = FIELD_LABELS if key == "fields" else VALUE_LABELS
-        return "، ".join(str(labels.get(item, item)) for item in value) or "—"
+        return _list_separator().join(str(labels.get(item, item)) for item in value) or "—"
     return str(VALUE_LABELS.get(value, value)) if key in _LABELLED_VALUES else str(value)
+
+
+def _list_separator() -> str:
+    """The Persian comma in Persian, the Latin one in English."""
+    locale = get_locale()
+    return "، " if locale is None or locale.language == "fa" else ", "
+
+
+def _label(key: str, detail: dict) -> str:
+    if key == "role" and "from_role" in detail:
+        return _("New role")  # beside "Previous role", a bare "Role" reads as either
+    return str(DETAIL_LABELS.get(key, key))
 
 
 def describe(entry: AuditEntry) -> list[DetailLine]:
     """The entry's details as labelled lines, in the page's language."""
+    detail = entry.detail or {}
     return [
-        DetailLine(str(DETAIL_LABELS.get(key, key)), _show_value(key, value))
-        for key, value in (entry.detail or {}).items()
+        DetailLine(_label(key, detail), _show_value(key, value)) for key, value in detail.items()
     ]

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 
-from app.auth.service import MIN_PASSWORD_LENGTH
+from app.auth.service import UserError, check_password_policy
 
 
 class LoginForm(FlaskForm):
@@ -17,13 +17,18 @@ class LoginForm(FlaskForm):
 
 class SetupForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired()])
-    password = PasswordField(
-        _l("Password"), validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH)]
-    )
+    password = PasswordField(_l("Password"), validators=[InputRequired()])
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[InputRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
+
+    def validate_password(self, field) -> None:
+        """The policy's own words under the field (not WTForms' "Field must be at least…")."""
+        try:
+            check_password_policy(field.data or "", self.email.data or "")
+        except UserError as error:
+            raise ValidationError(str(error)) from None
 
 
 class ChangePasswordForm(FlaskForm):

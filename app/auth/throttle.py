@@ -70,6 +70,11 @@ def account_key(email: str) -> str:
     return f"account:{digest}"
 
 
+def password_change_key(user_id: int) -> str:
+    """Wrong current passwords typed on a signed-in user's account page (app.auth.views)."""
+    return f"password-change:{user_id}"
+
+
 def address_key(address: str | None) -> str:
     return f"address:{(address or 'unknown')[:64]}"
 

@@ -165,23 +165,31 @@ def _account_page(form: ChangePasswordForm) -> str:
 @login_required
 def password():
     """Change one's own password. Wrong current passwords count as failed logins of the
-    account, so someone who found a logged-in browser cannot guess it here instead."""
+    account, so someone who found a logged-in browser cannot guess it here instead.
+
+    Only the guesses made here hold this page up, not the account's lock: a stranger
+    failing at the login page with the owner's e-mail must not keep the owner, logged
+    in, from changing the password — the very thing to do when that happens.
+    """
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
         account = throttle.account_key(user.email)
-        if wait := throttle.wait_time([account]):
+        guesses = throttle.password_change_key(user.id)
+        if wait := throttle.wait_time([guesses]):
             flash(_wait_message(wait), "error")
             return _account_page(form), 429
         try:
             change_password(user, form.current.data, form.password.data)
         except WrongPassword as error:
+            throttle.record_failure(guesses, throttle.ACCOUNT)
             throttle.record_failure(account, throttle.ACCOUNT)
             db.session.commit()
             flash(str(error), "error")
         except UserError as error:
             flash(str(error), "error")
         else:
+            throttle.forget(guesses)
             throttle.forget(account)
             db.session.commit()
             # The change ended every session; this browser stays logged in.

@@ -147,6 +147,25 @@ def test_the_audit_page_shows_who_what_and_when_in_jalali(logged_in, owner):
     assert "api.kavenegar.com" in text
 
 
+def test_every_detail_of_an_entry_has_a_readable_label(logged_in, owner):
+    """Walking the panel: a token's entry showed a bare «id ۱», a role change «نقش قبلی مالک
+    نقش کارمند», and the English page joined fields with the Persian comma."""
+    record_audit("api_token.create", "سایت", {"id": 7}, actor=owner)
+    record_audit("user.role", "staff@example.com", {"from_role": "owner", "role": "staff"})
+    record_audit("provider.edit", "کاوه", {"fields": ["name", "senders"]}, actor=owner)
+    db.session.commit()
+    text = page_text(logged_in.get("/audit"))
+    assert "شمارهٔ توکن ۷" in text
+    assert "id" not in text.split()
+    assert "نقش قبلی مالک" in text and "نقش تازه کارمند" in text
+    assert "نام حساب، خط‌های ارسال" in text
+    logged_in.post("/language", data={"lang": "en"})
+    text = page_text(logged_in.get("/audit"))
+    assert "Token number 7" in text
+    assert "Previous role Owner" in text and "New role Staff" in text
+    assert "Account name, Sender lines" in text
+
+
 def test_entries_from_the_command_line_name_it(logged_in):
     record_audit("api_token.create", "cron")
     db.session.commit()

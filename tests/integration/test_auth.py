@@ -66,6 +66,28 @@ def test_setup_with_a_short_password_creates_nobody(client):
     assert users() == []
 
 
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "The password must be at least %(count)s characters."),
+        (" " * 8, "The password must be at least %(count)s characters."),
+        (" " * 12, "The password cannot be only spaces."),
+        ("owner@example.com", "The password cannot be the email address or the part before @."),
+    ],
+)
+def test_setup_says_under_the_password_what_the_policy_wants(client, password, message):
+    """The policy's own Persian sentence, by the field — not WTForms' generic
+    «طول فیلد حداقل باید 10 حرف باشد.» with its Latin digits."""
+    response = client.post(
+        "/setup", data={"email": "owner@example.com", "password": password, "confirm": password}
+    )
+    expected = in_locale("fa", lambda: gettext(message, count=show_number(MIN_PASSWORD_LENGTH)))
+    errors = re.findall(r'<p class="error"[^>]*>(.*?)</p>', response.text, flags=re.S)
+    assert [error.strip() for error in errors] == [expected]
+    assert "طول فیلد" not in response.text
+    assert users() == []
+
+
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_setup_is_gone_once_a_user_exists(client, owner, method):
     response = getattr(client, method)(

@@ -37,3 +37,14 @@ def test_no_template_has_inline_script_style_or_handler(template):
     assert not re.search(r"\sstyle=", html)
     assert not re.search(r"\son[a-z]+=", html)
     assert "javascript:" not in html
+
+
+def test_pages_name_their_own_icon(client):
+    """Without one, every page made the browser ask for /favicon.ico: a 404 in the console
+    of every page (found walking the panel)."""
+    page = client.get("/login", follow_redirects=True).text
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
+    assert icon is not None
+    served = client.get(icon.group(1))
+    assert served.status_code == 200
+    assert served.mimetype == "image/svg+xml"

@@ -80,14 +80,18 @@ def test_the_import_upload_takes_more_than_a_form_but_not_more_than_its_own_limi
     refused = _upload(logged_in, 100 * 1024)
     assert refused.status_code == 413
     text = page_text(refused)
+    # The owner reads about a file, the setting that limits it, and a way back to imports.
     expected = in_locale(
         "fa",
         lambda: gettext(
-            "The request is larger than %(size)s, the most this address takes.",
+            "The file is larger than %(size)s, the largest file Vafa imports"
+            " (setting VAFA_MAX_UPLOAD).",
             size=gettext("%(count)s KB", count="۶۴"),
         ),
     )
     assert expected in text
+    assert "فایل از ۶۴ کیلوبایت بزرگ‌تر است" in text
+    assert 'href="/contacts/import"' in refused.text
     assert _count(ImportJob) == 1
 
 

@@ -195,6 +195,23 @@ def test_guessing_the_current_password_on_the_account_page_is_throttled(app, log
     assert logged_in.post("/account/password", data=right).status_code == 302
 
 
+def test_a_stranger_failing_at_login_does_not_keep_the_owner_from_changing_the_password(
+    app, logged_in, clock
+):
+    """Found walking the panel: after a stranger's failed logins with the owner's e-mail,
+    the owner — logged in — was told «۱۵ دقیقهٔ دیگر دوباره امتحان کنید» on the account page."""
+    stranger = app.test_client()
+    for _ in range(8):
+        stranger.post("/login", data={"email": "owner@example.com", "password": "a guess"})
+    assert stranger.post("/login", data=OWNER).status_code == 429  # the account is locked
+    change = {"current": "a good password", "password": "a new password!"}
+    change["confirm"] = change["password"]
+    response = logged_in.post("/account/password", data=change)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(User)).check_password("a new password!")
+
+
 def test_the_account_page_links_from_every_page(logged_in):
     page = logged_in.get("/contacts/").text
     assert 'href="/account"' in page

@@ -145,6 +145,29 @@ def test_the_last_active_owner_can_be_neither_demoted_nor_deactivated(logged_in,
     assert logged_in.get("/users").status_code == 200  # still the owner, still logged in
 
 
+def test_a_refused_demotion_shows_the_role_the_owner_still_has(logged_in, owner):
+    """The role menu must not say «کارمند» under a flash saying the change was refused."""
+    response = logged_in.post(f"/users/{owner.id}/role", data={"role": "staff"})
+    assert response.status_code == 409
+    selected = re.findall(r"<option[^>]*\bselected\b[^>]*>", response.text)
+    assert len(selected) == 1
+    assert 'value="owner"' in selected[0]
+
+
+def test_the_owner_changes_their_own_password_on_the_account_page_not_here(logged_in, owner):
+    """Reset here, the owner's own password ended this very session: they were logged out
+    the moment they saved it. Their page points to the account page instead."""
+    page = logged_in.get(f"/users/{owner.id}")
+    assert f'action="/users/{owner.id}/password"' not in page.text
+    section = re.search(r'id="reset-password">(.*?)</section>', page.text, flags=re.S).group(1)
+    assert 'href="/account"' in section
+    response = logged_in.post(f"/users/{owner.id}/password", data={"password": "a new password!"})
+    assert response.status_code == 302
+    assert response.location == "/account"
+    assert user("owner@example.com").check_password(PASSWORD)
+    assert logged_in.get("/users").status_code == 200  # still logged in
+
+
 def test_a_deactivated_owner_does_not_count_as_the_other_owner(logged_in, owner):
     other = create_user("partner@example.com", PASSWORD, "owner")
     db.session.commit()
