@@ -406,7 +406,13 @@ class ImportRun:
         chunk: list[Row] = []
         for row in self.rows:
             self.records += 1
-            if row.error is None and _blank(row.cells):
+            # A row whose first cell has text is not blank: the usual row, in one step.
+            first = row.cells[0] if row.cells else ""
+            if (
+                row.error is None
+                and not (type(first) is str and first.strip())
+                and _blank(row.cells)
+            ):
                 continue
             if not self.header_done:
                 self.header_done = True

@@ -101,7 +101,14 @@ class _Driver:
         return f"{column} = ANY(%s)", (values,)
 
     def rows(self, sql: str, parameters: tuple) -> list[tuple]:
-        return [tuple(row) for row in self.connection.exec_driver_sql(sql, parameters)]
+        """The rows as the driver returns them (tuples): a chunk's thousands of ids are
+        not worth SQLAlchemy's result rows."""
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     def new_ids(self, mobiles: list[str]) -> dict[str, int]:
         """The ids of the contacts just inserted with these numbers (by ``insert``).
