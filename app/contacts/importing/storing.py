@@ -113,20 +113,17 @@ class _Driver:
     def new_ids(self, mobiles: list[str]) -> dict[str, int]:
         """The ids of the contacts just inserted with these numbers (by ``insert``).
 
-        SQLite gives the rows of one insert consecutive ids ending at last_insert_rowid()
-        (one more than the largest, while this transaction holds the write lock): read
-        as a range of the table rather than looked up one by one in the mobile index.
+        SQLite gives each row of an insert the table's largest id plus one, unless the
+        largest is already 2**63-1 (then a random free id): so when the last row
+        inserted holds the largest id, no row took a random one, and the rows of the
+        insert hold the consecutive ids ending at last_insert_rowid(), in their order
+        (this transaction holds the write lock). Two lookups, rather than thousands.
         """
-        if self.sqlite:
+        if self.sqlite and mobiles:
             last = self.rows("SELECT last_insert_rowid()", ())[0][0]
-            found = dict(
-                self.rows(
-                    "SELECT mobile, id FROM contacts WHERE id BETWEEN ? AND ?",
-                    (last - len(mobiles) + 1, last),
-                )
-            )
-            if len(found) == len(mobiles) and all(mobile in found for mobile in mobiles):
-                return found
+            largest = self.rows("SELECT max(id) FROM contacts", ())[0][0]
+            if last == largest:
+                return dict(zip(mobiles, range(last - len(mobiles) + 1, last + 1), strict=True))
         where, parameters = self.where_in("mobile", mobiles)
         return dict(self.rows(f"SELECT mobile, id FROM contacts WHERE {where}", parameters))
 
