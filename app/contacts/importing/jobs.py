@@ -67,7 +67,7 @@ log = logging.getLogger("vafa.import")
 # Rows read, checked and stored together (one statement per table for them all).
 CHUNK_ROWS = 5000
 # Chunks are committed together until this long has passed (and at a slice's end): each
-# commit rewrites every index page the rows touched (13 indexes on contacts), so
+# commit rewrites every index page the rows touched (12 indexes on contacts), so
 # committing every 2,000 rows wrote 19 GB for a 320 MB database. A restarted worker
 # resumes after the last commit.
 COMMIT_SECONDS = 5.0
