@@ -14,9 +14,9 @@ Excel date cells. Files are generated once into bench/out/ and reused.
 Each size is imported into a fresh database through the real path: save_upload (the
 upload), start_import with the guessed mapping (the confirm button), then run_imports
 slice after slice (the worker job) until the job is done. It is timed, with peak RSS
-(ru_maxrss, the whole process); then imported again into another fresh database under
-tracemalloc for the Python heap's peak (tracemalloc slows Python down, so that run is
-not timed).
+(ru_maxrss, the whole process, and the largest child's: the file's reader); then
+imported again into another fresh database under tracemalloc for the Python heap's
+peak (tracemalloc slows Python down, so that run is not timed).
 
 Beside it, in the same run, the floor: the sqlite3 command-line shell's bare ``.import``
 of the same file into a plain table (no validation, no indexes). The machine's load
@@ -276,6 +276,11 @@ def main() -> None:
         best = min(elapsed for elapsed, _cpu, _bare in pairs)
         print(f"rows/second       {job.rows / best:,.0f}   (best of {len(pairs)})")
         print(f"peak RSS (MB)     {rss:.0f}   (process so far, ru_maxrss)")
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            f"child RSS (MB)    {children:.0f}   (the largest child so far: the reader,"
+            " or sqlite3 for .import)"
+        )
         if written is not None:
             print(f"written to disk   {mb(written)}   (the last import, /proc/self/io write_bytes)")
         if not args.database_url:

@@ -189,6 +189,7 @@ def store_contacts(
     no_fields = as_json({})
     new, changed, applied, created = [], [], [], []
     opted_out: list[ContactRow] = []  # rows of contacts already stored, to opt out
+    already = None
     for row in rows:
         if row.mobile not in existing:
             get = row.values.get
@@ -231,7 +232,9 @@ def store_contacts(
             stored.updated += 1
             stored.results.append("updated")
         else:
-            rejected(row, _("Already in your contacts; left as it was."), duplicate=True)
+            if already is None:  # translated once, not for each of a re-import's rows
+                already = _("Already in your contacts; left as it was.")
+            rejected(row, already, duplicate=True)
             stored.results.append("skipped")
     driver.insert(_CONTACTS, _INSERTED, new)
     if changed:
