@@ -14,9 +14,9 @@ Excel date cells. Files are generated once into bench/out/ and reused.
 Each size is imported into a fresh database through the real path: save_upload (the
 upload), start_import with the guessed mapping (the confirm button), then run_imports
 slice after slice (the worker job) until the job is done. It is timed, with peak RSS
-(ru_maxrss, the whole process); then imported again into another fresh database under
-tracemalloc for the Python heap's peak (tracemalloc slows Python down, so that run is
-not timed).
+(ru_maxrss, the whole process; the reader child's VmHWM, sampled); then
+imported again into another fresh database under tracemalloc for the Python heap's
+peak (tracemalloc slows Python down, so that run is not timed).
 
 Beside it, in the same run, the floor: the sqlite3 command-line shell's bare ``.import``
 of the same file into a plain table (no validation, no indexes). The machine's load
@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from datetime import date, timedelta
@@ -44,6 +45,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.contacts import importing
+from app.contacts.importing import sandbox
 from app.contacts.models import ImportJob
 from app.extensions import db
 
@@ -217,6 +219,44 @@ def import_as_the_worker_does(app, path: Path) -> tuple[ImportJob, float]:
     return job, elapsed
 
 
+class ReaderWatch:
+    """The peak RSS of the reader children (Linux): each one's VmHWM, read while it lives.
+
+    ru_maxrss of children is no use here: it counts the parent's pages a child held
+    between fork and exec.
+    """
+
+    def __init__(self):
+        self.pids: set[int] = set()
+        self.peak_kib = 0
+        start = sandbox.SandboxedSheet._start
+
+        def watched(sheet, facts):
+            try:
+                return start(sheet, facts)
+            finally:
+                if sheet.process is not None:
+                    self.pids.add(sheet.process.pid)
+
+        sandbox.SandboxedSheet._start = watched
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self):
+        while True:
+            for pid in list(self.pids):
+                try:
+                    with open(f"/proc/{pid}/status") as handle:
+                        for line in handle:
+                            if line.startswith("VmHWM:"):
+                                self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+                except OSError:
+                    self.pids.discard(pid)
+            time.sleep(0.02)
+
+
+READERS = ReaderWatch()
+
+
 def mb(count: float) -> str:
     return f"{count / 1024 / 1024:,.0f} MB"
 
@@ -276,6 +316,8 @@ def main() -> None:
         best = min(elapsed for elapsed, _cpu, _bare in pairs)
         print(f"rows/second       {job.rows / best:,.0f}   (best of {len(pairs)})")
         print(f"peak RSS (MB)     {rss:.0f}   (process so far, ru_maxrss)")
+        if READERS.peak_kib:
+            print(f"reader RSS (MB)   {READERS.peak_kib / 1024:.0f}   (the reader child's VmHWM)")
         if written is not None:
             print(f"written to disk   {mb(written)}   (the last import, /proc/self/io write_bytes)")
         if not args.database_url:

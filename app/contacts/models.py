@@ -119,8 +119,6 @@ class Contact(db.Model):
             "anniversary_jmonth",
             "anniversary_jday",
         ),
-        Index("ix_contacts_first_name", "first_name"),
-        Index("ix_contacts_last_name", "last_name"),
         Index("ix_contacts_city", "city"),
         Index("ix_contacts_last_purchase_at", "last_purchase_at"),
         Index("ix_contacts_purchase_count", "purchase_count"),

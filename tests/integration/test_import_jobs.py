@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from import_support import (
     confirm,
     import_file,
@@ -227,3 +228,35 @@ def test_the_result_page_names_the_list_and_shows_the_rejected_rows(english, app
     assert "Download the rejected rows (CSV)" in shown
     table = response.text[response.text.index('id="rejected"') :]
     assert "0912" in table and "A mobile number has 11 digits" in table
+
+
+def test_new_contacts_get_their_own_ids_when_sqlite_picks_ids_at_random(app):
+    """SQLite gives a new row a random id once the largest is 2**63-1: ids are looked up."""
+    from sqlalchemy import select, text
+
+    from app.contacts.importing.rows import ContactRow
+    from app.contacts.importing.storing import store_contacts
+    from app.contacts.models import Contact, Tag
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL ids come from a sequence")
+    db.session.execute(
+        text(
+            "INSERT INTO contacts (id, mobile, first_name, last_name, city, fields, source,"
+            " purchase_count, total_spent, created_at) VALUES (9223372036854775807,"
+            " '+989120000000', '', '', '', '{}', 'manual', 0, 0, '2026-01-01 00:00:00')"
+        )
+    )
+    rows = [
+        ContactRow(line, [], f"+98912000000{line}", {"first_name": f"n{line}"}, {}, ["vip"], False)
+        for line in range(1, 6)
+    ]
+    stored = store_contacts(rows, on_duplicate="skip")
+    db.session.commit()
+
+    assert stored.created == 5
+    for row, contact_id in zip(rows, stored.contact_ids, strict=True):
+        contact = db.session.get(Contact, contact_id)
+        assert (contact.mobile, contact.first_name) == (row.mobile, row.values["first_name"])
+        assert [tag.name for tag in contact.tags] == ["vip"]
+    assert db.session.scalar(select(Tag.name)) == "vip"

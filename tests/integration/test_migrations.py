@@ -138,3 +138,27 @@ def test_users_of_an_existing_install_stay_active_after_0007(old_install):
         text("SELECT email, role, is_active FROM users ORDER BY id")
     ).all() == [("owner@shop.ir", "owner", True), ("staff@shop.ir", "staff", True)]
     assert db.session.execute(text("SELECT count(*) FROM audit_entries")).scalar() == 0
+
+
+def test_0010_drops_the_plain_name_indexes_and_its_downgrade_brings_them_back(old_install):
+    from flask_migrate import downgrade
+
+    def indexes() -> set[str]:
+        if db.engine.dialect.name == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts'"
+        else:
+            sql = "SELECT indexname FROM pg_indexes WHERE tablename = 'contacts'"
+        return set(db.session.scalars(text(sql)))
+
+    plain = {"ix_contacts_first_name", "ix_contacts_last_name"}
+    upgrade(revision="0009")
+    assert plain <= indexes()
+
+    upgrade(revision="0010")
+    assert not plain & indexes()
+    # The name search keeps its own indexes (0006).
+    assert {"ix_contacts_name_key", "ix_contacts_last_name_key"} <= indexes()
+    db.session.rollback()
+
+    downgrade(revision="0009")
+    assert plain <= indexes()

@@ -53,9 +53,13 @@ EXTENSIONS = ("csv", "txt", "tsv", "xlsx")
 __all__ = ["UnreadableFile"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row:
-    """One row of the file: its line (CSV) or row number (Excel) as the owner sees it."""
+    """One row of the file: its line (CSV) or row number (Excel) as the owner sees it.
+
+    Not frozen: a frozen dataclass sets each field through object.__setattr__, and a
+    million rows are made (nothing changes a row once read).
+    """
 
     line: int
     cells: list[Cell]

@@ -230,11 +230,31 @@ _REMEMBERED = 1 << 16
 
 def _remembered(parse: Callable[[Cell], object]) -> Callable[[Cell], object]:
     """``parse`` remembering its answer, or its RowError's reason, for each text cell."""
-    known: dict[str, tuple[object, str | None]] = {}
+    read = _reader(parse)
 
     def parsed(cell: Cell):
+        value, reason = read(cell)
+        if reason is not None:
+            raise RowError(reason)
+        return value
+
+    return parsed
+
+
+def _reader(parse: Callable[[Cell], object]) -> Callable[[Cell], tuple[object, str | None]]:
+    """``parse`` as (value, None) or (None, the reason it is wrong), remembered per text.
+
+    The steps below look a text up themselves (``known.get``) and call this only for a
+    text not seen yet: a call less per cell, for the hundreds of thousands of cells.
+    """
+    known: dict[str, tuple[object, str | None]] = {}
+
+    def read(cell: Cell) -> tuple[object, str | None]:
         if type(cell) is not str:  # 1, 1.0 and True are equal keys with different meanings
-            return parse(cell)
+            try:
+                return parse(cell), None
+            except RowError as error:
+                return None, error.reason
         found = known.get(cell)
         if found is None:
             if len(known) >= _REMEMBERED:
@@ -243,11 +263,10 @@ def _remembered(parse: Callable[[Cell], object]) -> Callable[[Cell], object]:
                 found = known[cell] = (parse(cell), None)
             except RowError as error:
                 found = known[cell] = (None, error.reason)
-        if found[1] is not None:
-            raise RowError(found[1])
-        return found[0]
+        return found
 
-    return parsed
+    read.known = known
+    return read
 
 
 def _mobile_step():
@@ -257,8 +276,14 @@ def _mobile_step():
 
     def step(cell: Cell, row: ContactRow) -> None:
         text = type(cell) is str
-        if text and cell in wrong:
-            raise RowError(wrong[cell])
+        if text:
+            if cell in wrong:
+                raise RowError(wrong[cell])
+            try:
+                row.mobile = normalize_mobile(cell)
+                return
+            except InvalidMobile:
+                pass  # parse_mobile words the reason
         try:
             row.mobile = parse_mobile(cell)
         except RowError as error:
@@ -281,23 +306,33 @@ def _date_step(name: str, today: date):
             raise RowError(_("“%(value)s” is in the future.", value=_shown(cell)))
         return day, *jalali_month_day(day)
 
-    read = _remembered(read)
+    read = _reader(read)
+    known = read.known
 
     def step(cell: Cell, row: ContactRow) -> None:
-        found = read(cell)
-        if found is not None:
-            row.values[name], row.values[month_key], row.values[day_key] = found
+        found = known.get(cell) if type(cell) is str else None
+        if found is None:
+            found = read(cell)
+        if found[1] is not None:
+            raise RowError(found[1])
+        if found[0] is not None:
+            row.values[name], row.values[month_key], row.values[day_key] = found[0]
 
     return step
 
 
 def _value_step(name: str, parse: Callable[[Cell], object]):
-    parse = _remembered(parse)
+    read = _reader(parse)
+    known = read.known
 
     def step(cell: Cell, row: ContactRow) -> None:
-        value = parse(cell)
-        if value:
-            row.values[name] = value
+        found = known.get(cell) if type(cell) is str else None
+        if found is None:
+            found = read(cell)
+        if found[1] is not None:
+            raise RowError(found[1])
+        if found[0]:
+            row.values[name] = found[0]
 
     return step
 
@@ -343,10 +378,15 @@ def contact_parser(mapping: dict[int, str]) -> Callable[[Row], ContactRow]:
         elif name in ("birth_date", "anniversary"):
             checked.append((index, _date_step(name, today)))
         elif name == "opted_out":
-            opted_out = _remembered(parse_yes_no)
+            yes_no = _reader(parse_yes_no)
 
-            def step(cell: Cell, row: ContactRow, opted_out=opted_out) -> None:
-                row.opt_out = opted_out(cell)
+            def step(cell: Cell, row: ContactRow, read=yes_no, known=yes_no.known) -> None:
+                found = known.get(cell) if type(cell) is str else None
+                if found is None:
+                    found = read(cell)
+                if found[1] is not None:
+                    raise RowError(found[1])
+                row.opt_out = found[0]
 
             checked.append((index, step))
         elif name in ("first_name", "last_name", "city"):
@@ -364,10 +404,12 @@ def contact_parser(mapping: dict[int, str]) -> Callable[[Row], ContactRow]:
         elif name == "full_name":
             full_name = (index, _remembered(_split_name))
         elif name == "tags":
-            tags = _remembered(split_tags)
+            tags = _reader(split_tags)
 
-            def step(cell: Cell, row: ContactRow, tags=tags) -> None:
-                row.tags = tags(cell)  # shared between rows with the same text: not changed
+            def step(cell: Cell, row: ContactRow, read=tags, known=tags.known) -> None:
+                found = known.get(cell) if type(cell) is str else None
+                # Shared between rows with the same text: not changed.
+                row.tags = (found or read(cell))[0]
 
             plain.append((index, step))
 

@@ -25,6 +25,8 @@ things inside its functions.
 """
 
 import contextlib
+import fcntl
+import gc
 import json
 import os
 import signal
@@ -42,6 +44,8 @@ from app.contacts.importing.reading import Row, Sheet, cell_text
 MAX_FRAME = 64 * MB
 _FRAME_BYTES = 256 * 1024
 _FRAME_ROWS = 1000
+# What the pipe holds (at most /proc/sys/fs/pipe-max-size, 1 MB unless raised).
+_PIPE_BYTES = 1024 * 1024
 # How a reader ends when an allocation fails under the cap: Rust aborts, the kernel
 # kills, C code may dereference the NULL it got.
 _OUT_OF_MEMORY = (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV)
@@ -100,6 +104,7 @@ class SandboxedSheet(Sheet):
             # password) is the reader's business.
             env={"PATH": os.environ.get("PATH", ""), "RUST_BACKTRACE": "0"},
         )
+        _widen(self.process.stdout)
         header = self._message()
         if header.get("t") != "open":
             self._fail()
@@ -180,6 +185,18 @@ class SandboxedSheet(Sheet):
         self._stop()
 
 
+def _widen(pipe) -> None:
+    """Let the child read ahead while the parent stores a chunk (Linux; else as it was).
+
+    A pipe holds 64 KB by default, a quarter of a frame: the child waited for the
+    parent to read, the parent for the child to parse. With room for a few frames
+    (``_PIPE_BYTES``) the child parses the next rows while the parent checks and stores
+    these; it still blocks when the pipe is full, so memory stays bounded.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+
+
 def open_sheet(path: Path | str, limits: Limits, facts: dict | None = None, skip: int = 0):
     """A file's rows, read in a child process; raises UnreadableFile (translated) when refused.
 
@@ -234,6 +251,9 @@ def child(request_json: str) -> None:
     """Inspect and read one file; write its frames to stdout (the pipe) and exit."""
     from app.contacts.importing.reading import open_sheet as open_here
 
+    # The rows are freed by their reference counts: the cycle collector need not walk
+    # them every 700 objects (see jobs.IMPORT_GC_THRESHOLD).
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
     pipe = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to the log, not into the pipe
 

@@ -101,25 +101,29 @@ class _Driver:
         return f"{column} = ANY(%s)", (values,)
 
     def rows(self, sql: str, parameters: tuple) -> list[tuple]:
-        return [tuple(row) for row in self.connection.exec_driver_sql(sql, parameters)]
+        """The rows as the driver returns them (tuples): a chunk's thousands of ids are
+        not worth SQLAlchemy's result rows."""
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     def new_ids(self, mobiles: list[str]) -> dict[str, int]:
         """The ids of the contacts just inserted with these numbers (by ``insert``).
 
-        SQLite gives the rows of one insert consecutive ids ending at last_insert_rowid()
-        (one more than the largest, while this transaction holds the write lock): read
-        as a range of the table rather than looked up one by one in the mobile index.
+        SQLite gives each row of an insert the table's largest id plus one, unless the
+        largest is already 2**63-1 (then a random free id): so when the last row
+        inserted holds the largest id, no row took a random one, and the rows of the
+        insert hold the consecutive ids ending at last_insert_rowid(), in their order
+        (this transaction holds the write lock). Two lookups, rather than thousands.
         """
-        if self.sqlite:
+        if self.sqlite and mobiles:
             last = self.rows("SELECT last_insert_rowid()", ())[0][0]
-            found = dict(
-                self.rows(
-                    "SELECT mobile, id FROM contacts WHERE id BETWEEN ? AND ?",
-                    (last - len(mobiles) + 1, last),
-                )
-            )
-            if len(found) == len(mobiles) and all(mobile in found for mobile in mobiles):
-                return found
+            largest = self.rows("SELECT max(id) FROM contacts", ())[0][0]
+            if last == largest:
+                return dict(zip(mobiles, range(last - len(mobiles) + 1, last + 1), strict=True))
         where, parameters = self.where_in("mobile", mobiles)
         return dict(self.rows(f"SELECT mobile, id FROM contacts WHERE {where}", parameters))
 
@@ -185,6 +189,7 @@ def store_contacts(
     no_fields = as_json({})
     new, changed, applied, created = [], [], [], []
     opted_out: list[ContactRow] = []  # rows of contacts already stored, to opt out
+    already = None
     for row in rows:
         if row.mobile not in existing:
             get = row.values.get
@@ -227,7 +232,9 @@ def store_contacts(
             stored.updated += 1
             stored.results.append("updated")
         else:
-            rejected(row, _("Already in your contacts; left as it was."), duplicate=True)
+            if already is None:  # translated once, not for each of a re-import's rows
+                already = _("Already in your contacts; left as it was.")
+            rejected(row, already, duplicate=True)
             stored.results.append("skipped")
     driver.insert(_CONTACTS, _INSERTED, new)
     if changed:
