@@ -56,9 +56,12 @@ def register_proxies(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
-    from app.headers import add_security_headers
+    from app.headers import add_security_headers, add_strict_transport_security
 
     app.after_request(add_security_headers)
+    if app.config["VAFA_SECURE_COOKIES"]:
+        # Reached over HTTPS (that is what the setting says): browsers are told to keep it so.
+        app.after_request(add_strict_transport_security)
 
 
 def select_locale() -> str:

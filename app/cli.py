@@ -156,9 +156,14 @@ providers_group = AppGroup("providers", help="SMS provider accounts.")
     required=True,
     type=click.Choice(["kavenegar", "melipayamak", "ippanel", "smsir", "ghasedak", "console"]),
 )
-@click.option("--api-key", default="", help="API key (Kavenegar, IPPanel, sms.ir, Ghasedak).")
+@click.option(
+    "--api-key",
+    default="",
+    help="API key (Kavenegar, IPPanel, sms.ir, Ghasedak); '-' reads it from standard input,"
+    " so it stays out of the shell's history and the process list.",
+)
 @click.option("--username", default="", help="Username (Melipayamak).")
-@click.option("--password", default="", help="Password (Melipayamak).")
+@click.option("--password", default="", help="Password (Melipayamak); '-' reads it from stdin.")
 @click.option(
     "--sender",
     "senders",
@@ -177,6 +182,11 @@ def providers_add(
     """Add a provider account (keys are stored, never printed)."""
     from app.auth.audit import provider_change, record_audit
     from app.sending.accounts import AccountError, save_account
+
+    if api_key == "-":
+        api_key = sys.stdin.readline().strip()
+    if password == "-":
+        password = sys.stdin.readline().rstrip("\n")
 
     try:
         account = save_account(

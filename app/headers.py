@@ -35,3 +35,9 @@ def add_security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def add_strict_transport_security(response: Response) -> Response:
+    """HSTS for a panel served over HTTPS (VAFA_SECURE_COOKIES): a year, this host only."""
+    response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response

@@ -13,9 +13,9 @@ OTHER_KEY = "smsir-99aa88bb77cc66dd55ee-5678"
 PASSWORD = "melli-secret-pass-9876"
 
 
-def run(app, *args: str):
+def run(app, *args: str, input: str | None = None):
     """Run `vafa providers …` as its own process would: what it did not commit is gone."""
-    result = app.test_cli_runner().invoke(vafa, ["providers", *args])
+    result = app.test_cli_runner().invoke(vafa, ["providers", *args], input=input)
     db.session.rollback()
     return result
 
@@ -163,6 +163,17 @@ def test_a_plain_http_base_url_is_refused_unless_it_is_loopback(app):
     ):  # fmt: skip
         assert add_kavenegar(app, f"کاوه {i}", "--base-url", address).exit_code == 0
     assert len(accounts()) == 5
+
+
+def test_a_key_read_from_standard_input_stays_off_the_command_line(app):
+    result = run(
+        app, "add", "کاوه", "--kind", "kavenegar", "--api-key", "-", "--sender", "3000123",
+        input=f"{KEY}\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert KEY not in result.output
+    [account] = accounts()
+    assert account.api_key == KEY
 
 
 def test_list_shows_every_account_with_its_key_masked(app):

@@ -20,6 +20,8 @@ def test_every_answer_carries_the_security_headers(logged_in, path):
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["X-Frame-Options"] == "DENY"
+    # Not over plain HTTP unless the owner says the panel is served over HTTPS.
+    assert "Strict-Transport-Security" not in headers
 
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"

@@ -269,6 +269,8 @@ def test_secure_cookies_when_configured(_schema, tmp_path, owner, clock):
         response = app.test_client().post("/login", data=OWNER, base_url="https://localhost")
         for name in ("session", "remember_token", "vafa_device"):
             assert "; Secure" in cookie_header(response, name)
+        # Browsers are told to come back over HTTPS only.
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
         expires = re.search(r"Expires=([^;]+)", cookie_header(response, "remember_token"))
         assert expires.group(1).startswith("Tue, 08 Dec 2026")
     finally:
