@@ -11,7 +11,7 @@ from app.auth import audit, bp, users
 from app.auth.forms import ActiveForm, AddUserForm, ResetPasswordForm, RoleForm
 from app.auth.models import User
 from app.auth.policy import USERS, can
-from app.auth.service import UserError
+from app.auth.service import MIN_PASSWORD_LENGTH, UserError
 from app.extensions import db
 
 
@@ -36,7 +36,11 @@ def users_page():
             )
             return redirect(url_for("auth.users"))
     return render_template(
-        "auth/users.html", form=form, users=users.all_users(), roles=users.ROLE_LABELS
+        "auth/users.html",
+        form=form,
+        users=users.all_users(),
+        roles=users.ROLE_LABELS,
+        min_password_length=MIN_PASSWORD_LENGTH,
     )
 
 
@@ -54,6 +58,7 @@ def _user_page(person: User, role_form=None, password_form=None):
         password_form=password_form or ResetPasswordForm(formdata=None),
         active_form=ActiveForm(formdata=None),
         roles=users.ROLE_LABELS,
+        min_password_length=MIN_PASSWORD_LENGTH,
     )
 
 
