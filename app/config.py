@@ -93,6 +93,8 @@ def load_config(instance_path: Path) -> dict:
         "VAFA_IMPORT_MAX_ZIP_RATIO": _int("VAFA_IMPORT_MAX_ZIP_RATIO", 100),
         # The address space (RLIMIT_AS) of the child process that reads an upload; 0: none.
         "VAFA_IMPORT_MEMORY_MB": _int("VAFA_IMPORT_MEMORY_MB", 2_048),
+        # Its CPU time (RLIMIT_CPU), in seconds: a reader stuck in a loop is stopped.
+        "VAFA_IMPORT_CPU_SECONDS": _int("VAFA_IMPORT_CPU_SECONDS", 900),
         # A running import commits its chunks (and its progress) this often, in seconds.
         "VAFA_IMPORT_COMMIT_SECONDS": _int("VAFA_IMPORT_COMMIT_SECONDS", 5),
         # Distinct names of the shop's own contact fields (imported columns, fields added

@@ -116,7 +116,7 @@ class RejectedFile:
             self.writer.writerow([csv_cell(title) for title in header])
 
     def write(self, cells: list[Cell], reason: str) -> None:
-        self.writer.writerow([*(csv_cell(cell_text(cell)) for cell in cells), reason])
+        self.writer.writerow([*(csv_cell(cell_text(cell)) for cell in cells), csv_cell(reason)])
 
     def size(self) -> int:
         self.handle.flush()

@@ -48,6 +48,9 @@ class Limits:
     max_zip_ratio: int = 100
     # The address space of the process that reads a file (RLIMIT_AS); 0: no limit.
     memory_mb: int = 2_048
+    # The reader's CPU time (RLIMIT_CPU), in seconds: a reader stuck in a loop is stopped.
+    # Reading a 1,000,000-row file takes some 5 s (CSV) to 60 s (a streamed sheet).
+    cpu_seconds: int = 900
     stream_above: int = STREAM_ABOVE
 
     @classmethod
@@ -118,6 +121,10 @@ MESSAGES = {
     "memory": _l(
         "Vafa's file reader stopped on this file: reading it needs more than the %(max)s MB "
         "of memory it may use (setting VAFA_IMPORT_MEMORY_MB). Nothing of it was imported."
+    ),
+    "cpu": _l(
+        "Vafa's file reader stopped on this file: reading it took more than %(max)s seconds "
+        "(setting VAFA_IMPORT_CPU_SECONDS). Nothing of it was imported."
     ),
     "reader_stopped": _l(
         "Vafa's file reader stopped on this file without reading it. Open it in Excel and "

@@ -37,11 +37,14 @@ from datetime import date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 
-from app.contacts.importing.limits import MB, Limits, Refused
+from app.contacts.importing.limits import MB, MESSAGES, Limits, Refused
 from app.contacts.importing.reading import Row, Sheet, cell_text
 
-# A frame larger than this is not something the child should send: it is stopped.
-MAX_FRAME = 64 * MB
+# The most a frame may carry beyond its rows' text, and bytes per character of JSON text
+# at worst (a control character is written \u00XX): a frame longer than one widest row
+# of the longest cells can hold is not something a reader sends, and is not decoded.
+_FRAME_OVERHEAD = 1 * MB
+_JSON_BYTES_PER_CHAR = 6
 _FRAME_BYTES = 256 * 1024
 _FRAME_ROWS = 1000
 # What the pipe holds (at most /proc/sys/fs/pipe-max-size, 1 MB unless raised).
@@ -52,9 +55,11 @@ _OUT_OF_MEMORY = (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV)
 _ROOT = str(Path(__file__).resolve().parents[3])
 _BOOT = """\
 import resource, sys, types
-limit = int(sys.argv[2])
+limit, cpu = (int(value) for value in sys.argv[2].split(","))
 if limit:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+if cpu:
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 for name in ("app", "app.contacts", "app.contacts.importing"):
     module = types.ModuleType(name)
     module.__path__ = [sys.argv[1] + "/" + name.replace(".", "/")]
@@ -95,8 +100,13 @@ class SandboxedSheet(Sheet):
             "skip": self.skip,
         }
         memory = self.limits.memory_mb * MB if self.limits.memory_mb > 0 else 0
+        caps = f"{memory},{max(self.limits.cpu_seconds, 0)}"
+        self.max_frame = (
+            self.limits.max_columns * self.limits.max_cell_chars * _JSON_BYTES_PER_CHAR
+            + _FRAME_OVERHEAD
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT, _ROOT, str(memory), json.dumps(request)],
+            [sys.executable, "-I", "-c", _BOOT, _ROOT, caps, json.dumps(request)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             close_fds=True,
@@ -117,27 +127,70 @@ class SandboxedSheet(Sheet):
         if len(size) < 4:
             return None
         length = int.from_bytes(size, "big")
-        if length > MAX_FRAME:
-            self._stop()
-            raise shown(Refused("reader_stopped"))
+        if length > self.max_frame:
+            self._stopped()
         payload = stream.read(length)
         return payload if len(payload) == length else None
+
+    def _stopped(self):
+        """The child sent what no reader sends: it is stopped, the file refused."""
+        self._stop()
+        raise shown(Refused("reader_stopped"))
+
+    def _decoded(self, payload: bytes):
+        try:
+            return json.loads(payload, object_hook=_decode)
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            self._stopped()
 
     def _message(self) -> dict:
         payload = self._frame()
         if payload is None:
             self._fail()
-        message = json.loads(payload)
+        message = self._decoded(payload)
+        if not isinstance(message, dict):
+            self._stopped()
         if message.get("t") == "refused":
-            self._stop()
-            raise shown(Refused(message["code"], **message["params"]))
+            self._refused(message)
         return message
+
+    def _refused(self, message: dict):
+        self._stop()
+        code, params = message.get("code"), message.get("params")
+        if code not in MESSAGES or not isinstance(params, dict):
+            raise shown(Refused("reader_stopped"))
+        try:
+            refusal = Refused(code, **params)
+        except (KeyError, TypeError, ValueError):  # parameters its message does not take
+            refusal = Refused("reader_stopped")
+        raise shown(refusal)
+
+    def _rows_of(self, batch) -> list[Row]:
+        """The rows of one frame, each checked for the shape the child writes."""
+        width = self.limits.max_columns + 1
+        if not isinstance(batch, list):
+            self._stopped()
+        rows = []
+        for item in batch:
+            if not (
+                type(item) is list
+                and len(item) == 3
+                and type(item[0]) is int
+                and type(item[1]) is list
+                and len(item[1]) <= width
+                and (item[2] is None or type(item[2]) is str)
+            ):
+                self._stopped()
+            rows.append(Row(*item))
+        return rows
 
     def _fail(self):
         """The child ended without a word: killed at its memory limit, or crashed."""
         code = self.process.wait()
         self.process.stdout.close()
         self.process = None
+        if self.limits.cpu_seconds > 0 and code == -signal.SIGXCPU:
+            raise shown(Refused("cpu", max=self.limits.cpu_seconds))
         if self.limits.memory_mb > 0 and code in (
             -signal.SIGABRT,
             -signal.SIGKILL,
@@ -154,17 +207,17 @@ class SandboxedSheet(Sheet):
             payload = self._frame()
             if payload is None:
                 self._fail()
+            decoded = self._decoded(payload)
             if payload[:1] == b"[":
-                for line, cells, error in json.loads(payload, object_hook=_decode):
-                    yield Row(line, cells, error)
+                yield from self._rows_of(decoded)
                 continue
-            message = json.loads(payload)
-            if message.get("t") == "end":
+            if not isinstance(decoded, dict):
+                self._stopped()
+            if decoded.get("t") == "end":
                 self._stop()
                 return
-            if message.get("t") == "refused":
-                self._stop()
-                raise shown(Refused(message["code"], **message["params"]))
+            if decoded.get("t") == "refused":
+                self._refused(decoded)
             self._fail()
 
     def count_rows(self) -> int:
@@ -209,7 +262,6 @@ def shown(error: Refused) -> Refused:
     """The refusal with its message in the owner's language (numbers in their digits)."""
     from flask_babel import lazy_gettext
 
-    from app.contacts.importing.limits import MESSAGES
     from app.persian import show_number
 
     shown = {k: show_number(v) if isinstance(v, int) else v for k, v in error.params.items()}
