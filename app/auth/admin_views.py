@@ -144,9 +144,7 @@ def user_active(user_id: int):
 
 @bp.get("/audit", endpoint="audit")
 def audit_page():
-    before = request.args.get("before", type=int)
-    if before is not None and not 0 < before < 2**31:
-        before = None
+    before = request.args.get("before", type=int)  # None beyond an id's range: app.limits
     entries, next_before = audit.entries_page(before)
     return render_template(
         "auth/audit.html",
