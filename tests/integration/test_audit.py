@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from integration_support import KEY, in_locale, log_in, page_text
+from integration_support import KEY, in_locale, log_in, page_text, provider_form
 from sqlalchemy import select
 
 from app.auth.audit import record_audit
@@ -23,19 +23,6 @@ MELI_PASSWORD = "melli-secret-pass-9876"
 def entries() -> list[AuditEntry]:
     db.session.expire_all()
     return db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
-
-
-def provider_form(**fields) -> dict:
-    data = {
-        "name": "کاوه",
-        "kind": "kavenegar",
-        "api_key": "",
-        "senders": "3000123456",
-        "base_url": "",
-        "price_per_part": "0",
-    }
-    data.update(fields)
-    return data
 
 
 def test_each_owner_level_change_is_recorded_with_who_and_what(

@@ -8,10 +8,11 @@ exporting every contact as CSV and Excel, and deleting contacts in bulk.
 """
 
 import re
+from functools import partial
 
 import pytest
 from flask_babel import gettext
-from integration_support import KEY, PASSWORD, in_locale, log_in, page_text
+from integration_support import KEY, PASSWORD, in_locale, log_in, page_text, provider_form
 from sqlalchemy import func, select
 
 from app.api.models import ApiToken
@@ -56,17 +57,8 @@ def account(account_id: int) -> ProviderAccount:
     return db.session.get(ProviderAccount, account_id)
 
 
-def provider_form(**fields) -> dict:
-    data = {
-        "name": "کاوه‌نگار مالک",
-        "kind": "kavenegar",
-        "api_key": "",
-        "senders": "3000123456",
-        "base_url": "",
-        "price_per_part": "0",
-    }
-    data.update(fields)
-    return data
+# The owner's account is the one these forms edit.
+provider_form = partial(provider_form, name="کاوه‌نگار مالک")
 
 
 def count(model) -> int:
