@@ -915,6 +915,8 @@ def _repeats(mobiles: dict[int, str], key: str) -> list[dict]:
 
 def _own_field_cap(items: dict[int, NewContact]) -> list[dict]:
     """The first item that would take the shop past VAFA_MAX_OWN_FIELDS names."""
+    if not any(item.fields for item in items.values()):
+        return []  # the shop's names are read (every contact's fields) only when needed
     known = set(own_field_names())
     for index, item in items.items():
         try:

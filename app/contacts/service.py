@@ -301,6 +301,8 @@ def check_own_fields(fields: dict[str, str], known: set[str] | None = None) -> N
                     max=show_number(OWN_FIELD_VALUE_MAX),
                 )
             )
+    if not fields:
+        return  # nothing new: no need to read every contact's fields
     limit = current_app.config["VAFA_MAX_OWN_FIELDS"]
     if known is None:
         known = set(own_field_names())
