@@ -69,9 +69,10 @@ def load_config(instance_path: Path) -> dict:
         # Delivery reports: first asked this many seconds after sending, then every …
         "VAFA_POLL_AFTER": _int("VAFA_POLL_AFTER", 5),
         "VAFA_POLL_EVERY": _int("VAFA_POLL_EVERY", 60),
-        # A claim older than this (seconds) belongs to a dead dispatcher: its messages
-        # may have reached the provider, so they become `unknown`, never re-sent.
-        "VAFA_CLAIM_TIMEOUT": _int("VAFA_CLAIM_TIMEOUT", 300),
+        # Seconds a worker's or scheduler's lease lasts unless renewed (every quarter of
+        # it). When a worker's runs out, the messages it claimed but never handed over go
+        # back to the queue; those in a request in flight become `unknown`, never re-sent.
+        "VAFA_CLAIM_LEASE": _int("VAFA_CLAIM_LEASE", 30),
         "VAFA_CONTACTS_PER_PAGE": _int("VAFA_CONTACTS_PER_PAGE", 50),
         # The contacts page counts a search's matches up to this many ("more than …"
         # beyond), so a million contacts cost no more to count than ten thousand.
