@@ -63,9 +63,11 @@ def load_config(instance_path: Path) -> dict:
         # Sending
         # Seconds between ticks of the in-process scheduler's jobs.
         "VAFA_TICK_SECONDS": _int("VAFA_TICK_SECONDS", 2),
-        # Messages one worker claims at a time, and its concurrent provider requests.
+        # Messages one worker claims at a time, and the provider requests it keeps in
+        # flight (as many connections as a minimal client needs to fill the wire; each
+        # account's requests per second still limit them).
         "VAFA_DISPATCH_BATCH": _int("VAFA_DISPATCH_BATCH", 2000),
-        "VAFA_CONCURRENCY": _int("VAFA_CONCURRENCY", 8),
+        "VAFA_CONCURRENCY": _int("VAFA_CONCURRENCY", 16),
         # Delivery reports: first asked this many seconds after sending, then every …
         "VAFA_POLL_AFTER": _int("VAFA_POLL_AFTER", 5),
         "VAFA_POLL_EVERY": _int("VAFA_POLL_EVERY", 60),

@@ -35,7 +35,7 @@ from functools import partial
 
 import requests
 from flask import current_app
-from sqlalchemy import bindparam, case, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from app.contacts.models import Contact
 from app.contacts.phones import InvalidMobile, normalize_mobile
@@ -454,8 +454,8 @@ def _where_claimed(call: Call, *statuses: str):
 def record_answer(call: Call, answer) -> None:
     """Write what a provider said about one request, then commit.
 
-    Statements, not ORM objects: one UPDATE for the accepted messages (their provider
-    references in a CASE), and executemany for the rare rejected or unanswered ones.
+    Statements, not ORM objects: one executemany UPDATE per kind of outcome (accepted,
+    rejected, unanswered), and one commit.
     """
     now = utcnow()
     ids = [m.local_id for m in call.messages]
@@ -478,18 +478,10 @@ def record_answer(call: Call, answer) -> None:
         rejected = [item for item in answer if isinstance(item, Rejected)]
         if accepted:
             db.session.execute(
-                update(Message)
-                .where(
-                    Message.id.in_(accepted),
-                    Message.worker_id == call.worker_id,
-                    Message.status.in_(answered),
-                )
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    provider_ref=case(accepted, value=Message.id),
-                )
-                .execution_options(synchronize_session=False)
+                _where_claimed(call, *answered).values(
+                    status="sent", provider_ref=bindparam("_ref"), sent_at=now
+                ),
+                [{"_id": i, "_ref": ref} for i, ref in accepted.items()],
             )
         if rejected:
             db.session.execute(
