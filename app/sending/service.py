@@ -243,16 +243,17 @@ def plan_calls(
     return calls
 
 
-def take_slot(account_id: int) -> float:
-    """Reserve the moment of one request through the account; return seconds to wait.
+def take_slot(account_id: int) -> tuple[bool, float]:
+    """Try to reserve the moment of one request through the account.
 
-    The next free moment lives in the account's row, so the limit holds across every
-    worker process (a per-worker limit multiplies with the number of workers). A slot
-    is taken only when it starts within one interval from now — until then this waits
-    and asks again — so nobody holds reservations far ahead: a worker that dies leaves
-    at most one interval booked. The row is changed only if nobody changed it since it
-    was read (compare and set); on a clash, read again. Commits nothing: the caller
-    commits the reservation together with the hand-over.
+    Returns (True, seconds until the reserved moment) or, when the account is booked
+    further ahead than one interval, (False, seconds after which to ask again). The
+    next free moment lives in the account's row, so the limit holds across every worker
+    process (a per-worker limit multiplies with the number of workers); since nobody
+    books more than one interval ahead, a worker that dies leaves at most one interval
+    booked. The row is changed only if nobody changed it since it was read (compare and
+    set; on a clash, read again). Commits nothing: the caller commits the reservation,
+    with the hand-over when the moment is now.
     """
     while True:
         now = utcnow()
@@ -265,8 +266,7 @@ def take_slot(account_id: int) -> float:
         slot = max(now, booked or now)
         if slot - now > gap:
             db.session.rollback()
-            time.sleep((slot - now - gap).total_seconds())
-            continue
+            return False, (slot - now - gap).total_seconds()
         unchanged = (
             ProviderAccount.next_request_at.is_(None)
             if booked is None
@@ -279,7 +279,7 @@ def take_slot(account_id: int) -> float:
             .execution_options(synchronize_session=False)
         ).rowcount
         if taken:
-            return (slot - now).total_seconds()
+            return True, (slot - now).total_seconds()
         db.session.rollback()
 
 
@@ -332,6 +332,10 @@ class Dispatcher:
         self._local = threading.local()
         self._waiting: deque[Call] = deque()
         self._in_flight: set[Future] = set()
+        # The send threads write one at a time, each transaction whole inside the lock:
+        # they would otherwise queue inside the database, where SQLite makes a waiting
+        # writer sleep, and clash on the rate limit's compare-and-set.
+        self._writing = threading.Lock()
 
     def close(self) -> None:
         """Let the requests in flight finish, then end the lease: the rest goes back."""
@@ -408,15 +412,28 @@ class Dispatcher:
         with self.app.app_context():
             try:
                 if call.refused is not None:
-                    record_answer(call, call.refused)
+                    with self._writing:
+                        record_answer(call, call.refused)
                     return
-                delay = take_slot(call.account_id)
-                if delay > 0:
-                    db.session.commit()  # the slot is ours; others queue behind it
+                # Wait for a slot of the account's rate limit (asking again while it is
+                # booked ahead); the hand-over commits with it when it is now.
+                while True:
+                    with self._writing:
+                        taken, delay = take_slot(call.account_id)
+                        if taken and not delay:
+                            call.messages = hand_over(call)
+                        elif taken:
+                            db.session.commit()  # the slot is ours; others queue behind it
                     time.sleep(delay)
-                call.messages = hand_over(call)
+                    if taken:
+                        break
+                if delay:
+                    with self._writing:
+                        call.messages = hand_over(call)
                 if call.messages:
-                    record_answer(call, self._send(call))
+                    answer = self._send(call)
+                    with self._writing:
+                        record_answer(call, answer)
             finally:
                 db.session.remove()
 

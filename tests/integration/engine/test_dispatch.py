@@ -421,17 +421,18 @@ def test_the_rate_limit_spaces_requests_for_every_worker(scripted, time_machine)
     time_machine.move_to(datetime(2026, 11, 23, 10, 0, tzinfo=UTC), tick=False)
 
     # Three workers ask at the same moment: the first goes now, the second a quarter of
-    # a second later; nobody books further ahead than that.
-    assert sending.take_slot(account.id) == 0
+    # a second later; the third may not book further ahead, and asks again then.
+    assert sending.take_slot(account.id) == (True, 0)
     db.session.commit()
-    assert sending.take_slot(account.id) == 0.25
+    assert sending.take_slot(account.id) == (True, 0.25)
     db.session.commit()
+    assert sending.take_slot(account.id) == (False, 0.25)
     db.session.expire_all()
     booked = db.session.get(ProviderAccount, account.id).next_request_at
     assert booked == datetime(2026, 11, 23, 10, 0, 0, 500000, tzinfo=UTC)
 
     time_machine.shift(timedelta(seconds=0.3))
-    assert sending.take_slot(account.id) == 0.2
+    assert sending.take_slot(account.id) == (True, 0.2)
 
 
 def test_a_request_refused_for_an_unnamed_bad_number_is_split(started_campaign, scripted):
