@@ -63,15 +63,18 @@ def load_config(instance_path: Path) -> dict:
         # Sending
         # Seconds between ticks of the in-process scheduler's jobs.
         "VAFA_TICK_SECONDS": _int("VAFA_TICK_SECONDS", 2),
-        # Messages one worker claims at a time, and its concurrent provider requests.
+        # Messages one worker claims at a time, and the provider requests it keeps in
+        # flight (as many connections as a minimal client needs to fill the wire; each
+        # account's requests per second still limit them).
         "VAFA_DISPATCH_BATCH": _int("VAFA_DISPATCH_BATCH", 2000),
-        "VAFA_CONCURRENCY": _int("VAFA_CONCURRENCY", 8),
+        "VAFA_CONCURRENCY": _int("VAFA_CONCURRENCY", 16),
         # Delivery reports: first asked this many seconds after sending, then every …
         "VAFA_POLL_AFTER": _int("VAFA_POLL_AFTER", 5),
         "VAFA_POLL_EVERY": _int("VAFA_POLL_EVERY", 60),
-        # A claim older than this (seconds) belongs to a dead dispatcher: its messages
-        # may have reached the provider, so they become `unknown`, never re-sent.
-        "VAFA_CLAIM_TIMEOUT": _int("VAFA_CLAIM_TIMEOUT", 300),
+        # Seconds a worker's or scheduler's lease lasts unless renewed (every quarter of
+        # it). When a worker's runs out, the messages it claimed but never handed over go
+        # back to the queue; those in a request in flight become `unknown`, never re-sent.
+        "VAFA_CLAIM_LEASE": _int("VAFA_CLAIM_LEASE", 30),
         "VAFA_CONTACTS_PER_PAGE": _int("VAFA_CONTACTS_PER_PAGE", 50),
         # The contacts page counts a search's matches up to this many ("more than …"
         # beyond), so a million contacts cost no more to count than ten thousand.

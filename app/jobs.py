@@ -1,10 +1,16 @@
 """Every periodic job, declared once with a stable id, and the processes that run them.
 
 - The scheduler (exactly one active: APScheduler's job store cannot be shared) starts
-  due campaigns and closes finished ones. ``vafa scheduler`` takes a lock first, so a
-  second one waits instead of running the jobs twice.
-- Workers (any number) dispatch the outbox, recover stale claims, poll delivery reports
-  and replies. Their claims are row-level, so they never take the same message.
+  due campaigns, pauses those of failing accounts and closes finished ones. ``vafa
+  scheduler`` takes a lock first, so a second one waits instead of running the jobs
+  twice.
+- Workers (any number) dispatch the outbox continuously in one thread and run their
+  periodic jobs (delivery reports, replies, imports, …) in another, so a slow delivery
+  poll never holds up sending. Their claims are row-level, so they never take the same
+  message.
+- Both hold a lease (``app.sending.leases``) renewed from a thread of its own; a worker
+  that dies leaves claims that go back to the queue when its lease runs out, and a
+  worker that sees no scheduler while campaigns are due says so in its log.
 - ``vafa run`` runs the web panel, the scheduler and one worker in one process.
 
 Each job opens its own app context: it runs in a thread, without a request.
@@ -17,7 +23,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,6 +35,8 @@ from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
 from app.sending import service as sending
+from app.sending.leases import LeaseKeeper, scheduler_alive
+from app.types import utcnow
 
 log = logging.getLogger("vafa.jobs")
 
@@ -47,8 +55,8 @@ def _config(name: str):
     return current_app.config[name]
 
 
-def _expire_claims() -> int:
-    return sending.expire_stale_claims(timedelta(seconds=_config("VAFA_CLAIM_TIMEOUT")))
+def _lease() -> timedelta:
+    return timedelta(seconds=_config("VAFA_CLAIM_LEASE"))
 
 
 def _poll_delivery() -> int:
@@ -59,14 +67,49 @@ def _poll_delivery() -> int:
     )
 
 
+class SchedulerWatch:
+    """Says once in the log when campaigns are due and no scheduler has run for a while.
+
+    Without ``vafa scheduler`` (or ``vafa run``) a scheduled campaign never starts, and
+    a worker alone would wait for it in silence.
+    """
+
+    after = timedelta(minutes=3)
+
+    def __init__(self):
+        self.missing_since: datetime | None = None
+        self.said = False
+
+    def __call__(self) -> None:
+        now = utcnow()
+        if scheduler_alive(now):
+            if self.said:
+                log.info("a scheduler is running again")
+            self.missing_since, self.said = None, False
+            return
+        self.missing_since = self.missing_since or now
+        if self.said or now - self.missing_since < self.after:
+            return
+        due = campaigns.due_campaigns(now)
+        if due:
+            log.warning(
+                "%d campaigns are due but no scheduler has run for %d minutes: "
+                "start `vafa scheduler` (or `vafa run`)",
+                due,
+                (now - self.missing_since).total_seconds() // 60,
+            )
+            self.said = True
+
+
 SCHEDULER_JOBS = (
     Job("start_due_campaigns", campaigns.start_due_campaigns, every=2),
+    Job("pause_failing_accounts", campaigns.pause_campaigns_of_failing_accounts, every=2),
     Job("finish_campaigns", campaigns.finish_campaigns, every=2),
 )
 
-# The dispatcher is the worker's first job; it runs again at once while there is work.
+# The dispatcher runs beside these, in its own thread (Worker.run).
 WORKER_JOBS = (
-    Job("expire_stale_claims", _expire_claims, every=5),
+    Job("watch_scheduler", SchedulerWatch(), every=30),
     Job("reconcile_unknown", sending.reconcile_unknown, every=60),
     Job("poll_delivery", _poll_delivery, every=5),
     Job("poll_inbox", sending.poll_inbox, every=60),
@@ -87,15 +130,30 @@ def run_job(app: Flask, job: Job, *args):
             db.session.remove()
 
 
-def start_scheduler(app: Flask) -> BackgroundScheduler:
-    """Start the scheduler's jobs in background threads of this process.
+class Scheduler(BackgroundScheduler):
+    """APScheduler's background scheduler, holding the scheduler lease while it runs."""
 
-    One executor thread runs the jobs one after another: they hand work to each other
-    in order, and SQLite takes one writer at a time anyway.
-    """
-    scheduler = BackgroundScheduler(
-        timezone="UTC", executors={"default": ThreadPoolExecutor(max_workers=1)}
-    )
+    def __init__(self, app: Flask):
+        # One executor thread runs the jobs one after another: they hand work to each
+        # other in order, and SQLite takes one writer at a time anyway.
+        super().__init__(timezone="UTC", executors={"default": ThreadPoolExecutor(max_workers=1)})
+        self.app = app
+        self.lease: LeaseKeeper | None = None
+
+    def start(self, *args, **kwargs) -> None:
+        super().start(*args, **kwargs)
+        with self.app.app_context():
+            self.lease = LeaseKeeper(self.app, "scheduler", _lease())
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+        if self.lease is not None:
+            self.lease.close()
+
+
+def start_scheduler(app: Flask) -> Scheduler:
+    """Start the scheduler's jobs in a background thread of this process."""
+    scheduler = Scheduler(app)
     for job in SCHEDULER_JOBS:
         scheduler.add_job(
             run_job,
@@ -118,16 +176,16 @@ class Worker:
     def __init__(self, app: Flask, stop: threading.Event | None = None):
         self.app = app
         self.stop = stop or threading.Event()
-        self.dispatcher = sending.Dispatcher(
-            app.config["VAFA_CONCURRENCY"], timedelta(seconds=app.config["VAFA_CLAIM_TIMEOUT"])
-        )
-        self._dispatch = Job("dispatch_outbox", self.dispatcher.dispatch, every=0)
+        with app.app_context():
+            self.dispatcher = sending.Dispatcher(
+                app.config["VAFA_CONCURRENCY"], _lease(), app.config["VAFA_DISPATCH_BATCH"]
+            )
         self._due: dict[str, float] = {}
 
     def run_once(self) -> int:
-        """One pass: any job that is due, then dispatch one claim's worth.
+        """One pass of the worker jobs that are due.
 
-        Returns how much was done (0: nothing to do, so the worker may wait a tick).
+        Returns how much the continuing ones did (0: the jobs may wait a tick).
         """
         now = time.monotonic()
         busy = 0
@@ -137,17 +195,33 @@ class Worker:
                 self._due[job.id] = now + job.every
                 if job.continues:
                     busy += result or 0
-        return busy + (
-            run_job(self.app, self._dispatch, self.app.config["VAFA_DISPATCH_BATCH"]) or 0
-        )
+        return busy
+
+    def _run_jobs(self) -> None:
+        while not self.stop.is_set():
+            if not self.run_once():
+                self.stop.wait(self.app.config["VAFA_TICK_SECONDS"])
+
+    def _dispatch(self) -> None:
+        tick = self.app.config["VAFA_TICK_SECONDS"]
+        while not self.stop.is_set():
+            with self.app.app_context():
+                try:
+                    self.dispatcher.run(self.stop, tick)
+                except Exception:  # the database went away a moment: try again
+                    log.exception("dispatching failed")
+                    db.session.rollback()
+                    self.stop.wait(tick)
 
     def run(self) -> None:
         log.info("worker started")
+        jobs = threading.Thread(target=self._run_jobs, name="vafa-jobs", daemon=True)
+        jobs.start()
         try:
-            while not self.stop.is_set():
-                if not self.run_once():
-                    self.stop.wait(self.app.config["VAFA_TICK_SECONDS"])
+            self._dispatch()
         finally:
+            self.stop.set()
+            jobs.join()
             self.dispatcher.close()
             importing.close_open_import()
             log.info("worker stopped")
@@ -155,8 +229,12 @@ class Worker:
     def drain(self) -> None:
         """Send until nothing due is left in the queue, then stop."""
         try:
-            while self.run_once():
-                pass
+            while True:
+                busy = self.run_once()
+                with self.app.app_context():
+                    busy += self.dispatcher.run(threading.Event(), until_idle=True)
+                if not busy:
+                    break
         finally:
             self.dispatcher.close()
 

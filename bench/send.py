@@ -1,17 +1,23 @@
 """Benchmark: personalised messages through a local fake provider with real latency.
 
-    .venv/bin/python bench/send.py [MESSAGES] [--latency 0.05] [--concurrency 8]
+    .venv/bin/python bench/send.py [MESSAGES] [--latency 0.05] [--connections 16]
 
 Prints messages/second from "send" (the owner confirms the campaign: its messages are
-written, claimed, sent and recorded) to every message accepted, and the same fake driven
-by a minimal client — a thread pool posting prepared requests, no database — as the
-ceiling, and their ratio. The fake is the Kavenegar fake (tests/fakes/kavenegar.py) in
-its own process, answering each request after ``--latency`` seconds.
+written, claimed, sent and recorded) to every message accepted, with Vafa's default
+settings (VAFA_CONCURRENCY, VAFA_DISPATCH_BATCH: whatever the environment says, as for
+a user), and how that time splits between writing the outbox and dispatching it; then
+the same fake driven by a minimal client — ``--connections`` threads posting prepared
+requests of 200, no database — as the ceiling, and their ratio. The campaign runs in a
+child process (as ``vafa run`` would), whose peak RSS is printed. The fake is the
+Kavenegar fake (tests/fakes/kavenegar.py) in its own process, answering each request
+after ``--latency`` seconds. VAFA_BENCH_DATABASE_URL runs it on PostgreSQL.
 """
 
 import argparse
 import json
+import multiprocessing
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -33,6 +39,7 @@ from app.contacts.models import Contact  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.jobs import Worker  # noqa: E402
 from app.messaging import service as campaigns  # noqa: E402
+from app.messaging.models import Campaign  # noqa: E402
 from app.sending.models import Message, ProviderAccount  # noqa: E402
 from app.sending.policy import SendingPolicy, save_policy  # noqa: E402
 
@@ -75,65 +82,86 @@ def start_fake(latency: float) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the fake provider did not start")
 
 
-def engine_run(count: int, url: str, concurrency: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(
-            {
-                "SQLALCHEMY_DATABASE_URI": os.environ.get("VAFA_BENCH_DATABASE_URL")
-                or f"sqlite:///{Path(tmp) / 'bench.db'}",
-                "VAFA_CONCURRENCY": concurrency,
-            }
+def prepare(database_url: str, count: int, url: str) -> int:
+    """The shop before the owner presses "send": contacts, an account, a draft campaign."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        upgrade()
+        db.session.execute(
+            insert(Contact),
+            [
+                {"mobile": f"+98912{i:07d}", "first_name": f"مشتری{i}", "last_name": ""}
+                for i in range(count)
+            ],
         )
-        with app.app_context():
-            upgrade()
-            db.session.execute(
-                insert(Contact),
-                [
-                    {"mobile": f"+98912{i:07d}", "first_name": f"مشتری{i}", "last_name": ""}
-                    for i in range(count)
-                ],
-            )
-            account = ProviderAccount(
-                name="bench",
-                kind="kavenegar",
-                api_key=KEY,
-                senders=LINE,
-                base_url=url,
-                requests_per_second=1000,
-            )
-            db.session.add(account)
-            save_policy(SendingPolicy(window_start=clock(0), window_end=clock(0)))
-            db.session.commit()
-            campaign = campaigns.create_campaign(
-                name="bench",
-                body="سلام {نام}، تخفیف ویژهٔ یلدا برای شما",
-                list_id=None,
-                provider_id=account.id,
-                sender=LINE,
-                scheduled_at=None,
-                created_by_id=None,
-            )
-            db.session.commit()
+        account = ProviderAccount(
+            name="bench",
+            kind="kavenegar",
+            api_key=KEY,
+            senders=LINE,
+            base_url=url,
+            requests_per_second=1000,
+        )
+        db.session.add(account)
+        save_policy(SendingPolicy(window_start=clock(0), window_end=clock(0)))
+        db.session.commit()
+        campaign = campaigns.create_campaign(
+            name="bench",
+            body="سلام {نام}، تخفیف ویژهٔ یلدا برای شما",
+            list_id=None,
+            provider_id=account.id,
+            sender=LINE,
+            scheduled_at=None,
+            created_by_id=None,
+        )
+        db.session.commit()
+        campaign_id = campaign.id
+        db.session.remove()
+        db.engine.dispose()
+    return campaign_id
 
-            started = time.perf_counter()
-            campaigns.confirm_campaign(campaign)
-            db.session.commit()
-            campaigns.start_due_campaigns()
-            written = time.perf_counter()
-            db.session.remove()
-        Worker(app).drain()
-        finished = time.perf_counter()
-        with app.app_context():
-            sent = db.session.scalar(select(func.count(Message.id)).where(Message.status == "sent"))
+
+def send_campaign(database_url: str, campaign_id: int) -> dict:
+    """In a fresh process: confirm, write the messages, dispatch them all."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        campaigns.confirm_campaign(campaign)
+        db.session.commit()
+        campaigns.start_due_campaigns()
+        written, cpu_written = time.perf_counter(), time.process_time()
+        written_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        db.session.remove()
+    Worker(app).drain()
+    finished, cpu_finished = time.perf_counter(), time.process_time()
+    with app.app_context():
+        sent = db.session.scalar(select(func.count(Message.id)).where(Message.status == "sent"))
     return {
         "sent": sent,
         "seconds": finished - started,
         "materialise": written - started,
         "dispatch": finished - written,
+        "materialise_cpu": cpu_written - cpu_started,
+        "dispatch_cpu": cpu_finished - cpu_written,
+        "concurrency": app.config["VAFA_CONCURRENCY"],
+        "batch": app.config["VAFA_DISPATCH_BATCH"],
+        "written_rss_mb": written_rss,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
-def ceiling_run(count: int, url: str, concurrency: int, batch: int = 200) -> dict:
+def engine_run(count: int, url: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = (
+            os.environ.get("VAFA_BENCH_DATABASE_URL") or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        )
+        campaign_id = prepare(database_url, count, url)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(send_campaign, (database_url, campaign_id))
+
+
+def ceiling_run(count: int, url: str, connections: int, batch: int = 200) -> dict:
     """The fake driven by nothing but prepared requests from a thread pool."""
     payloads = []
     for start in range(0, count, batch):
@@ -159,7 +187,7 @@ def ceiling_run(count: int, url: str, concurrency: int, batch: int = 200) -> dic
         return len(response.json()["entries"])
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
+    with ThreadPoolExecutor(connections) as pool:
         sent = sum(pool.map(post, payloads))
     return {"sent": sent, "seconds": time.perf_counter() - started}
 
@@ -168,32 +196,45 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("messages", type=int, nargs="?", default=100_000)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
 
     fake, url = start_fake(args.latency)
     try:
-        engine = engine_run(args.messages, url, args.concurrency)
+        engine = engine_run(args.messages, url)
     finally:
         fake.terminate()
     fake, url = start_fake(args.latency)
     try:
-        ceiling = ceiling_run(args.messages, url, args.concurrency)
+        ceiling = ceiling_run(args.messages, url, args.connections)
     finally:
         fake.terminate()
 
     engine_rate = engine["sent"] / engine["seconds"]
+    dispatch_rate = engine["sent"] / engine["dispatch"]
     ceiling_rate = ceiling["sent"] / ceiling["seconds"]
-    print(f"messages               {args.messages:,}")
-    print(f"fake latency           {args.latency * 1000:.0f} ms per request")
-    print(f"concurrency            {args.concurrency}")
-    print(f"engine: accepted       {engine['sent']:,}")
-    print(f"engine: write messages {engine['materialise']:.1f} s")
-    print(f"engine: dispatch       {engine['dispatch']:.1f} s")
-    print(f"engine: send→accepted  {engine['seconds']:.1f} s  ({engine_rate:,.0f} messages/s)")
-    print(f"ceiling: accepted      {ceiling['sent']:,}")
-    print(f"ceiling: minimal client {ceiling['seconds']:.1f} s  ({ceiling_rate:,.0f} messages/s)")
-    print(f"engine / ceiling       {engine_rate / ceiling_rate:.2f}")
+    share = engine["materialise"] / engine["seconds"]
+    print(f"messages                {args.messages:,}")
+    print(f"fake latency            {args.latency * 1000:.0f} ms per request")
+    print(f"engine settings         concurrency {engine['concurrency']}, batch {engine['batch']}")
+    print(f"engine: accepted        {engine['sent']:,}")
+    print(f"engine: write messages  {engine['materialise']:.2f} s  ({share:.0%} of the run)")
+    print(f"engine: dispatch        {engine['dispatch']:.2f} s  ({dispatch_rate:,.0f} messages/s)")
+    print(f"engine: send→accepted   {engine['seconds']:.2f} s  ({engine_rate:,.0f} messages/s)")
+    for part in ("materialise", "dispatch"):
+        micros = engine[f"{part}_cpu"] / engine["sent"] * 1e6
+        print(f"engine: CPU {part:<12}{micros:.0f} µs per message")
+    print(
+        f"engine: peak RSS        {engine['rss_mb']:.0f} MB "
+        f"({engine['written_rss_mb']:.0f} MB when the messages were written)"
+    )
+    print(f"ceiling: accepted       {ceiling['sent']:,}")
+    print(
+        f"ceiling: minimal client {ceiling['seconds']:.2f} s  ({ceiling_rate:,.0f} messages/s, "
+        f"{args.connections} connections)"
+    )
+    print(f"engine / ceiling        {engine_rate / ceiling_rate:.2f}")
+    print(f"dispatch / ceiling      {dispatch_rate / ceiling_rate:.2f}")
 
 
 if __name__ == "__main__":

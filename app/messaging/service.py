@@ -11,6 +11,7 @@ from app.contacts.service import own_field_names
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.messaging.text import count_parts, render
+from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy
 from app.sending.providers.base import ProviderError
@@ -278,6 +279,25 @@ def start_due_campaigns() -> int:
     return len(due)
 
 
+def due_campaigns(now: datetime) -> int:
+    """How many campaigns are due to start (the scheduler starts them)."""
+    return db.session.scalar(
+        select(func.count(Campaign.id)).where(
+            Campaign.status.in_(("scheduled", "preparing")), Campaign.scheduled_at <= now
+        )
+    )
+
+
+def waits_for_scheduler(campaign: Campaign) -> bool:
+    """Is the campaign due, but no scheduler is running to start it?"""
+    now = utcnow()
+    return (
+        campaign.status in ("scheduled", "preparing")
+        and campaign.scheduled_at <= now
+        and not scheduler_alive(now)
+    )
+
+
 def pause_campaign(campaign: Campaign, reason: str = "owner", detail: str | None = None) -> None:
     """Hold a campaign's queued messages; in-flight requests finish normally."""
     if campaign.status not in ("sending", "preparing", "scheduled"):
@@ -295,7 +315,7 @@ def resume_campaign(campaign: Campaign) -> None:
     campaign.paused_reason = campaign.paused_detail = None
     account = db.session.get(ProviderAccount, campaign.provider_id)
     account.failures = 0
-    account.last_error = None
+    account.last_error = account.last_error_detail = account.failing_since = None
     _move(campaign.id, "held", "queued", next_attempt_at=None)
 
 
@@ -321,23 +341,42 @@ def retry_unknown_messages(campaign: Campaign) -> int:
     return count
 
 
-def pause_campaigns_of_account(account_id: int, reason: str, detail: str | None) -> None:
-    """A provider account keeps failing: pause every campaign sending through it."""
-    campaigns = db.session.scalars(
-        select(Campaign).where(Campaign.provider_id == account_id, Campaign.status == "sending")
+def pause_campaigns_of_failing_accounts() -> int:
+    """Pause the campaigns sending through accounts the engine marked failing.
+
+    The engine only records what happened to an account (``failing_since``, with the
+    last refusal); deciding what that means for campaigns is theirs. Returns how many
+    campaigns were paused now.
+    """
+    failing = db.session.execute(
+        select(
+            ProviderAccount.id, ProviderAccount.last_error, ProviderAccount.last_error_detail
+        ).where(ProviderAccount.failing_since.is_not(None))
     ).all()
-    for campaign in campaigns:
-        pause_campaign(campaign, reason, detail)
-    # Messages a failing request just put back in the queue join the held ones.
-    paused = select(Campaign.id).where(
-        Campaign.provider_id == account_id, Campaign.status == "paused"
-    )
-    db.session.execute(
-        update(Message)
-        .where(Message.status == "queued", Message.campaign_id.in_(paused))
-        .values(status="held")
-        .execution_options(synchronize_session=False)
-    )
+    paused = 0
+    for account_id, reason, detail in failing:
+        campaigns = db.session.scalars(
+            select(Campaign).where(Campaign.provider_id == account_id, Campaign.status == "sending")
+        ).all()
+        for campaign in campaigns:
+            pause_campaign(campaign, reason or "provider_error", detail)
+        paused += len(campaigns)
+        # Messages a refused request put back in the queue join the held ones.
+        db.session.execute(
+            update(Message)
+            .where(
+                Message.status == "queued",
+                Message.campaign_id.in_(
+                    select(Campaign.id).where(
+                        Campaign.provider_id == account_id, Campaign.status == "paused"
+                    )
+                ),
+            )
+            .values(status="held")
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return paused
 
 
 def _move(campaign_id: int, old, new: str, **values) -> int:

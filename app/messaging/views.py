@@ -109,6 +109,7 @@ def campaign(campaign_id: int):
         campaign=item,
         estimate=campaigns.estimate(item) if item.status == "draft" else None,
         progress=_progress(item),
+        waiting_for_scheduler=campaigns.waits_for_scheduler(item),
         labels=CAMPAIGN_STATUS_LABELS,
         error_labels=ERROR_LABELS,
     )

@@ -192,7 +192,7 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
     except ProviderError as error:
         account.last_error = str(error.code)
         return None, error.message
-    account.last_error = None
+    account.last_error = account.last_error_detail = account.failing_since = None
     account.failures = 0
     return credit, None
 

@@ -1,13 +1,19 @@
-"""The outbox and the accounts it sends through.
+"""The outbox, the accounts it sends through, and the processes that hold claims.
 
 One row per message, moved through its states by the dispatcher::
 
-    queued → sending (claimed) → sent (provider accepted, has provider_ref)
+    queued → sending (claimed by a worker) → sent (provider accepted, has provider_ref)
            → delivered | failed | undeliverable | blacklisted | expired
     queued → held (its campaign is paused) → queued (resumed) | cancelled
     queued → skipped (opted out, frequency cap) | rejected (the provider refused it)
-    sending → unknown (crash or timeout after the request left: never re-sent blindly)
+    sending → queued (its worker stopped or its lease expired before handing it over)
+    sending, handed over → unknown (the worker died or the answer was lost after the
+                           request left: never re-sent blindly)
     unknown → sent (reconciled by local id) | queued (the owner chose to retry)
+
+A message in ``sending`` carries its worker's id; ``handed_over_at`` is set, committed,
+just before the request that carries it leaves, so after a crash only those messages
+may have reached the provider.
 """
 
 from datetime import datetime
@@ -79,9 +85,13 @@ class ProviderAccount(db.Model):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     # The rate limiter's next free moment for a request (shared by every worker).
     next_request_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Consecutive failed requests; the engine pauses campaigns when it keeps failing.
+    # Consecutive refused requests, and the last refusal (an ErrorCode and the detail).
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_detail: Mapped[str | None] = mapped_column(Text)
+    # Set by the engine when the account refuses for a reason of its own (a bad key, no
+    # credit) or keeps refusing; the campaign side pauses the campaigns sending through it.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -173,7 +183,11 @@ class Message(db.Model):
     # After a request the provider certainly refused: not before this moment.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The worker (a Process row) that claimed it, while it is ``sending`` or after it
+    # became ``unknown``: no foreign key, the lease row goes when the worker does.
+    worker_id: Mapped[int | None] = mapped_column(Integer)
+    # Committed just before the request carrying it left: it may have reached the provider.
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the status last changed to a final state (delivered, failed, …).
@@ -195,3 +209,25 @@ class SendingSetting(db.Model):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Process(db.Model):
+    """A running worker or scheduler, alive while it renews its lease.
+
+    Claims belong to a worker's lease: when it expires (the process was killed, its
+    machine lost power), the claim's messages that never left go back to the queue.
+    """
+
+    __tablename__ = "processes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # worker | scheduler
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Ids are never reused (SQLite would reuse a deleted highest one): a message still
+    # marked with a retired lease's id must never match a new lease.
+    __table_args__ = {"sqlite_autoincrement": True}

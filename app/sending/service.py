@@ -1,38 +1,48 @@
 """The sending engine: claims queued messages, hands them to providers, records answers.
 
-It never imports web code: ``vafa worker`` runs it without a request and ``vafa run``
-drives it from a scheduler thread. Each step commits before the next one talks to a
+It never imports web code (nor the campaign side: what happens to an account is written
+on the account, and campaigns decide for themselves): ``vafa worker`` runs it without a
+request, ``vafa run`` in a thread. Each step commits before the next one talks to a
 provider, so a crash at any point leaves every message in a state that says what is
 known about it:
 
-- a claim (``sending``) is durable before the request leaves; a worker that dies holding
-  it leaves messages that ``expire_stale_claims`` turns into ``unknown`` — never re-sent
-  automatically, reconciled by local id where the provider has one;
+- a claim (``sending``) carries the claiming worker's lease (``app.sending.leases``).
+  Just before a request leaves, its messages are marked handed over, in one committed
+  UPDATE. A worker that dies leaves a lease that expires within ``VAFA_CLAIM_LEASE``
+  seconds: the messages it never handed over go back to the queue, only those in a
+  request that was in flight become ``unknown`` — never re-sent automatically,
+  reconciled by local id where the provider has one;
 - only a ``NotSent`` answer (the provider certainly refused the request) puts messages
-  back in the queue, with backoff; a provider that keeps refusing pauses its campaigns.
+  back in the queue, with backoff; an account that refuses for its own reasons or keeps
+  refusing is marked failing, and the campaign side pauses its campaigns.
 
-Requests go out from a bounded thread pool with one HTTP session per thread and
-account (connection reuse), spaced by a per-account rate limit that every worker shares
-through the database.
+The dispatcher keeps up to ``concurrency`` requests in flight all the time: it claims
+the next batch while requests are out, and each send thread records its own answer the
+moment it arrives. One HTTP session per thread and account (connection reuse); each
+request takes its slot of the per-account rate limit, which every worker shares through
+the database, just before it leaves.
 """
 
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import requests
-from sqlalchemy import or_, select, update
+from flask import current_app
+from sqlalchemy import bindparam, or_, select, update
 
 from app.contacts.models import Contact
 from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.contacts.service import set_opt_out
 from app.extensions import db
 from app.persian import ascii_digits, normalize_text
+from app.sending.leases import LeaseKeeper
 from app.sending.models import Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy
 from app.sending.providers import make_provider, provider_class
@@ -51,7 +61,7 @@ from app.types import utcnow
 
 log = logging.getLogger("vafa.sending")
 
-# Consecutive refused requests after which an account's campaigns are paused.
+# Consecutive refused requests after which an account is marked failing.
 MAX_FAILURES = 5
 MAX_BACKOFF_SECONDS = 300
 # A whole request refused for one of its messages (a bad number, a refused text) that
@@ -104,9 +114,10 @@ CLAIMED_COLUMNS = (
     Message.marketing,
     Message.error,
 )
+MESSAGES = Message.__table__
 
 
-def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list:
+def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: int) -> list:
     """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them.
 
     The claim is a conditional UPDATE, so two workers never claim the same row; on
@@ -115,7 +126,8 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list:
     (subquery)`` PostgreSQL may run a ``LIMIT … SKIP LOCKED`` subquery once per row,
     skipping the rows it has just updated, and so claim far more than ``limit``.
     Marketing messages wait outside the sending window; messages to contacts who opted
-    out since they were queued are skipped here, at the last moment.
+    out since they were queued are skipped here, at the last moment. The claimed rows
+    carry ``worker_id``, the claiming worker's lease.
     """
     due = [
         Message.status == "queued",
@@ -133,7 +145,7 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list:
     claimed = db.session.execute(
         update(Message)
         .where(Message.id.in_(ids), Message.status == "queued")
-        .values(status="sending", claimed_at=now)
+        .values(status="sending", worker_id=worker_id, handed_over_at=None)
         .returning(*CLAIMED_COLUMNS)
         .execution_options(synchronize_session=False)
     ).all()
@@ -142,7 +154,13 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy) -> list:
         db.session.execute(
             update(Message),
             [
-                {"id": m.id, "status": "skipped", "error": "opted_out", "done_at": now}
+                {
+                    "id": m.id,
+                    "status": "skipped",
+                    "worker_id": None,
+                    "error": "opted_out",
+                    "done_at": now,
+                }
                 for m in claimed
                 if m.contact_id in opted_out
             ],
@@ -171,18 +189,20 @@ def _opted_out_contacts(contact_ids: set[int | None]) -> set[int]:
 
 @dataclass
 class Call:
-    """One request to one provider account."""
+    """One request to one provider account, for messages one worker claimed."""
 
     account_id: int
     kind: str
     settings: Settings
     messages: list[Outgoing]
-    not_before: datetime | None = None
+    worker_id: int
     # Refused before any request: the account's stored key cannot be decrypted.
     refused: NotSent | None = None
 
 
-def plan_calls(messages: Sequence, accounts: dict[int, ProviderAccount]) -> list[Call]:
+def plan_calls(
+    messages: Sequence, accounts: dict[int, ProviderAccount], worker_id: int
+) -> list[Call]:
     """Group claimed messages into provider requests within each adapter's limits.
 
     Messages sharing a text go through the bulk endpoint (up to ``max_batch`` per call);
@@ -195,17 +215,18 @@ def plan_calls(messages: Sequence, accounts: dict[int, ProviderAccount]) -> list
     for account_id, group in by_account.items():
         account = accounts[account_id]
         adapter = provider_class(account.kind)
+        call = partial(Call, account_id, account.kind, worker_id=worker_id)
         try:
             settings = account.settings()
         except NotSent as error:
             outgoing = [Outgoing(m.id, m.mobile, m.body, m.sender) for m in group]
-            calls.append(Call(account_id, account.kind, Settings(), outgoing, refused=error))
+            calls.append(call(Settings(), outgoing, refused=error))
             continue
         by_text: dict[tuple[str, str], list[Outgoing]] = defaultdict(list)
         for m in group:
             outgoing = Outgoing(m.id, m.mobile, m.body, m.sender)
             if m.error in SPLIT_CODES:
-                calls.append(Call(account_id, account.kind, settings, [outgoing]))
+                calls.append(call(settings, [outgoing]))
             else:
                 by_text[(m.body, m.sender)].append(outgoing)
         # Per-recipient requests carry one sender line each (as providers require).
@@ -213,56 +234,208 @@ def plan_calls(messages: Sequence, accounts: dict[int, ProviderAccount]) -> list
         for (_body, sender), outgoing in by_text.items():
             if len(outgoing) > 1 or adapter.max_p2p == 1:
                 for start in range(0, len(outgoing), adapter.max_batch):
-                    chunk = outgoing[start : start + adapter.max_batch]
-                    calls.append(Call(account_id, account.kind, settings, chunk))
+                    calls.append(call(settings, outgoing[start : start + adapter.max_batch]))
             else:
                 singles[sender].extend(outgoing)
         for outgoing in singles.values():
             for start in range(0, len(outgoing), adapter.max_p2p):
-                chunk = outgoing[start : start + adapter.max_p2p]
-                calls.append(Call(account_id, account.kind, settings, chunk))
+                calls.append(call(settings, outgoing[start : start + adapter.max_p2p]))
     return calls
 
 
-def reserve_slots(
-    account_id: int, count: int, now: datetime, within: timedelta | None = None
-) -> list[datetime]:
-    """The moments this worker may send its next ``count`` requests through the account.
+def take_slot(account_id: int) -> tuple[bool, float]:
+    """Try to reserve the moment of one request through the account.
 
-    The next free moment lives in the account's row, so the limit holds across every
-    worker process (a per-worker limit multiplies with the number of workers). With
-    ``within``, only the slots that start within that time of ``now`` are reserved
-    (at least one), so fewer than ``count`` may come back.
+    Returns (True, seconds until the reserved moment) or, when the account is booked
+    further ahead than one interval, (False, seconds after which to ask again). The
+    next free moment lives in the account's row, so the limit holds across every worker
+    process (a per-worker limit multiplies with the number of workers); since nobody
+    books more than one interval ahead, a worker that dies leaves at most one interval
+    booked. The row is changed only if nobody changed it since it was read (compare and
+    set; on a clash, read again). Commits nothing: the caller commits the reservation,
+    with the hand-over when the moment is now.
     """
-    query = select(ProviderAccount).where(ProviderAccount.id == account_id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    account = db.session.scalars(query).one()
-    gap = timedelta(seconds=1 / max(account.requests_per_second, 0.01))
-    first = max(now, account.next_request_at or now)
-    if within is not None:
-        count = min(count, max(1, int((now + within - first) / gap) + 1))
-    slots = [first + gap * i for i in range(count)]
-    account.next_request_at = first + gap * count
+    while True:
+        now = utcnow()
+        booked, per_second = db.session.execute(
+            select(ProviderAccount.next_request_at, ProviderAccount.requests_per_second).where(
+                ProviderAccount.id == account_id
+            )
+        ).one()
+        gap = timedelta(seconds=1 / max(per_second, 0.01))
+        slot = max(now, booked or now)
+        if slot - now > gap:
+            db.session.rollback()
+            return False, (slot - now - gap).total_seconds()
+        unchanged = (
+            ProviderAccount.next_request_at.is_(None)
+            if booked is None
+            else ProviderAccount.next_request_at == booked
+        )
+        taken = db.session.execute(
+            update(ProviderAccount)
+            .where(ProviderAccount.id == account_id, unchanged)
+            .values(next_request_at=slot + gap)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if taken:
+            return True, (slot - now).total_seconds()
+        db.session.rollback()
+
+
+def hand_over(call: Call) -> list[Outgoing]:
+    """Mark the call's messages handed over and commit: the request may leave now.
+
+    Only messages still claimed under the call's lease are marked (and returned): if the
+    lease ran out meanwhile, its messages went back to the queue and are not sent here.
+    """
+    handed = set(
+        db.session.scalars(
+            update(Message)
+            .where(
+                Message.id.in_([m.local_id for m in call.messages]),
+                Message.status == "sending",
+                Message.worker_id == call.worker_id,
+            )
+            .values(handed_over_at=utcnow())
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     db.session.commit()
-    return slots
+    return [m for m in call.messages if m.local_id in handed]
 
 
 # Dispatching ------------------------------------------------------------------------
 
 
 class Dispatcher:
-    """Sends claimed messages through a bounded pool of concurrent requests."""
+    """Keeps up to ``concurrency`` provider requests in flight under one worker lease.
 
-    def __init__(self, concurrency: int = 8, claim_timeout: timedelta = timedelta(minutes=5)):
+    ``run`` claims ahead: while requests are out, the next batch is already claimed and
+    planned, so a send thread that finishes a request (and records its answer) starts
+    the next one at once. Claimed calls wait in memory, never handed over, until a
+    thread is free; if the process dies they go back to the queue when its lease ends.
+    """
+
+    def __init__(
+        self,
+        concurrency: int = 8,
+        lease: timedelta = timedelta(seconds=30),
+        batch: int = 2000,
+    ):
+        self.app = current_app._get_current_object()
+        self.concurrency = concurrency
+        self.batch = batch
+        self.lease = LeaseKeeper(self.app, "worker", lease)
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vafa-send")
         self._local = threading.local()
-        # A request may not wait for its rate-limit slot past half the claim timeout:
-        # by then another worker could take its claim for a dead one's.
-        self.longest_wait = claim_timeout / 2
+        self._waiting: deque[Call] = deque()
+        self._in_flight: set[Future] = set()
+        # The send threads write one at a time, each transaction whole inside the lock:
+        # they would otherwise queue inside the database, where SQLite makes a waiting
+        # writer sleep, and clash on the rate limit's compare-and-set.
+        self._writing = threading.Lock()
 
     def close(self) -> None:
+        """Let the requests in flight finish, then end the lease: the rest goes back."""
         self.pool.shutdown(wait=True)
+        self._waiting.clear()
+        self.lease.close()
+
+    def dispatch(self, limit: int) -> int:
+        """Claim up to ``limit`` messages once, send them all, record every answer."""
+        claimed = self._claim(limit)
+        while self._waiting or self._in_flight:
+            self._submit()
+            self._wait()
+        return claimed
+
+    def run(self, stop: threading.Event, idle_seconds: float = 2, until_idle: bool = False) -> int:
+        """Send until ``stop`` is set (or, ``until_idle``, nothing due is left); return
+        how many messages were claimed.
+
+        Calls claimed ahead wait for a free thread; the next batch is claimed as soon as
+        fewer calls wait than there are threads. An empty queue is asked again every
+        ``idle_seconds`` (``until_idle``: once more whenever a request finishes).
+        """
+        claimed = 0
+        ask_again = 0.0
+        while not stop.is_set():
+            self._submit()
+            if len(self._waiting) < self.concurrency and time.monotonic() >= ask_again:
+                found = self._claim(self.batch)
+                claimed += found
+                if found:
+                    continue  # start them, and claim more before waiting
+                if not until_idle:
+                    ask_again = time.monotonic() + idle_seconds
+            if self._in_flight:
+                self._wait(idle_seconds)
+            elif not self._waiting:
+                if until_idle:
+                    break
+                stop.wait(max(0.0, ask_again - time.monotonic()))
+        return claimed
+
+    def _claim(self, limit: int) -> int:
+        claimed = claim_queued(limit, utcnow(), load_policy(), self.lease.id)
+        if claimed:
+            accounts = {
+                a.id: a
+                for a in db.session.scalars(
+                    select(ProviderAccount).where(
+                        ProviderAccount.id.in_({m.provider_id for m in claimed})
+                    )
+                )
+            }
+            self._waiting.extend(plan_calls(claimed, accounts, self.lease.id))
+            db.session.commit()
+        return len(claimed)
+
+    def _submit(self) -> None:
+        """Start waiting calls on free threads."""
+        while self._waiting and len(self._in_flight) < self.concurrency:
+            self._in_flight.add(self.pool.submit(self._deliver, self._waiting.popleft()))
+
+    def _wait(self, timeout: float | None = None) -> None:
+        """Wait for a request in flight to finish (answer recorded), or ``timeout``."""
+        done, self._in_flight = wait(self._in_flight, timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            if future.exception() is not None:
+                # Its messages stay claimed: when the lease ends, those handed over
+                # become unknown and the rest go back to the queue.
+                log.error("a provider request could not be completed", exc_info=future.exception())
+
+    def _deliver(self, call: Call) -> None:
+        """In a send thread: take a slot, hand over, send, record the answer."""
+        with self.app.app_context():
+            try:
+                if call.refused is not None:
+                    with self._writing:
+                        record_answer(call, call.refused)
+                    return
+                # Wait for a slot of the account's rate limit (asking again while it is
+                # booked ahead); the hand-over commits with it when it is now.
+                while True:
+                    with self._writing:
+                        taken, delay = take_slot(call.account_id)
+                        if taken and not delay:
+                            call.messages = hand_over(call)
+                        elif taken:
+                            db.session.commit()  # the slot is ours; others queue behind it
+                    time.sleep(delay)
+                    if taken:
+                        break
+                if delay:
+                    with self._writing:
+                        call.messages = hand_over(call)
+                if call.messages:
+                    answer = self._send(call)
+                    with self._writing:
+                        record_answer(call, answer)
+            finally:
+                db.session.remove()
 
     def _session(self, account_id: int) -> requests.Session:
         sessions = self._local.__dict__.setdefault("sessions", {})
@@ -271,10 +444,6 @@ class Dispatcher:
         return sessions[account_id]
 
     def _send(self, call: Call):
-        if call.not_before is not None:
-            delay = (call.not_before - utcnow()).total_seconds()
-            if delay > 0:
-                time.sleep(delay)
         adapter = make_provider(call.kind, call.settings, self._session(call.account_id))
         try:
             return adapter.send(call.messages)
@@ -284,187 +453,160 @@ class Dispatcher:
             log.exception("provider %s failed unexpectedly", call.kind)
             return MaybeSent(ErrorCode.PROVIDER_ERROR, type(error).__name__)
 
-    def dispatch(self, limit: int) -> int:
-        """Claim up to ``limit`` messages, send them, record every answer; return the count."""
-        now = utcnow()
-        claimed = claim_queued(limit, now, load_policy())
-        if not claimed:
-            return 0
-        accounts = {
-            a.id: a
-            for a in db.session.scalars(
-                select(ProviderAccount).where(
-                    ProviderAccount.id.in_({m.provider_id for m in claimed})
-                )
-            )
-        }
-        calls = plan_calls(claimed, accounts)
-        by_account: dict[int, list[Call]] = defaultdict(list)
-        for call in calls:
-            if call.refused is not None:
-                record_answer(call, call.refused)
-                continue
-            by_account[call.account_id].append(call)
-        futures: dict[Future, Call] = {}
-        later: list[int] = []
-        for account_id, account_calls in by_account.items():
-            slots = reserve_slots(account_id, len(account_calls), utcnow(), self.longest_wait)
-            for call, slot in zip(account_calls, slots, strict=False):
-                call.not_before = slot
-                futures[self.pool.submit(self._send, call)] = call
-            for call in account_calls[len(slots) :]:
-                later.extend(m.local_id for m in call.messages)
-        if later:
-            release(later)
-        for future in as_completed(futures):
-            record_answer(futures[future], future.result())
-        return len(claimed)
 
+def _where_claimed(call: Call, *statuses: str):
+    """An executemany UPDATE of messages by ``_id``, only while ``call``'s worker holds them.
 
-def release(message_ids: list[int]) -> None:
-    """Put claimed messages back in the queue untouched: they were never sent."""
-    db.session.execute(
-        update(Message)
-        .where(Message.id.in_(message_ids), Message.status == "sending")
-        .values(status="queued", claimed_at=None)
-        .execution_options(synchronize_session=False)
+    ``unknown`` is allowed for answers: a lease that ran out while the request was in
+    flight made its messages unknown, and the late answer still says what happened.
+    """
+    return MESSAGES.update().where(
+        MESSAGES.c.id == bindparam("_id"),
+        MESSAGES.c.worker_id == call.worker_id,
+        # Not IN: an expanding parameter cannot be used with executemany.
+        or_(*(MESSAGES.c.status == status for status in statuses)),
     )
-    db.session.commit()
 
 
 def record_answer(call: Call, answer) -> None:
-    """Write what a provider said about one request, then commit."""
+    """Write what a provider said about one request, then commit.
+
+    Statements, not ORM objects: one executemany UPDATE per kind of outcome (accepted,
+    rejected, unanswered), and one commit.
+    """
     now = utcnow()
     ids = [m.local_id for m in call.messages]
     if isinstance(answer, NotSent):
         _record_refused(call, answer, now)
         return
+    answered = ("sending", "unknown")
     if isinstance(answer, MaybeSent):
         log.error("provider %s may have taken %d messages: %s", call.kind, len(ids), answer)
-        changes = [
-            {"id": i, "status": "unknown", "error": "maybe_sent", "error_detail": answer.detail}
-            for i in ids
-        ]
+        db.session.execute(
+            _where_claimed(call, *answered).values(
+                status="unknown", error="maybe_sent", error_detail=answer.detail
+            ),
+            [{"_id": i} for i in ids],
+        )
     else:
-        changes = []
-        blocked: list[int] = []
-        for item in answer:
-            if isinstance(item, Accepted):
-                changes.append(
-                    {
-                        "id": item.local_id,
-                        "status": "sent",
-                        "provider_ref": item.provider_ref,
-                        "sent_at": now,
-                    }
-                )
-            elif isinstance(item, Rejected):
-                changes.append(
-                    {
-                        "id": item.local_id,
-                        "status": "rejected",
-                        "error": str(item.code),
-                        "error_detail": item.detail,
-                        "done_at": now,
-                    }
-                )
-                if item.code == ErrorCode.BLOCKED:
-                    blocked.append(item.local_id)
+        accepted = {
+            item.local_id: item.provider_ref for item in answer if isinstance(item, Accepted)
+        }
+        rejected = [item for item in answer if isinstance(item, Rejected)]
+        if accepted:
+            db.session.execute(
+                _where_claimed(call, *answered).values(
+                    status="sent", provider_ref=bindparam("_ref"), sent_at=now
+                ),
+                [{"_id": i, "_ref": ref} for i, ref in accepted.items()],
+            )
+        if rejected:
+            db.session.execute(
+                _where_claimed(call, *answered).values(
+                    status="rejected",
+                    error=bindparam("_error"),
+                    error_detail=bindparam("_detail"),
+                    done_at=now,
+                ),
+                [{"_id": r.local_id, "_error": str(r.code), "_detail": r.detail} for r in rejected],
+            )
         # A message the provider did not answer for may or may not have been taken.
-        answered = {change["id"] for change in changes}
-        changes += [
-            {"id": i, "status": "unknown", "error": "no_answer"} for i in ids if i not in answered
-        ]
-        _mark_blacklisted(blocked, now)
-    db.session.execute(update(Message), changes)
-    account = db.session.get(ProviderAccount, call.account_id)
-    if account.failures:
-        account.failures = 0
+        heard = set(accepted) | {r.local_id for r in rejected}
+        unanswered = [{"_id": i} for i in ids if i not in heard]
+        if unanswered:
+            db.session.execute(
+                _where_claimed(call, *answered).values(status="unknown", error="no_answer"),
+                unanswered,
+            )
+        _mark_blacklisted([r.local_id for r in rejected if r.code == ErrorCode.BLOCKED], now)
+    # The account answered: it is not failing (any more).
+    db.session.execute(
+        update(ProviderAccount)
+        .where(
+            ProviderAccount.id == call.account_id,
+            or_(ProviderAccount.failures > 0, ProviderAccount.failing_since.is_not(None)),
+        )
+        .values(failures=0, failing_since=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 
+def _requeue(call: Call, rows: list[dict], error: NotSent) -> None:
+    """Put a refused call's messages back in the queue (``rows``: ``_id`` and more)."""
+    values = {
+        "status": "queued",
+        "worker_id": None,
+        "handed_over_at": None,
+        "error": str(error.code),
+        "error_detail": error.detail,
+    }
+    if rows and "_attempts" in rows[0]:
+        values.update(attempts=bindparam("_attempts"), next_attempt_at=bindparam("_next"))
+    db.session.execute(_where_claimed(call, "sending").values(**values), rows)
+
+
 def _record_refused(call: Call, error: NotSent, now: datetime) -> None:
-    """The provider certainly refused: queue again with backoff; pause if it keeps on."""
+    """The provider certainly refused: queue again with backoff; mark the account failing
+    when the refusal is the account's own (a bad key, no credit) or it keeps refusing."""
     if error.code in SPLIT_CODES:
         _split_refused(call, error, now)
         return
-    attempts = dict(
-        db.session.execute(
-            select(Message.id, Message.attempts).where(
-                Message.id.in_([m.local_id for m in call.messages])
-            )
-        ).all()
-    )
-    changes = []
-    for message_id, tries in attempts.items():
-        wait = error.retry_after or min(2**tries, MAX_BACKOFF_SECONDS)
-        changes.append(
-            {
-                "id": message_id,
-                "status": "queued",
-                "claimed_at": None,
-                "attempts": tries + 1,
-                "next_attempt_at": now + timedelta(seconds=wait),
-                "error": str(error.code),
-                "error_detail": error.detail,
-            }
+    attempts = db.session.execute(
+        select(Message.id, Message.attempts).where(
+            Message.id.in_([m.local_id for m in call.messages])
         )
-    db.session.execute(update(Message), changes)
-    account = db.session.get(ProviderAccount, call.account_id)
-    account.failures += 1
-    account.last_error = str(error.code)
-    log.warning("provider %s refused %d messages: %s", call.kind, len(changes), error)
-    if error.code in ACCOUNT_ERRORS or account.failures >= MAX_FAILURES:
-        from app.messaging.service import pause_campaigns_of_account
-
-        pause_campaigns_of_account(account.id, str(error.code), error.detail)
+    ).all()
+    _requeue(
+        call,
+        [
+            {
+                "_id": message_id,
+                "_attempts": tries + 1,
+                "_next": now
+                + timedelta(seconds=error.retry_after or min(2**tries, MAX_BACKOFF_SECONDS)),
+            }
+            for message_id, tries in attempts
+        ],
+        error,
+    )
+    failures = db.session.execute(
+        update(ProviderAccount)
+        .where(ProviderAccount.id == call.account_id)
+        .values(
+            failures=ProviderAccount.failures + 1,
+            last_error=str(error.code),
+            last_error_detail=error.detail,
+        )
+        .returning(ProviderAccount.failures)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    log.warning("provider %s refused %d messages: %s", call.kind, len(attempts), error)
+    if error.code in ACCOUNT_ERRORS or failures >= MAX_FAILURES:
+        db.session.execute(
+            update(ProviderAccount)
+            .where(ProviderAccount.id == call.account_id, ProviderAccount.failing_since.is_(None))
+            .values(failing_since=now)
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
 
 
 def _split_refused(call: Call, error: NotSent, now: datetime) -> None:
     """A request refused for one unnamed message: alone, it is rejected; else split it."""
     if len(call.messages) == 1:
-        changes = [
-            {
-                "id": call.messages[0].local_id,
-                "status": "rejected",
-                "error": str(error.code),
-                "error_detail": error.detail,
-                "done_at": now,
-            }
-        ]
+        db.session.execute(
+            _where_claimed(call, "sending").values(
+                status="rejected", error=str(error.code), error_detail=error.detail, done_at=now
+            ),
+            [{"_id": call.messages[0].local_id}],
+        )
     else:
-        changes = [
-            {
-                "id": m.local_id,
-                "status": "queued",
-                "claimed_at": None,
-                "error": str(error.code),
-                "error_detail": error.detail,
-            }
-            for m in call.messages
-        ]
-    db.session.execute(update(Message), changes)
+        _requeue(call, [{"_id": m.local_id} for m in call.messages], error)
     db.session.commit()
 
 
 # Recovery ----------------------------------------------------------------------------
-
-
-def expire_stale_claims(timeout: timedelta) -> int:
-    """Mark messages claimed longer than ``timeout`` ago as ``unknown``.
-
-    Their worker died between claiming and recording the provider's answer, so the
-    request may have left: they are never re-sent automatically.
-    """
-    result = db.session.execute(
-        update(Message)
-        .where(Message.status == "sending", Message.claimed_at < utcnow() - timeout)
-        .values(status="unknown", error="dispatcher_stopped")
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount
 
 
 def reconcile_unknown(limit: int = 500) -> int:
@@ -520,7 +662,13 @@ def retry_unknown(campaign_id: int, status: str = "queued") -> int:
     result = db.session.execute(
         update(Message)
         .where(Message.campaign_id == campaign_id, Message.status == "unknown")
-        .values(status=status, claimed_at=None, next_attempt_at=None, polled_at=None)
+        .values(
+            status=status,
+            worker_id=None,
+            handed_over_at=None,
+            next_attempt_at=None,
+            polled_at=None,
+        )
         .execution_options(synchronize_session=False)
     )
     return result.rowcount

@@ -20,6 +20,7 @@ from app.jobs import run_all_once
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
 from app.sending import service as sending
+from app.sending.leases import begin_lease
 from app.sending.models import Message, ProviderAccount
 from app.sending.policy import SendingPolicy, save_policy
 
@@ -485,7 +486,9 @@ def test_progress_counts_as_the_campaign_goes(app, logged_in, audience):
     assert counts(data) == {"queued": 3}
     assert data["total_shown"] == "۳"
 
-    sending.claim_queued(1, datetime.now(UTC), sending.load_policy())
+    # Another worker, alive, has claimed one message.
+    other_worker = begin_lease("worker", timedelta(seconds=30))
+    sending.claim_queued(1, datetime.now(UTC), sending.load_policy(), other_worker)
     data = progress(logged_in, campaign.id)
     assert counts(data) == {"queued": 2, "sending": 1}
     assert data["handed_over"] == 0

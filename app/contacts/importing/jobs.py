@@ -620,6 +620,10 @@ class ImportRun:
         counts.duplicates += stored.late_duplicates
 
 
+# A running job without a committed chunk for this long lost its worker (a slice commits
+# every VAFA_IMPORT_COMMIT_SECONDS).
+STALE_AFTER = timedelta(minutes=5)
+
 # The run this process has open, between a worker's slices.
 _current: ImportRun | None = None
 _current_lock = threading.Lock()
@@ -631,10 +635,9 @@ def _chunk_rows() -> int:
 
 def _release_stale() -> None:
     """Put back jobs whose worker died mid-slice (no chunk committed for a long while)."""
-    timeout = timedelta(seconds=current_app.config.get("VAFA_CLAIM_TIMEOUT", 300))
     for job in db.session.scalars(select(ImportJob).where(ImportJob.status == "running")):
         at = (job.options.get("resume") or {}).get("at")
-        if at and datetime.fromisoformat(at) < utcnow() - timeout:
+        if at and datetime.fromisoformat(at) < utcnow() - STALE_AFTER:
             log.warning("import %s: no progress since %s; putting it back", job.id, at)
             db.session.execute(
                 update(ImportJob)

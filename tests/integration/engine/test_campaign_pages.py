@@ -5,6 +5,7 @@ company only (its price is 100 Rials a part, its credit what a test sets).
 """
 
 import re
+from datetime import timedelta
 
 from flask_babel import gettext
 from integration_support import as_int, in_locale, page_text
@@ -16,6 +17,7 @@ from app.jobs import run_all_once
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
 from app.sending import service as sending
+from app.sending.leases import begin_lease
 from app.sending.models import ERROR_LABELS, Message
 from app.sending.providers.base import ErrorCode, MaybeSent, NotSent
 
@@ -289,3 +291,19 @@ def test_the_campaign_page_says_why_the_engine_paused_it(logged_in, scripted, ma
     assert reason not in page_text(page)
     run_all_once(logged_in.application)
     assert statuses(campaign_id) == ["sent"] * 3
+
+
+def test_a_due_campaign_says_it_waits_for_the_scheduler_while_none_runs(
+    logged_in, scripted, make_contact
+):
+    make_contact("09120000000", first_name="علی")
+    campaign_id = compose(logged_in, scripted)
+    confirm(logged_in, campaign_id)  # due now; no scheduler has started it
+    waiting = fa(
+        "Waiting for the scheduler: this campaign is due, but no scheduler is running to "
+        "start it. Run this on the server:"
+    )
+    assert waiting in page_text(logged_in.get(f"/campaigns/{campaign_id}"))
+
+    begin_lease("scheduler", timedelta(seconds=30))
+    assert waiting not in page_text(logged_in.get(f"/campaigns/{campaign_id}"))

@@ -1,5 +1,7 @@
 """The sending engine end to end on the database: claims, batches, answers, recovery."""
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -10,7 +12,8 @@ from app.extensions import db
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
 from app.sending import service as sending
-from app.sending.models import Message, ProviderAccount
+from app.sending.leases import begin_lease, reap_expired_leases, renew_lease
+from app.sending.models import Message, Process, ProviderAccount
 from app.sending.providers.base import Accepted, ErrorCode, MaybeSent, NotSent, Rejected
 from app.types import utcnow
 
@@ -32,6 +35,10 @@ def dispatch(limit=100) -> int:
         return dispatcher.dispatch(limit)
     finally:
         dispatcher.close()
+
+
+def claim(limit: int, worker_id: int) -> list:
+    return sending.claim_queued(limit, utcnow(), sending.load_policy(), worker_id)
 
 
 def test_personalised_texts_go_per_recipient_within_the_provider_limit(started_campaign, scripted):
@@ -161,6 +168,10 @@ def test_a_bad_key_pauses_the_campaign_with_its_reason(started_campaign, scripte
 
     dispatch()
 
+    # The engine marks the account; the scheduler's job pauses its campaigns.
+    account = db.session.get(ProviderAccount, scripted.account.id)
+    assert (account.last_error, account.failing_since is not None) == ("bad_key", True)
+    assert campaigns.pause_campaigns_of_failing_accounts() == 1
     db.session.refresh(campaign)
     assert campaign.status == "paused"
     assert campaign.paused_reason == "bad_key"
@@ -181,6 +192,7 @@ def test_a_provider_that_keeps_failing_pauses_its_campaigns(started_campaign, sc
         scripted.answers.append(NotSent(ErrorCode.BUSY, "connection refused"))
         with time_machine.travel(moment):
             dispatch()
+            campaigns.pause_campaigns_of_failing_accounts()
         moment += timedelta(seconds=sending.MAX_BACKOFF_SECONDS + 1)
 
     db.session.refresh(campaign)
@@ -251,39 +263,176 @@ def test_pause_holds_and_resume_releases(started_campaign, scripted):
     assert db.session.get(Campaign, campaign.id).status == "done"
 
 
-def test_a_dead_workers_claims_become_unknown_not_resent(started_campaign, scripted):
-    campaign, _ = started_campaign()
-    claimed = sending.claim_queued(10, utcnow(), sending.load_policy())
-    assert len(claimed) == 3
+def test_a_dead_workers_unsent_claim_goes_back_and_only_its_request_in_flight_is_unknown(
+    started_campaign, scripted
+):
+    campaign, _ = started_campaign()  # three texts: two calls of at most two
+    dead = begin_lease("worker", timedelta(seconds=30))
+    claimed = claim(10, dead)
+    accounts = {scripted.account.id: db.session.get(ProviderAccount, scripted.account.id)}
+    first_call, _second_call = sending.plan_calls(claimed, accounts, dead)
+    # The worker handed its first request over, then died before any answer.
+    assert len(sending.hand_over(first_call)) == 2
 
-    with time_machine.travel(utcnow() + timedelta(minutes=6)):
-        assert sending.expire_stale_claims(timedelta(minutes=5)) == 3
-        assert dispatch() == 0
+    with time_machine.travel(utcnow() + timedelta(seconds=29)):
+        assert reap_expired_leases() == 0
+    assert statuses(campaign) == ["sending"] * 3
+    with time_machine.travel(utcnow() + timedelta(seconds=31)):
+        assert reap_expired_leases() == 1
+        assert reap_expired_leases() == 0, "a lease is retired once"
 
-    assert statuses(campaign) == ["unknown"] * 3
+    assert statuses(campaign) == ["unknown", "unknown", "queued"]
     assert messages(campaign)[0].error == "dispatcher_stopped"
+    assert dispatch() == 1
+    assert statuses(campaign) == ["unknown", "unknown", "sent"]
+    assert [[m.local_id for m in call] for call in scripted.calls] == [[messages(campaign)[2].id]]
+
+
+def test_a_worker_too_slow_to_renew_sends_nothing_that_went_back(started_campaign, scripted):
+    campaign, _ = started_campaign(names=("علی",))
+    slow = begin_lease("worker", timedelta(seconds=30))
+    accounts = {scripted.account.id: db.session.get(ProviderAccount, scripted.account.id)}
+    (call,) = sending.plan_calls(claim(10, slow), accounts, slow)
+
+    with time_machine.travel(utcnow() + timedelta(seconds=31)):
+        assert reap_expired_leases() == 1
+        assert renew_lease(slow, timedelta(seconds=30)) is False
+        other = begin_lease("worker", timedelta(seconds=30))
+        assert [m.id for m in claim(10, other)] == [call.messages[0].local_id]
+
+    assert sending.hand_over(call) == [], "the slow worker may not send it any more"
+
+
+def test_a_lease_renewed_in_time_keeps_its_claim(started_campaign, scripted):
+    campaign, _ = started_campaign()
+    alive = begin_lease("worker", timedelta(seconds=30))
+    claim(10, alive)
+    moment = utcnow()
+    for _beat in range(4):
+        moment += timedelta(seconds=20)
+        with time_machine.travel(moment):
+            assert renew_lease(alive, timedelta(seconds=30))
+            assert reap_expired_leases() == 0
+    assert statuses(campaign) == ["sending"] * 3
+
+
+def test_a_worker_that_stops_puts_its_unsent_claim_back(started_campaign, scripted):
+    campaign, _ = started_campaign()
+    dispatcher = sending.Dispatcher(concurrency=1)
+    lease = dispatcher.lease.id
+    claim(10, lease)
+    dispatcher.close()
+
+    assert statuses(campaign) == ["queued"] * 3
+    assert db.session.get(Process, lease) is None
+    assert scripted.calls == []
+
+
+def test_two_processes_noticing_one_expiry_retire_it_once(app, started_campaign, scripted):
+    campaign, _ = started_campaign(names=[f"n{i}" for i in range(6)])
+    dead = begin_lease("worker", timedelta(seconds=1))
+    claim(10, dead)
+    later = utcnow() + timedelta(seconds=5)
+    retired = []
+
+    def notice():
+        with app.app_context():
+            retired.append(reap_expired_leases(later))
+            db.session.remove()
+
+    threads = [threading.Thread(target=notice) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(retired) == [0, 0, 0, 1]
+    assert statuses(campaign) == ["queued"] * 6
+
+
+def test_requests_are_handed_over_before_they_leave(started_campaign, scripted):
+    campaign, _ = started_campaign(body="حراج")
+    seen = []
+
+    def look(batch):
+        ids = [m.local_id for m in batch]
+        seen.extend(
+            db.session.execute(
+                select(Message.status, Message.handed_over_at.is_not(None)).where(
+                    Message.id.in_(ids)
+                )
+            ).all()
+        )
+        return [Accepted(i, f"ref-{i}") for i in ids]
+
+    scripted.answers.append(look)
+    dispatch()
+
+    assert seen == [("sending", True)] * 3
+    assert statuses(campaign) == ["sent"] * 3
+
+
+def test_a_slow_request_does_not_hold_up_the_others(app, started_campaign, scripted):
+    campaign, _ = started_campaign(names=[f"n{i}" for i in range(8)])  # four calls of two
+    slow = threading.Event()
+
+    def answer_late(batch):
+        slow.wait(30)
+        return [Accepted(m.local_id, f"ref-{m.local_id}") for m in batch]
+
+    scripted.answers.append(answer_late)
+    dispatcher = sending.Dispatcher(concurrency=2, batch=4)
+    stop = threading.Event()
+
+    def run():
+        with app.app_context():
+            dispatcher.run(stop, idle_seconds=0.1)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        # While the first request waits for its answer, the other thread sends the
+        # rest, claiming ahead, and each answer is written as it comes.
+        deadline = time.monotonic() + 30
+        while statuses(campaign).count("sent") < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(statuses(campaign)) == ["sending"] * 2 + ["sent"] * 6
+        assert all(m.handed_over_at for m in messages(campaign) if m.status == "sending")
+    finally:
+        slow.set()
+        stop.set()
+        runner.join()
+        dispatcher.close()
+    assert statuses(campaign) == ["sent"] * 8
 
 
 def test_claims_never_overlap(started_campaign, scripted):
     started_campaign(names=[f"n{i}" for i in range(7)])
-    now = utcnow()
-    first = sending.claim_queued(4, now, sending.load_policy())
-    second = sending.claim_queued(4, now, sending.load_policy())
+    first = claim(4, begin_lease("worker", timedelta(seconds=30)))
+    second = claim(4, begin_lease("worker", timedelta(seconds=30)))
     assert {m.id for m in first}.isdisjoint({m.id for m in second})
     assert len(first) + len(second) == 7
 
 
-def test_the_rate_limit_spaces_requests_for_every_worker(scripted):
+def test_the_rate_limit_spaces_requests_for_every_worker(scripted, time_machine):
     account = db.session.get(ProviderAccount, scripted.account.id)
     account.requests_per_second = 4
     db.session.commit()
-    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    time_machine.move_to(datetime(2026, 11, 23, 10, 0, tzinfo=UTC), tick=False)
 
-    slots = sending.reserve_slots(account.id, 3, now)
-    # Another worker, a moment later, queues behind the first one's requests.
-    later = sending.reserve_slots(account.id, 1, now + timedelta(seconds=0.1))
+    # Three workers ask at the same moment: the first goes now, the second a quarter of
+    # a second later; the third may not book further ahead, and asks again then.
+    assert sending.take_slot(account.id) == (True, 0)
+    db.session.commit()
+    assert sending.take_slot(account.id) == (True, 0.25)
+    db.session.commit()
+    assert sending.take_slot(account.id) == (False, 0.25)
+    db.session.expire_all()
+    booked = db.session.get(ProviderAccount, account.id).next_request_at
+    assert booked == datetime(2026, 11, 23, 10, 0, 0, 500000, tzinfo=UTC)
 
-    assert [(slot - now).total_seconds() for slot in slots + later] == [0, 0.25, 0.5, 0.75]
+    time_machine.shift(timedelta(seconds=0.3))
+    assert sending.take_slot(account.id) == (True, 0.2)
 
 
 def test_a_request_refused_for_an_unnamed_bad_number_is_split(started_campaign, scripted):
@@ -321,26 +470,6 @@ def test_retrying_unknown_messages_respects_pause_and_cancel(started_campaign, s
     db.session.commit()
     assert statuses(campaign) == ["cancelled", "cancelled"]
     assert campaigns.retry_unknown_messages(campaign) == 0
-
-
-def test_a_slow_provider_takes_only_what_it_can_send_before_the_claim_expires(
-    started_campaign, scripted
-):
-    campaign, _ = started_campaign(names=[f"n{i}" for i in range(6)])  # 3 calls of 2
-    account = db.session.get(ProviderAccount, scripted.account.id)
-    account.requests_per_second = 1
-    db.session.commit()
-    dispatcher = sending.Dispatcher(concurrency=4, claim_timeout=timedelta(seconds=2))
-    try:
-        assert dispatcher.dispatch(100) == 6
-    finally:
-        dispatcher.close()
-
-    # One request a second, and no waiting past half the 2 s claim timeout: two requests
-    # went out, the third call's messages are back in the queue, never sent.
-    assert sorted(statuses(campaign)) == ["queued", "queued", "sent", "sent", "sent", "sent"]
-    assert len(scripted.calls) == 2
-    assert all(m.claimed_at is None for m in messages(campaign) if m.status == "queued")
 
 
 def test_pause_or_cancel_while_messages_are_written_holds_for_all(

@@ -1,13 +1,15 @@
-"""Claim limits and the periodic jobs' settings (moved from test_campaigns.py)."""
+"""Claim limits, leases and the periodic jobs' settings (moved from test_campaigns.py)."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import run_all_once
+from app.jobs import SchedulerWatch, Worker, start_scheduler
 from app.sending import service as sending
-from app.sending.models import Message
+from app.sending.leases import begin_lease, scheduler_alive
+from app.sending.models import Message, Process
 from app.types import utcnow
 
 
@@ -19,7 +21,11 @@ def statuses() -> list[str]:
 def test_a_claim_takes_at_most_its_limit_and_never_the_same_message(started_campaign, scripted):
     started_campaign(names=[f"n{i}" for i in range(5)])
     now = utcnow()
-    claims = [[m.id for m in sending.claim_queued(2, now, sending.load_policy())] for _ in range(4)]
+    worker = begin_lease("worker", timedelta(seconds=30))
+    claims = [
+        [m.id for m in sending.claim_queued(2, now, sending.load_policy(), worker)]
+        for _ in range(4)
+    ]
     assert [len(claim) for claim in claims] == [2, 2, 1, 0]
     assert (
         sorted(sum(claims, [])) == db.session.scalars(select(Message.id).order_by(Message.id)).all()
@@ -27,19 +33,57 @@ def test_a_claim_takes_at_most_its_limit_and_never_the_same_message(started_camp
     assert statuses() == ["sending"] * 5
 
 
-def test_the_expiry_job_uses_the_configured_claim_timeout(
-    app, started_campaign, scripted, time_machine
+def test_a_worker_holds_a_lease_of_the_configured_length_until_it_stops(app):
+    app.config["VAFA_CLAIM_LEASE"] = 60
+    worker = Worker(app)
+    try:
+        process = db.session.scalars(select(Process)).one()
+        assert process.role == "worker"
+        assert process.expires_at - process.seen_at == timedelta(seconds=60)
+    finally:
+        worker.dispatcher.close()
+    db.session.expire_all()
+    assert db.session.scalars(select(Process)).all() == []
+
+
+def test_the_scheduler_holds_a_lease_while_it_runs(app):
+    assert not scheduler_alive()
+    scheduler = start_scheduler(app)
+    try:
+        assert scheduler_alive()
+    finally:
+        scheduler.shutdown()
+    assert not scheduler_alive()
+
+
+def test_a_worker_says_once_that_due_campaigns_wait_for_a_missing_scheduler(
+    started_campaign, scripted, caplog, time_machine
 ):
+    from app.messaging import service as campaigns
+
     time_machine.move_to(datetime(2026, 5, 1, 12, 0, tzinfo=UTC), tick=False)
-    started_campaign()
-    sending.claim_queued(500, utcnow(), sending.load_policy())
-    app.config["VAFA_CLAIM_TIMEOUT"] = 60
+    campaign, _ = started_campaign()
+    campaign.status = "scheduled"  # due, but not started: no scheduler has run
+    db.session.commit()
+    assert campaigns.due_campaigns(utcnow()) == 1
+    watch = SchedulerWatch()
+    caplog.set_level(logging.INFO, logger="vafa.jobs")
 
-    time_machine.shift(timedelta(seconds=59))
-    run_all_once(app)
-    assert statuses() == ["sending"] * 3
+    def said() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "no scheduler" in r.getMessage()]
 
-    time_machine.shift(timedelta(seconds=2))
-    run_all_once(app)
-    assert statuses() == ["unknown"] * 3
-    assert scripted.calls == [], "a claim whose worker died is never sent again"
+    watch()
+    time_machine.shift(timedelta(minutes=2))
+    watch()
+    assert said() == [], "a scheduler may be restarting: not yet"
+    time_machine.shift(timedelta(minutes=2))
+    watch()
+    watch()
+    assert said() == [
+        "1 campaigns are due but no scheduler has run for 4 minutes: "
+        "start `vafa scheduler` (or `vafa run`)"
+    ]
+
+    begin_lease("scheduler", timedelta(seconds=30))
+    watch()
+    assert "a scheduler is running again" in caplog.text
