@@ -28,6 +28,7 @@ from sqlalchemy import text
 from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
+from app.sending import reconcile
 from app.sending import service as sending
 
 log = logging.getLogger("vafa.jobs")
@@ -51,6 +52,14 @@ def _expire_claims() -> int:
     return sending.expire_stale_claims(timedelta(seconds=_config("VAFA_CLAIM_TIMEOUT")))
 
 
+def _reconcile() -> int:
+    claim_timeout = timedelta(seconds=_config("VAFA_CLAIM_TIMEOUT"))
+    outcome = reconcile.reconcile_unknown(
+        claim_timeout, campaigns.send_again, _config("VAFA_CONCURRENCY")
+    )
+    return outcome.settled
+
+
 def _poll_delivery() -> int:
     return sending.poll_delivery(
         5000,
@@ -67,7 +76,7 @@ SCHEDULER_JOBS = (
 # The dispatcher is the worker's first job; it runs again at once while there is work.
 WORKER_JOBS = (
     Job("expire_stale_claims", _expire_claims, every=5),
-    Job("reconcile_unknown", sending.reconcile_unknown, every=60),
+    Job("reconcile_unknown", _reconcile, every=5),
     Job("poll_delivery", _poll_delivery, every=5),
     Job("poll_inbox", sending.poll_inbox, every=60),
     # Imports run a slice of a few seconds at a time, so sending goes on between slices.
