@@ -14,7 +14,6 @@ from app.extensions import db
 from app.jobs import run_all_once
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
-from app.sending import service as sending
 from app.sending.models import LEFT_TO_OWNER, Message, ProviderAccount
 from app.sending.policy import SendingPolicy, save_policy
 from app.sending.providers.base import ErrorCode, MaybeSent
@@ -22,6 +21,7 @@ from app.sending.reconcile import ASK_AGAIN_AFTER, reconcile_unknown
 from app.types import utcnow
 from tests.fakes import kavenegar
 from tests.fakes.server import Faults, serving
+from tests.integration.engine.test_dispatch import dispatch
 
 KEY = "kave-reconcile-key"
 LINE = "30001234"
@@ -34,14 +34,6 @@ def messages(**where) -> list[Message]:
     for column, value in where.items():
         query = query.where(getattr(Message, column) == value)
     return db.session.scalars(query).all()
-
-
-def dispatch(limit=100) -> int:
-    dispatcher = sending.Dispatcher(concurrency=4)
-    try:
-        return dispatcher.dispatch(limit)
-    finally:
-        dispatcher.close()
 
 
 def reconcile(margin=MARGIN, **options):
@@ -149,27 +141,32 @@ def test_kavenegar_taken_messages_become_sent_and_never_taken_ones_go_out_once(
     assert len(fake.state["sent"]) == 4
 
 
-def test_lookups_go_in_kavenegars_largest_batch(kave_account, fake):
-    now = utcnow()
+def uncertain(account, count: int) -> None:
+    """``count`` messages whose requests ended an hour ago, fate unknown."""
+    an_hour_ago = utcnow() - timedelta(hours=1)
     db.session.execute(
         insert(Message),
         [
             {
-                "provider_id": kave_account.id,
+                "provider_id": account.id,
                 "mobile": "+989120000000",
                 "body": "سلام",
                 "parts": 1,
                 "sender": LINE,
                 "status": "unknown",
                 "error": "maybe_sent",
-                "idempotency_key": f"reconcile:{i}",
-                "claimed_at": now - timedelta(hours=1),
-                "created_at": now,
+                "idempotency_key": f"uncertain:{i}",
+                "claimed_at": an_hour_ago,
+                "created_at": an_hour_ago,
             }
-            for i in range(1001)
+            for i in range(count)
         ],
     )
     db.session.commit()
+
+
+def test_lookups_go_in_kavenegars_largest_batch(kave_account, fake):
+    uncertain(kave_account, 1001)
 
     outcome = reconcile()
 
@@ -180,26 +177,7 @@ def test_lookups_go_in_kavenegars_largest_batch(kave_account, fake):
 
 def test_lookups_keep_to_the_accounts_rate_limit(kave_account, fake):
     kave_account.requests_per_second = 1
-    db.session.commit()
-    now = utcnow()
-    db.session.execute(
-        insert(Message),
-        [
-            {
-                "provider_id": kave_account.id,
-                "mobile": "+989120000000",
-                "body": "سلام",
-                "parts": 1,
-                "sender": LINE,
-                "status": "unknown",
-                "idempotency_key": f"limited:{i}",
-                "claimed_at": now - timedelta(hours=1),
-                "created_at": now,
-            }
-            for i in range(1200)
-        ],
-    )
-    db.session.commit()
+    uncertain(kave_account, 1200)
 
     reconcile(within=timedelta(0))  # one request's slot is all the limit gives now
 
