@@ -99,6 +99,7 @@ def reconcile_unknown(
         )
     ).all()
     local = threading.local()
+    sessions: list[requests.Session] = []
 
     def lookup(kind: str, settings: Settings, ids: Sequence[int], slot: datetime):
         delay = (slot - utcnow()).total_seconds()
@@ -106,6 +107,7 @@ def reconcile_unknown(
             time.sleep(delay)
         if not hasattr(local, "session"):
             local.session = requests.Session()
+            sessions.append(local.session)
         try:
             return make_provider(kind, settings, local.session).find_sent(ids)
         except ProviderError as error:
@@ -125,27 +127,51 @@ def reconcile_unknown(
             except NotSent as error:
                 log.warning("cannot reconcile with %s: %s", account.name, error)
                 continue
-            due = db.session.scalars(
-                select(Message.id)
-                .where(
-                    being_checked(),
-                    Message.provider_id == account.id,
-                    or_(Message.polled_at.is_(None), Message.polled_at <= now - ASK_AGAIN_AFTER),
-                )
-                .order_by(Message.id)
-                .limit(limit)
-            ).all()
-            if not due:
-                continue
-            batches = list(chunks(due, adapter.max_lookup))
-            slots = reserve_slots(account.id, len(batches), utcnow(), within)
+            batches = _take_due(account.id, adapter.max_lookup, now, within, limit)
             futures = {
                 pool.submit(lookup, account.kind, settings, batch, slot): batch
-                for batch, slot in zip(batches, slots, strict=False)
+                for batch, slot in batches
             }
             for future in as_completed(futures):
                 _record(futures[future], future.result(), adapter, margin, send_again, outcome)
+    for session in sessions:
+        session.close()
     return outcome
+
+
+def _take_due(
+    account_id: int, size: int, now: datetime, within: timedelta, limit: int
+) -> list[tuple[list[int], datetime]]:
+    """The account's messages due for a lookup, in batches of ``size``, each with its
+    rate-limit slot: as many batches as the limit allows ``within`` the next moments.
+
+    They are taken (``polled_at`` set) by conditional UPDATEs, so workers reconciling at
+    the same time look up different messages.
+    """
+    due = (
+        being_checked(),
+        Message.provider_id == account_id,
+        or_(Message.polled_at.is_(None), Message.polled_at <= now - ASK_AGAIN_AFTER),
+    )
+    ids = db.session.scalars(select(Message.id).where(*due).order_by(Message.id).limit(limit))
+    batches = list(chunks(ids.all(), size))
+    if not batches:
+        db.session.commit()
+        return []
+    slots = reserve_slots(account_id, len(batches), utcnow(), within)
+    taken = []
+    for batch, slot in zip(batches, slots, strict=False):
+        mine = db.session.scalars(
+            update(Message)
+            .where(Message.id.in_(batch), *due)
+            .values(polled_at=now)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if mine:
+            taken.append((sorted(mine), slot))
+    db.session.commit()
+    return taken
 
 
 def _leave_to_owner(account_id: int, now: datetime) -> int:
