@@ -34,6 +34,7 @@ from sqlalchemy import text
 from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
+from app.sending import reconcile
 from app.sending import service as sending
 from app.sending.leases import LeaseKeeper, scheduler_alive
 from app.types import utcnow
@@ -57,6 +58,13 @@ def _config(name: str):
 
 def _lease() -> timedelta:
     return timedelta(seconds=_config("VAFA_CLAIM_LEASE"))
+
+
+def _reconcile() -> int:
+    outcome = reconcile.reconcile_unknown(
+        reconcile.request_over_after(_lease()), campaigns.send_again, _config("VAFA_CONCURRENCY")
+    )
+    return outcome.settled
 
 
 def _poll_delivery() -> int:
@@ -110,7 +118,7 @@ SCHEDULER_JOBS = (
 # The dispatcher runs beside these, in its own thread (Worker.run).
 WORKER_JOBS = (
     Job("watch_scheduler", SchedulerWatch(), every=30),
-    Job("reconcile_unknown", sending.reconcile_unknown, every=60),
+    Job("reconcile_unknown", _reconcile, every=5),
     Job("poll_delivery", _poll_delivery, every=5),
     Job("poll_inbox", sending.poll_inbox, every=60),
     # Imports run a slice of a few seconds at a time, so sending goes on between slices.

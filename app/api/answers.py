@@ -83,6 +83,15 @@ class Totals(Answer):
     messages: Count
     waiting: Count = Field(description="queued, sending or held (paused)")
     handed_over: Count = Field(description="accepted by the provider (sent and after)")
+    uncertain: Count = Field(
+        description="unknown: the provider may or may not have taken them; the campaign is "
+        "not done while any is left"
+    )
+    being_checked: Count = Field(
+        description="of the uncertain, those being looked up at the provider (taken ones "
+        "become sent, never-taken ones are sent again); the rest wait for the owner's "
+        "retry-unknown"
+    )
 
 
 Counts = Annotated[
@@ -104,7 +113,8 @@ class Campaign(Answer):
     name: str
     text: str
     status: CampaignStatus = Field(
-        description="draft → scheduled → preparing → sending ⇄ paused → done | cancelled"
+        description="draft → scheduled → preparing → sending ⇄ paused → done | cancelled; "
+        "sending ⇄ checking (nothing left to send, some messages' fate not known yet) → done"
     )
     status_label: str
     audience: CampaignAudience

@@ -89,7 +89,7 @@ def _paused_reason_label(reason: str | None) -> str | None:
     return str(ERROR_LABELS.get(reason, reason))
 
 
-def campaign_json(campaign: Campaign, counts: dict[str, int]) -> dict:
+def campaign_json(campaign: Campaign, counts: dict[str, int], left_to_owner: int) -> dict:
     total = sum(counts.values())
     if campaign.to_everyone:
         audience = {"all": True}
@@ -119,6 +119,8 @@ def campaign_json(campaign: Campaign, counts: dict[str, int]) -> dict:
             "messages": total,
             "waiting": sum(counts.get(status, 0) for status in WAITING),
             "handed_over": sum(counts.get(status, 0) for status in HANDED_OVER),
+            "uncertain": counts.get("unknown", 0),
+            "being_checked": counts.get("unknown", 0) - left_to_owner,
         },
         **_times(campaign, "scheduled_at", "started_at", "finished_at", "created_at"),
     }
@@ -139,7 +141,8 @@ def _counts(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
 
 
 def _one(campaign: Campaign) -> dict:
-    return campaign_json(campaign, campaigns.campaign_counts(campaign.id))
+    left = campaigns.left_to_owner([campaign.id]).get(campaign.id, 0)
+    return campaign_json(campaign, campaigns.campaign_counts(campaign.id), left)
 
 
 def estimate_json(figures: campaigns.Estimate) -> dict:
@@ -239,8 +242,9 @@ def list_campaigns():
     rows = db.session.scalars(
         select(Campaign).where(Campaign.id > after_id).order_by(Campaign.id).limit(limit + 1)
     ).all()
-    counts = _counts([c.id for c in rows[:limit]])
-    return jsonify(_page(rows, limit, lambda c: campaign_json(c, counts[c.id])))
+    ids = [c.id for c in rows[:limit]]
+    counts, left = _counts(ids), campaigns.left_to_owner(ids)
+    return jsonify(_page(rows, limit, lambda c: campaign_json(c, counts[c.id], left.get(c.id, 0))))
 
 
 @bp.get("/campaigns/<int:campaign_id>")

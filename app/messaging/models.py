@@ -11,11 +11,14 @@ from app.types import UTCDateTime, utcnow
 
 # draft (estimate shown) → scheduled → preparing (writing its messages)
 #   → sending (dispatcher at work) ⇄ paused → done | cancelled
+# sending ⇄ checking (nothing left to send, but some messages' fate is not known yet)
+#   → done, once none is uncertain
 CAMPAIGN_STATUS_LABELS = {
     "draft": _l("Draft"),
     "scheduled": _l("Scheduled"),
     "preparing": _l("Preparing"),
     "sending": _l("Sending"),
+    "checking": _l("Checking with the provider"),
     "paused": _l("Paused"),
     "done": _l("Sent"),
     "cancelled": _l("Cancelled"),

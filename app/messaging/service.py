@@ -12,7 +12,7 @@ from app.extensions import db
 from app.messaging.models import Campaign
 from app.messaging.text import count_parts, render
 from app.sending.leases import scheduler_alive
-from app.sending.models import HANDED_OVER, Message, ProviderAccount
+from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy
 from app.sending.providers.base import ProviderError
 from app.sending.service import adapter_for, retry_unknown
@@ -336,9 +336,42 @@ def retry_unknown_messages(campaign: Campaign) -> int:
     if campaign.status == "cancelled":
         return 0
     count = retry_unknown(campaign.id, "held" if campaign.status == "paused" else "queued")
-    if count and campaign.status == "done":
+    if count and campaign.status in ("done", "checking"):
         campaign.status = "sending"
     return count
+
+
+def send_again(message_ids: list[int]) -> None:
+    """Uncertain messages the provider certainly never took go out again, as their
+    campaign allows: held while it is paused, never once it is cancelled.
+
+    Reconciliation (app/sending/reconcile.py) learns which; the campaign decides.
+    """
+    unknown = (Message.id.in_(message_ids), Message.status == "unknown")
+    fresh = {
+        "worker_id": None,
+        "handed_over_at": None,
+        "polled_at": None,
+        "error": None,
+        "error_detail": None,
+    }
+    for state, values in (
+        ("cancelled", {"status": "cancelled", "done_at": utcnow()}),
+        ("paused", {"status": "held", **fresh}),
+    ):
+        in_state = select(Campaign.id).where(Campaign.status == state)
+        db.session.execute(
+            update(Message)
+            .where(*unknown, Message.campaign_id.in_(in_state))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.execute(
+        update(Message)
+        .where(*unknown)
+        .values(status="queued", next_attempt_at=None, **fresh)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def pause_campaigns_of_failing_accounts() -> int:
@@ -390,23 +423,58 @@ def _move(campaign_id: int, old, new: str, **values) -> int:
 
 
 def finish_campaigns() -> int:
-    """Mark sending campaigns with nothing left to hand to a provider as done."""
-    pending = (
-        select(Message.id)
-        .where(
-            Message.campaign_id == Campaign.id,
-            Message.status.in_(("queued", "sending", "held")),
+    """Move campaigns on as their messages settle; return how many became done.
+
+    Nothing left to hand to a provider: done, unless some messages' fate is still
+    unknown, in which case the campaign is ``checking`` until reconciliation (or the
+    owner's retry) settles them. Messages queued again send it back to ``sending``.
+    """
+
+    def having(*statuses: str):
+        return (
+            select(Message.id)
+            .where(Message.campaign_id == Campaign.id, Message.status.in_(statuses))
+            .exists()
         )
-        .exists()
+
+    pending, uncertain = having("queued", "sending", "held"), having("unknown")
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.status == "checking", pending)
+        .values(status="sending")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.status == "sending", ~pending, uncertain)
+        .values(status="checking")
+        .execution_options(synchronize_session=False)
     )
     result = db.session.execute(
         update(Campaign)
-        .where(Campaign.status == "sending", ~pending)
+        .where(Campaign.status.in_(("sending", "checking")), ~pending, ~uncertain)
         .values(status="done", finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
     return result.rowcount
+
+
+def left_to_owner(campaign_ids: list[int]) -> dict[int, int]:
+    """Uncertain messages per campaign whose fate no provider lookup can learn: only the
+    owner can decide to send them again (the rest of ``unknown`` is being checked)."""
+    if not campaign_ids:
+        return {}
+    rows = db.session.execute(
+        select(Message.campaign_id, func.count())
+        .where(
+            Message.campaign_id.in_(campaign_ids),
+            Message.status == "unknown",
+            Message.error == LEFT_TO_OWNER,
+        )
+        .group_by(Message.campaign_id)
+    ).all()
+    return dict(rows)
 
 
 def campaign_counts(campaign_id: int) -> dict[str, int]:

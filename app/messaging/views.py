@@ -192,7 +192,33 @@ def _progress(campaign: Campaign) -> dict:
         "handed_over_shown": show_number(total - waiting),
         "rate_text": _("%(rate)s per second", rate=show_number(round(rate))) if rate else "",
         "eta_text": _("about %(time)s left", time=_duration(eta)) if eta else "",
+        "uncertain_text": _uncertain_text(campaign, counts.get("unknown", 0)),
     }
+
+
+def _uncertain_text(campaign: Campaign, unknown: int) -> str:
+    """What is being done about the messages whose fate is not known yet."""
+    if not unknown:
+        return ""
+    owner = campaigns.left_to_owner([campaign.id]).get(campaign.id, 0)
+    texts = []
+    if unknown > owner:
+        texts.append(
+            _(
+                "%(count)s messages are being checked with the provider; those it never "
+                "received will be sent again.",
+                count=show_number(unknown - owner),
+            )
+        )
+    if owner:
+        texts.append(
+            _(
+                "The provider cannot tell whether it received %(count)s messages; you may "
+                "send them again, though some may then arrive twice.",
+                count=show_number(owner),
+            )
+        )
+    return " ".join(texts)
 
 
 def _duration(seconds: int) -> str:

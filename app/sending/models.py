@@ -9,7 +9,8 @@ One row per message, moved through its states by the dispatcher::
     sending → queued (its worker stopped or its lease expired before handing it over)
     sending, handed over → unknown (the worker died or the answer was lost after the
                            request left: never re-sent blindly)
-    unknown → sent (reconciled by local id) | queued (the owner chose to retry)
+    unknown → sent (reconciled by local id) | queued (the provider never took it, or the
+              owner chose to retry)
 
 A message in ``sending`` carries its worker's id; ``handed_over_at`` is set, committed,
 just before the request that carries it leaves, so after a crash only those messages
@@ -47,12 +48,20 @@ STATUSES = tuple(STATUS_LABELS)
 HANDED_OVER = ("sent", "delivered", "failed", "undeliverable", "blacklisted", "expired")
 FINAL_STATUSES = (*HANDED_OVER[1:], "rejected", "skipped", "cancelled")
 
+# The error code of an ``unknown`` message whose fate no provider lookup can learn: only
+# the owner may decide to send it again (app/sending/reconcile.py).
+LEFT_TO_OWNER = "unverifiable"
+
 # Error codes a message can carry: the providers' (ErrorCode) and the engine's own.
 ERROR_LABELS = {
     **{str(code): text for code, text in ERROR_MESSAGES.items()},
     "maybe_sent": _l("The provider's answer was lost; the message may have been sent."),
     "no_answer": _l("The provider did not answer for this message."),
     "dispatcher_stopped": _l("Sending stopped midway; the message may have been sent."),
+    LEFT_TO_OWNER: _l(
+        "The provider cannot tell whether it received this message; only the owner can "
+        "decide to send it again."
+    ),
     "opted_out": _l("The contact has opted out of marketing messages."),
     "frequency_cap": _l("The contact already received a marketing message recently."),
 }

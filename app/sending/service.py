@@ -609,49 +609,6 @@ def _split_refused(call: Call, error: NotSent, now: datetime) -> None:
 # Recovery ----------------------------------------------------------------------------
 
 
-def reconcile_unknown(limit: int = 500) -> int:
-    """Ask providers that know our local ids which ``unknown`` messages they accepted."""
-    rows = db.session.execute(
-        select(Message.id, Message.provider_id)
-        .where(Message.status == "unknown", Message.polled_at.is_(None))
-        .order_by(Message.id)
-        .limit(limit)
-    ).all()
-    by_account: dict[int, list[int]] = defaultdict(list)
-    for message_id, account_id in rows:
-        by_account[account_id].append(message_id)
-    found = 0
-    now = utcnow()
-    for account_id, ids in by_account.items():
-        account = db.session.get(ProviderAccount, account_id)
-        changes = [{"id": i, "polled_at": now} for i in ids]
-        if provider_class(account.kind).uses_local_id:
-            try:
-                accepted = adapter_for(account).find_sent(ids)
-            except ProviderError as error:
-                log.warning("cannot reconcile with %s: %s", account.name, error)
-                continue
-            known = {a.local_id: a.provider_ref for a in accepted}
-            changes = [
-                {
-                    "id": i,
-                    "polled_at": now,
-                    "status": "sent",
-                    "provider_ref": known[i],
-                    "sent_at": now,
-                    "error": None,
-                    "error_detail": None,
-                }
-                if i in known
-                else {"id": i, "polled_at": now}
-                for i in ids
-            ]
-            found += len(known)
-        db.session.execute(update(Message), changes)
-        db.session.commit()
-    return found
-
-
 def retry_unknown(campaign_id: int, status: str = "queued") -> int:
     """The owner's choice: send a campaign's ``unknown`` messages again.
 

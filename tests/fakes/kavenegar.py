@@ -14,6 +14,9 @@ kavenegar/kavenegar-python, -php, -go, -dotnet):
   earlier message's row comes back instead.
 - ``sms/sendarray``: ``receptor``, ``sender``, ``message`` and optional
   ``localmessageids`` as JSON arrays of equal length (419 otherwise), at most 200.
+  ``localmessageids`` in any other form (a comma list, ``null``) is refused with 419, as
+  kavenegar-php pull request #19 reports of the real service ("it must be array and its
+  size must be equal to receptors").
 - A receptor that is not an Iranian mobile in a documented form (0912…, 912…, +98912…,
   0098912…) refuses the whole request with 411; a message that does not fit is 413;
   credit below the cost is 418 and nothing is sent. A number on ``state["blocked"]``
@@ -25,7 +28,8 @@ kavenegar/kavenegar-python, -php, -go, -dotnet):
 - ``account/info``: ``remaincredit`` in Rials.
 
 ``app.state`` holds what the fake saw and knows: ``sent`` (every message accepted, as it
-went over the wire), ``requests`` (every call's method and parameters), ``credit``,
+went over the wire), ``requests`` (every call's method and parameters), ``asked``
+(how many times each local id came in a send request, repeats included), ``credit``,
 ``lines``, ``blocked``, ``inbox``. Tests change delivery with ``set_status`` and add
 inbound messages with ``receive``.
 """
@@ -33,6 +37,7 @@ inbound messages with ``receive``.
 import json
 import re
 import time
+from collections import Counter
 from itertools import count
 
 from flask import Flask, Response, request
@@ -107,6 +112,7 @@ def create_app(
         "sent": [],  # one dict per message accepted, as it came over the wire
         "by_local": {},  # local id → its record in "sent" (Kavenegar sends a local id once)
         "requests": [],  # (method, path, parameters) of every call with the right key
+        "asked": Counter(),  # local id → how many send requests carried it
         "inbox": [],  # inbound messages; "read" flips when sms/receive hands them out
         "next_id": lambda: next(ids),
     }
@@ -182,14 +188,19 @@ def _sendarray(state: dict, params: dict) -> list[dict]:
         receptors = _array(params.get("receptor"))
         senders = _array(params.get("sender"))
         messages = _array(params.get("message"))
-        local_ids = _array(params.get("localmessageids")) if "localmessageids" in params else []
     except ValueError:
         raise Refused(400) from None
+    local_ids = []
+    if "localmessageids" in params:
+        try:
+            local_ids = [_local_id(item) for item in _array(params["localmessageids"])]
+        except ValueError:
+            raise Refused(419) from None
     if not receptors:
         raise Refused(400)
     if len(senders) != len(receptors) or len(messages) != len(receptors):
         raise Refused(419)
-    if local_ids and len(local_ids) != len(receptors):
+    if "localmessageids" in params and len(local_ids) != len(receptors):
         raise Refused(419)
     rows = list(zip(receptors, senders, messages, strict=True))
     return _accept(state, rows, local_ids or [None] * len(rows), "sms/sendarray")
@@ -206,6 +217,7 @@ def _accept(state: dict, rows: list[tuple], local_ids: list, endpoint: str) -> l
             raise Refused(412)
         if not str(message).strip() or len(str(message)) > MAX_LENGTH:
             raise Refused(413)
+    state["asked"].update(str(local_id) for local_id in local_ids if local_id is not None)
     by_local = state["by_local"]
     fresh = [
         (row, local_id)
@@ -336,6 +348,13 @@ def _array(value) -> list:
     if not isinstance(items, list):
         raise ValueError("not a JSON array")
     return items
+
+
+def _local_id(item) -> str:
+    """One element of ``localmessageids``: a number, or its digits as a string."""
+    if isinstance(item, bool) or not isinstance(item, int | str) or not str(item).isdigit():
+        raise ValueError(f"not a local id: {item!r}")
+    return str(item)
 
 
 def _national(receptor) -> str:

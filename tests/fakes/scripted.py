@@ -7,6 +7,7 @@ all, a list of per-message outcomes, or an exception to raise — and records th
 
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 from app.sending.providers.base import (
     Accepted,
@@ -16,6 +17,7 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
+    Unseen,
 )
 
 ACCEPT = "accept"
@@ -26,11 +28,14 @@ class ScriptedProvider:
     max_batch = 3
     max_p2p = 2
     uses_local_id = True
+    max_lookup = 2
+    local_ids_kept = timedelta(hours=12)
 
     answers: deque = deque()
     calls: list[list[Outgoing]] = []
     delivery: dict[str, str] = {}
     known: dict[int, str] = {}
+    lookups: list[list[int]] = []
     replies: list[Inbound] = []
     credit_rials: int | ProviderError = 10**9
 
@@ -62,6 +67,7 @@ class ScriptedProvider:
         cls.calls = []
         cls.delivery = {}
         cls.known = {}
+        cls.lookups = []
         cls.replies = []
         cls.credit_rials = 10**9
 
@@ -85,8 +91,11 @@ class ScriptedProvider:
             raise self.credit_rials
         return self.credit_rials
 
-    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
-        return [Accepted(i, self.known[i]) for i in local_ids if i in self.known]
+    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted | Unseen]:
+        """Known ids were taken; any other was never seen (as a provider that keeps local
+        ids and sends a repeated one once would answer)."""
+        type(self).lookups.append(list(local_ids))
+        return [Accepted(i, self.known[i]) if i in self.known else Unseen(i) for i in local_ids]
 
     def inbox(self) -> list[Inbound]:
         replies, type(self).replies = list(self.replies), []

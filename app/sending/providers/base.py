@@ -23,7 +23,7 @@ reads its provider the same way.
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import ClassVar, Protocol
@@ -113,6 +113,18 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class Unseen:
+    """A provider's lookup answered that it never took this local id.
+
+    Adapters answer it only where the provider's documentation makes sending the id
+    again harmless (it does not deliver a repeated local id twice), since the message
+    then goes out again (app/sending/reconcile.py).
+    """
+
+    local_id: int
+
+
+@dataclass(frozen=True)
 class StatusUpdate:
     provider_ref: str
     # "delivered", "failed", "undeliverable", "blacklisted", "expired", or "sent" while
@@ -159,6 +171,8 @@ class Provider(Protocol):
     max_batch: ClassVar[int]  # recipients of one text in one bulk call
     max_p2p: ClassVar[int]  # messages with different texts in one call
     uses_local_id: ClassVar[bool]  # send() passes Outgoing.local_id to the provider
+    max_lookup: ClassVar[int]  # local ids one find_sent request may carry (0: no lookup)
+    local_ids_kept: ClassVar[timedelta]  # how long the provider's lookup knows a local id
 
     def send(self, batch: Sequence[Outgoing]) -> list[Accepted | Rejected]: ...
 
@@ -168,8 +182,10 @@ class Provider(Protocol):
         """Remaining credit, in Rials."""
         ...
 
-    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
-        """Which of these local ids the provider did accept (to reconcile ``unknown``).
+    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted | Unseen]:
+        """What the provider knows of these local ids (to reconcile ``unknown``; callers
+        pass at most ``max_lookup``, one request's worth): ``Accepted`` for those it took,
+        ``Unseen`` for those it certainly never took; an id it cannot tell about is left out.
 
         Providers without a local id return an empty list: nothing can be learnt.
         """
@@ -280,6 +296,9 @@ class HttpProvider:
     """
 
     default_base_url: ClassVar[str]
+    # No lookup by local id unless an adapter documents one.
+    max_lookup: ClassVar[int] = 0
+    local_ids_kept: ClassVar[timedelta] = timedelta(0)
 
     def __init__(self, settings: Settings, session: requests.Session | None = None):
         self.settings = settings

@@ -7,6 +7,7 @@ a moment later.
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from app.sending.providers.base import (
     Accepted,
@@ -15,6 +16,7 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
+    Unseen,
 )
 
 log = logging.getLogger("vafa.console")
@@ -25,6 +27,10 @@ class ConsoleProvider:
     max_batch = 500
     max_p2p = 500
     uses_local_id = True
+    # It keeps nothing, so every uncertain message is "never taken": sending it again
+    # sends nothing either.
+    max_lookup = 500
+    local_ids_kept = timedelta(days=1)
 
     def __init__(self, settings: Settings | None = None, session=None):
         self.settings = settings or Settings()
@@ -40,8 +46,8 @@ class ConsoleProvider:
     def credit(self) -> int:
         return 0
 
-    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
-        return []
+    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted | Unseen]:
+        return [Unseen(local_id) for local_id in local_ids]
 
     def inbox(self) -> list[Inbound]:
         return []

@@ -125,6 +125,9 @@ class GhasedakProvider(HttpProvider):
     max_batch: ClassVar[int] = 100  # no documented limit: our conservative choice
     max_p2p: ClassVar[int] = 100  # no documented limit: our conservative choice
     uses_local_id: ClassVar[bool] = True  # clientReferenceId, except in multi-message bulk
+    # CheckSmsStatus by clientReferenceId finds what Ghasedak took; the docs do not say a
+    # repeated clientReferenceId is refused, so an id it does not find stays the owner's.
+    max_lookup: ClassVar[int] = STATUS_IDS_PER_CALL
     default_base_url: ClassVar[str] = "https://gateway.ghasedak.me/rest/api/v1/WebService"
 
     # -- sending ---------------------------------------------------------------------------

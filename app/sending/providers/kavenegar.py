@@ -22,7 +22,13 @@ Endpoints and fields used
     answers with the earlier message instead, which makes a blind retry harmless.
 ``sms/sendarray.json`` (peer to peer: a text per receptor)
     ``receptor``, ``sender``, ``message`` and ``localmessageids`` as JSON arrays of equal
-    length (419 otherwise), at most 200 per call.
+    length (419 otherwise), at most 200 per call. ``localmessageids`` is a JSON array like
+    the other three, not a comma list as ``sms/send``'s ``localid``: kavenegar-python posts
+    every list parameter as JSON (``_pars_params_to_json``: the server "expects the
+    parameters in a JSON-like array format"), kavenegar-php ``SendArray`` json_encodes
+    its local ids, and kavenegar-php pull request #19 reports that ``localmessageids``
+    "must be array and its size must be equal to receptors" (419 otherwise).
+    kavenegar-dotnet ``SendArray`` alone joins them with commas.
     Both answer ``entries``: one row per receptor with ``messageid``, ``receptor`` (echoed
     as sent), ``status``, ``statustext``, ``cost`` (Rials), …; rows are matched to our
     messages by the echoed receptor, never by position alone.
@@ -31,7 +37,8 @@ Endpoints and fields used
     ``messageid``, ``status``, ``statustext``. ``statuses()`` chunks by 500.
 ``sms/statuslocalmessageid.json``
     ``localid`` comma-separated (500 per call, as for status); about 12 hours back.
-    Rows: ``messageid``, ``localid``, ``status``, ``statustext``; status 100 = unknown id.
+    Rows: ``messageid``, ``localid``, ``status``, ``statustext``; status 100 = unknown id,
+    which ``find_sent`` answers as ``Unseen`` (sending that local id again is harmless).
 ``sms/receive.json``
     ``linenumber`` (the owner's line, ``Settings.sender``), ``isread=0``: unread
     messages, at most 100 per call, which Kavenegar then marks read; repeated while a
@@ -66,7 +73,7 @@ What this adapter cannot do
 import json
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -81,6 +88,7 @@ from app.sending.providers.base import (
     ProviderError,
     Rejected,
     StatusUpdate,
+    Unseen,
     canonical,
     chunks,
     concerns_every_message,
@@ -168,6 +176,8 @@ class KavenegarProvider(HttpProvider):
     max_batch: ClassVar[int] = 200
     max_p2p: ClassVar[int] = 200
     uses_local_id: ClassVar[bool] = True
+    max_lookup: ClassVar[int] = STATUS_IDS_PER_CALL
+    local_ids_kept: ClassVar[timedelta] = timedelta(hours=12)
     default_base_url: ClassVar[str] = "https://api.kavenegar.com/v1"
 
     def send(self, batch: Sequence[Outgoing]) -> list[Accepted | Rejected]:
@@ -212,22 +222,29 @@ class KavenegarProvider(HttpProvider):
             raise NotSent(ErrorCode.PROVIDER_ERROR, "account/info without remaincredit")
         return remaining
 
-    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
-        """Look local ids up in sms/statuslocalmessageid; status 100 means never taken.
+    def find_sent(self, local_ids: Sequence[int]) -> list[Accepted | Unseen]:
+        """Look local ids up in sms/statuslocalmessageid, 500 per call.
 
-        Kavenegar keeps local ids for about 12 hours, so reconcile ``unknown`` rows soon.
+        Status 100 ("unknown id") answers ``Unseen``: Kavenegar does not send a local id
+        twice, so sending it again is harmless even if it was taken after all. It keeps
+        local ids for about 12 hours (``local_ids_kept``); the caller knows which ids
+        are older than that, when 100 no longer proves anything.
         """
         wanted = {int(local_id) for local_id in local_ids}
-        found = []
-        for chunk in chunks([str(local_id) for local_id in wanted], STATUS_IDS_PER_CALL):
+        answers: dict[int, Accepted | Unseen] = {}
+        for chunk in chunks([str(local_id) for local_id in sorted(wanted)], STATUS_IDS_PER_CALL):
             path = "sms/statuslocalmessageid.json"
             for entry in self._entries(path, {"localid": ",".join(chunk)}):
                 local_id = integer(entry.get("localid"))
+                if local_id not in wanted:
+                    continue
+                code = integer(entry.get("status"))
                 ref = integer(entry.get("messageid"))
-                taken = integer(entry.get("status")) != UNKNOWN_ID and ref is not None and ref > 0
-                if taken and local_id in wanted:
-                    found.append(Accepted(local_id, str(ref)))
-        return found
+                if code == UNKNOWN_ID:
+                    answers[local_id] = Unseen(local_id)
+                elif code is not None and ref is not None and ref > 0:
+                    answers[local_id] = Accepted(local_id, str(ref))
+        return [answers[local_id] for local_id in sorted(answers)]
 
     def inbox(self) -> list[Inbound]:
         """Unread messages on the owner's line (``Settings.sender``), which Kavenegar then

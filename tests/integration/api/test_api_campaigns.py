@@ -99,7 +99,13 @@ def test_create_a_draft_with_every_field(api, shop, scripted):
     assert body["scheduled_at_jalali"] == "1410/01/01 10:00"
     assert body["started_at"] is None and body["started_at_jalali"] is None
     assert body["counts"] == dict.fromkeys(STATUSES, 0)
-    assert body["totals"] == {"messages": 0, "waiting": 0, "handed_over": 0}
+    assert body["totals"] == {
+        "messages": 0,
+        "waiting": 0,
+        "handed_over": 0,
+        "uncertain": 0,
+        "being_checked": 0,
+    }
 
     stored = db.session.get(Campaign, body["id"])
     assert (stored.list_id, stored.provider_id, stored.sender) == (shop.id, scripted.id, "3000456")
@@ -311,7 +317,13 @@ def test_a_campaign_from_creation_to_the_handset(app, api, shop):
     assert status["status"] == "done"
     assert status["started_at"] and status["finished_at"] and status["finished_at_jalali"]
     assert {k: v for k, v in status["counts"].items() if v} == {"delivered": 2, "skipped": 1}
-    assert status["totals"] == {"messages": 3, "waiting": 0, "handed_over": 2}
+    assert status["totals"] == {
+        "messages": 3,
+        "waiting": 0,
+        "handed_over": 2,
+        "uncertain": 0,
+        "being_checked": 0,
+    }
 
     first = api.get(f"/campaigns/{cid}/messages?limit=2").json
     assert len(first["data"]) == 2 and first["next_after_id"] == first["data"][1]["id"]

@@ -116,20 +116,6 @@ def test_an_uncertain_request_is_never_sent_again_automatically(started_campaign
     assert len(scripted.calls) == 1
 
 
-def test_unknown_messages_are_reconciled_by_local_id(started_campaign, scripted):
-    campaign, _ = started_campaign(names=("علی", "مریم"))
-    scripted.answers.append(MaybeSent(ErrorCode.BUSY, "no answer in time"))
-    dispatch()
-    first, _second = messages(campaign)
-    scripted.known = {first.id: "ref-late"}  # the provider did take the first one
-
-    assert sending.reconcile_unknown() == 1
-
-    first, second = messages(campaign)
-    assert (first.status, first.provider_ref) == ("sent", "ref-late")
-    assert second.status == "unknown"
-
-
 def test_the_owner_can_retry_unknown_messages(started_campaign, scripted):
     campaign, _ = started_campaign(names=("علی",))
     scripted.answers.append(MaybeSent(ErrorCode.PROVIDER_ERROR, "HTTP 500"))

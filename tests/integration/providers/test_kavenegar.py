@@ -20,6 +20,7 @@ from app.sending.providers.base import (
     Outgoing,
     Rejected,
     Settings,
+    Unseen,
 )
 from app.sending.providers.kavenegar import KavenegarProvider
 from tests.fakes import kavenegar as fake
@@ -425,10 +426,11 @@ def test_find_sent_looks_local_ids_up(kave, provider):
 
     found = provider.find_sent([41, 42, 43, 44, 99])
 
-    assert sorted(found, key=lambda a: a.local_id) == [
+    assert found == [
         *answers,
         Accepted(43, str(kave.state["sent"][2]["messageid"])),
         Accepted(44, str(kave.state["sent"][3]["messageid"])),
+        Unseen(99),  # status 100: Kavenegar never took it
     ]
     assert set(calls(kave, "sms/statuslocalmessageid")[0]["localid"].split(",")) == {
         "41",
@@ -437,6 +439,42 @@ def test_find_sent_looks_local_ids_up(kave, provider):
         "44",
         "99",
     }
+
+
+def test_sendarray_local_ids_must_be_a_json_array_as_long_as_the_receptors(kave):
+    """The documented form, as the fake checks it: a comma list is refused with 419."""
+    form = {
+        "receptor": '["09121234567", "09351234567"]',
+        "sender": f'["{LINE}", "{LINE}"]',
+        "message": '["الف", "ب"]',
+    }
+    url = f"{kave.url}/v1/{KEY}/sms/sendarray.json"
+
+    def status(localmessageids: str) -> int:
+        return requests.post(url, data={**form, "localmessageids": localmessageids}).json()[
+            "return"
+        ]["status"]
+
+    assert status("7,8") == 419
+    assert status("[7]") == 419
+    assert status("null") == 419
+    assert kave.state["sent"] == []
+    assert status("[7, 8]") == 200
+    assert [r["localid"] for r in kave.state["sent"]] == ["7", "8"]
+
+
+def test_a_resent_sendarray_local_id_is_not_delivered_twice(kave, provider):
+    batch = [
+        Outgoing(7, "+989121234567", "تولدت مبارک مریم", LINE),
+        Outgoing(8, "+989351234567", "تولدت مبارک علی", LINE),
+    ]
+    first = provider.send(batch)
+
+    again = provider.send(batch)
+
+    assert again == first
+    assert len(kave.state["sent"]) == 2
+    assert kave.state["asked"] == {"7": 2, "8": 2}
 
 
 def test_sending_a_local_id_again_is_not_delivered_twice(kave, provider):
