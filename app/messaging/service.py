@@ -103,7 +103,7 @@ class CampaignText:
         self.template = Template(campaign.body, own_fields)
         self.columns = [
             getattr(Contact, value) if value in ATTRIBUTES else own_field_value(value)
-            for value in self.template.values
+            for value in self.template.reads
         ]
         self.optout = policy.with_optout if campaign.marketing else None
         self.compose = lru_cache(maxsize=4096)(self._compose)

@@ -77,14 +77,14 @@ def unknown_placeholders(body: str, own_fields: Collection[str] = ()) -> list[st
 class Template:
     """A message text parsed once, to be filled in for many contacts.
 
-    Each placeholder becomes a slot that reads the contact values it needs (``values``:
-    one of ATTRIBUTES or the name of an own field); the rest of the text stays
-    as written. A campaign reads just those values for each recipient, in that order,
-    and fills them in with ``fill`` — the text is not searched for placeholders again.
+    Each placeholder becomes a slot showing contact values; ``reads`` names each value
+    the text needs once (one of ATTRIBUTES or the name of an own field). A campaign reads
+    just those values for each recipient, in that order, and fills them in with ``fill``
+    — the text is not searched for placeholders again; the rest stays as written.
     """
 
     def __init__(self, body: str, own_fields: Collection[str] = ()):
-        self.values: list[str] = []
+        self.reads: list[str] = []
         # The text as a format string with one field per slot; each slot is the indexes
         # of the values it shows (joined by a space) and its fallback.
         self._slots: list[tuple[tuple[int, ...], str]] = []
@@ -100,12 +100,12 @@ class Template:
         self._format = "".join([*pieces, _literal(body[end:])])
 
     def _index(self, value: str) -> int:
-        if value not in self.values:
-            self.values.append(value)
-        return self.values.index(value)
+        if value not in self.reads:
+            self.reads.append(value)
+        return self.reads.index(value)
 
     def fill(self, values) -> str:
-        """The text with each slot replaced by its values (in ``self.values`` order), or
+        """The text with each slot replaced by its values (in the order of ``reads``), or
         its fallback when they are empty."""
         return self._format.format(
             *[
@@ -120,7 +120,7 @@ class Template:
         return self.fill(
             [
                 getattr(contact, value, None) if value in ATTRIBUTES else own.get(value)
-                for value in self.values
+                for value in self.reads
             ]
         )
 
