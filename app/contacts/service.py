@@ -269,6 +269,18 @@ def own_field_names() -> list[str]:
     return list(db.session.scalars(query))
 
 
+def own_field_value(name: str):
+    """The SQL expression for a contact's value of its own field ``name`` (NULL if none).
+
+    SQLite's json_extract() does not find a key stored \\u-escaped, as Persian names are
+    (JSON is written ASCII-only), while json_each() reads keys decoded.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return Contact.fields[name].as_string()
+    field = func.json_each(Contact.fields).table_valued("key", "value")
+    return select(field.c.value).where(field.c.key == name).scalar_subquery()
+
+
 # The shop's own fields: a name is at most this long, a value at most that long. How many
 # distinct names the shop may have is the setting VAFA_MAX_OWN_FIELDS: every page that
 # offers the fields (compose, a contact's form) lists them all.

@@ -3,14 +3,15 @@
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import false, func, insert, select, update
+from sqlalchemy import false, func, select, update
 
 from app.contacts.models import Contact, list_members
-from app.contacts.service import own_field_names
+from app.contacts.service import own_field_names, own_field_value
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.messaging.text import count_parts, render
+from app.messaging.text import ATTRIBUTES, Template, count_parts
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy
@@ -18,12 +19,13 @@ from app.sending.providers.base import ProviderError
 from app.sending.service import adapter_for, retry_unknown
 from app.types import utcnow
 
-MATERIALISE_CHUNK = 2000
+MATERIALISE_CHUNK = 10_000
 
 
 def audience_query(list_id: int | None):
     """The contacts a campaign to ``list_id`` (None: everyone) goes to."""
-    query = select(Contact)
+    # From contacts, whichever of their columns a caller picks (with_only_columns).
+    query = select(Contact).select_from(Contact)
     if list_id is not None:
         query = query.join(list_members, list_members.c.contact_id == Contact.id).where(
             list_members.c.list_id == list_id
@@ -89,35 +91,54 @@ class Estimate:
         return self.credit is not None and self.credit >= self.cost
 
 
-def body_for(
-    campaign: Campaign, contact, policy: SendingPolicy, own_fields: Collection[str] = ()
-) -> str:
-    body = render(campaign.body, contact, own_fields)
-    return policy.with_optout(body) if campaign.marketing else body
+class CampaignText:
+    """A campaign's text, prepared once for all its recipients.
+
+    The template is parsed once; ``columns`` are the only contact values it reads (as SQL
+    expressions, so a query fetches just those), and ``compose`` turns them into the
+    text as sent — the opt-out line added to marketing — and its SMS parts. Recipients
+    whose values are alike (a text without placeholders: everyone) share one rendering.
+    """
+
+    def __init__(self, campaign: Campaign, policy: SendingPolicy, own_fields: Collection[str]):
+        self.template = Template(campaign.body, own_fields)
+        self.columns = [
+            getattr(Contact, value) if value in ATTRIBUTES else own_field_value(value)
+            for value in self.template.reads
+        ]
+        self.optout = policy.with_optout if campaign.marketing else None
+        self.compose = lru_cache(maxsize=4096)(self._compose)
+
+    def _compose(self, *values) -> tuple[str, int]:
+        body = self.template.fill(values)
+        if self.optout:
+            body = self.optout(body)
+        return body, count_parts(body).parts
 
 
 def estimate(campaign: Campaign) -> Estimate:
     """Recipients, parts and cost of a campaign, and whether the credit covers it.
 
-    Parts are counted on each recipient's own text (names differ in length), reading
-    only the columns the text needs.
+    Parts are counted on each recipient's own text (names differ in length), rendered
+    once for each distinct set of the values the text reads: the database groups the
+    audience by them (one group for a text without placeholders).
     """
-    policy = load_policy()
-    own_fields = own_field_names()
-    audience = campaign_audience(campaign).subquery()
-    rows = db.session.execute(
-        select(
-            audience.c.first_name, audience.c.last_name, audience.c.fields, audience.c.opted_out_at
-        )
+    text = CampaignText(campaign, load_policy(), own_field_names())
+    groups = (
+        campaign_audience(campaign)
+        .with_only_columns(*text.columns, func.count(), func.count(Contact.opted_out_at))
+        .group_by(*text.columns)
+        .execution_options(yield_per=MATERIALISE_CHUNK)
     )
     recipients = opted_out = parts = 0
-    for first_name, last_name, fields, opted_out_at in rows:
-        if opted_out_at is not None and campaign.marketing:
-            opted_out += 1
-            continue
-        recipients += 1
-        person = _Names(first_name, last_name, fields or {})
-        parts += count_parts(body_for(campaign, person, policy, own_fields)).parts
+    marketing = campaign.marketing
+    for *values, members, members_opted_out in db.session.connection().execute(groups):
+        if marketing:
+            opted_out += members_opted_out
+            members -= members_opted_out
+        if members:
+            recipients += members
+            parts += text.compose(*values)[1] * members
     account = campaign.provider
     cost = parts * account.price_per_part
     if account.is_test:
@@ -129,15 +150,23 @@ def estimate(campaign: Campaign) -> Estimate:
     return Estimate(recipients, opted_out, parts, cost, credit)
 
 
-@dataclass(frozen=True)
-class _Names:
-    first_name: str
-    last_name: str
-    fields: dict
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+# The outbox row of a campaign's message, as the database driver takes it.
+_MESSAGE_COLUMNS = (
+    "campaign_id",
+    "contact_id",
+    "provider_id",
+    "mobile",
+    "body",
+    "parts",
+    "sender",
+    "marketing",
+    "status",
+    "error",
+    "done_at",
+    "idempotency_key",
+    "attempts",
+    "created_at",
+)
 
 
 def materialise(campaign: Campaign) -> int:
@@ -145,64 +174,81 @@ def materialise(campaign: Campaign) -> int:
 
     Opted-out contacts and those over the frequency cap get a ``skipped`` row saying
     why, so every member of the audience is accounted for. Contacts are walked in id
-    order: a run interrupted by a crash resumes after the last contact it wrote, and the
-    idempotency key keeps any overlap from sending twice.
+    order, a chunk at a time, reading only the values the text needs: a run interrupted
+    by a crash resumes after the last contact it wrote, and the idempotency key keeps any
+    overlap from sending twice (a row whose key exists is left out, not an error).
+
+    The rows go to the database driver as one executemany of tuples per chunk: for a
+    million recipients, SQLAlchemy's per-row parameter processing would cost more than
+    the database's own work (as for imports, app/contacts/importing/storing.py).
     """
     policy = load_policy()
-    own_fields = own_field_names()
+    text = CampaignText(campaign, policy, own_field_names())
     done_up_to = (
         db.session.scalar(
             select(func.max(Message.contact_id)).where(Message.campaign_id == campaign.id)
         )
         or 0
     )
+    chunk = (
+        campaign_audience(campaign)
+        .with_only_columns(
+            Contact.id, Contact.mobile, Contact.opted_out_at.is_not(None), *text.columns
+        )
+        .order_by(Contact.id)
+        .limit(MATERIALISE_CHUNK)
+    )
+    dialect = db.session.get_bind().dialect
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    insert = (
+        f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
+        f" VALUES ({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
+        " ON CONFLICT (idempotency_key) DO NOTHING"
+    )
+    stamp = Message.__table__.c.created_at.type._cached_bind_processor(dialect)
+    campaign_id, provider_id, sender = campaign.id, campaign.provider_id, campaign.sender
+    marketing = campaign.marketing
     written = 0
     while True:
         # Each commit reloads the campaign: the owner may pause or cancel it meanwhile.
         if campaign.status == "cancelled":
             return written
         waiting = "held" if campaign.status == "paused" else "queued"
-        contacts = db.session.scalars(
-            campaign_audience(campaign)
-            .where(Contact.id > done_up_to)
-            .order_by(Contact.id)
-            .limit(MATERIALISE_CHUNK)
-        ).all()
+        contacts = db.session.connection().execute(chunk.where(Contact.id > done_up_to)).all()
         if not contacts:
             return written
-        capped = (
-            _recently_messaged([c.id for c in contacts], policy) if campaign.marketing else set()
-        )
-        now = utcnow()
+        capped = _recently_messaged([row[0] for row in contacts], policy) if marketing else ()
+        now = stamp(utcnow())
         rows = []
-        for contact in contacts:
-            body = body_for(campaign, contact, policy, own_fields)
+        for contact_id, mobile, opted_out, *values in contacts:
+            body, parts = text.compose(*values)
             skip = None
-            if campaign.marketing and contact.opted_out_at is not None:
+            if marketing and opted_out:
                 skip = "opted_out"
-            elif contact.id in capped:
+            elif contact_id in capped:
                 skip = "frequency_cap"
             rows.append(
-                {
-                    "campaign_id": campaign.id,
-                    "contact_id": contact.id,
-                    "provider_id": campaign.provider_id,
-                    "mobile": contact.mobile,
-                    "body": body,
-                    "parts": count_parts(body).parts,
-                    "sender": campaign.sender,
-                    "marketing": campaign.marketing,
-                    "status": "skipped" if skip else waiting,
-                    "error": skip,
-                    "done_at": now if skip else None,
-                    "idempotency_key": f"campaign:{campaign.id}:{contact.id}",
-                    "created_at": now,
-                }
+                (
+                    campaign_id,
+                    contact_id,
+                    provider_id,
+                    mobile,
+                    body,
+                    parts,
+                    sender,
+                    marketing,
+                    "skipped" if skip else waiting,
+                    skip,
+                    now if skip else None,
+                    f"campaign:{campaign_id}:{contact_id}",
+                    0,
+                    now,
+                )
             )
-        db.session.execute(insert(Message), rows)
+        db.session.connection().exec_driver_sql(insert, rows)
         db.session.commit()
         written += len(rows)
-        done_up_to = contacts[-1].id
+        done_up_to = contacts[-1][0]
 
 
 def _recently_messaged(contact_ids: list[int], policy: SendingPolicy) -> set[int]:

@@ -3,7 +3,7 @@
 import pytest
 
 from app.contacts.models import Contact
-from app.messaging.text import count_parts, render, unknown_placeholders
+from app.messaging.text import GSM_BASIC, count_parts, render, unknown_placeholders
 
 PERSIAN = "س"  # one UCS-2 code unit
 LATIN = "a"  # one GSM 7-bit character
@@ -31,6 +31,20 @@ def test_latin_text_takes_160_characters_then_153_per_part(length, parts):
 def test_gsm_extension_characters_count_two(char):
     count = count_parts(char)
     assert (count.characters, count.unicode) == (2, False)
+
+
+def test_every_character_of_the_gsm_alphabet_counts_one_in_seven_bits():
+    for char in sorted(GSM_BASIC):
+        count = count_parts(char)
+        assert (count.characters, count.unicode) == (1, False), repr(char)
+    count = count_parts("".join(sorted(GSM_BASIC)))
+    assert (count.characters, count.unicode) == (len(GSM_BASIC), False)
+
+
+@pytest.mark.parametrize("char", ["`", "û", "\t", "\u00a0", "ی", "\u200c"])
+def test_a_character_outside_the_gsm_alphabet_makes_the_text_unicode(char):
+    count = count_parts("Hello - [x] " + char)
+    assert (count.characters, count.unicode) == (13, True)
 
 
 def test_extension_characters_push_latin_text_into_a_second_part():
