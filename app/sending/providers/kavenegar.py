@@ -86,6 +86,7 @@ from app.sending.providers.base import (
     concerns_every_message,
     integer,
     national,
+    rials,
     same_text,
 )
 
@@ -169,6 +170,7 @@ class KavenegarProvider(HttpProvider):
     max_p2p: ClassVar[int] = 200
     uses_local_id: ClassVar[bool] = True
     default_base_url: ClassVar[str] = "https://api.kavenegar.com/v1"
+    api_path: ClassVar[str] = "/v1"  # the documented base path (base.HttpProvider)
 
     def send(self, batch: Sequence[Outgoing]) -> list[Accepted | Rejected]:
         """One request: sms/send when the batch shares text and sender, else sms/sendarray."""
@@ -207,10 +209,8 @@ class KavenegarProvider(HttpProvider):
         if status != OK:
             raise NotSent(REFUSALS.get(status, ErrorCode.PROVIDER_ERROR), _words(status, words))
         entries = body.get("entries")
-        remaining = integer(entries.get("remaincredit")) if isinstance(entries, dict) else None
-        if remaining is None:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "account/info without remaincredit")
-        return remaining
+        remaining = entries.get("remaincredit") if isinstance(entries, dict) else None
+        return rials(remaining, "account/info remaincredit")
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
         """Look local ids up in sms/statuslocalmessageid; status 100 means never taken.

@@ -16,8 +16,11 @@ from app.limits import ID_MAX
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
 from app.persian import show_number
+from app.sending.accounts import save_account
 from app.sending.models import STATUSES, Message, ProviderAccount
+from tests.fakes import kavenegar as kavenegar_fake
 from tests.fakes.scripted import ScriptedProvider
+from tests.fakes.server import serving
 
 OPTOUT = "\nلغو۱۱"  # the opt-out line every marketing text ends with (by default)
 LATER = "2031-03-21T10:00:00+03:30"  # 1410/01/01 10:00 in Tehran
@@ -541,3 +544,54 @@ def test_pages_outside_the_api_keep_their_html_errors(logged_in):
     assert response.mimetype == "text/html"
     anonymous = logged_in.application.test_client().get("/campaigns/")
     assert anonymous.status_code == 302  # the panel still asks for a session
+
+
+@pytest.fixture
+def kavenegar(app):
+    """A Kavenegar account at the fake Kavenegar API on loopback: ``(account, fake)``."""
+    fake = kavenegar_fake.create_app("kave-e2e-key", credit=1_000_000_000_000)
+    with serving(fake) as url:
+        account = save_account(
+            None,
+            name="کاوه‌نگار",
+            kind="kavenegar",
+            api_key="kave-e2e-key",
+            senders="10004346",
+            base_url=f"{url}/v1",
+            price_per_part=1_500,
+        )
+        db.session.commit()
+        yield account, fake
+
+
+def test_a_credit_written_as_a_float_lets_the_campaign_start(app, api, shop, kavenegar):
+    account, fake = kavenegar
+    fake.state["credit_form"] = "float"  # {"remaincredit": 1000000000000.0}
+    cid = create(api, audience={"list_id": shop.id}, provider_account_id=account.id)["id"]
+
+    estimate = api.get(f"/campaigns/{cid}/estimate").json
+    assert (estimate["credit"], estimate["covered"]) == (1_000_000_000_000, True)
+    started = api.post(f"/campaigns/{cid}/start")
+    assert started.status_code == 200, started.text
+    run_all_once(app)
+
+    assert counts_of(api, cid).get("sent", 0) + counts_of(api, cid).get("delivered", 0) == 2
+    assert sorted(sent["receptor"] for sent in fake.state["sent"]) == [
+        "09121234567",
+        "09351112233",
+    ]
+
+
+def test_a_credit_nobody_can_read_is_a_clear_refusal(api, shop, kavenegar):
+    account, fake = kavenegar
+    fake.state["credit_form"] = "garbage"
+    cid = create(api, audience={"list_id": shop.id}, provider_account_id=account.id)["id"]
+
+    error = error_of(api.post(f"/campaigns/{cid}/start"), 409, "cannot_start")
+    assert error["message"] == in_locale(
+        "fa",
+        lambda: gettext(
+            "The provider's credit could not be read: %(reason)s",
+            reason=gettext("The provider's answer could not be read."),
+        ),
+    )
