@@ -158,11 +158,19 @@ def test_a_plain_http_base_url_is_refused_unless_it_is_loopback(app):
     assert KEY not in result.output
     assert accounts() == []
     for i, address in enumerate(
-        ["http://127.0.0.1:8080/v1", "http://127.8.0.1/v1", "http://[::1]:9000", "http://localhost/v1",
+        ["http://127.0.0.1:8080/v1", "http://127.8.0.1/v1", "http://[::1]:9000/v1", "http://localhost/v1",
          "https://sms-proxy.example.com/v1"]
     ):  # fmt: skip
         assert add_kavenegar(app, f"کاوه {i}", "--base-url", address).exit_code == 0
     assert len(accounts()) == 5
+
+
+def test_a_base_url_without_the_version_prefix_says_so(app):
+    result = add_kavenegar(app, "کاوه", "--base-url", "https://api.kavenegar.com/")
+    assert result.exit_code == 1
+    assert "نشانی API باید با /v1 تمام شود؛ مثلاً https://api.kavenegar.com/v1" in result.output
+    assert KEY not in result.output
+    assert accounts() == []
 
 
 def test_a_key_read_from_standard_input_stays_off_the_command_line(app):
