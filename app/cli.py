@@ -148,70 +148,172 @@ def tick_command() -> None:
 
 providers_group = AppGroup("providers", help="SMS provider accounts.")
 
+_KINDS = click.Choice(["kavenegar", "melipayamak", "ippanel", "smsir", "ghasedak", "console"])
 
-@providers_group.command("add")
-@click.argument("name")
-@click.option(
-    "--kind",
-    required=True,
-    type=click.Choice(["kavenegar", "melipayamak", "ippanel", "smsir", "ghasedak", "console"]),
-)
-@click.option(
-    "--api-key",
-    default="",
-    help="API key (Kavenegar, IPPanel, sms.ir, Ghasedak); '-' reads it from standard input,"
-    " so it stays out of the shell's history and the process list.",
-)
-@click.option("--username", default="", help="Username (Melipayamak).")
-@click.option("--password", default="", help="Password (Melipayamak); '-' reads it from stdin.")
-@click.option(
-    "--sender",
-    "senders",
-    multiple=True,
-    required=True,
-    help="A sender line; repeat for several. The first is the default.",
-)
-@click.option("--base-url", default=None, help="Another address for the provider's API.")
-@click.option("--rate", type=float, default=None, help="Requests per second.")
-@click.option("--price-per-part", type=int, default=0, help="Rials per SMS part.")
-@click.option("--default", "make_default", is_flag=True, help="Use it for new campaigns.")
-@with_appcontext
-def providers_add(
-    name, kind, api_key, username, password, senders, base_url, rate, price_per_part, make_default
-) -> None:
-    """Add a provider account (keys are stored, never printed)."""
-    from app.auth.audit import provider_change, record_audit
+
+def _account_options(command):
+    """The options ``add`` and ``edit`` share; in ``edit`` one left out keeps its value."""
+    options = [
+        click.option(
+            "--api-key",
+            default="",
+            help="API key (Kavenegar, IPPanel, sms.ir, Ghasedak); '-' reads it from standard "
+            "input, so it stays out of the shell's history and the process list.",
+        ),
+        click.option("--username", default="", help="Username (Melipayamak)."),
+        click.option(
+            "--password", default="", help="Password (Melipayamak); '-' reads it from stdin."
+        ),
+        click.option(
+            "--sender",
+            "senders",
+            multiple=True,
+            help="A sender line; repeat for several. The first is the default.",
+        ),
+        click.option("--base-url", default=None, help="Another address for the provider's API."),
+        click.option("--rate", type=float, default=None, help="Requests per second."),
+        click.option("--price-per-part", type=int, default=None, help="Rials per SMS part."),
+        click.option("--default", "make_default", is_flag=True, help="Use it for new campaigns."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _save_account(account, action: str, *, name, kind, api_key, username, password, **fields):
+    """Save through the panel's own service, audit it and commit; secrets are never echoed."""
+    from app.auth.audit import provider_change, provider_snapshot, record_audit
     from app.sending.accounts import AccountError, save_account
 
     if api_key == "-":
         api_key = sys.stdin.readline().strip()
     if password == "-":
         password = sys.stdin.readline().rstrip("\n")
-
+    before = provider_snapshot(account)
     try:
-        account = save_account(
-            None,
+        saved = save_account(
+            account,
             name=name,
             kind=kind,
             api_key=api_key,
             username=username,
             password=password,
-            senders="\n".join(senders),
-            base_url=base_url,
-            requests_per_second=rate,
-            price_per_part=price_per_part,
-            is_default=make_default,
+            **fields,
         )
     except AccountError as error:
+        db.session.rollback()
         raise click.ClickException(str(error)) from None
     typed = [
         name
         for name, value in (("api_key", api_key), ("username", username), ("password", password))
         if value
     ]
-    record_audit("provider.add", account.name, provider_change({}, account, typed))
+    record_audit(action, saved.name, provider_change(before, saved, typed))
     db.session.commit()
+    return saved
+
+
+def _find_account(reference: str):
+    from app.sending.accounts import find_account
+
+    account = find_account(reference)
+    if account is None:
+        raise click.ClickException(f"No provider account has the id or name {reference!r}.")
+    return account
+
+
+@providers_group.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=_KINDS)
+@_account_options
+@with_appcontext
+def providers_add(name, kind, senders, base_url, rate, price_per_part, make_default, **secrets):
+    """Add a provider account (keys are stored, never printed)."""
+    if not senders:
+        raise click.UsageError("Give at least one --sender line.")
+    account = _save_account(
+        None,
+        "provider.add",
+        name=name,
+        kind=kind,
+        senders="\n".join(senders),
+        base_url=base_url,
+        requests_per_second=rate,
+        price_per_part=price_per_part or 0,
+        is_default=make_default,
+        **secrets,
+    )
     click.echo(f"Added {account.kind} account {account.name!r} ({account.masked_key()})")
+
+
+@providers_group.command("edit")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--name", default=None, help="A new name for the account.")
+@click.option("--kind", default=None, type=_KINDS, help="Another provider (type the key again).")
+@_account_options
+@with_appcontext
+def providers_edit(
+    reference, name, kind, senders, base_url, rate, price_per_part, make_default, **secrets
+) -> None:
+    """Change an account (by id or name); what is left out stays as it is.
+
+    --sender replaces every line; --base-url "" goes back to the provider's own address.
+    A new provider or address needs its key (or password) typed again.
+    """
+    account = _find_account(reference)
+    account = _save_account(
+        account,
+        "provider.edit",
+        name=account.name if name is None else name,
+        kind=kind or account.kind,
+        senders="\n".join(senders) if senders else account.senders,
+        base_url=account.base_url if base_url is None else base_url,
+        requests_per_second=rate,
+        price_per_part=account.price_per_part if price_per_part is None else price_per_part,
+        is_default=make_default,
+        **secrets,
+    )
+    click.echo(f"Saved {account.kind} account {account.name!r} ({account.masked_key()})")
+
+
+@providers_group.command("remove")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def providers_remove(reference, yes) -> None:
+    """Remove an account that has sent nothing (one with campaigns is kept for their log)."""
+    from app.auth.audit import record_audit
+    from app.sending.accounts import AccountError, remove_account
+
+    account = _find_account(reference)
+    name = account.name
+    if not yes:
+        click.confirm(f"Remove the provider account {name!r}?", abort=True)
+    try:
+        remove_account(account)
+    except AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    record_audit("provider.remove", name)
+    db.session.commit()
+    click.echo(f"Removed the provider account {name!r}")
+
+
+@providers_group.command("test")
+@click.argument("reference", metavar="ACCOUNT")
+@with_appcontext
+def providers_test(reference) -> None:
+    """Ask the provider for the account's credit, as «test connection» does in the panel."""
+    from app.auth.audit import provider_test, record_audit
+    from app.sending.accounts import check_credit
+
+    account = _find_account(reference)
+    credit, reason = check_credit(account)
+    record_audit("provider.test", account.name, provider_test(account, credit))
+    db.session.commit()
+    if reason is not None:
+        raise click.ClickException(f"Connecting to {account.name!r} failed: {reason}")
+    click.echo(f"Connected to {account.name!r}. Credit: {credit:,} Rials.")
 
 
 @providers_group.command("list")

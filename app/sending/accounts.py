@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.crypto import SecretUnreadable, reseal
 from app.extensions import db
@@ -208,6 +209,40 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
     account.last_error = None
     account.failures = 0
     return credit, None
+
+
+def find_account(reference: str) -> ProviderAccount | None:
+    """The account an operator names: by its id (``3``, ``۳``) or by its exact name."""
+    digits = ascii_digits(reference).strip()
+    if digits.isascii() and digits.isdigit():
+        return db.session.get(ProviderAccount, int(digits))
+    name = normalize_text(reference)
+    return db.session.scalar(select(ProviderAccount).where(ProviderAccount.name == name))
+
+
+def remove_account(account: ProviderAccount) -> None:
+    """Delete an account nothing points to; the caller commits.
+
+    An account a campaign (even a draft) or a message points to is refused, not hidden:
+    the delivery log and the campaign pages name it. The database's foreign keys say
+    whether anything does, so no list of the tables that may point here is kept.
+    """
+    name = account.name
+    try:
+        with db.session.begin_nested():
+            db.session.delete(account)
+    except IntegrityError:
+        raise AccountError(
+            _(
+                "The account “%(name)s” has campaigns or messages, and their delivery log "
+                "needs it, so it is kept. Make another account the default instead.",
+                name=name,
+            )
+        ) from None
+    if account.is_default:
+        following = db.session.scalar(select(ProviderAccount).order_by(ProviderAccount.id))
+        if following is not None:
+            make_default(following)
 
 
 def all_accounts() -> list[ProviderAccount]:

@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 
 from app.api.forms import ApiTokenForm
 from app.api.service import TokenError, all_tokens, create_token, revoke_token
-from app.auth.audit import provider_change, provider_snapshot, record_audit
+from app.auth.audit import provider_change, provider_snapshot, provider_test, record_audit
 from app.extensions import db
 from app.persian import ascii_digits, show_number
 from app.sending import accounts
@@ -69,13 +69,7 @@ def provider(account_id: int | None = None):
 def test_provider(account_id: int):
     account = db.get_or_404(ProviderAccount, account_id)
     credit, error = accounts.check_credit(account)
-    record_audit(
-        "provider.test",
-        account.name,
-        {"result": "failed", "error": account.last_error}
-        if error
-        else {"result": "ok", "credit": credit},
-    )
+    record_audit("provider.test", account.name, provider_test(account, credit))
     db.session.commit()
     if error:
         flash(
