@@ -353,6 +353,103 @@ def providers_rotate_keys() -> None:
         )
 
 
+@click.group("rules", cls=AppGroup, invoke_without_command=True)
+@with_appcontext
+@click.pass_context
+def rules_group(context) -> None:
+    """The sending rules for marketing SMS (the panel's rules page); alone: show them."""
+    if context.invoked_subcommand is None:
+        _show_rules()
+
+
+# Each rule as `vafa rules` shows it: its label, the policy fields it holds, its setting.
+_RULES = (
+    ("Sending window (Tehran)", ("window_start", "window_end"), "VAFA_SENDING_WINDOW"),
+    ("Days between marketing SMS to one contact (0 for no limit)", ("frequency_cap_days",),
+     "VAFA_FREQUENCY_CAP_DAYS"),
+    ("Opt-out line added", ("optout_line",), "VAFA_OPTOUT_LINE"),
+    ("Opt-out text", ("optout_text",), "VAFA_OPTOUT_TEXT"),
+)  # fmt: skip
+
+
+def _show_rules() -> None:
+    """Print the rules in force, each with where it comes from."""
+    from app.sending.policy import load_policy, saved_rules
+
+    policy, saved = load_policy(), saved_rules()
+    shown = {
+        "window_start": f"{policy.window_start:%H:%M}-{policy.window_end:%H:%M}",
+        "frequency_cap_days": str(policy.frequency_cap_days),
+        "optout_line": "on" if policy.optout_line else "off",
+        "optout_text": policy.optout_text,
+    }
+    for label, names, setting in _RULES:
+        if saved.intersection(names):
+            origin = "saved by the owner"
+        elif current_app.config.get(setting):
+            origin = f"from {setting}"
+        else:
+            origin = "default"
+        click.echo(f"{label}: {shown[names[0]]}\t({origin})")
+
+
+@rules_group.command("set")
+@click.option("--window", help="When marketing SMS may leave, Tehran time: 08:00-22:00.")
+@click.option(
+    "--frequency-cap-days",
+    type=click.IntRange(0, 365),
+    help="At most one marketing SMS per contact every this many days (0: no cap).",
+)
+@click.option("--optout-line/--no-optout-line", default=None, help="Add the opt-out line.")
+@click.option("--optout-text", help="The opt-out line, e.g. «لغو۱۱».")
+@with_appcontext
+def rules_set(window, frequency_cap_days, optout_line, optout_text) -> None:
+    """Change some rules (the others keep their values) and save them as the owner's."""
+    from dataclasses import replace
+
+    from app.auth.audit import record_audit, sending_rules
+    from app.persian import normalize_text
+    from app.sending.policy import MAX_OPTOUT_TEXT, load_policy, parse_window, save_policy
+
+    changes: dict = {}
+    if window is not None:
+        try:
+            changes["window_start"], changes["window_end"] = parse_window(window)
+        except ValueError:
+            raise click.BadParameter("write it like 08:00-22:00", param_hint="--window") from None
+    if frequency_cap_days is not None:
+        changes["frequency_cap_days"] = frequency_cap_days
+    if optout_line is not None:
+        changes["optout_line"] = optout_line
+    if optout_text is not None:
+        text = normalize_text(optout_text)
+        if not text or len(text) > MAX_OPTOUT_TEXT:
+            raise click.BadParameter(
+                f"write 1 to {MAX_OPTOUT_TEXT} characters", param_hint="--optout-text"
+            )
+        changes["optout_text"] = text
+    if not changes:
+        raise click.UsageError("Give at least one rule to change (see --help).")
+    rules = replace(load_policy(), **changes)
+    save_policy(rules)
+    record_audit("sending_rules.edit", detail=sending_rules(rules))
+    db.session.commit()
+    _show_rules()
+
+
+@rules_group.command("reset")
+@with_appcontext
+def rules_reset() -> None:
+    """Forget the owner's saved rules: the settings (VAFA_SENDING_WINDOW, …) apply again."""
+    from app.auth.audit import record_audit, sending_rules
+    from app.sending.policy import forget_policy, load_policy
+
+    forget_policy()
+    record_audit("sending_rules.edit", detail={"reset": True, **sending_rules(load_policy())})
+    db.session.commit()
+    _show_rules()
+
+
 api_token_group = AppGroup("api-token", help="Tokens for the JSON API (/api/v1).")
 
 
@@ -536,6 +633,7 @@ for command in (
     set_password_command,
     tick_command,
     providers_group,
+    rules_group,
     api_token_group,
     contacts_group,
     purchases_group,

@@ -175,6 +175,15 @@ def provider_test(account, credit: int | None) -> dict:
     return {"result": "ok", "credit": credit}
 
 
+def sending_rules(policy) -> dict:
+    """The sending rules as saved, for the entry that says who changed them."""
+    return {
+        "window": f"{policy.window_start:%H:%M}–{policy.window_end:%H:%M}",
+        "frequency_cap_days": policy.frequency_cap_days,
+        "optout_line": policy.optout_line,
+    }
+
+
 def search_detail(contact_filter) -> dict:
     """A contact search in words that stay true after a list or tag is renamed."""
     from app.contacts.models import ContactList, Tag
