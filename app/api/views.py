@@ -25,6 +25,7 @@ from app.messaging import service as campaigns
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
 from app.persian import jalali_date, jalali_datetime
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, STATUSES, Message
+from app.sending.policy import SendingPolicy, load_policy
 
 # Endpoints that need no token.
 PUBLIC = {"api.openapi"}
@@ -89,8 +90,9 @@ def _paused_reason_label(reason: str | None) -> str | None:
     return str(ERROR_LABELS.get(reason, reason))
 
 
-def campaign_json(campaign: Campaign, counts: dict[str, int]) -> dict:
+def campaign_json(campaign: Campaign, counts: dict[str, int], policy: SendingPolicy) -> dict:
     total = sum(counts.values())
+    planned = campaigns.planned_start(campaign, policy)
     if campaign.to_everyone:
         audience = {"all": True}
     elif campaign.contact_list is None:
@@ -121,6 +123,8 @@ def campaign_json(campaign: Campaign, counts: dict[str, int]) -> dict:
             "handed_over": sum(counts.get(status, 0) for status in HANDED_OVER),
         },
         **_times(campaign, "scheduled_at", "started_at", "finished_at", "created_at"),
+        "planned_start": iso(planned),
+        "planned_start_jalali": jalali_datetime(planned) if planned else None,
     }
 
 
@@ -139,7 +143,7 @@ def _counts(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
 
 
 def _one(campaign: Campaign) -> dict:
-    return campaign_json(campaign, campaigns.campaign_counts(campaign.id))
+    return campaign_json(campaign, campaigns.campaign_counts(campaign.id), load_policy())
 
 
 def estimate_json(figures: campaigns.Estimate) -> dict:
@@ -239,8 +243,8 @@ def list_campaigns():
     rows = db.session.scalars(
         select(Campaign).where(Campaign.id > after_id).order_by(Campaign.id).limit(limit + 1)
     ).all()
-    counts = _counts([c.id for c in rows[:limit]])
-    return jsonify(_page(rows, limit, lambda c: campaign_json(c, counts[c.id])))
+    counts, policy = _counts([c.id for c in rows[:limit]]), load_policy()
+    return jsonify(_page(rows, limit, lambda c: campaign_json(c, counts[c.id], policy)))
 
 
 @bp.get("/campaigns/<int:campaign_id>")

@@ -1,8 +1,9 @@
 """Campaigns through the JSON API: create, estimate, start, watch, control, read messages."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from api_support import error_of, fields_of
 from flask_babel import gettext
 from integration_support import in_locale
@@ -18,6 +19,7 @@ from app.messaging.models import Campaign
 from app.persian import show_number
 from app.sending.accounts import save_account
 from app.sending.models import STATUSES, Message, ProviderAccount
+from app.sending.policy import SendingPolicy, save_policy
 from tests.fakes import kavenegar as kavenegar_fake
 from tests.fakes.scripted import ScriptedProvider
 from tests.fakes.server import serving
@@ -595,3 +597,20 @@ def test_a_credit_nobody_can_read_is_a_clear_refusal(api, shop, kavenegar):
             reason=gettext("The provider's answer could not be read."),
         ),
     )
+
+
+def test_a_campaign_the_sending_window_holds_back_carries_its_planned_start(api, shop):
+    save_policy(SendingPolicy(window_start=time(8), window_end=time(22)))
+    db.session.commit()
+    night = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # 23:30 in Tehran
+    with time_machine.travel(night, tick=False):
+        created = create(api, audience={"list_id": shop.id})
+        assert created["planned_start"] == "2026-11-24T04:30:00Z"  # 08:00 the next morning
+        assert created["planned_start_jalali"] == "1405/09/03 08:00"
+        started = api.post(f"/campaigns/{created['id']}/start").json["campaign"]
+        assert started["planned_start"] == "2026-11-24T04:30:00Z"
+        [listed] = api.get("/campaigns").json["data"]
+        assert listed["planned_start_jalali"] == "1405/09/03 08:00"
+    with time_machine.travel(night + timedelta(hours=12), tick=False):
+        answer = api.get(f"/campaigns/{created['id']}").json
+        assert (answer["planned_start"], answer["planned_start_jalali"]) == (None, None)
