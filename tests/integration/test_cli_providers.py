@@ -9,8 +9,6 @@ from app.cli import main as vafa
 from app.extensions import db
 from app.messaging.service import create_campaign
 from app.sending.models import ProviderAccount
-from tests.fakes import kavenegar as kavenegar_fake
-from tests.fakes.server import serving
 
 KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
 OTHER_KEY = "smsir-99aa88bb77cc66dd55ee-5678"
@@ -312,14 +310,6 @@ def test_an_account_with_a_campaign_is_kept_for_its_delivery_log(app):
     )
     assert [a.name for a in accounts()] == ["کاوه"]
     assert ("provider.remove", "کاوه") not in audit_actions()
-
-
-@pytest.fixture
-def fake_kavenegar():
-    fake = kavenegar_fake.create_app(KEY, credit=1_234_567)
-    with serving(fake) as url:
-        fake.base_url = f"{url}/v1"
-        yield fake
 
 
 @pytest.mark.parametrize("form", ["number", "float", "separated"])

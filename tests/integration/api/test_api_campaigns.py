@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from api_support import error_of, fields_of
 from flask_babel import gettext
-from integration_support import in_locale
+from integration_support import KEY, in_locale
 from sqlalchemy import func, select, update
 
 from app.auth import policy
@@ -20,9 +20,7 @@ from app.persian import show_number
 from app.sending.accounts import save_account
 from app.sending.models import STATUSES, Message, ProviderAccount
 from app.sending.policy import SendingPolicy, save_policy
-from tests.fakes import kavenegar as kavenegar_fake
 from tests.fakes.scripted import ScriptedProvider
-from tests.fakes.server import serving
 
 OPTOUT = "\nلغو۱۱"  # the opt-out line every marketing text ends with (by default)
 LATER = "2031-03-21T10:00:00+03:30"  # 1410/01/01 10:00 in Tehran
@@ -549,21 +547,15 @@ def test_pages_outside_the_api_keep_their_html_errors(logged_in):
 
 
 @pytest.fixture
-def kavenegar(app):
+def kavenegar(app, fake_kavenegar):
     """A Kavenegar account at the fake Kavenegar API on loopback: ``(account, fake)``."""
-    fake = kavenegar_fake.create_app("kave-e2e-key", credit=1_000_000_000_000)
-    with serving(fake) as url:
-        account = save_account(
-            None,
-            name="کاوه‌نگار",
-            kind="kavenegar",
-            api_key="kave-e2e-key",
-            senders="10004346",
-            base_url=f"{url}/v1",
-            price_per_part=1_500,
-        )
-        db.session.commit()
-        yield account, fake
+    fake_kavenegar.state["credit"] = 1_000_000_000_000
+    account = save_account(
+        None, name="کاوه‌نگار", kind="kavenegar", api_key=KEY, senders="3000123456",
+        base_url=fake_kavenegar.base_url, price_per_part=1_500,
+    )  # fmt: skip
+    db.session.commit()
+    return account, fake_kavenegar
 
 
 def test_a_credit_written_as_a_float_lets_the_campaign_start(app, api, shop, kavenegar):
