@@ -242,7 +242,7 @@ def integer(value) -> int | None:
 # What providers put between the digits of a number: thousands separators (Latin, Arabic
 # and Persian «٬», spaces, thin spaces) go; the Arabic decimal separator «٫» is a point.
 _AMOUNT_GROUPING = str.maketrans({",": None, "\u066c": None, "_": None, "\u066b": "."})
-_AMOUNT = re.compile(r"-?\d+(\.\d+)?")
+_AMOUNT = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
 
 
 def rials(value, what: str, per_unit: int = 1) -> int:
