@@ -148,70 +148,172 @@ def tick_command() -> None:
 
 providers_group = AppGroup("providers", help="SMS provider accounts.")
 
+_KINDS = click.Choice(["kavenegar", "melipayamak", "ippanel", "smsir", "ghasedak", "console"])
 
-@providers_group.command("add")
-@click.argument("name")
-@click.option(
-    "--kind",
-    required=True,
-    type=click.Choice(["kavenegar", "melipayamak", "ippanel", "smsir", "ghasedak", "console"]),
-)
-@click.option(
-    "--api-key",
-    default="",
-    help="API key (Kavenegar, IPPanel, sms.ir, Ghasedak); '-' reads it from standard input,"
-    " so it stays out of the shell's history and the process list.",
-)
-@click.option("--username", default="", help="Username (Melipayamak).")
-@click.option("--password", default="", help="Password (Melipayamak); '-' reads it from stdin.")
-@click.option(
-    "--sender",
-    "senders",
-    multiple=True,
-    required=True,
-    help="A sender line; repeat for several. The first is the default.",
-)
-@click.option("--base-url", default=None, help="Another address for the provider's API.")
-@click.option("--rate", type=float, default=None, help="Requests per second.")
-@click.option("--price-per-part", type=int, default=0, help="Rials per SMS part.")
-@click.option("--default", "make_default", is_flag=True, help="Use it for new campaigns.")
-@with_appcontext
-def providers_add(
-    name, kind, api_key, username, password, senders, base_url, rate, price_per_part, make_default
-) -> None:
-    """Add a provider account (keys are stored, never printed)."""
-    from app.auth.audit import provider_change, record_audit
+
+def _account_options(command):
+    """The options ``add`` and ``edit`` share; in ``edit`` one left out keeps its value."""
+    options = [
+        click.option(
+            "--api-key",
+            default="",
+            help="API key (Kavenegar, IPPanel, sms.ir, Ghasedak); '-' reads it from standard "
+            "input, so it stays out of the shell's history and the process list.",
+        ),
+        click.option("--username", default="", help="Username (Melipayamak)."),
+        click.option(
+            "--password", default="", help="Password (Melipayamak); '-' reads it from stdin."
+        ),
+        click.option(
+            "--sender",
+            "senders",
+            multiple=True,
+            help="A sender line; repeat for several. The first is the default.",
+        ),
+        click.option("--base-url", default=None, help="Another address for the provider's API."),
+        click.option("--rate", type=float, default=None, help="Requests per second."),
+        click.option("--price-per-part", type=int, default=None, help="Rials per SMS part."),
+        click.option("--default", "make_default", is_flag=True, help="Use it for new campaigns."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _save_account(account, action: str, *, name, kind, api_key, username, password, **fields):
+    """Save through the panel's own service, audit it and commit; secrets are never echoed."""
+    from app.auth.audit import provider_change, provider_snapshot, record_audit
     from app.sending.accounts import AccountError, save_account
 
     if api_key == "-":
         api_key = sys.stdin.readline().strip()
     if password == "-":
         password = sys.stdin.readline().rstrip("\n")
-
+    before = provider_snapshot(account)
     try:
-        account = save_account(
-            None,
+        saved = save_account(
+            account,
             name=name,
             kind=kind,
             api_key=api_key,
             username=username,
             password=password,
-            senders="\n".join(senders),
-            base_url=base_url,
-            requests_per_second=rate,
-            price_per_part=price_per_part,
-            is_default=make_default,
+            **fields,
         )
     except AccountError as error:
+        db.session.rollback()
         raise click.ClickException(str(error)) from None
     typed = [
         name
         for name, value in (("api_key", api_key), ("username", username), ("password", password))
         if value
     ]
-    record_audit("provider.add", account.name, provider_change({}, account, typed))
+    record_audit(action, saved.name, provider_change(before, saved, typed))
     db.session.commit()
+    return saved
+
+
+def _find_account(reference: str):
+    from app.sending.accounts import find_account
+
+    account = find_account(reference)
+    if account is None:
+        raise click.ClickException(f"No provider account has the id or name {reference!r}.")
+    return account
+
+
+@providers_group.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=_KINDS)
+@_account_options
+@with_appcontext
+def providers_add(name, kind, senders, base_url, rate, price_per_part, make_default, **secrets):
+    """Add a provider account (keys are stored, never printed)."""
+    if not senders:
+        raise click.UsageError("Give at least one --sender line.")
+    account = _save_account(
+        None,
+        "provider.add",
+        name=name,
+        kind=kind,
+        senders="\n".join(senders),
+        base_url=base_url,
+        requests_per_second=rate,
+        price_per_part=price_per_part or 0,
+        is_default=make_default,
+        **secrets,
+    )
     click.echo(f"Added {account.kind} account {account.name!r} ({account.masked_key()})")
+
+
+@providers_group.command("edit")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--name", default=None, help="A new name for the account.")
+@click.option("--kind", default=None, type=_KINDS, help="Another provider (type the key again).")
+@_account_options
+@with_appcontext
+def providers_edit(
+    reference, name, kind, senders, base_url, rate, price_per_part, make_default, **secrets
+) -> None:
+    """Change an account (by id or name); what is left out stays as it is.
+
+    --sender replaces every line; --base-url "" goes back to the provider's own address.
+    A new provider or address needs its key (or password) typed again.
+    """
+    account = _find_account(reference)
+    account = _save_account(
+        account,
+        "provider.edit",
+        name=account.name if name is None else name,
+        kind=kind or account.kind,
+        senders="\n".join(senders) if senders else account.senders,
+        base_url=account.base_url if base_url is None else base_url,
+        requests_per_second=rate,
+        price_per_part=account.price_per_part if price_per_part is None else price_per_part,
+        is_default=make_default,
+        **secrets,
+    )
+    click.echo(f"Saved {account.kind} account {account.name!r} ({account.masked_key()})")
+
+
+@providers_group.command("remove")
+@click.argument("reference", metavar="ACCOUNT")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def providers_remove(reference, yes) -> None:
+    """Remove an account that has sent nothing (one with campaigns is kept for their log)."""
+    from app.auth.audit import record_audit
+    from app.sending.accounts import AccountError, remove_account
+
+    account = _find_account(reference)
+    name = account.name
+    if not yes:
+        click.confirm(f"Remove the provider account {name!r}?", abort=True)
+    try:
+        remove_account(account)
+    except AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    record_audit("provider.remove", name)
+    db.session.commit()
+    click.echo(f"Removed the provider account {name!r}")
+
+
+@providers_group.command("test")
+@click.argument("reference", metavar="ACCOUNT")
+@with_appcontext
+def providers_test(reference) -> None:
+    """Ask the provider for the account's credit, as «test connection» does in the panel."""
+    from app.auth.audit import provider_test, record_audit
+    from app.sending.accounts import check_credit
+
+    account = _find_account(reference)
+    credit, reason = check_credit(account)
+    record_audit("provider.test", account.name, provider_test(account, credit))
+    db.session.commit()
+    if reason is not None:
+        raise click.ClickException(f"Connecting to {account.name!r} failed: {reason}")
+    click.echo(f"Connected to {account.name!r}. Credit: {credit:,} Rials.")
 
 
 @providers_group.command("list")
@@ -249,6 +351,103 @@ def providers_rotate_keys() -> None:
             f"No configured key decrypts the keys of {names}: list the old key in "
             "VAFA_ENCRYPTION_OLD_KEYS and run this again, or type those keys again in the panel."
         )
+
+
+@click.group("rules", cls=AppGroup, invoke_without_command=True)
+@with_appcontext
+@click.pass_context
+def rules_group(context) -> None:
+    """The sending rules for marketing SMS (the panel's rules page); alone: show them."""
+    if context.invoked_subcommand is None:
+        _show_rules()
+
+
+# Each rule as `vafa rules` shows it: its label, the policy fields it holds, its setting.
+_RULES = (
+    ("Sending window (Tehran)", ("window_start", "window_end"), "VAFA_SENDING_WINDOW"),
+    ("Days between marketing SMS to one contact (0 for no limit)", ("frequency_cap_days",),
+     "VAFA_FREQUENCY_CAP_DAYS"),
+    ("Opt-out line added", ("optout_line",), "VAFA_OPTOUT_LINE"),
+    ("Opt-out text", ("optout_text",), "VAFA_OPTOUT_TEXT"),
+)  # fmt: skip
+
+
+def _show_rules() -> None:
+    """Print the rules in force, each with where it comes from."""
+    from app.sending.policy import load_policy, saved_rules
+
+    policy, saved = load_policy(), saved_rules()
+    shown = {
+        "window_start": f"{policy.window_start:%H:%M}-{policy.window_end:%H:%M}",
+        "frequency_cap_days": str(policy.frequency_cap_days),
+        "optout_line": "on" if policy.optout_line else "off",
+        "optout_text": policy.optout_text,
+    }
+    for label, names, setting in _RULES:
+        if saved.intersection(names):
+            origin = "saved by the owner"
+        elif current_app.config.get(setting):
+            origin = f"from {setting}"
+        else:
+            origin = "default"
+        click.echo(f"{label}: {shown[names[0]]}\t({origin})")
+
+
+@rules_group.command("set")
+@click.option("--window", help="When marketing SMS may leave, Tehran time: 08:00-22:00.")
+@click.option(
+    "--frequency-cap-days",
+    type=click.IntRange(0, 365),
+    help="At most one marketing SMS per contact every this many days (0: no cap).",
+)
+@click.option("--optout-line/--no-optout-line", default=None, help="Add the opt-out line.")
+@click.option("--optout-text", help="The opt-out line, e.g. «لغو۱۱».")
+@with_appcontext
+def rules_set(window, frequency_cap_days, optout_line, optout_text) -> None:
+    """Change some rules (the others keep their values) and save them as the owner's."""
+    from dataclasses import replace
+
+    from app.auth.audit import record_audit, sending_rules
+    from app.persian import normalize_text
+    from app.sending.policy import MAX_OPTOUT_TEXT, load_policy, parse_window, save_policy
+
+    changes: dict = {}
+    if window is not None:
+        try:
+            changes["window_start"], changes["window_end"] = parse_window(window)
+        except ValueError:
+            raise click.BadParameter("write it like 08:00-22:00", param_hint="--window") from None
+    if frequency_cap_days is not None:
+        changes["frequency_cap_days"] = frequency_cap_days
+    if optout_line is not None:
+        changes["optout_line"] = optout_line
+    if optout_text is not None:
+        text = normalize_text(optout_text)
+        if not text or len(text) > MAX_OPTOUT_TEXT:
+            raise click.BadParameter(
+                f"write 1 to {MAX_OPTOUT_TEXT} characters", param_hint="--optout-text"
+            )
+        changes["optout_text"] = text
+    if not changes:
+        raise click.UsageError("Give at least one rule to change (see --help).")
+    rules = replace(load_policy(), **changes)
+    save_policy(rules)
+    record_audit("sending_rules.edit", detail=sending_rules(rules))
+    db.session.commit()
+    _show_rules()
+
+
+@rules_group.command("reset")
+@with_appcontext
+def rules_reset() -> None:
+    """Forget the owner's saved rules: the settings (VAFA_SENDING_WINDOW, …) apply again."""
+    from app.auth.audit import record_audit, sending_rules
+    from app.sending.policy import forget_policy, load_policy
+
+    forget_policy()
+    record_audit("sending_rules.edit", detail={"reset": True, **sending_rules(load_policy())})
+    db.session.commit()
+    _show_rules()
 
 
 api_token_group = AppGroup("api-token", help="Tokens for the JSON API (/api/v1).")
@@ -434,6 +633,7 @@ for command in (
     set_password_command,
     tick_command,
     providers_group,
+    rules_group,
     api_token_group,
     contacts_group,
     purchases_group,

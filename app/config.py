@@ -75,6 +75,14 @@ def load_config(instance_path: Path) -> dict:
         # it). When a worker's runs out, the messages it claimed but never handed over go
         # back to the queue; those in a request in flight become `unknown`, never re-sent.
         "VAFA_CLAIM_LEASE": _int("VAFA_CLAIM_LEASE", 30),
+        # The sending rules before the owner saves any (app/sending/policy.py): the
+        # window for marketing SMS in Tehran time ("08:00-22:00"), at most one marketing
+        # SMS per contact every N days (0: no cap), the opt-out line (on/off) and its text.
+        # Unset: 08:00-22:00, 0, on, «لغو۱۱». What the owner saves wins.
+        "VAFA_SENDING_WINDOW": os.environ.get("VAFA_SENDING_WINDOW", ""),
+        "VAFA_FREQUENCY_CAP_DAYS": os.environ.get("VAFA_FREQUENCY_CAP_DAYS", ""),
+        "VAFA_OPTOUT_LINE": os.environ.get("VAFA_OPTOUT_LINE", ""),
+        "VAFA_OPTOUT_TEXT": os.environ.get("VAFA_OPTOUT_TEXT", ""),
         "VAFA_CONTACTS_PER_PAGE": _int("VAFA_CONTACTS_PER_PAGE", 50),
         # The contacts page counts a search's matches up to this many ("more than …"
         # beyond), so a million contacts cost no more to count than ten thousand.
@@ -82,6 +90,8 @@ def load_config(instance_path: Path) -> dict:
         # An Excel export of more contacts than this is written in the background (a
         # million take about a minute) and downloaded when ready; CSV always streams.
         "VAFA_EXPORT_BACKGROUND_OVER": _int("VAFA_EXPORT_BACKGROUND_OVER", 50_000),
+        # Where uploaded files wait while they are imported (default: instance/imports).
+        "VAFA_IMPORT_FOLDER": os.environ.get("VAFA_IMPORT_FOLDER", ""),
         # Importing files: the limits a file is inspected against before it is read
         # (app/contacts/importing/limits.py says why each default is what it is).
         "VAFA_IMPORT_MAX_FILE_MB": _int("VAFA_IMPORT_MAX_FILE_MB", 512),
@@ -121,3 +131,7 @@ def derive_settings(config: dict) -> None:
     config["SESSION_COOKIE_SECURE"] = secure
     config["REMEMBER_COOKIE_SECURE"] = secure
     config["REMEMBER_COOKIE_DURATION"] = timedelta(days=config.get("VAFA_REMEMBER_DAYS", 30))
+    # Read once, at start: a sending setting that cannot be read stops the app here.
+    from app.sending.policy import default_policy
+
+    config["VAFA_SENDING_DEFAULTS"] = default_policy(config)

@@ -9,7 +9,7 @@ digits into ASCII before parsing: ``strptime`` and regexes fail on ``۰۹۱۲``.
 import re
 import unicodedata
 from bisect import bisect_right
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -90,12 +90,16 @@ def parse_jalali_date(text: str) -> date:
 def parse_jalali_datetime(day_text: str, time_text: str) -> datetime:
     """A Jalali date and an HH:MM time in Tehran, as an aware UTC datetime."""
     day = parse_jalali_date(day_text)
-    match = _TIME.match(ascii_digits(time_text))
+    local = datetime.combine(day, parse_clock(time_text), tzinfo=TEHRAN)
+    return local.astimezone(UTC)
+
+
+def parse_clock(text: str) -> time:
+    """A time of day typed as 8:00, 08:00 or ۰۸:۰۰; ValueError for anything else (25:00)."""
+    match = _TIME.match(ascii_digits(text))
     if not match:
         raise ValueError("not a time")
-    hour, minute = int(match.group(1)), int(match.group(2))
-    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=TEHRAN)
-    return local.astimezone(UTC)
+    return time(int(match.group(1)), int(match.group(2)))
 
 
 # Jalali months 1-6 have 31 days, 7-11 have 30, Esfand 29 (30 in a leap year): a day's

@@ -134,6 +134,11 @@ class Campaign(Answer):
     finished_at_jalali: Jalali
     created_at: Moment
     created_at_jalali: Jalali
+    planned_start: Moment = Field(
+        description="When the sending window lets its first (or, while sending, its next) "
+        "marketing SMS leave, if the window holds it back now; null otherwise"
+    )
+    planned_start_jalali: Jalali
 
 
 class CampaignPage(Answer):

@@ -25,6 +25,7 @@ from app.messaging import service as campaigns
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
 from app.persian import jalali_date, jalali_datetime
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, STATUSES, Message
+from app.sending.policy import SendingPolicy, load_policy
 
 # Endpoints that need no token.
 PUBLIC = {"api.openapi"}
@@ -89,8 +90,11 @@ def _paused_reason_label(reason: str | None) -> str | None:
     return str(ERROR_LABELS.get(reason, reason))
 
 
-def campaign_json(campaign: Campaign, counts: dict[str, int], left_to_owner: int) -> dict:
+def campaign_json(
+    campaign: Campaign, counts: dict[str, int], left_to_owner: int, policy: SendingPolicy
+) -> dict:
     total = sum(counts.values())
+    planned = campaigns.planned_start(campaign, policy)
     if campaign.to_everyone:
         audience = {"all": True}
     elif campaign.contact_list is None:
@@ -123,6 +127,8 @@ def campaign_json(campaign: Campaign, counts: dict[str, int], left_to_owner: int
             "being_checked": counts.get("unknown", 0) - left_to_owner,
         },
         **_times(campaign, "scheduled_at", "started_at", "finished_at", "created_at"),
+        "planned_start": iso(planned),
+        "planned_start_jalali": jalali_datetime(planned) if planned else None,
     }
 
 
@@ -142,7 +148,7 @@ def _counts(campaign_ids: list[int]) -> dict[int, dict[str, int]]:
 
 def _one(campaign: Campaign) -> dict:
     left = campaigns.left_to_owner([campaign.id]).get(campaign.id, 0)
-    return campaign_json(campaign, campaigns.campaign_counts(campaign.id), left)
+    return campaign_json(campaign, campaigns.campaign_counts(campaign.id), left, load_policy())
 
 
 def estimate_json(figures: campaigns.Estimate) -> dict:
@@ -243,8 +249,10 @@ def list_campaigns():
         select(Campaign).where(Campaign.id > after_id).order_by(Campaign.id).limit(limit + 1)
     ).all()
     ids = [c.id for c in rows[:limit]]
-    counts, left = _counts(ids), campaigns.left_to_owner(ids)
-    return jsonify(_page(rows, limit, lambda c: campaign_json(c, counts[c.id], left.get(c.id, 0))))
+    counts, left, policy = _counts(ids), campaigns.left_to_owner(ids), load_policy()
+    return jsonify(
+        _page(rows, limit, lambda c: campaign_json(c, counts[c.id], left.get(c.id, 0), policy))
+    )
 
 
 @bp.get("/campaigns/<int:campaign_id>")

@@ -168,6 +168,22 @@ def provider_change(before: dict, account, typed: Iterable[str]) -> dict:
     return detail
 
 
+def provider_test(account, credit: int | None) -> dict:
+    """What a connection test found: the credit, or the error code the account now has."""
+    if credit is None:
+        return {"result": "failed", "error": account.last_error}
+    return {"result": "ok", "credit": credit}
+
+
+def sending_rules(policy) -> dict:
+    """The sending rules as saved, for the entry that says who changed them."""
+    return {
+        "window": f"{policy.window_start:%H:%M}–{policy.window_end:%H:%M}",
+        "frequency_cap_days": policy.frequency_cap_days,
+        "optout_line": policy.optout_line,
+    }
+
+
 def search_detail(contact_filter) -> dict:
     """A contact search in words that stay true after a list or tag is renamed."""
     from app.contacts.models import ContactList, Tag

@@ -302,6 +302,26 @@ def confirm_campaign(campaign: Campaign) -> Estimate:
     return figures
 
 
+def planned_start(
+    campaign: Campaign, policy: SendingPolicy, now: datetime | None = None
+) -> datetime | None:
+    """When a campaign the sending window holds back will send, or None if none holds it.
+
+    Marketing SMS leave only inside the owner's window (the engine claims none outside
+    it), so a campaign sent now at 23:00, or scheduled for then, is written to the outbox
+    on time but its first message waits for the window to open; one already sending
+    waits the same way for the rest. A draft is asked about as if it were sent now.
+    """
+    if not campaign.marketing or campaign.status not in (
+        "draft", "scheduled", "preparing", "sending",
+    ):  # fmt: skip
+        return None
+    now = now or utcnow()
+    due = max(campaign.scheduled_at, now) if campaign.status != "sending" else now
+    opens = policy.window_opens(due)
+    return opens if opens > due else None
+
+
 def start_due_campaigns() -> int:
     """Materialise every campaign whose time has come; return how many started."""
     due = db.session.scalars(

@@ -14,9 +14,9 @@ from app.messaging import service as campaigns
 from app.messaging.forms import CampaignForm
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
 from app.messaging.text import PLACEHOLDERS, count_parts, render, unknown_placeholders
-from app.persian import show_digits, show_mobile, show_number
+from app.persian import show_date, show_digits, show_mobile, show_number, to_tehran
 from app.sending.accounts import all_accounts
-from app.sending.models import ERROR_LABELS, STATUS_LABELS
+from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS
 from app.sending.policy import load_policy
 from app.sending.service import default_account
 from app.types import utcnow
@@ -61,11 +61,21 @@ def new_campaign():
         db.session.commit()
         return redirect(url_for("messaging.campaign", campaign_id=campaign.id))
     db.session.commit()  # the console account default_account() may have created
+    policy, now = load_policy(), utcnow()
+    opens = policy.window_opens(now)
     return render_template(
         "messaging/compose.html",
         form=form,
         placeholders=[name for name in PLACEHOLDERS if not name.isascii()] + own_field_names(),
-        optout=load_policy(),
+        optout=policy,
+        window_closed=_(
+            "Now is outside the sending window: sent now, it will start at %(time)s on "
+            "%(day)s (marketing SMS are sent only from %(start)s to %(end)s, as set on the "
+            "rules page).",
+            **_window_words(policy, opens),
+        )
+        if opens > now
+        else "",
     )
 
 
@@ -108,6 +118,7 @@ def campaign(campaign_id: int):
         "messaging/campaign.html",
         campaign=item,
         estimate=campaigns.estimate(item) if item.status == "draft" else None,
+        window_wait=_window_wait(item),
         progress=_progress(item),
         waiting_for_scheduler=campaigns.waits_for_scheduler(item),
         labels=CAMPAIGN_STATUS_LABELS,
@@ -127,7 +138,8 @@ def confirm(campaign_id: int):
         db.session.commit()
         later = item.scheduled_at > utcnow() + timedelta(seconds=30)
         flash(
-            _("The campaign is scheduled.") if later else _("The campaign is on its way."),
+            _window_wait(item)
+            or (_("The campaign is scheduled.") if later else _("The campaign is on its way.")),
             "success",
         )
     return redirect(url_for("messaging.campaign", campaign_id=campaign_id))
@@ -163,6 +175,40 @@ def progress(campaign_id: int):
     return jsonify(_progress(db.get_or_404(Campaign, campaign_id)))
 
 
+def _window_wait(campaign: Campaign, started: bool = False) -> str:
+    """When and why the sending window holds the campaign back; empty when it does not.
+
+    ``started``: some of its messages have already gone to the provider.
+    """
+    policy = load_policy()
+    opens = campaigns.planned_start(campaign, policy)
+    if opens is None:
+        return ""
+    window = _window_words(policy, opens)
+    if started:
+        return _(
+            "The rest of this campaign will be sent from %(time)s on %(day)s: marketing "
+            "SMS are sent only within the sending window set on the rules page "
+            "(%(start)s to %(end)s).",
+            **window,
+        )
+    return _(
+        "It will start at %(time)s on %(day)s: marketing SMS are sent only within the "
+        "sending window set on the rules page (%(start)s to %(end)s).",
+        **window,
+    )
+
+
+def _window_words(policy, opens) -> dict[str, str]:
+    """The moment the window opens and the window itself, as the page shows them."""
+    return {
+        "time": show_digits(f"{to_tehran(opens):%H:%M}"),
+        "day": show_date(opens),
+        "start": show_digits(f"{policy.window_start:%H:%M}"),
+        "end": show_digits(f"{policy.window_end:%H:%M}"),
+    }
+
+
 def _progress(campaign: Campaign) -> dict:
     counts = campaigns.campaign_counts(campaign.id)
     total = sum(counts.values())
@@ -193,6 +239,9 @@ def _progress(campaign: Campaign) -> dict:
         "rate_text": _("%(rate)s per second", rate=show_number(round(rate))) if rate else "",
         "eta_text": _("about %(time)s left", time=_duration(eta)) if eta else "",
         "uncertain_text": _uncertain_text(campaign, counts.get("unknown", 0)),
+        "window_text": _window_wait(
+            campaign, started=any(counts.get(status) for status in HANDED_OVER)
+        ),
     }
 
 

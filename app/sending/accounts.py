@@ -6,12 +6,13 @@ from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.crypto import SecretUnreadable, reseal
 from app.extensions import db
 from app.persian import ascii_digits, normalize_text
 from app.sending.models import ProviderAccount
-from app.sending.providers import KINDS
+from app.sending.providers import KINDS, provider_class
 from app.sending.providers.base import ProviderError
 from app.sending.service import adapter_for
 
@@ -56,7 +57,7 @@ def save_account(
             raise AccountError(_("The sender line “%(line)s” should be digits only.", line=line))
     base_url = (base_url or "").strip() or None
     if base_url:
-        check_base_url(base_url)
+        check_base_url(base_url, kind)
     if requests_per_second is not None and not 0 < requests_per_second <= 1000:
         raise AccountError(_("Requests per second must be between 0 and 1000."))
     if price_per_part < 0:
@@ -141,12 +142,15 @@ def _moves(account: ProviderAccount, kind: str, base_url: str | None) -> bool:
     return kind != account.kind or (base_url or None) != (account.base_url or None)
 
 
-def check_base_url(base_url: str) -> None:
+def check_base_url(base_url: str, kind: str) -> None:
     """Refuse an API address the key must not travel to: https only, http on loopback.
 
     Keys cross the network with every request; plain http would hand them to anyone on
     the way. Loopback (127.0.0.0/8, ::1, localhost) stays open for a local proxy or a
-    test server, since it never leaves the machine.
+    test server, since it never leaves the machine. The address must also end with the
+    provider's documented base path (``api_path``, e.g. Kavenegar's ``/v1``): without it
+    every call would reach a page that does not exist, and the owner would only read
+    "the provider reported an error".
     """
     try:
         parts = urlsplit(base_url)
@@ -163,6 +167,16 @@ def check_base_url(base_url: str) -> None:
             _(
                 "The API address must start with https:// (http:// only for this computer: "
                 "127.0.0.1 or localhost)."
+            )
+        )
+    adapter = provider_class(kind)
+    api_path = getattr(adapter, "api_path", "")
+    if api_path and not parts.path.rstrip("/").endswith(api_path):
+        raise AccountError(
+            _(
+                "The API address must end with %(path)s, for example %(example)s.",
+                path=api_path,
+                example=adapter.default_base_url,
             )
         )
 
@@ -195,6 +209,40 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
     account.last_error = account.last_error_detail = account.failing_since = None
     account.failures = 0
     return credit, None
+
+
+def find_account(reference: str) -> ProviderAccount | None:
+    """The account an operator names: by its id (``3``, ``۳``) or by its exact name."""
+    digits = ascii_digits(reference).strip()
+    if digits.isascii() and digits.isdigit():
+        return db.session.get(ProviderAccount, int(digits))
+    name = normalize_text(reference)
+    return db.session.scalar(select(ProviderAccount).where(ProviderAccount.name == name))
+
+
+def remove_account(account: ProviderAccount) -> None:
+    """Delete an account nothing points to; the caller commits.
+
+    An account a campaign (even a draft) or a message points to is refused, not hidden:
+    the delivery log and the campaign pages name it. The database's foreign keys say
+    whether anything does, so no list of the tables that may point here is kept.
+    """
+    name = account.name
+    try:
+        with db.session.begin_nested():
+            db.session.delete(account)
+    except IntegrityError:
+        raise AccountError(
+            _(
+                "The account “%(name)s” has campaigns or messages, and their delivery log "
+                "needs it, so it is kept. Make another account the default instead.",
+                name=name,
+            )
+        ) from None
+    if account.is_default:
+        following = db.session.scalar(select(ProviderAccount).order_by(ProviderAccount.id))
+        if following is not None:
+            make_default(following)
 
 
 def all_accounts() -> list[ProviderAccount]:

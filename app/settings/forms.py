@@ -11,6 +11,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from app.sending.policy import MAX_FREQUENCY_CAP_DAYS, MAX_OPTOUT_TEXT
+
 PROVIDER_KINDS = [
     ("kavenegar", _l("Kavenegar")),
     ("melipayamak", _l("Melipayamak")),
@@ -71,7 +73,9 @@ class SendingPolicyForm(FlaskForm):
     window_end = StringField(_l("until"), validators=[DataRequired(), _HHMM])
     frequency_cap_days = IntegerField(
         _l("At most one marketing SMS per contact every (days; 0 for no limit)"),
-        validators=[InputRequired(), NumberRange(min=0, max=365)],
+        validators=[InputRequired(), NumberRange(min=0, max=MAX_FREQUENCY_CAP_DAYS)],
     )
     optout_line = BooleanField(_l("Add the opt-out line to marketing SMS"))
-    optout_text = StringField(_l("Opt-out line"), validators=[Optional(), Length(max=30)])
+    optout_text = StringField(
+        _l("Opt-out line"), validators=[Optional(), Length(max=MAX_OPTOUT_TEXT)]
+    )

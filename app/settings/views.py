@@ -1,17 +1,21 @@
-from datetime import time
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import inspect
 
 from app.api.forms import ApiTokenForm
 from app.api.service import TokenError, all_tokens, create_token, revoke_token
-from app.auth.audit import provider_change, provider_snapshot, record_audit
+from app.auth.audit import (
+    provider_change,
+    provider_snapshot,
+    provider_test,
+    record_audit,
+    sending_rules,
+)
 from app.extensions import db
-from app.persian import ascii_digits, show_number
+from app.persian import parse_clock, show_number
 from app.sending import accounts
 from app.sending.models import ERROR_LABELS, ProviderAccount
-from app.sending.policy import SendingPolicy, load_policy, save_policy
+from app.sending.policy import SendingPolicy, deployment_policy, load_policy, save_policy
 from app.settings import bp
 from app.settings.forms import PROVIDER_KINDS, ProviderForm, SendingPolicyForm
 
@@ -69,13 +73,7 @@ def provider(account_id: int | None = None):
 def test_provider(account_id: int):
     account = db.get_or_404(ProviderAccount, account_id)
     credit, error = accounts.check_credit(account)
-    record_audit(
-        "provider.test",
-        account.name,
-        {"result": "failed", "error": account.last_error}
-        if error
-        else {"result": "ok", "credit": credit},
-    )
+    record_audit("provider.test", account.name, provider_test(account, credit))
     db.session.commit()
     if error:
         flash(
@@ -110,28 +108,20 @@ def sending():
     )
     if form.validate_on_submit():
         try:
-            start = time.fromisoformat(ascii_digits(form.window_start.data).strip().zfill(5))
-            end = time.fromisoformat(ascii_digits(form.window_end.data).strip().zfill(5))
+            start, end = parse_clock(form.window_start.data), parse_clock(form.window_end.data)
         except ValueError:
             flash(_("Write the times like 08:00 and 22:00."), "error")
         else:
-            save_policy(
-                SendingPolicy(
-                    window_start=start,
-                    window_end=end,
-                    frequency_cap_days=form.frequency_cap_days.data,
-                    optout_line=form.optout_line.data,
-                    optout_text=(form.optout_text.data or "").strip() or "لغو۱۱",
-                )
+            rules = SendingPolicy(
+                window_start=start,
+                window_end=end,
+                frequency_cap_days=form.frequency_cap_days.data,
+                optout_line=form.optout_line.data,
+                optout_text=(form.optout_text.data or "").strip()
+                or deployment_policy().optout_text,
             )
-            record_audit(
-                "sending_rules.edit",
-                detail={
-                    "window": f"{start:%H:%M}–{end:%H:%M}",
-                    "frequency_cap_days": form.frequency_cap_days.data,
-                    "optout_line": form.optout_line.data,
-                },
-            )
+            save_policy(rules)
+            record_audit("sending_rules.edit", detail=sending_rules(rules))
             db.session.commit()
             flash(_("The sending rules are saved."), "success")
             return redirect(url_for("settings.sending"))

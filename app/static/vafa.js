@@ -145,6 +145,7 @@ if (progress) {
     progress.querySelector('[data-field="rate"]').textContent = data.rate_text;
     progress.querySelector('[data-field="eta"]').textContent = data.eta_text;
     progress.querySelector('[data-field="uncertain"]').textContent = data.uncertain_text;
+    progress.querySelector('[data-field="window_text"]').textContent = data.window_text;
     progress.querySelector(".progressbar-fill").style.inlineSize = `${data.percent}%`;
     progress.querySelector('[role="progressbar"]').setAttribute("aria-valuenow", data.percent);
     const list = progress.querySelector('[data-field="counts"]');

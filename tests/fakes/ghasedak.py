@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, jsonify, request
 
-from tests.fakes.server import install_faults
+from tests.fakes.server import install_faults, written
 
 API_KEY = "test-ghasedak-key-5d1e0b"
 LINE = "30005088"  # the docs' free test line
@@ -222,7 +222,8 @@ def create_app(*, pascal_case: bool = False) -> Flask:
     @app.get(f"{PREFIX}/GetAccountInformation")
     def account():
         expires = (datetime.now() + timedelta(days=200)).isoformat()  # noqa: DTZ005
-        return answer({"credit": app.state["credit"], "expireDate": expires, "plan": "نقره ای"})
+        credit = written(app.state["credit"], app.state["credit_form"])
+        return answer({"credit": credit, "expireDate": expires, "plan": "نقره ای"})
 
     @app.get(f"{PREFIX}/GetReceivedSmses")
     def received():
@@ -246,6 +247,7 @@ def reset(app: Flask, *, pascal_case: bool = False) -> None:
         "requests": [],
         "sent": [],
         "credit": 5_000_000,
+        "credit_form": "number",  # how GetAccountInformation writes it (server.AMOUNT_FORMS)
         "price": 1_805,
         "lines": {LINE},
         "invalid": set(),

@@ -38,7 +38,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from tests.fakes.server import install_faults
+from tests.fakes.server import install_faults, written
 
 API_KEY = "edge-test-key-5f1c9a"
 LINE = "+983000505"
@@ -60,6 +60,7 @@ def create_app(
         "api_key": api_key,
         "lines": set(lines),
         "credit": credit,  # Rials
+        "credit_form": "number",  # how credit/mine writes it (server.AMOUNT_FORMS)
         "requests": [],  # every JSON body POSTed to api/send, accepted or not
         "sent": [],  # one row per accepted recipient: outbox_id, sending_type, from_number...
         "bulks": {},  # outbox id -> {"state_id", "type", "from_number", "recipients": [...]}
@@ -167,7 +168,7 @@ def create_app(
             return _bad_key()
         return _success(
             {
-                "credit": app.state["credit"],
+                "credit": written(app.state["credit"], app.state["credit_form"]),
                 "yesterday_credit": app.state["credit"],
                 "gift": 0,
                 "gift_expires_at": None,

@@ -42,7 +42,7 @@ from itertools import count
 
 from flask import Flask, Response, request
 
-from tests.fakes.server import form_or_json, install_faults
+from tests.fakes.server import form_or_json, install_faults, written
 
 RETURN_MESSAGES = {
     200: "تایید شد",
@@ -106,6 +106,7 @@ def create_app(
     app.state = {
         "api_key": api_key,
         "credit": credit,
+        "credit_form": "number",  # how account/info writes it (server.AMOUNT_FORMS)
         "lines": list(lines),
         "price_per_part": price_per_part,
         "blocked": set(),  # national numbers that refuse advertising SMS
@@ -326,7 +327,8 @@ def _receive(state: dict, params: dict) -> list[dict] | None:
 
 
 def _info(state: dict, params: dict) -> dict:
-    return {"remaincredit": state["credit"], "expiredate": 1_893_456_000, "type": "master"}
+    credit = written(state["credit"], state["credit_form"])
+    return {"remaincredit": credit, "expiredate": 1_893_456_000, "type": "master"}
 
 
 HANDLERS = {

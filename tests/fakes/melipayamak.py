@@ -52,7 +52,7 @@ from datetime import datetime
 
 from flask import Flask, jsonify, request
 
-from tests.fakes.server import form_or_json, install_faults
+from tests.fakes.server import form_or_json, install_faults, written
 
 USERNAME = "vafa-shop"
 PASSWORD = "meli-Secret-9d41"
@@ -107,6 +107,7 @@ def fresh_state() -> dict:
         "sent": [],
         "deliveries": {},
         "credit": 1_000.0,
+        "credit_form": "number",  # how GetCredit writes it (server.AMOUNT_FORMS)
         "lines": {LINE},
         "blacklist": set(),
         "filtered_words": {"قمار"},
@@ -211,7 +212,7 @@ def create_app(username: str = USERNAME, password: str = PASSWORD) -> Flask:
         values = params("GetCredit")
         if not signed_in(values):
             return answer("NULL", 0, "InvalidUserPass")
-        return answer(f"{app.state['credit']:g}", 1)
+        return answer(str(written(app.state["credit"], app.state["credit_form"])), 1)
 
     @app.post("/api/SendSMS/GetMessages")
     def get_messages():

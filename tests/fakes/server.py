@@ -78,6 +78,24 @@ def serving(app: Flask):
         thread.join(timeout=5)
 
 
+# The ways providers write an amount (a credit) in their answers; a fake's state names
+# one in ``credit_form``, so a test can make it answer in each form the adapters must read.
+AMOUNT_FORMS = {
+    "number": lambda amount: amount,  # as kept: 1234567 or 1234.5
+    "float": float,  # 1234567.0
+    "separated": lambda amount: f"{amount:,}",  # "1,234,567"
+    "spaced": lambda amount: f"{amount:,}".replace(",", " "),  # "1 234 567"
+    "persian": lambda amount: f"{amount:,}".translate(_PERSIAN),  # "۱٬۲۳۴٬۵۶۷"
+    "garbage": lambda amount: "نامشخص",  # noqa: ARG005 (an answer nobody can read)
+}
+_PERSIAN = str.maketrans("0123456789,.", "۰۱۲۳۴۵۶۷۸۹٬٫")
+
+
+def written(amount, form: str):
+    """``amount`` as a provider that writes amounts in ``form`` (AMOUNT_FORMS) answers it."""
+    return AMOUNT_FORMS[form](amount)
+
+
 def form_or_json() -> dict:
     """The request's parameters whether sent as query, form or JSON (as providers accept)."""
     data = dict(request.args)

@@ -34,7 +34,7 @@ import uuid
 
 from flask import Flask, jsonify, request
 
-from tests.fakes.server import install_faults
+from tests.fakes.server import install_faults, written
 
 API_KEY = "test-smsir-key-7f3a9c"
 LINE = 30007732000000
@@ -95,6 +95,7 @@ def fresh_state() -> dict:
         "requests": [],
         "sent": [],
         "credit": 1000.0,
+        "credit_form": "number",  # how GET credit writes it (server.AMOUNT_FORMS)
         "lines": [LINE],
         "blacklist": set(),
         "inbox": [],
@@ -218,7 +219,7 @@ def create_app(api_key: str = API_KEY) -> Flask:
 
     @app.get("/v1/credit")
     def credit():
-        return envelope(1, app.state["credit"])
+        return envelope(1, written(app.state["credit"], app.state["credit_form"]))
 
     @app.get("/v1/line")
     def lines():

@@ -1,11 +1,13 @@
-"""`vafa providers add|list`: provider accounts from the command line, keys never printed."""
+"""`vafa providers …`: add, list, edit, remove and test accounts; keys never printed."""
 
 import pytest
 from flask_babel import gettext
 from sqlalchemy import select
 
+from app.auth.models import AuditEntry
 from app.cli import main as vafa
 from app.extensions import db
+from app.messaging.service import create_campaign
 from app.sending.models import ProviderAccount
 
 KEY = "kave-0a1b2c3d4e5f6a7b8c9d-1234"
@@ -158,11 +160,19 @@ def test_a_plain_http_base_url_is_refused_unless_it_is_loopback(app):
     assert KEY not in result.output
     assert accounts() == []
     for i, address in enumerate(
-        ["http://127.0.0.1:8080/v1", "http://127.8.0.1/v1", "http://[::1]:9000", "http://localhost/v1",
+        ["http://127.0.0.1:8080/v1", "http://127.8.0.1/v1", "http://[::1]:9000/v1", "http://localhost/v1",
          "https://sms-proxy.example.com/v1"]
     ):  # fmt: skip
         assert add_kavenegar(app, f"کاوه {i}", "--base-url", address).exit_code == 0
     assert len(accounts()) == 5
+
+
+def test_a_base_url_without_the_version_prefix_says_so(app):
+    result = add_kavenegar(app, "کاوه", "--base-url", "https://api.kavenegar.com/")
+    assert result.exit_code == 1
+    assert "نشانی API باید با /v1 تمام شود؛ مثلاً https://api.kavenegar.com/v1" in result.output
+    assert KEY not in result.output
+    assert accounts() == []
 
 
 def test_a_key_read_from_standard_input_stays_off_the_command_line(app):
@@ -205,3 +215,120 @@ def test_list_with_no_account_prints_nothing(app):
     result = run(app, "list")
     assert result.exit_code == 0
     assert result.output == ""
+
+
+# edit, remove, test ---------------------------------------------------------------------
+
+
+def audit_actions() -> list[tuple[str, str]]:
+    return [
+        (entry.action, entry.target)
+        for entry in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+    ]
+
+
+def test_edit_changes_only_what_is_given(app):
+    assert add_kavenegar(app, "کاوه", "--price-per-part", "1500", "--rate", "4").exit_code == 0
+    result = run(app, "edit", "کاوه", "--name", "کاوه‌نگار", "--sender", "3000999")
+    assert result.exit_code == 0, result.output
+    assert "••••••1234" in result.output and KEY not in result.output
+    (account,) = accounts()
+    assert (account.name, account.sender_lines, account.api_key) == ("کاوه‌نگار", ["3000999"], KEY)
+    assert (account.price_per_part, account.requests_per_second) == (1500, 4.0)
+    assert audit_actions()[-1] == ("provider.edit", "کاوه‌نگار")
+
+
+def test_edit_finds_the_account_by_id_in_either_digits(app):
+    assert add_kavenegar(app, "کاوه").exit_code == 0
+    (account,) = accounts()
+    assert run(app, "edit", str(account.id), "--price-per-part", "2000").exit_code == 0
+    persian_id = str(account.id).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert run(app, "edit", persian_id, "--rate", "2.5").exit_code == 0
+    (account,) = accounts()
+    assert (account.price_per_part, account.requests_per_second) == (2000, 2.5)
+
+
+def test_edit_of_an_unknown_account_says_so(app):
+    result = run(app, "edit", "نیست", "--rate", "2")
+    assert result.exit_code == 1
+    assert "No provider account has the id or name 'نیست'" in result.output
+
+
+def test_a_new_address_needs_the_key_typed_again(app):
+    assert add_kavenegar(app, "کاوه").exit_code == 0
+    moved = ("edit", "کاوه", "--base-url", "https://proxy.example.com/v1")
+    refused = run(app, *moved)
+    assert refused.exit_code == 1
+    assert (
+        gettext(
+            "The provider or its API address has changed: type the API key again, "
+            "so it is not sent to a new address unnoticed."
+        )
+        in refused.output
+    )
+    assert accounts()[0].base_url is None
+    assert run(app, *moved, "--api-key", "-", input=f"{OTHER_KEY}\n").exit_code == 0
+    (account,) = accounts()
+    assert (account.base_url, account.api_key) == ("https://proxy.example.com/v1", OTHER_KEY)
+    assert run(app, "edit", "کاوه", "--base-url", "", "--api-key", KEY).exit_code == 0
+    assert accounts()[0].base_url is None
+
+
+def test_remove_an_account_that_sent_nothing(app):
+    assert add_kavenegar(app, "اول").exit_code == 0
+    assert add_kavenegar(app, "دوم").exit_code == 0
+    result = run(app, "remove", "اول", "--yes")
+    assert result.exit_code == 0, result.output
+    assert [(a.name, a.is_default) for a in accounts()] == [("دوم", True)]
+    assert audit_actions()[-1] == ("provider.remove", "اول")
+
+
+def test_remove_asks_first(app):
+    assert add_kavenegar(app, "کاوه").exit_code == 0
+    result = run(app, "remove", "کاوه", input="n\n")
+    assert result.exit_code == 1
+    assert len(accounts()) == 1
+
+
+def test_an_account_with_a_campaign_is_kept_for_its_delivery_log(app):
+    assert add_kavenegar(app, "کاوه").exit_code == 0
+    (account,) = accounts()
+    create_campaign(
+        name="یلدا", body="سلام", list_id=None, provider_id=account.id, sender="3000123",
+        scheduled_at=None, created_by_id=None,
+    )  # fmt: skip
+    db.session.commit()
+    result = run(app, "remove", "کاوه", "--yes")
+    assert result.exit_code == 1
+    assert (
+        gettext(
+            "The account “%(name)s” has campaigns or messages, and their delivery log needs it, "
+            "so it is kept. Make another account the default instead.",
+            name="کاوه",
+        )
+        in result.output
+    )
+    assert [a.name for a in accounts()] == ["کاوه"]
+    assert ("provider.remove", "کاوه") not in audit_actions()
+
+
+@pytest.mark.parametrize("form", ["number", "float", "separated"])
+def test_test_prints_the_credit_and_never_the_key(app, fake_kavenegar, form):
+    fake_kavenegar.state["credit_form"] = form
+    assert add_kavenegar(app, "کاوه", "--base-url", fake_kavenegar.base_url).exit_code == 0
+    result = run(app, "test", "کاوه")
+    assert result.exit_code == 0, result.output
+    assert "Connected to 'کاوه'. Credit: 1,234,567 Rials." in result.output
+    assert KEY not in result.output
+    assert audit_actions()[-1] == ("provider.test", "کاوه")
+
+
+def test_test_prints_why_it_failed(app, fake_kavenegar):
+    assert add_kavenegar(app, "کاوه", "--base-url", fake_kavenegar.base_url).exit_code == 0
+    fake_kavenegar.state["api_key"] = "another-key"
+    result = run(app, "test", "کاوه")
+    assert result.exit_code == 1
+    reason = gettext("The provider did not accept the API key or username/password.")
+    assert f"Connecting to 'کاوه' failed: {reason}" in result.output
+    assert KEY not in result.output
+    assert accounts()[0].last_error == "bad_key"

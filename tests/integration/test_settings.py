@@ -231,6 +231,51 @@ def test_an_invalid_field_is_explained_and_nothing_is_saved(english, fields, mes
     assert "The key you typed was not saved: type it again." in shown
 
 
+@pytest.mark.parametrize(
+    ("kind", "typed", "path", "example"),
+    [
+        ("kavenegar", "https://api.kavenegar.com", "/v1", "https://api.kavenegar.com/v1"),
+        ("smsir", "https://api.sms.ir/", "/v1", "https://api.sms.ir/v1"),
+        ("ippanel", "https://edge.ippanel.com/v2", "/v1", "https://edge.ippanel.com/v1"),
+        ("ghasedak", "https://gateway.ghasedak.me/rest/api/v1", "/rest/api/v1/WebService",
+         "https://gateway.ghasedak.me/rest/api/v1/WebService"),
+        ("melipayamak", "https://rest.payamak-panel.com/api", "/api/SendSMS",
+         "https://rest.payamak-panel.com/api/SendSMS"),
+    ],
+)  # fmt: skip
+def test_an_address_without_the_providers_base_path_says_which_path(
+    logged_in, kind, typed, path, example
+):
+    login = {"username": "shop", "password": "meli-pass"} if kind == "melipayamak" else {}
+    response = add_account(logged_in, kind=kind, base_url=typed, **login)
+
+    assert flashes(response) == [
+        (
+            "error",
+            in_locale(
+                "fa",
+                lambda: gettext(
+                    "The API address must end with %(path)s, for example %(example)s.",
+                    path=path,
+                    example=example,
+                ),
+            ),
+        )
+    ]
+    assert accounts() == []
+    saved(add_account(logged_in, kind=kind, base_url=example + "/", **login))
+
+
+def test_the_base_path_message_reads_in_persian(logged_in):
+    response = add_account(logged_in, base_url="https://api.kavenegar.com")
+    assert (
+        page_text(response).count(
+            "نشانی API باید با /v1 تمام شود؛ مثلاً https://api.kavenegar.com/v1"
+        )
+        == 1
+    )
+
+
 def test_a_missing_name_is_explained_next_to_the_field(english):
     for name in ("", "   "):
         response = add_account(english, name=name)

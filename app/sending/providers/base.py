@@ -21,10 +21,12 @@ reads its provider the same way.
 """
 
 import logging
+import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Protocol
 
@@ -33,7 +35,7 @@ from flask_babel import lazy_gettext as _l
 from urllib3.exceptions import NewConnectionError
 
 from app.contacts.phones import InvalidMobile, normalize_mobile
-from app.persian import TEHRAN
+from app.persian import TEHRAN, ascii_digits
 
 # urllib3 logs every request line at DEBUG, and some providers (Kavenegar) put the API
 # key in the URL: its connection log stays quiet even when the app logs at DEBUG.
@@ -52,6 +54,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     BUSY = "busy"  # unreachable or temporarily unavailable
     PROVIDER_ERROR = "provider_error"  # anything else the provider said
+    UNREADABLE_ANSWER = "unreadable_answer"  # a field of the answer we cannot read
     # Ours, not the provider's: the stored key cannot be decrypted (app/crypto.py).
     SECRET_UNREADABLE = "secret_unreadable"
 
@@ -66,6 +69,7 @@ ERROR_MESSAGES = {
     ErrorCode.RATE_LIMITED: _l("Too many requests; the provider asked us to slow down."),
     ErrorCode.BUSY: _l("The provider cannot be reached right now."),
     ErrorCode.PROVIDER_ERROR: _l("The provider reported an error."),
+    ErrorCode.UNREADABLE_ANSWER: _l("The provider's answer could not be read."),
     ErrorCode.SECRET_UNREADABLE: _l(
         "The stored key cannot be decrypted: the server's encryption key has changed. "
         "Type the key again on the account's page, or restore the old encryption key."
@@ -251,19 +255,32 @@ def integer(value) -> int | None:
     return None
 
 
-def amount(value) -> Decimal | None:
-    """A finite number (a credit) a provider sent as a JSON number or as text; else None.
+# What providers put between the digits of a number: thousands separators (Latin, Arabic
+# and Persian «٬», spaces, thin spaces) go; the Arabic decimal separator «٫» is a point.
+_AMOUNT_GROUPING = str.maketrans({",": None, "\u066c": None, "_": None, "\u066b": "."})
+_AMOUNT = re.compile(r"-?\d+(\.\d+)?", re.ASCII)
 
-    Credits come as integers, floats or decimal strings depending on the provider; going
-    through ``Decimal`` keeps a string such as ``"1234.50"`` exact.
+
+def rials(value, what: str, per_unit: int = 1) -> int:
+    """A credit (or cost) as a provider wrote it, in whole Rials; unreadable raises NotSent.
+
+    Providers write amounts as JSON integers, floats (``1000000000000.0``) or text, with
+    separators (``"1,234,567"``, ``"1 234"``) and in Persian or Arabic-Indic digits
+    (``"۱٬۲۳۴"``). ``per_unit`` converts a count of SMS credits into Rials; the fraction
+    of a Rial is dropped, since it cannot pay for anything. ``what`` names the field in
+    the refusal, so the log says which answer could not be read.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
+    number = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
         number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
+    elif isinstance(value, str):
+        text = "".join(ascii_digits(value).translate(_AMOUNT_GROUPING).split())
+        if _AMOUNT.fullmatch(text):
+            number = Decimal(text)
+    if number is None or not number.is_finite():
+        shown = repr(value)[:40]
+        raise NotSent(ErrorCode.UNREADABLE_ANSWER, f"{what} is not an amount: {shown}")
+    return math.floor(number * per_unit)
 
 
 def tehran_time(value) -> datetime:
@@ -299,6 +316,9 @@ class HttpProvider:
     # No lookup by local id unless an adapter documents one.
     max_lookup: ClassVar[int] = 0
     local_ids_kept: ClassVar[timedelta] = timedelta(0)
+    # The path every documented method sits under (``/v1`` for Kavenegar): an address the
+    # owner types must end with it, or every call goes to a page that does not exist.
+    api_path: ClassVar[str]
 
     def __init__(self, settings: Settings, session: requests.Session | None = None):
         self.settings = settings

@@ -75,11 +75,11 @@ from app.sending.providers.base import (
     ProviderError,
     Rejected,
     StatusUpdate,
-    amount,
     canonical,
     chunks,
     concerns_every_message,
     national,
+    rials,
     same_text,
     tehran_time,
 )
@@ -129,6 +129,9 @@ class GhasedakProvider(HttpProvider):
     # repeated clientReferenceId is refused, so an id it does not find stays the owner's.
     max_lookup: ClassVar[int] = STATUS_IDS_PER_CALL
     default_base_url: ClassVar[str] = "https://gateway.ghasedak.me/rest/api/v1/WebService"
+    api_path: ClassVar[str] = (
+        "/rest/api/v1/WebService"  # the documented base path (base.HttpProvider)
+    )
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -256,10 +259,7 @@ class GhasedakProvider(HttpProvider):
     def credit(self) -> int:
         """Remaining credit: GetAccountInformation's ``credit``, documented in Rials."""
         response = self.request("GET", "GetAccountInformation", headers=self._headers())
-        rials = amount(_lower(self._data(response, sending=False)).get("credit"))
-        if rials is None:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "ghasedak: credit is not a number")
-        return int(rials.to_integral_value())
+        return rials(_lower(self._data(response, sending=False)).get("credit"), "ghasedak credit")
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
         """Which local ids Ghasedak holds, looked up as ``clientReferenceId`` (Type 2)."""

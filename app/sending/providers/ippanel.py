@@ -118,9 +118,9 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
-    amount,
     canonical,
     integer,
+    rials,
     same_text,
 )
 
@@ -170,6 +170,7 @@ class IppanelProvider(HttpProvider):
     max_p2p: ClassVar[int] = MAX_RECIPIENTS
     uses_local_id: ClassVar[bool] = False
     default_base_url: ClassVar[str] = "https://edge.ippanel.com/v1"
+    api_path: ClassVar[str] = "/v1"  # the documented base path (base.HttpProvider)
 
     def __init__(self, settings: Settings, session: requests.Session | None = None):
         super().__init__(settings, session)
@@ -318,10 +319,7 @@ class IppanelProvider(HttpProvider):
         """The account's credit in Rials (Edge reports Rials; the fraction is dropped)."""
         answer = self._get_json("GET", "api/payment/credit/mine")
         data = answer.get("data") if isinstance(answer, dict) else None
-        credit = amount(data.get("credit") if isinstance(data, dict) else None)
-        if credit is None:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "credit answer without a number")
-        return math.floor(credit)
+        return rials(data.get("credit") if isinstance(data, dict) else None, "ippanel credit")
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
         """Nothing can be learnt: Edge takes no client-side id."""

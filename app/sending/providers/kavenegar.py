@@ -94,6 +94,7 @@ from app.sending.providers.base import (
     concerns_every_message,
     integer,
     national,
+    rials,
     same_text,
 )
 
@@ -179,6 +180,7 @@ class KavenegarProvider(HttpProvider):
     max_lookup: ClassVar[int] = STATUS_IDS_PER_CALL
     local_ids_kept: ClassVar[timedelta] = timedelta(hours=12)
     default_base_url: ClassVar[str] = "https://api.kavenegar.com/v1"
+    api_path: ClassVar[str] = "/v1"  # the documented base path (base.HttpProvider)
 
     def send(self, batch: Sequence[Outgoing]) -> list[Accepted | Rejected]:
         """One request: sms/send when the batch shares text and sender, else sms/sendarray."""
@@ -217,10 +219,8 @@ class KavenegarProvider(HttpProvider):
         if status != OK:
             raise NotSent(REFUSALS.get(status, ErrorCode.PROVIDER_ERROR), _words(status, words))
         entries = body.get("entries")
-        remaining = integer(entries.get("remaincredit")) if isinstance(entries, dict) else None
-        if remaining is None:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "account/info without remaincredit")
-        return remaining
+        remaining = entries.get("remaincredit") if isinstance(entries, dict) else None
+        return rials(remaining, "account/info remaincredit")
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted | Unseen]:
         """Look local ids up in sms/statuslocalmessageid, 500 per call.

@@ -76,10 +76,10 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
-    amount,
     canonical,
     integer,
     national,
+    rials,
     tehran_time,
 )
 
@@ -148,6 +148,7 @@ class MelipayamakProvider(HttpProvider):
     max_p2p: ClassVar[int] = 1
     uses_local_id: ClassVar[bool] = False
     default_base_url: ClassVar[str] = "https://rest.payamak-panel.com/api/SendSMS"
+    api_path: ClassVar[str] = "/api/SendSMS"  # the documented base path (base.HttpProvider)
 
     def __init__(
         self,
@@ -221,10 +222,7 @@ class MelipayamakProvider(HttpProvider):
         ret_status, value, words, _ = self._envelope(response, sending=False)
         if ret_status != 1:
             raise self._failure(ret_status, words)
-        count = amount(value)
-        if count is None:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "Melipayamak credit is not a number")
-        return int((count * self.rials_per_sms).to_integral_value())
+        return rials(value, "Melipayamak credit", self.rials_per_sms)
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
         """Nothing to learn: no Melipayamak REST method takes or reports a client-side id."""

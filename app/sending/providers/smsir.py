@@ -68,11 +68,11 @@ from app.sending.providers.base import (
     Rejected,
     Settings,
     StatusUpdate,
-    amount,
     canonical,
     concerns_every_message,
     integer,
     national,
+    rials,
     same_text,
 )
 
@@ -138,6 +138,7 @@ class SmsirProvider(HttpProvider):
     max_p2p: ClassVar[int] = 100
     uses_local_id: ClassVar[bool] = False
     default_base_url: ClassVar[str] = "https://api.sms.ir/v1"
+    api_path: ClassVar[str] = "/v1"  # the documented base path (base.HttpProvider)
 
     def __init__(
         self,
@@ -267,10 +268,7 @@ class SmsirProvider(HttpProvider):
         status, words, data = self._envelope(response, sending=False)
         if status != 1:
             raise self._refusal(status, words, response.status_code, sending=False)
-        credits = amount(data)
-        if credits is None:
-            raise NotSent(ErrorCode.PROVIDER_ERROR, "sms.ir credit is not a number")
-        return int((credits * self.rials_per_credit).to_integral_value())
+        return rials(data, "sms.ir credit", self.rials_per_credit)
 
     def find_sent(self, local_ids: Sequence[int]) -> list[Accepted]:
         """Nothing to learn: sms.ir never saw our ids."""

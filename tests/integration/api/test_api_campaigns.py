@@ -1,11 +1,12 @@
 """Campaigns through the JSON API: create, estimate, start, watch, control, read messages."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from api_support import error_of, fields_of
 from flask_babel import gettext
-from integration_support import in_locale
+from integration_support import KEY, in_locale
 from sqlalchemy import func, select, update
 
 from app.auth import policy
@@ -16,7 +17,9 @@ from app.limits import ID_MAX
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
 from app.persian import show_number
+from app.sending.accounts import save_account
 from app.sending.models import STATUSES, Message, ProviderAccount
+from app.sending.policy import SendingPolicy, save_policy
 from tests.fakes.scripted import ScriptedProvider
 
 OPTOUT = "\nلغو۱۱"  # the opt-out line every marketing text ends with (by default)
@@ -553,3 +556,65 @@ def test_pages_outside_the_api_keep_their_html_errors(logged_in):
     assert response.mimetype == "text/html"
     anonymous = logged_in.application.test_client().get("/campaigns/")
     assert anonymous.status_code == 302  # the panel still asks for a session
+
+
+@pytest.fixture
+def kavenegar(app, fake_kavenegar):
+    """A Kavenegar account at the fake Kavenegar API on loopback: ``(account, fake)``."""
+    fake_kavenegar.state["credit"] = 1_000_000_000_000
+    account = save_account(
+        None, name="کاوه‌نگار", kind="kavenegar", api_key=KEY, senders="3000123456",
+        base_url=fake_kavenegar.base_url, price_per_part=1_500,
+    )  # fmt: skip
+    db.session.commit()
+    return account, fake_kavenegar
+
+
+def test_a_credit_written_as_a_float_lets_the_campaign_start(app, api, shop, kavenegar):
+    account, fake = kavenegar
+    fake.state["credit_form"] = "float"  # {"remaincredit": 1000000000000.0}
+    cid = create(api, audience={"list_id": shop.id}, provider_account_id=account.id)["id"]
+
+    estimate = api.get(f"/campaigns/{cid}/estimate").json
+    assert (estimate["credit"], estimate["covered"]) == (1_000_000_000_000, True)
+    started = api.post(f"/campaigns/{cid}/start")
+    assert started.status_code == 200, started.text
+    run_all_once(app)
+
+    assert counts_of(api, cid).get("sent", 0) + counts_of(api, cid).get("delivered", 0) == 2
+    assert sorted(sent["receptor"] for sent in fake.state["sent"]) == [
+        "09121234567",
+        "09351112233",
+    ]
+
+
+def test_a_credit_nobody_can_read_is_a_clear_refusal(api, shop, kavenegar):
+    account, fake = kavenegar
+    fake.state["credit_form"] = "garbage"
+    cid = create(api, audience={"list_id": shop.id}, provider_account_id=account.id)["id"]
+
+    error = error_of(api.post(f"/campaigns/{cid}/start"), 409, "cannot_start")
+    assert error["message"] == in_locale(
+        "fa",
+        lambda: gettext(
+            "The provider's credit could not be read: %(reason)s",
+            reason=gettext("The provider's answer could not be read."),
+        ),
+    )
+
+
+def test_a_campaign_the_sending_window_holds_back_carries_its_planned_start(api, shop):
+    save_policy(SendingPolicy(window_start=time(8), window_end=time(22)))
+    db.session.commit()
+    night = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # 23:30 in Tehran
+    with time_machine.travel(night, tick=False):
+        created = create(api, audience={"list_id": shop.id})
+        assert created["planned_start"] == "2026-11-24T04:30:00Z"  # 08:00 the next morning
+        assert created["planned_start_jalali"] == "1405/09/03 08:00"
+        started = api.post(f"/campaigns/{created['id']}/start").json["campaign"]
+        assert started["planned_start"] == "2026-11-24T04:30:00Z"
+        [listed] = api.get("/campaigns").json["data"]
+        assert listed["planned_start_jalali"] == "1405/09/03 08:00"
+    with time_machine.travel(night + timedelta(hours=12), tick=False):
+        answer = api.get(f"/campaigns/{created['id']}").json
+        assert (answer["planned_start"], answer["planned_start_jalali"]) == (None, None)
