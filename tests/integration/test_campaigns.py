@@ -174,6 +174,15 @@ def test_an_invalid_jalali_moment_is_rejected(english, audience, send_date, send
     assert campaign_ids() == []
 
 
+def test_a_gregorian_send_date_is_refused_with_the_jalali_date_it_meant(english, audience):
+    response = compose(english, when="later", send_date="2026/01/15", send_time="10:00")
+    assert response.status_code == 200
+    assert "Date (Jalali): 2026/01/15 is a Gregorian date; did you mean 1404/10/25?" in page_text(
+        response
+    )
+    assert campaign_ids() == []
+
+
 def test_an_empty_message_is_rejected(logged_in, audience):
     response = compose(logged_in, body="")
     assert response.status_code == 200

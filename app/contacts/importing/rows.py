@@ -12,6 +12,7 @@ from app.contacts.importing.reading import Cell, Row, cell_text
 from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.contacts.service import OWN_FIELD_VALUE_MAX
 from app.persian import (
+    GREGORIAN_YEARS_FROM,
     TEHRAN,
     ascii_digits,
     gregorian_date,
@@ -110,8 +111,9 @@ def date_and_time(cell: Cell) -> tuple[date, clock | None]:
             )
         )
     try:
-        # A year below 1700 is Jalali (1370 is 1991); above, Gregorian.
-        day_value = gregorian_date(year, month, day) if year < 1700 else date(year, month, day)
+        # Both calendars are read here, explicitly: 1370 is Jalali, 1991 Gregorian.
+        jalali = year < GREGORIAN_YEARS_FROM
+        day_value = gregorian_date(year, month, day) if jalali else date(year, month, day)
     except ValueError:
         raise RowError(
             _("“%(value)s” is not a real date: there is no such day.", value=_shown(cell))
