@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import false, func, insert, select, update
 
-from app.contacts.models import Contact, list_members
+from app.contacts.models import Contact, ContactList, list_members
 from app.contacts.service import own_field_names
 from app.extensions import db
 from app.messaging.models import Campaign
@@ -60,6 +60,7 @@ def create_campaign(
         name=name,
         body=body,
         list_id=list_id,
+        list_name=db.session.get(ContactList, list_id).name if list_id is not None else None,
         to_everyone=list_id is None,
         provider_id=provider_id,
         sender=sender,
