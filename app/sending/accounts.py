@@ -5,15 +5,16 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from app.crypto import SecretUnreadable, reseal
 from app.extensions import db
 from app.persian import ascii_digits, normalize_text
-from app.sending.models import ProviderAccount
+from app.sending.models import Message, ProviderAccount
 from app.sending.providers import KINDS
 from app.sending.providers.base import ProviderError
 from app.sending.service import adapter_for
+from app.types import utcnow
 
 # Providers that log in with a username and password rather than an API key.
 PASSWORD_KINDS = {"melipayamak"}
@@ -187,6 +188,7 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
     The result is the account's state on the providers page, until the next test or
     the next request of a campaign; the caller commits.
     """
+    account.checked_at = utcnow()
     try:
         credit = adapter_for(account).credit()
     except ProviderError as error:
@@ -195,6 +197,15 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
     account.last_error = None
     account.failures = 0
     return credit, None
+
+
+def accounts_that_sent() -> set[int]:
+    """Ids of the accounts the provider has accepted a message through: their state is
+    known without a test. One index lookup per account (provider_id, provider_ref)."""
+    accepted = exists().where(
+        Message.provider_id == ProviderAccount.id, Message.provider_ref.is_not(None)
+    )
+    return set(db.session.scalars(select(ProviderAccount.id).where(accepted)))
 
 
 def all_accounts() -> list[ProviderAccount]:

@@ -82,6 +82,8 @@ class ProviderAccount(db.Model):
     # Consecutive failed requests; the engine pauses campaigns when it keeps failing.
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the owner last tested the connection (None: never).
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -21,6 +21,7 @@ def providers():
     return render_template(
         "settings/providers.html",
         accounts=accounts.all_accounts(),
+        sent_through=accounts.accounts_that_sent(),
         kinds=dict(PROVIDER_KINDS),
         error_labels=ERROR_LABELS,
     )
