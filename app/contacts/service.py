@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, literal, select, text, update
 
 from app.contacts.models import (
     Contact,
@@ -35,9 +35,17 @@ def add_to_list(list_id: int, contact_ids: list[int]) -> int:
             )
         )
     )
-    new = [{"list_id": list_id, "contact_id": cid} for cid in set(contact_ids) - members]
+    new = sorted(set(contact_ids) - members)
     if new:
-        db.session.execute(insert(list_members), new)
+        # One statement, not one per row: PostgreSQL's member count trigger runs per
+        # statement, and thousands of updates of one list's row in a transaction each
+        # walk the row's versions before it (migration 0015).
+        db.session.execute(
+            insert(list_members).from_select(
+                ["list_id", "contact_id"],
+                select(literal(list_id), Contact.id).where(Contact.id.in_(new)),
+            )
+        )
     return len(new)
 
 

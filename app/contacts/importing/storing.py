@@ -270,11 +270,16 @@ def _add_to_list(driver: _Driver, list_id: int, contact_ids: list, fresh: set) -
                 (list_id, *parameters),
             )
         }
-    driver.insert(
-        list_members,
-        ("list_id", "contact_id"),
-        [(list_id, cid) for cid in dict.fromkeys(contact_ids) if cid not in members],
-    )
+    new = [cid for cid in dict.fromkeys(contact_ids) if cid not in members]
+    if new:
+        # One statement for the chunk: the member count trigger (migration 0015) then
+        # updates the list's row once, not once per contact.
+        where, parameters = driver.where_in("id", new)
+        driver.connection.exec_driver_sql(
+            f"INSERT INTO {list_members.name} (list_id, contact_id)"
+            f" SELECT {driver.mark}, id FROM contacts WHERE {where}",
+            (list_id, *parameters),
+        )
 
 
 def _tag(driver: _Driver, rows: list[ContactRow], ids: dict, fresh: set) -> None:
