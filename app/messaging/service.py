@@ -39,6 +39,14 @@ def campaign_audience(campaign: Campaign):
     return audience_query(campaign.list_id)
 
 
+def audience_now(campaign: Campaign) -> int:
+    """How many contacts a campaign would go to if it went out now: what a scheduled
+    campaign's page and the campaigns list show before its messages are written."""
+    if campaign.to_everyone:
+        return db.session.scalar(select(func.count()).select_from(Contact))
+    return campaign.contact_list.member_count if campaign.contact_list else 0
+
+
 def audience_size(list_id: int | None) -> int:
     subquery = audience_query(list_id).with_only_columns(Contact.id).subquery()
     return db.session.scalar(select(func.count()).select_from(subquery))

@@ -26,7 +26,13 @@ from app.types import utcnow
 def campaigns_index():
     rows = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
     return render_template(
-        "messaging/campaigns.html", campaigns=rows, labels=CAMPAIGN_STATUS_LABELS
+        "messaging/campaigns.html",
+        campaigns=rows,
+        labels=CAMPAIGN_STATUS_LABELS,
+        # A scheduled campaign has no messages yet: its audience as it stands now.
+        audiences={
+            row.id: campaigns.audience_now(row) for row in rows if row.status == "scheduled"
+        },
     )
 
 
@@ -108,6 +114,7 @@ def campaign(campaign_id: int):
         "messaging/campaign.html",
         campaign=item,
         estimate=campaigns.estimate(item) if item.status == "draft" else None,
+        audience_now=campaigns.audience_now(item) if item.status == "scheduled" else None,
         progress=_progress(item),
         labels=CAMPAIGN_STATUS_LABELS,
         error_labels=ERROR_LABELS,

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from flask_babel import gettext
-from integration_support import as_int, in_locale, log_in, page_text
+from integration_support import as_int, in_locale, log_in, page_text, row_text
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.contacts import service as contacts_service
 from app.contacts.models import ContactList, list_members
 from app.extensions import db
 from app.jobs import run_all_once
@@ -403,6 +404,34 @@ def test_a_scheduled_campaign_waits_for_its_time(client, owner, audience, time_m
     assert campaign_status(campaign.id) == "done"
     started = db.session.get(Campaign, campaign.id).started_at
     assert started == datetime(2026, 3, 21, 7, 0, 1, tzinfo=UTC)
+
+
+def test_a_scheduled_campaign_shows_its_audience_now_and_its_start(english, audience, make_contact):
+    vip = ContactList(name="VIP")
+    db.session.add(vip)
+    db.session.commit()
+    contacts_service.add_to_list(vip.id, [contact.id for contact in audience[:2]])
+    db.session.commit()
+    to_list = draft(
+        english, list_id=vip.id, when="later", send_date="1410/01/01", send_time="10:30"
+    )
+    confirm(english, to_list.id)
+    to_everyone = draft(english, when="later", send_date="1410/01/02", send_time="09:00")
+    confirm(english, to_everyone.id)
+
+    page = page_text(english.get(f"/campaigns/{to_list.id}"))
+    assert "Starts 1410/01/01 10:30 (Tehran time), to the 2 contacts its audience has now." in page
+    # The audience is counted as it is now: a contact added to the list counts.
+    newcomer = make_contact("09359998877")
+    contacts_service.add_to_list(vip.id, [newcomer.id])
+    db.session.commit()
+    page = page_text(english.get(f"/campaigns/{to_list.id}"))
+    assert "to the 3 contacts its audience has now" in page
+
+    listing = english.get("/campaigns/")
+    assert "(3 contacts now)" in row_text(listing, "VIP")
+    everyone = len(audience) + 1
+    assert f"({everyone} contacts now)" in row_text(listing, "1410/01/02 09:00")
 
 
 def test_starting_twice_does_not_duplicate_messages(logged_in, audience):
