@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
-from flask_babel import gettext as _
+# Reasons are lazy: the rejected-rows file keeps them untranslated (importing/reasons.py).
+from flask_babel import lazy_gettext as _
 
 from app.contacts.importing.reading import Cell, Row, cell_text
 from app.contacts.phones import InvalidMobile, normalize_mobile
@@ -18,7 +19,6 @@ from app.persian import (
     gregorian_date,
     jalali_month_day,
     normalize_text,
-    show_number,
 )
 
 
@@ -195,9 +195,9 @@ def parse_mobile(cell: Cell) -> str:
         return normalize_mobile(text)
     except InvalidMobile as error:
         if not text.strip():
-            raise RowError(str(error.reason)) from None
+            raise RowError(error.reason) from None
         raise RowError(
-            _("“%(value)s”: %(reason)s", value=_shown(cell), reason=str(error.reason))
+            _("“%(value)s”: %(reason)s", value=_shown(cell), reason=error.reason)
         ) from None
 
 
@@ -351,7 +351,7 @@ def _own_field_value(name: str, cell: Cell) -> str:
             _(
                 "The field “%(name)s” has more than %(max)s characters.",
                 name=name,
-                max=show_number(OWN_FIELD_VALUE_MAX),
+                max=OWN_FIELD_VALUE_MAX,
             )
         )
     return text

@@ -9,7 +9,7 @@ the database's own work here, is done once per column instead (``_Driver``).
 import json
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _
 from sqlalchemy import bindparam, insert, select, update
 
 from app.contacts import service
@@ -232,7 +232,7 @@ def store_contacts(
             stored.updated += 1
             stored.results.append("updated")
         else:
-            if already is None:  # translated once, not for each of a re-import's rows
+            if already is None:  # made once, not for each of a re-import's rows
                 already = _("Already in your contacts; left as it was.")
             rejected(row, already, duplicate=True)
             stored.results.append("skipped")
