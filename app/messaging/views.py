@@ -40,7 +40,7 @@ def _routes() -> list[tuple[str, str]]:
     """Every (account, sender line) pair the owner can send through; the default first."""
     default_account()
     return [
-        (f"{account.id}:{line}", f"{account.name} — {show_digits(line)}")
+        (f"{account.id}:{line}", f"{account.shown_name} — {show_digits(line)}")
         for account in all_accounts()
         for line in account.sender_lines
     ]

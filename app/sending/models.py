@@ -96,6 +96,14 @@ class ProviderAccount(db.Model):
         return self.kind == "console"
 
     @property
+    def shown_name(self) -> str:
+        """The name the panel shows. The test account a fresh install makes is named
+        "console" in the database; the owner reads what it is, in their language."""
+        if self.is_test and self.name == "console":
+            return str(_l("Test service (sends no messages)"))
+        return self.name
+
+    @property
     def api_key(self) -> str:
         return unseal(self.sealed_api_key)
 

@@ -80,14 +80,14 @@ def test_provider(account_id: int):
     db.session.commit()
     if error:
         flash(
-            _("Connecting to “%(name)s” failed: %(reason)s", name=account.name, reason=error),
+            _("Connecting to “%(name)s” failed: %(reason)s", name=account.shown_name, reason=error),
             "error",
         )
     else:
         flash(
             _(
                 "Connected to “%(name)s”. Credit: %(credit)s Rials.",
-                name=account.name,
+                name=account.shown_name,
                 credit=show_number(credit),
             ),
             "success",
