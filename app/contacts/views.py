@@ -105,21 +105,29 @@ def lists():
     return render_template("contacts/lists.html", lists=contacts.all_lists(), form=form)
 
 
+def _renamed(item: ContactList | Tag, form: ListForm | TagForm, taken: str) -> bool:
+    """Give a list or a tag the name the form was sent with; False (the form says why,
+    if it was sent) when it keeps its name."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        contacts.rename(item, form.name.data)
+    except contacts.NameTaken:
+        db.session.rollback()
+        form.name.errors.append(taken)
+        return False
+    db.session.commit()
+    return True
+
+
 @bp.route("/lists/<int:list_id>/edit", methods=["GET", "POST"])
 def edit_list(list_id: int):
     """Rename a list; the page also offers to delete it."""
     contact_list = db.get_or_404(ContactList, list_id)
     form = ListForm(data={"name": contact_list.name} if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            contacts.rename(contact_list, form.name.data)
-        except contacts.NameTaken:
-            db.session.rollback()
-            form.name.errors.append(_("Another list has this name."))
-        else:
-            db.session.commit()
-            flash(_("The list is now called “%(name)s”.", name=contact_list.name), "success")
-            return redirect(url_for("contacts.lists"))
+    if _renamed(contact_list, form, _("Another list has this name.")):
+        flash(_("The list is now called “%(name)s”.", name=contact_list.name), "success")
+        return redirect(url_for("contacts.lists"))
     return render_template(
         "contacts/list.html",
         contact_list=contact_list,
@@ -166,16 +174,9 @@ def tags():
 def rename_tag(tag_id: int):
     tag = db.get_or_404(Tag, tag_id)
     form = TagForm(data={"name": tag.name} if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            contacts.rename(tag, form.name.data)
-        except contacts.NameTaken:
-            db.session.rollback()
-            form.name.errors.append(_("Another tag has this name."))
-        else:
-            db.session.commit()
-            flash(_("The tag is now called “%(name)s”.", name=tag.name), "success")
-            return redirect(url_for("contacts.tags"))
+    if _renamed(tag, form, _("Another tag has this name.")):
+        flash(_("The tag is now called “%(name)s”.", name=tag.name), "success")
+        return redirect(url_for("contacts.tags"))
     return render_template("contacts/tag.html", tag=tag, form=form, confirm=ConfirmForm())
 
 
