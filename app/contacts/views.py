@@ -15,7 +15,7 @@ from app.persian import show_digits
 
 
 def _list_choices() -> list[tuple[int, str]]:
-    # Names only: counting every list's members reads every membership row.
+    # Names only: a menu of lists has no room for their counts.
     return contacts.all_list_names()
 
 

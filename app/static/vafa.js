@@ -206,12 +206,12 @@ if (importProgress && importProgress.dataset.finished !== "true") {
   setTimeout(pollImport, 500);
 }
 
-// Jalali date picker for text fields marked data-jalali-picker (the field's label for the
-// button). Written here rather than taken from a library: the ones that exist bundle
-// their own conversion tables and stylesheets, most need inline styles our CSP refuses,
-// and Chromium's Intl already knows the Persian calendar — formatToParts gives the
-// Jalali year, month and day of any day, so the picker only lays out a month. The field
-// stays a plain text input: without this script the owner types the date.
+// Jalali date picker for text fields marked data-jalali-picker (the text of its button).
+// Written here by hand: the panel serves no third-party script (no CDN, nothing pasted in),
+// its CSP refuses inline styles, which the usual pickers set, and none is needed for the
+// calendar itself — the browser's Intl knows the Persian one (formatToParts gives the
+// Jalali year, month and day of any day), so this only lays out a month and moves a
+// focus. The field stays a plain text input: without the script the owner types the date.
 const PERSIAN_CALENDAR = "fa-IR-u-ca-persian-nu-latn";
 const jalaliParts = new Intl.DateTimeFormat(PERSIAN_CALENDAR, {
   year: "numeric", month: "numeric", day: "numeric", timeZone: "UTC",
