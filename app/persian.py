@@ -72,19 +72,47 @@ def jalali_datetime(moment: datetime) -> str:
 
 _JALALI_DATE = re.compile(r"^\s*(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*$")
 _TIME = re.compile(r"^\s*(\d{1,2})\s*:\s*(\d{2})\s*$")
+# A year from here on is Gregorian: Jalali 1700 is Gregorian 2321, and people typing a
+# birthday or a purchase write 13xx/14xx in the Jalali calendar, 19xx/20xx in the other.
+GREGORIAN_YEARS_FROM = 1700
+
+
+class GregorianDate(ValueError):
+    """A Gregorian date typed where a Jalali one belongs; ``day`` is that Gregorian day.
+
+    Accepting it as the Jalali year 2026 would store a date six centuries away, and
+    converting it silently would hide that the owner typed in the other calendar.
+    """
+
+    def __init__(self, typed: str, day: date):
+        super().__init__(f"{typed} is a Gregorian date")
+        self.typed = typed
+        self.day = day
+
+    def reason(self) -> str:
+        """«۲۰۲۶/۰۱/۱۵ تاریخ میلادی است؛ منظورتان ۱۴۰۴/۱۰/۲۵ است؟», in the page's language."""
+        from flask_babel import gettext
+
+        return gettext(
+            "%(value)s is a Gregorian date; did you mean %(jalali)s?",
+            value=_localised(self.typed),
+            jalali=show_date(self.day),
+        )
 
 
 def parse_jalali_date(text: str) -> date:
     """Parse 1370/5/12, ۱۳۷۰-۰۵-۱۲ or 1370.05.12 into a Gregorian date.
 
-    Raises ValueError (with a Persian-translatable reason left to the caller) when the
-    text is not a date or the day does not exist, e.g. 1403/07/31.
+    Raises GregorianDate for 2026/01/15 (a real Gregorian day), and ValueError when the
+    text is not a date or the day does not exist, e.g. 1403/07/31; the caller words it.
     """
     match = _JALALI_DATE.match(ascii_digits(text))
     if not match:
         raise ValueError("not a Jalali date")
     year, month, day = (int(part) for part in match.groups())
-    return jdatetime.date(year, month, day).togregorian()
+    if year >= GREGORIAN_YEARS_FROM:
+        raise GregorianDate(ascii_digits(text).strip(), date(year, month, day))
+    return gregorian_date(year, month, day)
 
 
 def parse_jalali_datetime(day_text: str, time_text: str) -> datetime:

@@ -98,7 +98,8 @@ def campaign_json(
     if campaign.to_everyone:
         audience = {"all": True}
     elif campaign.contact_list is None:
-        audience = {"list_id": None, "list_name": None}  # the list was deleted: nobody
+        # The list was deleted: the campaign goes to nobody, and keeps the list's name.
+        audience = {"list_id": None, "list_name": campaign.list_name}
     else:
         audience = {"list_id": campaign.list_id, "list_name": campaign.contact_list.name}
     return {

@@ -1,9 +1,9 @@
 """The audit trail: who made each owner-level change, what it was, and when.
 
 Each such action (provider accounts, sending rules, API tokens, users, bulk deletes,
-contact exports, retrying messages of unknown fate) calls ``record_audit`` in the same
-transaction as the change itself; the caller commits, so a change that is rolled back
-leaves no entry and an entry never describes a change that did not happen.
+deleted lists, contact exports, retrying messages of unknown fate) calls ``record_audit``
+in the same transaction as the change itself; the caller commits, so a change that is
+rolled back leaves no entry and an entry never describes a change that did not happen.
 
 An entry holds names, counts and field names, never a secret: ``record_audit`` refuses
 details under a key that names one (a provider key, a token's secret, a password).
@@ -38,6 +38,7 @@ ACTIONS = {
     "user.deactivate": _l("Deactivated a user"),
     "user.reactivate": _l("Reactivated a user"),
     "contacts.bulk_delete": _l("Deleted contacts in bulk"),
+    "list.delete": _l("Deleted a list"),
     "contacts.export": _l("Exported contacts"),
     "campaign.retry": _l("Retried messages of unknown fate"),
 }

@@ -89,6 +89,8 @@ ENDPOINTS: dict[str, Rule] = {
     "contacts.opt_out": CONTACTS,
     "contacts.settings": CONTACTS,
     "contacts.lists": CONTACTS,
+    "contacts.edit_list": CONTACTS,
+    "contacts.delete_list": CONTACTS,
     "contacts.add_to_list": CONTACTS,
     "contacts.remove_from_list": CONTACTS,
     "contacts.tags": CONTACTS,

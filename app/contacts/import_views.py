@@ -5,8 +5,19 @@ its progress, which lives on the ImportJob row (so the owner can leave and come 
 """
 
 from pathlib import Path
+from urllib.parse import quote
 
-from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,6 +26,7 @@ from app.contacts import bp, importing
 from app.contacts import service as contacts
 from app.contacts.forms import MappingForm, UploadForm
 from app.contacts.models import ContactList, ImportJob
+from app.exports import csv_chunks
 from app.extensions import db
 from app.persian import show_number
 
@@ -144,15 +156,18 @@ def import_status(job_id: int):
 def import_rejected(job_id: int):
     """The rejected rows with their reasons, to fix and import again."""
     job = db.get_or_404(ImportJob, job_id)
-    path = importing.rejected_path(job)
-    if job.status != "done" or not path.exists():
+    if job.status != "done" or not importing.rejected_path(job).exists():
         abort(404)
-    return send_file(
-        path,
-        mimetype="text/csv",
-        as_attachment=True,
-        download_name=f"{Path(job.filename).stem}-rejected.csv",
-        max_age=0,
+    # The reasons are worded now, in the language of whoever downloads the file.
+    rows = importing.rejected_rows(job)
+    name = quote(f"{Path(job.filename).stem}-rejected.csv")
+    return Response(
+        stream_with_context(csv_chunks(next(rows, []), rows)),
+        mimetype="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f"attachment; filename=rejected.csv; filename*=UTF-8''{name}",
+            "Cache-Control": "no-cache",
+        },
     )
 
 

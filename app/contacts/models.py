@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +23,9 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
 from app.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.messaging.models import Campaign
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -159,8 +163,14 @@ class ContactList(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Kept by the database: triggers on list_members (migration 0012) count every
+    # membership that comes or goes, cascades included. The app only reads it.
+    member_count: Mapped[int] = mapped_column(Integer, server_default="0")
 
     contacts: Mapped[list[Contact]] = relationship(secondary=list_members, back_populates="lists")
+    # The campaigns sent (or to be sent) to the list; declared here by name, since
+    # campaigns (app.messaging) build on contacts and not the other way round.
+    campaigns: Mapped[list["Campaign"]] = relationship(back_populates="contact_list")
 
 
 class Tag(db.Model):

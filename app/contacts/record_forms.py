@@ -28,7 +28,13 @@ from app.contacts.service import (
     OwnFieldError,
     check_own_fields,
 )
-from app.persian import ascii_digits, normalize_text, parse_jalali_date, to_tehran
+from app.persian import (
+    GregorianDate,
+    ascii_digits,
+    normalize_text,
+    parse_jalali_date,
+    to_tehran,
+)
 from app.types import utcnow
 
 GENDER_LABELS = {"male": _l("Male"), "female": _l("Female")}
@@ -72,6 +78,8 @@ class JalaliDateField(StringField):
             return
         try:
             self.parsed = parse_jalali_date(text)
+        except GregorianDate as error:
+            raise StopValidation(f"{self.label.text}: {error.reason()}") from None
         except ValueError:
             raise StopValidation(
                 _l("“%(value)s” is not a Jalali date; write it like 1370/05/12.", value=text)

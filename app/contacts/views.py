@@ -2,6 +2,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from app.auth.audit import record_audit
 from app.contacts import bp, search
 from app.contacts import service as contacts
 from app.contacts.bulk import BULK_ACTIONS
@@ -14,7 +15,7 @@ from app.persian import show_digits
 
 
 def _list_choices() -> list[tuple[int, str]]:
-    # Names only: counting every list's members reads every membership row.
+    # Names only: a menu of lists has no room for their counts.
     return contacts.all_list_names()
 
 
@@ -104,6 +105,62 @@ def lists():
     return render_template("contacts/lists.html", lists=contacts.all_lists(), form=form)
 
 
+def _renamed(item: ContactList | Tag, form: ListForm | TagForm, taken: str) -> bool:
+    """Give a list or a tag the name the form was sent with; False (the form says why,
+    if it was sent) when it keeps its name."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        contacts.rename(item, form.name.data)
+    except contacts.NameTaken:
+        db.session.rollback()
+        form.name.errors.append(taken)
+        return False
+    db.session.commit()
+    return True
+
+
+@bp.route("/lists/<int:list_id>/edit", methods=["GET", "POST"])
+def edit_list(list_id: int):
+    """Rename a list; the page also offers to delete it."""
+    contact_list = db.get_or_404(ContactList, list_id)
+    form = ListForm(data={"name": contact_list.name} if request.method == "GET" else None)
+    if _renamed(contact_list, form, _("Another list has this name.")):
+        flash(_("The list is now called “%(name)s”.", name=contact_list.name), "success")
+        return redirect(url_for("contacts.lists"))
+    return render_template(
+        "contacts/list.html",
+        contact_list=contact_list,
+        form=form,
+        confirm=ConfirmForm(),
+        waiting=contacts.campaigns_waiting_for(contact_list),
+    )
+
+
+@bp.post("/lists/<int:list_id>/delete")
+def delete_list(list_id: int):
+    contact_list = db.get_or_404(ContactList, list_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("contacts.edit_list", list_id=list_id))
+    waiting = contacts.campaigns_waiting_for(contact_list)
+    if waiting:
+        flash(
+            _(
+                "Not now: the campaign “%(name)s” has yet to go out to this list."
+                " Cancel it, or wait until it is sent.",
+                name=waiting[0],
+            ),
+            "error",
+        )
+        return redirect(url_for("contacts.edit_list", list_id=list_id))
+    name, members = contact_list.name, contact_list.member_count
+    contacts.delete_list(contact_list.id)
+    record_audit("list.delete", name, {"count": members})
+    db.session.commit()
+    flash(_("The list “%(name)s” is deleted; its contacts stay.", name=name), "success")
+    return redirect(url_for("contacts.lists"))
+
+
 # Tags -------------------------------------------------------------------------------
 
 
@@ -117,16 +174,9 @@ def tags():
 def rename_tag(tag_id: int):
     tag = db.get_or_404(Tag, tag_id)
     form = TagForm(data={"name": tag.name} if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            contacts.rename_tag(tag, form.name.data)
-        except contacts.TagNameTaken:
-            db.session.rollback()
-            form.name.errors.append(_("Another tag has this name."))
-        else:
-            db.session.commit()
-            flash(_("The tag is now called “%(name)s”.", name=tag.name), "success")
-            return redirect(url_for("contacts.tags"))
+    if _renamed(tag, form, _("Another tag has this name.")):
+        flash(_("The tag is now called “%(name)s”.", name=tag.name), "success")
+        return redirect(url_for("contacts.tags"))
     return render_template("contacts/tag.html", tag=tag, form=form, confirm=ConfirmForm())
 
 

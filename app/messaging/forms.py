@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.contacts.service import own_field_names
 from app.messaging.text import unknown_placeholders
-from app.persian import parse_jalali_datetime
+from app.persian import GregorianDate, parse_jalali_datetime
 from app.types import utcnow
 
 
@@ -40,6 +40,8 @@ class CampaignForm(FlaskForm):
             return
         try:
             self.scheduled_at = parse_jalali_datetime(field.data or "", self.send_time.data or "")
+        except GregorianDate as error:
+            raise ValidationError(f"{field.label.text}: {error.reason()}") from None
         except ValueError:
             raise ValidationError(
                 _l("Enter a Jalali date like 1405/09/15 and a time like 18:30.")

@@ -37,6 +37,9 @@ class Campaign(db.Model):
     # deleted goes to nobody (never to everyone by accident).
     to_everyone: Mapped[bool] = mapped_column(Boolean, default=False)
     list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id", ondelete="SET NULL"))
+    # The list's name when the campaign was made: its page still names the list after
+    # the list is deleted.
+    list_name: Mapped[str | None] = mapped_column(String(100))
     provider_id: Mapped[int] = mapped_column(ForeignKey("provider_accounts.id"))
     sender: Mapped[str] = mapped_column(String(32))
     # Marketing messages respect the sending window, opt-outs and the frequency cap,
@@ -52,7 +55,15 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    contact_list: Mapped[ContactList | None] = relationship()
+    contact_list: Mapped[ContactList | None] = relationship(back_populates="campaigns")
     provider: Mapped[ProviderAccount] = relationship()
 
     __table_args__ = (Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),)
+
+    @property
+    def yet_to_go_out(self) -> bool:
+        """Confirmed and not finished: its audience is read again when it goes out.
+
+        A draft is not (it starts only once confirmed).
+        """
+        return self.status in ("scheduled", "preparing", "sending", "paused")

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from sqlalchemy import false, func, select, update
 
-from app.contacts.models import Contact, list_members
+from app.contacts.models import Contact, ContactList, list_members
 from app.contacts.service import own_field_names, own_field_value
 from app.extensions import db
 from app.messaging.models import Campaign
@@ -42,6 +42,14 @@ def campaign_audience(campaign: Campaign):
     return audience_query(campaign.list_id)
 
 
+def audience_now(campaign: Campaign) -> int:
+    """How many contacts a campaign would go to if it went out now: what a scheduled
+    campaign's page and the campaigns list show before its messages are written."""
+    if campaign.to_everyone:
+        return db.session.scalar(select(func.count()).select_from(Contact))
+    return campaign.contact_list.member_count if campaign.contact_list else 0
+
+
 def audience_size(list_id: int | None) -> int:
     subquery = audience_query(list_id).with_only_columns(Contact.id).subquery()
     return db.session.scalar(select(func.count()).select_from(subquery))
@@ -63,6 +71,7 @@ def create_campaign(
         name=name,
         body=body,
         list_id=list_id,
+        list_name=db.session.get(ContactList, list_id).name if list_id is not None else None,
         to_everyone=list_id is None,
         provider_id=provider_id,
         sender=sender,

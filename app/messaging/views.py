@@ -26,7 +26,13 @@ from app.types import utcnow
 def campaigns_index():
     rows = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
     return render_template(
-        "messaging/campaigns.html", campaigns=rows, labels=CAMPAIGN_STATUS_LABELS
+        "messaging/campaigns.html",
+        campaigns=rows,
+        labels=CAMPAIGN_STATUS_LABELS,
+        # A scheduled campaign has no messages yet: its audience as it stands now.
+        audiences={
+            row.id: campaigns.audience_now(row) for row in rows if row.status == "scheduled"
+        },
     )
 
 
@@ -34,7 +40,7 @@ def _routes() -> list[tuple[str, str]]:
     """Every (account, sender line) pair the owner can send through; the default first."""
     default_account()
     return [
-        (f"{account.id}:{line}", f"{account.name} — {show_digits(line)}")
+        (f"{account.id}:{line}", f"{account.shown_name} — {show_digits(line)}")
         for account in all_accounts()
         for line in account.sender_lines
     ]
@@ -119,6 +125,7 @@ def campaign(campaign_id: int):
         campaign=item,
         estimate=campaigns.estimate(item) if item.status == "draft" else None,
         window_wait=_window_wait(item),
+        audience_now=campaigns.audience_now(item) if item.status == "scheduled" else None,
         progress=_progress(item),
         waiting_for_scheduler=campaigns.waits_for_scheduler(item),
         labels=CAMPAIGN_STATUS_LABELS,

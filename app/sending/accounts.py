@@ -5,16 +5,17 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto import SecretUnreadable, reseal
 from app.extensions import db
 from app.persian import ascii_digits, normalize_text
-from app.sending.models import ProviderAccount
+from app.sending.models import Message, ProviderAccount
 from app.sending.providers import KINDS, provider_class
 from app.sending.providers.base import ProviderError
 from app.sending.service import adapter_for
+from app.types import utcnow
 
 # Providers that log in with a username and password rather than an API key.
 PASSWORD_KINDS = {"melipayamak"}
@@ -201,6 +202,7 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
     The result is the account's state on the providers page, until the next test or
     the next request of a campaign; the caller commits.
     """
+    account.checked_at = utcnow()
     try:
         credit = adapter_for(account).credit()
     except ProviderError as error:
@@ -243,6 +245,15 @@ def remove_account(account: ProviderAccount) -> None:
         following = db.session.scalar(select(ProviderAccount).order_by(ProviderAccount.id))
         if following is not None:
             make_default(following)
+
+
+def accounts_that_sent() -> set[int]:
+    """Ids of the accounts the provider has accepted a message through: their state is
+    known without a test. One index lookup per account (provider_id, provider_ref)."""
+    accepted = exists().where(
+        Message.provider_id == ProviderAccount.id, Message.provider_ref.is_not(None)
+    )
+    return set(db.session.scalars(select(ProviderAccount.id).where(accepted)))
 
 
 def all_accounts() -> list[ProviderAccount]:

@@ -101,6 +101,8 @@ class ProviderAccount(db.Model):
     # Set by the engine when the account refuses for a reason of its own (a bad key, no
     # credit) or keeps refusing; the campaign side pauses the campaigns sending through it.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the owner last tested the connection (None: never).
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -111,6 +113,14 @@ class ProviderAccount(db.Model):
     def is_test(self) -> bool:
         """The console provider sends nothing and charges nothing."""
         return self.kind == "console"
+
+    @property
+    def shown_name(self) -> str:
+        """The name the panel shows. The test account a fresh install makes is named
+        "console" in the database; the owner reads what it is, in their language."""
+        if self.is_test and self.name == "console":
+            return str(_l("Test service (sends no messages)"))
+        return self.name
 
     @property
     def api_key(self) -> str:

@@ -19,7 +19,7 @@ PROVIDER_KINDS = [
     ("ippanel", _l("IPPanel (Faraz SMS, Mediana)")),
     ("smsir", _l("sms.ir")),
     ("ghasedak", _l("Ghasedak")),
-    ("console", _l("Test (sends nothing)")),
+    ("console", _l("Test service (sends no messages)")),
 ]
 
 

@@ -25,6 +25,7 @@ def providers():
     return render_template(
         "settings/providers.html",
         accounts=accounts.all_accounts(),
+        sent_through=accounts.accounts_that_sent(),
         kinds=dict(PROVIDER_KINDS),
         error_labels=ERROR_LABELS,
     )
@@ -77,14 +78,14 @@ def test_provider(account_id: int):
     db.session.commit()
     if error:
         flash(
-            _("Connecting to “%(name)s” failed: %(reason)s", name=account.name, reason=error),
+            _("Connecting to “%(name)s” failed: %(reason)s", name=account.shown_name, reason=error),
             "error",
         )
     else:
         flash(
             _(
                 "Connected to “%(name)s”. Credit: %(credit)s Rials.",
-                name=account.name,
+                name=account.shown_name,
                 credit=show_number(credit),
             ),
             "success",

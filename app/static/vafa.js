@@ -207,3 +207,192 @@ if (importProgress && importProgress.dataset.finished !== "true") {
   }
   setTimeout(pollImport, 500);
 }
+
+// Jalali date picker for text fields marked data-jalali-picker (the text of its button).
+// Written here by hand: the panel serves no third-party script (no CDN, nothing pasted in),
+// its CSP refuses inline styles, which the usual pickers set, and none is needed for the
+// calendar itself — the browser's Intl knows the Persian one (formatToParts gives the
+// Jalali year, month and day of any day), so this only lays out a month and moves a
+// focus. The field stays a plain text input: without the script the owner types the date.
+const PERSIAN_CALENDAR = "fa-IR-u-ca-persian-nu-latn";
+const jalaliParts = new Intl.DateTimeFormat(PERSIAN_CALENDAR, {
+  year: "numeric", month: "numeric", day: "numeric", timeZone: "UTC",
+});
+const DAY_MS = 86400000;
+
+// The Jalali {year, month, day} of a UTC midnight.
+function jalaliOf(moment) {
+  const parts = {};
+  jalaliParts.formatToParts(moment).forEach((part) => { parts[part.type] = Number(part.value); });
+  return { year: parts.year, month: parts.month, day: parts.day };
+}
+
+// Months 1-6 have 31 days and 7-12 have 30 (Esfand 29 or 30).
+const dayOfYear = (month, day) => (month <= 7 ? (month - 1) * 31 : 186 + (month - 7) * 30) + day;
+
+// The UTC midnight of a Jalali day, found by walking from an estimate (no tables);
+// null for a day the month does not have.
+function gregorianOf(year, month, day) {
+  let moment = new Date(Date.UTC(year + 621, 2, 21 + Math.round((month - 1) * 30.6) + day - 1));
+  for (let step = 0; step < 6; step += 1) {
+    const found = jalaliOf(moment);
+    if (found.year === year && found.month === month && found.day === day) return moment;
+    // A leap year's 366th day makes the estimate one off across New Year: step a day.
+    const off = (year - found.year) * 365 + dayOfYear(month, day) - dayOfYear(found.month, found.day) ||
+      (found.year > year ? -1 : 1);
+    moment = new Date(moment.getTime() + off * DAY_MS);
+  }
+  return null;
+}
+
+document.querySelectorAll("input[data-jalali-picker]").forEach((input) => {
+  const persian = document.documentElement.lang === "fa";
+  const locale = persian ? "fa-IR-u-ca-persian" : "en-u-ca-persian";
+  const monthTitle = new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", timeZone: "UTC" });
+  const weekday = new Intl.DateTimeFormat(locale, { weekday: "narrow", timeZone: "UTC" });
+  const fullDay = new Intl.DateTimeFormat(locale, { dateStyle: "full", timeZone: "UTC" });
+  const shown = (value) => persian ? String(value).replace(/\d/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]) : String(value);
+  const pad = (value) => String(value).padStart(2, "0");
+
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.className = "picker-toggle";
+  toggle.textContent = input.dataset.jalaliPicker;
+  toggle.setAttribute("aria-expanded", "false");
+  const panel = document.createElement("div");
+  panel.className = "picker";
+  panel.setAttribute("role", "dialog");
+  panel.hidden = true;
+  input.after(toggle, panel);
+
+  let first = null; // the UTC midnight of the shown month's first day
+  let focused = null; // the UTC midnight of the day that has the keyboard focus
+
+  function monthStart(moment) {
+    return new Date(moment.getTime() - (jalaliOf(moment).day - 1) * DAY_MS);
+  }
+
+  function typedDay() {
+    const digits = input.value.replace(/[۰-۹]/g, (d) => "۰۱۲۳۴۵۶۷۸۹".indexOf(d))
+      .replace(/[٠-٩]/g, (d) => "٠١٢٣٤٥٦٧٨٩".indexOf(d));
+    const match = digits.match(/^\s*(1[2-6]\d\d)\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*$/);
+    return match ? gregorianOf(Number(match[1]), Number(match[2]), Number(match[3])) : null;
+  }
+
+  function render() {
+    const heading = document.createElement("div");
+    heading.className = "picker-head";
+    const previous = document.createElement("button");
+    previous.type = "button";
+    previous.dataset.move = "-1";
+    previous.textContent = persian ? "›" : "‹";
+    previous.setAttribute("aria-label", input.dataset.previousMonth || "");
+    const next = document.createElement("button");
+    next.type = "button";
+    next.dataset.move = "1";
+    next.textContent = persian ? "‹" : "›";
+    next.setAttribute("aria-label", input.dataset.nextMonth || "");
+    const title = document.createElement("strong");
+    // «مرداد ۱۳۷۰», as it is said; Chromium's fa pattern puts the year first.
+    const parts = Object.fromEntries(monthTitle.formatToParts(first).map((part) => [part.type, part.value]));
+    title.textContent = `${parts.month} ${parts.year}`;
+    title.setAttribute("aria-live", "polite");
+    heading.append(previous, title, next);
+
+    const grid = document.createElement("table");
+    grid.className = "picker-days";
+    grid.setAttribute("role", "grid");
+    const names = document.createElement("tr");
+    // Iranian weeks start on Saturday: 3 January 2026 was one.
+    for (let i = 0; i < 7; i += 1) {
+      const th = document.createElement("th");
+      th.textContent = weekday.format(new Date(Date.UTC(2026, 0, 3 + i)));
+      names.append(th);
+    }
+    grid.append(names);
+    const month = jalaliOf(first).month;
+    let row = document.createElement("tr");
+    for (let i = 0; i < (first.getUTCDay() + 1) % 7; i += 1) row.append(document.createElement("td"));
+    const chosen = typedDay();
+    for (let moment = first; jalaliOf(moment).month === month; moment = new Date(moment.getTime() + DAY_MS)) {
+      if (row.children.length === 7) { grid.append(row); row = document.createElement("tr"); }
+      const cell = document.createElement("td");
+      const day = document.createElement("button");
+      day.type = "button";
+      day.dataset.day = String(moment.getTime());
+      day.textContent = shown(jalaliOf(moment).day);
+      day.setAttribute("aria-label", fullDay.format(moment));
+      day.tabIndex = moment.getTime() === focused.getTime() ? 0 : -1;
+      if (chosen && moment.getTime() === chosen.getTime()) day.setAttribute("aria-pressed", "true");
+      cell.append(day);
+      row.append(cell);
+    }
+    grid.append(row);
+    panel.replaceChildren(heading, grid);
+  }
+
+  function show(moment, focus) {
+    focused = moment;
+    first = monthStart(moment);
+    render();
+    if (focus) panel.querySelector(`[data-day="${moment.getTime()}"]`).focus();
+  }
+
+  function open() {
+    const today = new Date();
+    panel.hidden = false;
+    toggle.setAttribute("aria-expanded", "true");
+    show(typedDay() || new Date(Date.UTC(today.getFullYear(), today.getMonth(), today.getDate())), true);
+  }
+
+  function close() {
+    panel.hidden = true;
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.focus();
+  }
+
+  function choose(moment) {
+    const parts = jalaliOf(moment);
+    input.value = shown(`${parts.year}/${pad(parts.month)}/${pad(parts.day)}`);
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    close();
+  }
+
+  // Another month, keeping the focused day's place (the 31st becomes the month's last).
+  function moveMonth(step, focus) {
+    const day = jalaliOf(focused).day;
+    const start = step > 0 ? new Date(first.getTime() + 32 * DAY_MS) : new Date(first.getTime() - DAY_MS);
+    const target = monthStart(start);
+    let moment = new Date(target.getTime() + (day - 1) * DAY_MS);
+    while (jalaliOf(moment).month !== jalaliOf(target).month) moment = new Date(moment.getTime() - DAY_MS);
+    show(moment, focus);
+  }
+
+  toggle.addEventListener("click", () => (panel.hidden ? open() : close()));
+  panel.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    if (button.dataset.move) moveMonth(Number(button.dataset.move), false);
+    else if (button.dataset.day) choose(new Date(Number(button.dataset.day)));
+  });
+  panel.addEventListener("keydown", (event) => {
+    const rtl = getComputedStyle(panel).direction === "rtl";
+    const steps = { ArrowUp: -7, ArrowDown: 7, ArrowLeft: rtl ? 1 : -1, ArrowRight: rtl ? -1 : 1 };
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    } else if (event.key === "PageUp" || event.key === "PageDown") {
+      event.preventDefault();
+      moveMonth(event.key === "PageDown" ? 1 : -1, true);
+    } else if (steps[event.key] && event.target.dataset.day) {
+      event.preventDefault();
+      show(new Date(focused.getTime() + steps[event.key] * DAY_MS), true);
+    }
+  });
+  document.addEventListener("click", (event) => {
+    if (!panel.hidden && !event.composedPath().some((node) => node === panel || node === toggle)) {
+      panel.hidden = true;
+      toggle.setAttribute("aria-expanded", "false");
+    }
+  });
+});

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from flask_babel import gettext
-from integration_support import as_int, in_locale, log_in, page_text
+from integration_support import as_int, in_locale, log_in, page_text, row_text
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.contacts import service as contacts_service
 from app.contacts.models import ContactList, list_members
 from app.extensions import db
 from app.jobs import run_all_once
@@ -172,6 +173,15 @@ def test_an_invalid_jalali_moment_is_rejected(english, audience, send_date, send
     response = compose(english, when="later", send_date=send_date, send_time=send_time)
     assert response.status_code == 200
     assert "Enter a Jalali date like 1405/09/15 and a time like 18:30." in page_text(response)
+    assert campaign_ids() == []
+
+
+def test_a_gregorian_send_date_is_refused_with_the_jalali_date_it_meant(english, audience):
+    response = compose(english, when="later", send_date="2026/01/15", send_time="10:00")
+    assert response.status_code == 200
+    assert "Date (Jalali): 2026/01/15 is a Gregorian date; did you mean 1404/10/25?" in page_text(
+        response
+    )
     assert campaign_ids() == []
 
 
@@ -397,6 +407,34 @@ def test_a_scheduled_campaign_waits_for_its_time(client, owner, audience, time_m
     assert started == datetime(2026, 3, 21, 7, 0, 1, tzinfo=UTC)
 
 
+def test_a_scheduled_campaign_shows_its_audience_now_and_its_start(english, audience, make_contact):
+    vip = ContactList(name="VIP")
+    db.session.add(vip)
+    db.session.commit()
+    contacts_service.add_to_list(vip.id, [contact.id for contact in audience[:2]])
+    db.session.commit()
+    to_list = draft(
+        english, list_id=vip.id, when="later", send_date="1410/01/01", send_time="10:30"
+    )
+    confirm(english, to_list.id)
+    to_everyone = draft(english, when="later", send_date="1410/01/02", send_time="09:00")
+    confirm(english, to_everyone.id)
+
+    page = page_text(english.get(f"/campaigns/{to_list.id}"))
+    assert "Starts 1410/01/01 10:30 (Tehran time), to the 2 contacts its audience has now." in page
+    # The audience is counted as it is now: a contact added to the list counts.
+    newcomer = make_contact("09359998877")
+    contacts_service.add_to_list(vip.id, [newcomer.id])
+    db.session.commit()
+    page = page_text(english.get(f"/campaigns/{to_list.id}"))
+    assert "to the 3 contacts its audience has now" in page
+
+    listing = english.get("/campaigns/")
+    assert "(3 contacts now)" in row_text(listing, "VIP")
+    everyone = len(audience) + 1
+    assert f"({everyone} contacts now)" in row_text(listing, "1410/01/02 09:00")
+
+
 def test_starting_twice_does_not_duplicate_messages(logged_in, audience):
     campaign = send_now(logged_in)
     assert campaigns.start_due_campaigns() == 1
@@ -518,7 +556,10 @@ def test_the_campaign_page_shows_its_progress(logged_in, audience):
     assert 'id="estimate"' not in page.text
     assert 'data-status="delivered"' in page.text
     assert "کمپین آزمایشی" in page_text(page)
-    assert "console" in page_text(page) and "۱۰۰۰۰۰۰۰" in page_text(page)
+    # The test account is named for what it is, in Persian, not by its code name.
+    test_service = in_locale("fa", lambda: gettext("Test service (sends no messages)"))
+    assert test_service in page_text(page) and "۱۰۰۰۰۰۰۰" in page_text(page)
+    assert "console" not in page_text(page)
     assert f"/reports/messages?campaign={campaign.id}" in page.text
     # Nothing is left to pause, cancel or retry.
     assert "data-action=" not in page.text

@@ -169,6 +169,19 @@ def test_an_invalid_field_is_explained_in_persian_and_nothing_is_written(
     assert 'value="رضایی"' in response.text
 
 
+def test_a_gregorian_birth_date_is_refused_with_the_jalali_date_it_meant(logged_in):
+    response = logged_in.post("/contacts/new", data={**NEW, "birth_date": "1991/08/03"})
+    assert response.status_code == 200
+    meant = _l(
+        "%(value)s is a Gregorian date; did you mean %(jalali)s?",
+        value="۱۹۹۱/۰۸/۰۳",
+        jalali="۱۳۷۰/۰۵/۱۲",
+    )
+    label = _l("Birth date (Jalali)")
+    assert f"{fa(label)}: {fa(meant)}" in field_box(response, "birth_date")
+    assert count(Contact) == 0
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [

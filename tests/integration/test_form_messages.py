@@ -15,7 +15,7 @@ def field_errors(response) -> list[str]:
 
 def test_a_required_field_left_empty(logged_in):
     response = logged_in.post("/settings/api-tokens", data={"name": ""})
-    assert field_errors(response) == ["این فیلد لازم است."]
+    assert field_errors(response) == ["پر کردن این خانه الزامی است."]
     assert "اجباریست" not in response.text
 
 
@@ -32,7 +32,7 @@ def test_too_long_a_value_names_the_limit_in_persian_digits(logged_in):
         "/settings/providers/new",
         data={"name": "ن" * 101, "kind": "kavenegar", "senders": "3000123456"},
     )
-    assert "حداکثر ۱۰۰ کاراکتر می‌شود نوشت." in field_errors(response)
+    assert "حداکثر ۱۰۰ کاراکتر می‌توانید بنویسید." in field_errors(response)
 
 
 def test_not_a_number(logged_in):

@@ -17,7 +17,9 @@ from import_support import (
     flashed_error,
     import_file,
     job_id_of,
+    last_job,
     rejected,
+    rejected_csv,
     stats,
     stored,
     upload,
@@ -151,6 +153,26 @@ def test_bad_rows_are_reported_with_line_and_reason(english):
     assert "Iranian" in reasons[8]
     # Nothing of a rejected row was stored; the good row was.
     assert list(stored()) == ["+989121234567"]
+
+
+def test_reasons_are_worded_in_the_language_of_whoever_reads_them(logged_in):
+    # Started in Persian (the default), read in English: the reasons are English, on the
+    # page and in the download, though the import ran in Persian.
+    started = import_file(logged_in, "علی,09121234567\nرضا,021\n")
+    job_id = last_job().id
+    assert "۲" in rejected(started)[2]
+    logged_in.post("/language", data={"lang": "en"})
+    page = logged_in.get(f"/contacts/import/{job_id}")
+    reason = rejected(page)[2]
+    assert reason.startswith("Line 2, column 2: “021”: A mobile number has 11 digits")
+    _data, rows = rejected_csv(logged_in, job_id)
+    assert rows[0][-1] == "Reason"
+    assert rows[1] == ["رضا", "021", reason]
+    # And back: Persian again, with Persian digits.
+    logged_in.post("/language", data={"lang": "fa"})
+    _data, rows = rejected_csv(logged_in, job_id)
+    assert rows[1][-1] == rejected(started)[2]
+    assert rows[1][-1].startswith("سطر ۲")
 
 
 def test_line_numbers_are_persian_on_the_persian_page(logged_in):

@@ -164,3 +164,49 @@ def test_0010_drops_the_plain_name_indexes_and_its_downgrade_brings_them_back(ol
 
     downgrade(revision="0009")
     assert plain <= indexes()
+
+
+def test_0012_counts_the_members_of_existing_lists_and_keeps_counting(old_install):
+    from flask_migrate import downgrade
+
+    upgrade(revision="0010")
+    now = "2026-03-21 07:00:00"
+    for statement in (
+        f"INSERT INTO contact_lists (id, name, created_at) VALUES (1, 'ویژه', '{now}')",
+        f"INSERT INTO contact_lists (id, name, created_at) VALUES (2, 'خالی', '{now}')",
+        "INSERT INTO contacts (id, mobile, first_name, last_name, city, created_at, fields,"
+        " source, purchase_count, total_spent) VALUES"
+        f" (1, '+989121234567', 'علی', '', '', '{now}', '{{}}', 'import', 0, 0),"
+        f" (2, '+989121234568', 'سارا', '', '', '{now}', '{{}}', 'import', 0, 0)",
+        "INSERT INTO list_members (list_id, contact_id) VALUES (1, 1), (1, 2)",
+        "INSERT INTO provider_accounts (id, name, kind, api_key, username, password, senders,"
+        " requests_per_second, price_per_part, is_default, failures, created_at)"
+        f" VALUES (1, 'آزمایشی', 'console', '', '', '', '10000000', 5, 0, true, 0, '{now}')",
+        "INSERT INTO campaigns (name, body, to_everyone, list_id, provider_id, sender,"
+        " marketing, status, scheduled_at, created_at)"
+        f" VALUES ('نوروز', 'سلام', false, 1, 1, '10000000', true, 'done', '{now}', '{now}')",
+    ):
+        db.session.execute(text(statement))
+    db.session.commit()
+
+    upgrade(revision="0012")
+
+    def counts():
+        return db.session.execute(
+            text("SELECT id, member_count FROM contact_lists ORDER BY id")
+        ).all()
+
+    assert counts() == [(1, 2), (2, 0)]
+    assert db.session.scalar(text("SELECT list_name FROM campaigns")) == "ویژه"
+    assert db.session.scalar(text("SELECT checked_at FROM provider_accounts")) is None
+    db.session.execute(text("INSERT INTO list_members (list_id, contact_id) VALUES (2, 1)"))
+    db.session.execute(text("DELETE FROM contacts WHERE id = 2"))
+    db.session.commit()
+    assert counts() == [(1, 1), (2, 1)]
+
+    db.session.rollback()
+    downgrade(revision="0010")
+    # The memberships survive the downgrade, and no trigger is left to count them.
+    assert db.session.execute(text("SELECT count(*) FROM list_members")).scalar() == 2
+    db.session.execute(text("DELETE FROM list_members WHERE list_id = 2"))
+    db.session.commit()

@@ -15,7 +15,7 @@ from app.contacts.phones import normalize_mobile
 from app.extensions import db
 from app.jobs import run_all_once
 from app.messaging.models import Campaign
-from app.sending.models import ProviderAccount
+from app.sending.models import Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy, save_policy
 from app.sending.providers.base import ERROR_MESSAGES, ErrorCode
 from tests.fakes import kavenegar
@@ -463,6 +463,38 @@ def test_testing_with_a_wrong_key_says_why_in_persian(logged_in, fake_kavenegar)
     assert in_locale("fa", lambda: ERROR_MESSAGES[ErrorCode.BAD_KEY]) in text
     assert "۱٬۲۳۴٬۵۶۷" not in text
     assert OTHER_KEY not in response.text
+
+
+def test_a_new_account_is_not_tested_yet_until_a_test_or_a_message_says_otherwise(
+    english, fake_kavenegar
+):
+    saved(add_account(english, name="کاوه", api_key=KEY, base_url=fake_kavenegar.base_url))
+    saved(add_account(english, name="ملی", api_key=OTHER_KEY, senders="3000999"))
+    row = row_text(english.get("/settings/providers"), "کاوه")
+    assert "Not tested yet" in row and "OK" not in row.split()
+
+    listing = press_test_connection(english, "کاوه")
+    row = row_text(listing, "کاوه")
+    assert "OK" in row.split() and "Not tested yet" not in row
+    assert re.search(r"tested \d{4}/\d\d/\d\d \d\d:\d\d", row), row
+
+    # A message the provider accepted tells as much as a test.
+    other = account_named("ملی")
+    db.session.add(
+        Message(
+            provider_id=other.id,
+            mobile="+989121234567",
+            body="سلام",
+            parts=1,
+            sender="3000999",
+            status="delivered",
+            provider_ref="8792343",
+            idempotency_key="test:1",
+        )
+    )
+    db.session.commit()
+    row = row_text(english.get("/settings/providers"), "ملی")
+    assert "OK" in row.split() and "Not tested yet" not in row
 
 
 def test_the_state_column_shows_what_the_last_connection_test_found(english, fake_kavenegar):

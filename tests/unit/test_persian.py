@@ -7,6 +7,7 @@ import pytest
 
 from app.persian import (
     TEHRAN,
+    GregorianDate,
     ascii_digits,
     gregorian_date,
     jalali_date,
@@ -98,6 +99,24 @@ def test_parse_jalali_date_accepts_the_usual_forms(text):
 def test_parse_jalali_date_rejects_what_is_not_a_day(text):
     with pytest.raises(ValueError):
         parse_jalali_date(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [("2026/01/15", date(2026, 1, 15)), ("۱۹۹۱-۰۸-۰۳", date(1991, 8, 3))],
+)
+def test_a_gregorian_date_is_not_read_as_a_jalali_year(text, day):
+    with pytest.raises(GregorianDate) as refused:
+        parse_jalali_date(text)
+    assert refused.value.day == day
+    with pytest.raises(GregorianDate):
+        parse_jalali_datetime(text, "10:30")
+
+
+def test_a_gregorian_day_that_does_not_exist_is_not_a_date():
+    with pytest.raises(ValueError) as refused:
+        parse_jalali_date("2026/02/30")
+    assert not isinstance(refused.value, GregorianDate)
 
 
 def test_leap_year_esfand_30_exists():

@@ -1,6 +1,7 @@
 """An import's files on disk: the upload, its rejected rows, the numbers seen so far."""
 
 import csv
+import json
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from app.contacts.importing import sandbox
+from app.contacts.importing import reasons, sandbox
 from app.contacts.importing.limits import PREVIEW_ROWS, Limits
 from app.contacts.importing.reading import EXTENSIONS, Cell, cell_text, first_rows
 from app.contacts.models import ImportJob
@@ -101,29 +102,55 @@ class SeenIndex:
 
 
 class RejectedFile:
-    """The rejected rows as CSV (UTF-8 with a BOM, for Excel): original cells + reason."""
+    """The rejected rows as CSV (UTF-8 with a BOM, for Excel): original cells + reason.
 
-    def __init__(self, path: Path, header: list[str], keep_bytes: int):
-        fresh = keep_bytes == 0 or not path.exists()
-        if not fresh:
-            with open(path, "r+b") as handle:
-                handle.truncate(keep_bytes)  # drop what an interrupted chunk wrote
-        # Open for the whole import (closed by close()), appended to chunk by chunk.
-        self.handle = open(path, "w" if fresh else "a", encoding="utf-8", newline="")  # noqa: SIM115
+    The reason column is worded in the language of whoever started the import: this file
+    is also what `vafa contacts import` points to. Beside it, ``reasons_path`` keeps each
+    reason untranslated, one JSON line per row, for the panel to word it again in the
+    language of whoever reads it (``reasons.py``, ``rejected_rows``).
+    """
+
+    def __init__(self, path: Path, header: list[str], keep: tuple[int, int]):
+        fresh = keep[0] == 0 or not path.exists()
+        # Open for the whole import (closed by close()), appended to chunk by chunk;
+        # what an interrupted chunk wrote is dropped first.
+        self.handle = _reopened(path, fresh, keep[0])
+        self.reasons = _reopened(reasons_path(path), fresh, keep[1])
         self.writer = csv.writer(self.handle, lineterminator="\r\n")
         if fresh:
             self.handle.write("\ufeff")
             self.writer.writerow([csv_cell(title) for title in header])
 
-    def write(self, cells: list[Cell], reason: str) -> None:
-        self.writer.writerow([*(csv_cell(cell_text(cell)) for cell in cells), csv_cell(reason)])
+    def write(self, cells: list[Cell], reason, digits) -> None:
+        """One row and why: ``reason`` a lazy message, worded here with ``digits``."""
+        plain = reasons.plain(reason)
+        worded = reasons.worded(plain, digits)
+        self.writer.writerow([*(csv_cell(cell_text(cell)) for cell in cells), csv_cell(worded)])
+        self.reasons.write(json.dumps(plain, ensure_ascii=False, separators=(",", ":")) + "\n")
 
-    def size(self) -> int:
-        self.handle.flush()
-        return os.fstat(self.handle.fileno()).st_size
+    def size(self) -> tuple[int, int]:
+        """How far both files are written, for an interrupted import to resume from."""
+        sizes = []
+        for handle in (self.handle, self.reasons):
+            handle.flush()
+            sizes.append(os.fstat(handle.fileno()).st_size)
+        return sizes[0], sizes[1]
 
     def close(self) -> None:
         self.handle.close()
+        self.reasons.close()
+
+
+def reasons_path(rejected: Path) -> Path:
+    """The untranslated reasons beside a rejected-rows file."""
+    return rejected.with_suffix(".reasons")
+
+
+def _reopened(path: Path, fresh: bool, keep_bytes: int):
+    if not fresh and path.exists():
+        with open(path, "r+b") as handle:
+            handle.truncate(keep_bytes)
+    return open(path, "w" if fresh else "a", encoding="utf-8", newline="")  # noqa: SIM115
 
 
 @dataclass

@@ -5,6 +5,7 @@ import csv
 import gc
 import itertools
 import logging
+import os
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.contacts import service
-from app.contacts.importing import sandbox
+from app.contacts.importing import reasons, sandbox
 from app.contacts.importing.columns import (
     KINDS,
     ON_DUPLICATE,
@@ -37,6 +38,7 @@ from app.contacts.importing.files import (
     imports_folder,
     preview,
     read_upload_preview,
+    reasons_path,
     rejected_path,
     seen_path,
     upload_path,
@@ -310,13 +312,32 @@ def recent_imports(limit: int = 10) -> list[ImportJob]:
 
 def rejected_preview(job: ImportJob, limit: int = 50) -> tuple[list[str], list[list[str]]]:
     """The header and first rows of the rejected-rows file, for the result page."""
+    rows = rejected_rows(job)
+    header = next(rows, [])
+    return header, list(itertools.islice(rows, limit))
+
+
+def rejected_rows(job: ImportJob) -> Iterator[list[str]]:
+    """The rejected-rows file, header first, each reason worded in the page's language
+    from the untranslated one kept beside it (a file without it is shown as written)."""
     path = rejected_path(job)
     if not path.exists():
-        return [], []
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        return header, list(itertools.islice(reader, limit))
+        return
+    digits = digits_shown()
+    kept = reasons_path(path)
+    with (
+        open(path, encoding="utf-8-sig", newline="") as handle,
+        open(kept if kept.exists() else os.devnull, encoding="utf-8") as stored,
+    ):
+        rows = csv.reader(handle)
+        header = next(rows, None)
+        if header is None:
+            return
+        yield [*header[:-1], _("Reason")]
+        for row in rows:
+            line = stored.readline()
+            again = reasons.shown(line, digits) if line and row else None
+            yield [*row[:-1], again] if again is not None else row
 
 
 # Running ----------------------------------------------------------------------------
@@ -336,6 +357,13 @@ class Counts:
         else:
             self.invalid += 1
         self.rejected.append((row, reason))
+
+
+# "Same number as line 2.": a repeat in the file, by what makes its rows unique.
+_SAME = {
+    "contacts": lambda line: _l("Same number as line %(line)s.", line=line),
+    "purchases": lambda line: _l("Same reference as line %(line)s.", line=line),
+}
 
 
 class ImportRun:
@@ -366,7 +394,9 @@ class ImportRun:
         self.seen.forget_after(resume.get("line", 0))
         header = self._rejected_header()
         self.width = len(header) - 1
-        self.rejected = RejectedFile(rejected_path(job), header, resume.get("rejected_bytes", 0))
+        # An import interrupted before reasons were kept apart has none to keep.
+        keep = (resume.get("rejected_bytes", 0), resume.get("reasons_bytes", 0))
+        self.rejected = RejectedFile(rejected_path(job), header, keep)
         # What the chunks since the last commit did: rows, their counts, the last line.
         self.uncommitted = Counts()
         self.uncommitted_rows = 0
@@ -397,33 +427,25 @@ class ImportRun:
             ]
         return [*header, _("Reason")]
 
-    def _translate(self) -> None:
-        """Look up, once per slice, what every rejected row's reason is written with."""
-        self.digits = digits_shown()
-        self.templates = {
-            "line": _("Line %(line)s: %(reason)s"),
-            "named": _("Line %(line)s, column “%(column)s”: %(reason)s"),
-            "numbered": _("Line %(line)s, column %(number)s: %(reason)s"),
-            "contacts": _("Same number as line %(line)s."),
-            "purchases": _("Same reference as line %(line)s."),
-        }
-
-    def _reason(self, line: int, reason: str, column: int | None = None) -> str:
-        """The reason as the rejected-rows file gives it: line, column (by name), why."""
-        line_shown = self.digits(str(line))
+    def _reason(self, line: int, reason, column: int | None = None):
+        """Line, column (by name) and why, as a lazy message (see reasons.py)."""
         if column is None:
-            return self.templates["line"] % {"line": line_shown, "reason": reason}
-        if column < len(self.headers) and self.headers[column]:
-            return self.templates["named"] % {
-                "line": line_shown,
-                "column": self.headers[column],
-                "reason": reason,
-            }
-        return self.templates["numbered"] % {
-            "line": line_shown,
-            "number": self.digits(str(column + 1)),
-            "reason": reason,
-        }
+            why = _l("Line %(line)s: %(reason)s", line=line, reason=reason)
+        elif column < len(self.headers) and self.headers[column]:
+            why = _l(
+                "Line %(line)s, column “%(column)s”: %(reason)s",
+                line=line,
+                column=self.headers[column],
+                reason=reason,
+            )
+        else:
+            why = _l(
+                "Line %(line)s, column %(number)s: %(reason)s",
+                line=line,
+                number=column + 1,
+                reason=reason,
+            )
+        return why
 
     def _aligned(self, cells: list[Cell]) -> list[Cell]:
         """The cells padded (or their empty tail cut) to the header, so reasons line up."""
@@ -459,7 +481,8 @@ class ImportRun:
 
         Chunks are committed together every ``COMMIT_SECONDS`` (and at the slice's end).
         """
-        self._translate()
+        # Looked up once per slice: the locale lookup costs more than the digits.
+        self.digits = digits_shown()
         if self.kind == "contacts":
             self.parse = contact_parser(self.mapping)
         else:
@@ -503,7 +526,7 @@ class ImportRun:
         parsed = []
         for row in chunk:
             if row.error is not None:
-                counts.reject(row, self._reason(row.line, _("This line cannot be read.")))
+                counts.reject(row, self._reason(row.line, _l("This line cannot be read.")))
                 continue
             if len(row.cells) > self.max_columns and any(
                 cell_text(c).strip() for c in row.cells[self.max_columns :]
@@ -512,10 +535,7 @@ class ImportRun:
                     row,
                     self._reason(
                         row.line,
-                        _(
-                            "The row has more than %(max)s columns.",
-                            max=show_digits(str(self.max_columns)),
-                        ),
+                        _l("The row has more than %(max)s columns.", max=self.max_columns),
                     ),
                 )
                 continue
@@ -529,7 +549,7 @@ class ImportRun:
         else:
             self._store_purchases(unique, counts)
         for row, reason in sorted(counts.rejected, key=lambda item: item[0].line):
-            self.rejected.write(self._aligned(row.cells), reason)
+            self.rejected.write(self._aligned(row.cells), reason, self.digits)
         self.seen.add([(key, row.line) for key, row in self._keys(unique)])
         pending = self.uncommitted
         pending.created += counts.created
@@ -546,7 +566,7 @@ class ImportRun:
         the resumed import forgets what the seen index holds past the job's last line.
         """
         pending = self.uncommitted
-        rejected_bytes = self.rejected.size()
+        rejected_bytes, reasons_bytes = self.rejected.size()
         self.seen.commit()
         job.rows += self.uncommitted_rows
         job.created += pending.created
@@ -559,6 +579,7 @@ class ImportRun:
                 "records": self.records,
                 "line": self.last_line,
                 "rejected_bytes": rejected_bytes,
+                "reasons_bytes": reasons_bytes,
                 "at": utcnow().isoformat(),
             },
         }
@@ -579,7 +600,7 @@ class ImportRun:
         for row in rows:
             key = row.mobile if self.kind == "contacts" else row.reference
             if key and key in earlier:
-                reason = self.templates[self.kind] % {"line": self.digits(str(earlier[key]))}
+                reason = _SAME[self.kind](line=earlier[key])
                 counts.reject(row, self._reason(row.line, reason), duplicate=True)
                 continue
             if key:
@@ -592,7 +613,7 @@ class ImportRun:
     def _rejecter(self, counts: Counts):
         """The ``rejected`` callback of the store functions: a reason in the rejects file."""
 
-        def rejected(row, reason: str, duplicate: bool = False) -> None:
+        def rejected(row, reason, duplicate: bool = False) -> None:
             counts.reject(row, self._reason(row.line, reason), duplicate=duplicate)
 
         return rejected
@@ -745,6 +766,7 @@ def _finish(job: ImportJob, run: ImportRun) -> None:
     job.finished_at = utcnow()
     if job.duplicates + job.invalid == 0:
         rejected_path(job).unlink(missing_ok=True)
+        reasons_path(rejected_path(job)).unlink(missing_ok=True)
     db.session.commit()
     # The rows are in; the rejected ones are in their own file.
     for path in (upload_path(job), seen_path(job)):

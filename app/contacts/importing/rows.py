@@ -6,18 +6,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
-from flask_babel import gettext as _
+# Reasons are lazy: the rejected-rows file keeps them untranslated (importing/reasons.py).
+from flask_babel import lazy_gettext as _
 
 from app.contacts.importing.reading import Cell, Row, cell_text
 from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.contacts.service import OWN_FIELD_VALUE_MAX
 from app.persian import (
+    GREGORIAN_YEARS_FROM,
     TEHRAN,
     ascii_digits,
     gregorian_date,
     jalali_month_day,
     normalize_text,
-    show_number,
 )
 
 
@@ -110,8 +111,9 @@ def date_and_time(cell: Cell) -> tuple[date, clock | None]:
             )
         )
     try:
-        # A year below 1700 is Jalali (1370 is 1991); above, Gregorian.
-        day_value = gregorian_date(year, month, day) if year < 1700 else date(year, month, day)
+        # Both calendars are read here, explicitly: 1370 is Jalali, 1991 Gregorian.
+        jalali = year < GREGORIAN_YEARS_FROM
+        day_value = gregorian_date(year, month, day) if jalali else date(year, month, day)
     except ValueError:
         raise RowError(
             _("“%(value)s” is not a real date: there is no such day.", value=_shown(cell))
@@ -193,9 +195,9 @@ def parse_mobile(cell: Cell) -> str:
         return normalize_mobile(text)
     except InvalidMobile as error:
         if not text.strip():
-            raise RowError(str(error.reason)) from None
+            raise RowError(error.reason) from None
         raise RowError(
-            _("“%(value)s”: %(reason)s", value=_shown(cell), reason=str(error.reason))
+            _("“%(value)s”: %(reason)s", value=_shown(cell), reason=error.reason)
         ) from None
 
 
@@ -349,7 +351,7 @@ def _own_field_value(name: str, cell: Cell) -> str:
             _(
                 "The field “%(name)s” has more than %(max)s characters.",
                 name=name,
-                max=show_number(OWN_FIELD_VALUE_MAX),
+                max=OWN_FIELD_VALUE_MAX,
             )
         )
     return text

@@ -9,7 +9,7 @@ the database's own work here, is done once per column instead (``_Driver``).
 import json
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _
 from sqlalchemy import bindparam, insert, select, update
 
 from app.contacts import service
@@ -232,7 +232,7 @@ def store_contacts(
             stored.updated += 1
             stored.results.append("updated")
         else:
-            if already is None:  # translated once, not for each of a re-import's rows
+            if already is None:  # made once, not for each of a re-import's rows
                 already = _("Already in your contacts; left as it was.")
             rejected(row, already, duplicate=True)
             stored.results.append("skipped")
@@ -270,11 +270,16 @@ def _add_to_list(driver: _Driver, list_id: int, contact_ids: list, fresh: set) -
                 (list_id, *parameters),
             )
         }
-    driver.insert(
-        list_members,
-        ("list_id", "contact_id"),
-        [(list_id, cid) for cid in dict.fromkeys(contact_ids) if cid not in members],
-    )
+    new = [cid for cid in dict.fromkeys(contact_ids) if cid not in members]
+    if new:
+        # One statement for the chunk: the member count trigger (migration 0012) then
+        # updates the list's row once, not once per contact.
+        where, parameters = driver.where_in("id", new)
+        driver.connection.exec_driver_sql(
+            f"INSERT INTO {list_members.name} (list_id, contact_id)"
+            f" SELECT {driver.mark}, id FROM contacts WHERE {where}",
+            (list_id, *parameters),
+        )
 
 
 def _tag(driver: _Driver, rows: list[ContactRow], ids: dict, fresh: set) -> None:
