@@ -1,0 +1,276 @@
+"""Every page of the panel on a 360 px phone, in Persian and in English, with a shop's data.
+
+The pages are found by walking the app's URL map, so a new page is measured (or named
+here as not being one) the day it is added. On each page:
+
+- the page never scrolls sideways: a wide table scrolls inside its own box, forms and
+  buttons wrap, long Latin tokens (keys, addresses, emails) break;
+- a Persian page shows no Latin digit outside the islands that show the owner's own
+  text as it was typed (a cell of an imported file, an email, a key, a URL);
+- the page names its icon, and the browser never asks for one that is not there.
+
+The menu folds behind one button on a phone and opens without a script.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.api.service import create_token
+from app.auth.audit import record_audit
+from app.auth.service import create_user
+from app.contacts.importing.jobs import import_file, save_upload
+from app.contacts.models import Contact
+from app.contacts.service import (
+    PurchaseInput,
+    add_to_list,
+    find_or_create_list,
+    find_or_create_tags,
+    record_purchases,
+    tag_contacts,
+)
+from app.extensions import db
+from app.messaging.service import confirm_campaign, create_campaign
+from app.sending import accounts
+
+pytestmark = pytest.mark.browser
+
+EMAIL = "owner.of.the.central.branch@example-shop-with-a-long-name.ir"
+PASSWORD = "a good password"
+PHONE = 360
+
+# GET endpoints that are not pages a person reads: files, JSON, the API, redirects.
+NOT_PAGES = {
+    "static",
+    "contacts.export_csv",
+    "contacts.export_status",  # reached by contacts.export_xlsx, over the background limit
+    "contacts.export_file",
+    "contacts.import_rejected",
+    "contacts.import_status",
+    "messaging.progress",
+    "reports.messages_csv",
+    "reports.messages_xlsx",
+    "auth.login",  # a signed-in owner is sent on; measured before signing in
+    "auth.setup",  # only before the first user exists
+}
+
+REJECTED_CSV = (
+    "نام و نام خانوادگی,تلفن همراه,تاریخ تولد,شهر\n"
+    "علیرضا حسین‌زاده اصفهانی,+98 912 123 4567,1370/05/12,اصفهان\n"
+    "Christopher Montgomery-Featherstonehaugh,0935 111 2233,,London\n"
+    "تلفن ثابت فروشگاه,021-88776655,,تهران\n"
+    "روز ناموجود,09011112233,1403/07/31,شیراز\n"
+    "علیرضا دوباره,00989121234567,,اصفهان\n"
+)
+
+
+def seed_shop(app, tmp_path) -> dict[str, int | str]:
+    """A shop a few weeks in: contacts with long names, lists, tags, purchases, a sent
+    campaign and a draft, providers, a token, imports (one with rejected rows), users and
+    an audit trail. Returns the ids the pages need."""
+    with app.app_context():
+        owner = create_user(EMAIL, PASSWORD, "owner")
+        staff = create_user(
+            "cashier.saturday.evenings@example-shop-with-a-long-name.ir", PASSWORD, "staff"
+        )
+        kavenegar = accounts.save_account(
+            None,
+            name="کاوه‌نگار فروشگاه مرکزی (خط تبلیغاتی اصلی)",
+            kind="kavenegar",
+            api_key="4A6B7C8D9E0F1A2B3C4D5E6F7A8B9C0D4A6B7C8D9E0F1A2B3C4D",
+            senders="10004346\n300012345678\n2000500050005",
+        )
+        console = accounts.save_account(
+            None, name="آزمایشی", kind="console", senders="3000123456", is_default=True
+        )
+        create_token("سایت فروشگاه اینترنتی و اپلیکیشن اندروید شعبهٔ مرکزی")
+        customers = find_or_create_list("مشتریان وفادار شعبهٔ مرکزی اصفهان — خرید بالای ده میلیون")
+        [tag] = find_or_create_tags(["خریدار عمده پوشاک زمستانی"])
+        people = [
+            Contact(
+                mobile=f"+98912{index:07d}",
+                first_name="محمدحسین" if index % 2 else "Alexandra-Josephine",
+                last_name="حسین‌زاده اصفهانی نژاد" if index % 2 else "Montgomery-Featherstonehaugh",
+                city="اصفهان",
+                fields={"کد اشتراک": f"VIP-{index:06d}-ISFAHAN-CENTRAL"},
+            )
+            for index in range(1, 13)
+        ]
+        db.session.add_all(people)
+        db.session.flush()
+        ids = [person.id for person in people]
+        add_to_list(customers.id, ids)
+        tag_contacts(ids[:6], [tag.id])
+        now = datetime.now(UTC)
+        record_purchases(
+            [
+                PurchaseInput(
+                    ids[0], now - timedelta(days=days), 125_000_000 + days, f"INV-1405-{days:08d}"
+                )
+                for days in (3, 40, 200)
+            ]
+        )
+        db.session.commit()
+
+        path = tmp_path / "مشتریان قدیمی شعبه مرکزی.csv"
+        path.write_text(REJECTED_CSV, encoding="utf-8")
+        imported = import_file(path, user_id=owner.id)
+        waiting = save_upload(path, path.name, "contacts", owner.id)
+        db.session.commit()
+
+        sent = create_campaign(
+            name="حراج پایان فصل زمستان — همهٔ شعبه‌ها",
+            body="{نام} عزیز، تا ۵۰٪ تخفیف پایان فصل فقط تا جمعه. کد: WINTER1405",
+            list_id=customers.id,
+            provider_id=console.id,
+            sender="3000123456",
+            scheduled_at=None,
+            created_by_id=owner.id,
+        )
+        confirm_campaign(sent)
+        draft = create_campaign(
+            name="تبریک نوروز ۱۴۰۵",
+            body="نوروزتان پیروز، {نام}!",
+            list_id=customers.id,
+            provider_id=kavenegar.id,
+            sender="300012345678",
+            scheduled_at=now + timedelta(days=30),
+            created_by_id=owner.id,
+        )
+        for action, target, detail in (
+            ("provider.add", kavenegar.name, {"host": "api.kavenegar.com"}),
+            ("api_token.create", "سایت فروشگاه", {"id": 1}),
+            ("user.add", staff.email, {"role": "staff"}),
+        ):
+            record_audit(action, target, detail, actor=owner)
+        db.session.commit()
+        return {
+            "contact_id": ids[0],
+            "tag_id": tag.id,
+            "job_id": imported.id,
+            "mapping_job_id": waiting.id,
+            "campaign_id": sent.id,
+            "draft_id": draft.id,
+            "account_id": kavenegar.id,
+            "user_id": staff.id,
+        }
+
+
+def pages_of(app, ids: dict) -> list[str]:
+    """Every GET page of the panel, with the seeded ids in its URL."""
+    values = {
+        "contact_id": ids["contact_id"],
+        "tag_id": ids["tag_id"],
+        "job_id": ids["job_id"],
+        "campaign_id": ids["campaign_id"],
+        "account_id": ids["account_id"],
+        "user_id": ids["user_id"],
+    }
+    paths = set()
+    for rule in app.url_map.iter_rules():
+        if (
+            "GET" not in rule.methods
+            or rule.endpoint in NOT_PAGES
+            or rule.endpoint.startswith("api.")
+        ):
+            continue
+        paths.add(app.url_map.bind("").build(rule.endpoint, {k: values[k] for k in rule.arguments}))
+    return sorted(
+        paths
+        | {
+            f"/contacts/import/{ids['mapping_job_id']}",
+            f"/campaigns/{ids['draft_id']}",
+            "/contacts/bulk?action=tag&list=0",
+            "/contacts/bulk?action=delete",
+        }
+    )
+
+
+def log_in(page: Page) -> None:
+    page.goto("/login")
+    page.locator("#email").fill(EMAIL)
+    page.locator("#password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.locator("main form button.primary").click()
+
+
+def overflow(page: Page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth") - PHONE
+
+
+# The innermost elements that stick out of the phone's width, to name in a failure.
+STICKING_OUT = """(width) => {
+  const out = (e) => { const r = e.getBoundingClientRect();
+    return r.width && (r.left < 0 || r.right > width); };
+  return [...document.body.querySelectorAll("*")]
+    .filter((e) => out(e) && ![...e.children].some(out)).slice(0, 3)
+    .map((e) => `${e.tagName.toLowerCase()}.${e.className}: ${e.textContent.trim().slice(0, 40)}`);
+}"""
+
+
+# The import page's hint shows on purpose that dates may be typed in either digits.
+DIGIT_EXAMPLES = ("1370/05/12", "1991-08-03")
+
+# Visible text outside the islands that show the owner's own typing as it was typed.
+LATIN_DIGITS = """() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!/[0-9]/.test(node.data) || parent.closest(".as-typed, script")) continue;
+    if (!parent.checkVisibility()) continue;
+    found.push(node.data.trim());
+  }
+  // What Vafa fills a field with (a time, a limit, a price); the owner's own values (an own
+  // field's value, a key, an address) are theirs as typed.
+  const fields = "input[type=text], input[type=number], input:not([type]), textarea";
+  for (const field of document.querySelectorAll(fields)) {
+    if (/[0-9]/.test(field.value) && !field.name.startsWith("fields-")) {
+      found.push(`${field.name}=${field.value}`);
+    }
+  }
+  return found;
+}"""
+
+
+def test_every_page_fits_a_phone_in_both_languages(page: Page, live_server, shot, tmp_path):
+    app = live_server.app
+    app.config["VAFA_EXPORT_BACKGROUND_OVER"] = 1  # the export's waiting page is a page too
+    ids = seed_shop(app, tmp_path)
+    paths = pages_of(app, ids)
+    page.set_viewport_size({"width": PHONE, "height": 740})
+    icons = []
+    page.on(
+        "request", lambda request: icons.append(request.url) if "favicon" in request.url else None
+    )
+
+    page.goto("/login")
+    assert overflow(page) <= 0, f"/login is {overflow(page)}px wider than the phone"
+    log_in(page)
+    # The sent campaign's messages are in the delivery log before it is measured.
+    page.goto(f"/campaigns/{ids['campaign_id']}")
+    expect(page.locator("#progress")).to_have_attribute("data-status", "done", timeout=15_000)
+
+    wide, latin = [], []
+    for language in ("fa", "en"):
+        if language == "en":
+            with page.expect_navigation():
+                page.locator("button[name=lang]").click()
+        for path in paths:
+            page.goto(path)
+            assert page.locator('link[rel="icon"]').count() == 1, path
+            if overflow(page) > 0:
+                sticking_out = page.evaluate(STICKING_OUT, PHONE)
+                wide.append(f"{language} {path}: {overflow(page)}px {sticking_out}")
+            if language == "fa":
+                for text in page.evaluate(LATIN_DIGITS):
+                    for example in DIGIT_EXAMPLES:
+                        text = text.replace(example, "")
+                    if re.search("[0-9]", text):
+                        latin.append(f"{path}: {text}")
+            shot(f"{language}-{path.strip('/').replace('/', '-') or 'home'}")
+    assert not wide, "pages wider than a phone:\n" + "\n".join(wide)
+    assert not latin, "Latin digits on Persian pages:\n" + "\n".join(latin)
+    assert icons and all(url.endswith("/static/favicon.svg") for url in icons), icons
