@@ -12,6 +12,7 @@ here as not being one) the day it is added. On each page:
 The menu folds behind one button on a phone and opens without a script.
 """
 
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -197,6 +198,41 @@ def log_in(page: Page) -> None:
         page.locator("main form button.primary").click()
 
 
+def visits(page: Page, paths: list[str]):
+    for path in paths:
+        page.goto(path)
+        yield path
+
+
+def refusals(page: Page):
+    """Pages that refuse what was typed, in Persian digits (a number typed in Persian is
+    read as well): each is checked as the pages are."""
+    page.goto("/account")
+    page.locator("#current").fill(PASSWORD)
+    page.locator("#password").fill("کوتاه")
+    page.locator("#confirm").fill("کوتاه")
+    with page.expect_navigation():
+        page.locator("#change-password button.primary").click()
+    expect(page.locator(".flash-error")).to_contain_text("۱۰")
+    yield "/account, a short password"
+    page.goto("/settings/sending")
+    page.locator("#window_start").fill("۰۸:۰۰")
+    page.locator("#window_end").fill("22:00")
+    page.locator("#frequency_cap_days").fill("۴۰۰")
+    with page.expect_navigation():
+        page.locator("main form button.primary").click()
+    expect(page.locator(".error")).to_have_text("عدد باید بین ۰ و ۳۶۵ باشد.")
+    expect(page.locator("#window_end")).to_have_value("۲۲:۰۰")
+    yield "/settings/sending, a limit out of range"
+    page.locator("#frequency_cap_days").fill("۳")
+    with page.expect_navigation():
+        page.locator("main form button.primary").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    expect(page.locator("#frequency_cap_days")).to_have_value("۳")
+    expect(page.locator("#window_start")).to_have_value("۰۸:۰۰")
+    yield "/settings/sending, saved"
+
+
 def overflow(page: Page) -> int:
     return page.evaluate("document.documentElement.scrollWidth") - PHONE
 
@@ -325,8 +361,9 @@ def test_every_page_fits_a_phone_in_both_languages(page: Page, live_server, shot
         if language == "en":
             with page.expect_navigation():
                 page.locator("button[name=lang]").click()
-        for path in paths:
-            page.goto(path)
+        for path in itertools.chain(
+            visits(page, paths), refusals(page) if language == "fa" else ()
+        ):
             assert page.locator('link[rel="icon"]').count() == 1, path
             if overflow(page) > 0:
                 sticking_out = page.evaluate(STICKING_OUT, PHONE)
