@@ -100,7 +100,8 @@ def seed_shop(app, tmp_path) -> dict[str, int | str]:
             )
             for index in range(1, 13)
         ]
-        db.session.add_all(people)
+        nameless = Contact(mobile="+989351112233")
+        db.session.add_all([*people, nameless])
         db.session.flush()
         ids = [person.id for person in people]
         add_to_list(customers.id, ids)
@@ -122,25 +123,34 @@ def seed_shop(app, tmp_path) -> dict[str, int | str]:
         waiting = save_upload(path, path.name, "contacts", owner.id)
         db.session.commit()
 
-        sent = create_campaign(
-            name="حراج پایان فصل زمستان — همهٔ شعبه‌ها",
-            body="{نام} عزیز، تا ۵۰٪ تخفیف پایان فصل فقط تا جمعه. کد: WINTER1405",
-            list_id=customers.id,
-            provider_id=console.id,
-            sender="3000123456",
-            scheduled_at=None,
-            created_by_id=owner.id,
+        sent, draft = (
+            create_campaign(
+                name=name,
+                body=body,
+                list_id=customers.id,
+                provider_id=account.id,
+                sender=sender,
+                scheduled_at=when,
+                created_by_id=owner.id,
+            )
+            for name, body, account, sender, when in (
+                (
+                    "حراج پایان فصل زمستان — همهٔ شعبه‌ها",
+                    "{نام} عزیز، تا ۵۰٪ تخفیف پایان فصل فقط تا جمعه. کد: WINTER1405",
+                    console,
+                    "3000123456",
+                    None,
+                ),
+                (
+                    "تبریک نوروز ۱۴۰۵",
+                    "نوروزتان پیروز، {نام}!",
+                    kavenegar,
+                    "300012345678",
+                    now + timedelta(days=30),
+                ),
+            )
         )
         confirm_campaign(sent)
-        draft = create_campaign(
-            name="تبریک نوروز ۱۴۰۵",
-            body="نوروزتان پیروز، {نام}!",
-            list_id=customers.id,
-            provider_id=kavenegar.id,
-            sender="300012345678",
-            scheduled_at=now + timedelta(days=30),
-            created_by_id=owner.id,
-        )
         for action, target, detail in (
             ("provider.add", kavenegar.name, {"host": "api.kavenegar.com"}),
             ("api_token.create", "سایت فروشگاه", {"id": 1}),
@@ -150,6 +160,7 @@ def seed_shop(app, tmp_path) -> dict[str, int | str]:
         db.session.commit()
         return {
             "contact_id": ids[0],
+            "nameless_id": nameless.id,
             "tag_id": tag.id,
             "job_id": imported.id,
             "mapping_job_id": waiting.id,
@@ -311,7 +322,7 @@ def reads_left_to_right(page: Page, selector: str, *pieces: str) -> None:
     assert lefts == sorted(lefts), f"{selector}: {pieces} drawn at {lefts}"
 
 
-def test_numbers_and_latin_tokens_read_the_right_way_round(page: Page, live_server, tmp_path):
+def test_numbers_and_latin_tokens_read_the_right_way_round(page: Page, live_server, shot, tmp_path):
     """In a right-to-left page a number keeps its order: the +98 of a mobile stands at the
     left of its digits, a mobile's groups read 0912 123 4567, an address is not turned."""
     ids = seed_shop(live_server.app, tmp_path)
@@ -325,6 +336,8 @@ def test_numbers_and_latin_tokens_read_the_right_way_round(page: Page, live_serv
     reads_left_to_right(page, "#rejected td.reason", "+98", "21", "8877", "6655")
     page.goto("/contacts/")
     reads_left_to_right(page, "main table", "۰۹۱۲", "۰۰۰", "۰۰۰۱")
+    page.goto(f"/contacts/{ids['nameless_id']}/delete")
+    reads_left_to_right(page, "main h1", "۰۹۳۵", "۱۱۱", "۲۲۳۳")
     page.goto("/settings/providers")
     page.goto("/settings/api-tokens")
     reads_left_to_right(page, "main .hint", "Authorization:", "Bearer", "vafa_")
@@ -335,6 +348,7 @@ def test_numbers_and_latin_tokens_read_the_right_way_round(page: Page, live_serv
     expect(page.locator("#menu a").first).to_be_hidden()
     page.locator(".menu > summary").click()
     expect(page.locator('#menu a[data-menu="users"]')).to_be_visible()
+    shot("menu-open")
     assert overflow(page) <= 0
 
 
