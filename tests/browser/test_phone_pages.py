@@ -158,6 +158,7 @@ def seed_shop(app, tmp_path) -> dict[str, int | str]:
             ("provider.add", kavenegar.name, {"host": "api.kavenegar.com"}),
             ("api_token.create", "سایت فروشگاه", {"id": 1}),
             ("user.add", staff.email, {"role": "staff"}),
+            ("sending_rules.edit", "", {"window": "08:00–22:00", "frequency_cap_days": 3}),
         ):
             record_audit(action, target, detail, actor=owner)
         db.session.commit()
