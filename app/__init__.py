@@ -110,6 +110,11 @@ def register_blueprints(app: Flask) -> None:
     def index():
         return redirect(url_for("messaging.campaigns_index"))
 
+    @app.get("/favicon.ico")
+    def favicon():
+        """Where a browser looks for an icon when a page names none (a file it downloads)."""
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
+
     @app.post("/language")
     def set_language():
         lang = request.form.get("lang")

@@ -14,6 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import jdatetime
+from markupsafe import Markup
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 
@@ -239,7 +240,41 @@ def show_mobile(mobile: str | None) -> str:
     return _localised(national_mobile(mobile)) if mobile else ""
 
 
+# Isolation in pages ---------------------------------------------------------------
+# Inside Persian text a mobile reads «4567 123 0912» and a +98 number «…+98» unless it
+# is isolated; each template isolates through these two filters, never by hand.
+
+
+def ltr(value) -> Markup:
+    """What Vafa writes left to right (a mobile, a sender line, a number, a date), isolated
+    from the text around it so it keeps its order; it never breaks across lines."""
+    return Markup('<bdi dir="ltr">%s</bdi>') % value
+
+
+def as_typed(value) -> Markup:
+    """The owner's or a provider's own text shown as it came (an imported cell, an email,
+    a key, an address, a reference), digits and all: isolated, in its own direction, and
+    broken anywhere when it is longer than a phone is wide."""
+    return Markup('<bdi class="as-typed">%s</bdi>') % value
+
+
+_QUOTED = re.compile(r"(«|“)([^«»“”]*)(»|”)")
+
+
+def quotes_as_typed(text: str) -> Markup:
+    """A sentence of Vafa's that quotes the owner's text (an import's reason for a row:
+    ‹Line 5, column «Mobile»: «021-88776655» is not a mobile›): each quote ``as_typed``."""
+    shown, end = Markup(), 0
+    for match in _QUOTED.finditer(text):
+        shown += text[end : match.start(2)] + as_typed(match.group(2))
+        end = match.end(2)
+    return shown + text[end:]
+
+
 FILTERS = {
+    "quotes_as_typed": quotes_as_typed,
+    "ltr": ltr,
+    "as_typed": as_typed,
     "digits": lambda value: _localised(str(value)),
     "number": show_number,
     "jdatetime": show_datetime,

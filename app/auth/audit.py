@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app.auth.models import AuditEntry, User
 from app.extensions import db
-from app.persian import show_number
+from app.persian import show_digits, show_number
 
 ACTIONS = {
     "provider.add": _l("Added a provider account"),
@@ -219,7 +219,9 @@ def _show_value(key: str, value) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, int | float):
-        return show_number(value) if isinstance(value, int) else str(value)
+        return show_number(value) if isinstance(value, int) else show_digits(str(value))
+    if key == "window":  # written by Vafa: 08:00–22:00
+        return show_digits(value)
     if key == "error":
         from app.sending.models import ERROR_LABELS
 

@@ -71,6 +71,7 @@ ENDPOINTS: dict[str, Rule] = {
     "auth.setup": PUBLIC,
     "set_language": PUBLIC,
     "static": PUBLIC,
+    "favicon": PUBLIC,
     # Anyone signed in.
     "index": SIGNED_IN,
     "auth.logout": SIGNED_IN,

@@ -163,8 +163,7 @@ def page(browser, live_server, tmp_path):
             problems.append(f"console error: {message.text}")
 
     def on_response(response) -> None:
-        # Chromium asks for /favicon.ico by itself; the panel has none.
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+        if response.status >= 400:
             problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
 
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))

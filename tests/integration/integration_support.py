@@ -17,6 +17,7 @@ def in_locale(lang: str, make):
 def text_of(html: str) -> str:
     """The visible text of some HTML: tags dropped, entities decoded, spaces collapsed."""
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r"</?bdi\b[^>]*>", "", html)  # an isolated word is still part of its text
     return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).strip()
 
 

@@ -50,3 +50,6 @@ def test_pages_name_their_own_icon(client):
     served = client.get(icon.group(1))
     assert served.status_code == 200
     assert served.mimetype == "image/svg+xml"
+    # A browser that asks where icons used to be is sent to it, signed in or not.
+    fallback = client.get("/favicon.ico")
+    assert fallback.status_code == 301 and fallback.location == icon.group(1)

@@ -8,16 +8,19 @@ import pytest
 from app.persian import (
     TEHRAN,
     GregorianDate,
+    as_typed,
     ascii_digits,
     gregorian_date,
     jalali_date,
     jalali_datetime,
     jalali_month_day,
+    ltr,
     national_mobile,
     normalize_text,
     parse_jalali_date,
     parse_jalali_datetime,
     persian_digits,
+    quotes_as_typed,
     to_tehran,
 )
 
@@ -199,3 +202,20 @@ def test_to_tehran_is_three_and_a_half_hours_ahead():
 
 def test_national_mobile_is_how_iranians_write_a_number():
     assert national_mobile("+989121234567") == "0912 123 4567"
+
+
+def test_isolating_filters_escape_what_they_isolate():
+    assert ltr("۰۹۱۲ ۱۲۳ ۴۵۶۷") == '<bdi dir="ltr">۰۹۱۲ ۱۲۳ ۴۵۶۷</bdi>'
+    assert as_typed("<b>a&b</b>") == '<bdi class="as-typed">&lt;b&gt;a&amp;b&lt;/b&gt;</bdi>'
+
+
+def test_quotes_as_typed_isolates_each_quoted_value_of_a_reason():
+    reason = "سطر ۴، ستون «تلفن همراه»: «+98 21 <8877>»: این شماره موبایل نیست."
+    assert quotes_as_typed(reason) == (
+        'سطر ۴، ستون «<bdi class="as-typed">تلفن همراه</bdi>»: '
+        '«<bdi class="as-typed">+98 21 &lt;8877&gt;</bdi>»: این شماره موبایل نیست.'
+    )
+    assert quotes_as_typed("Line 4, column “mobile”: x") == (
+        'Line 4, column “<bdi class="as-typed">mobile</bdi>”: x'
+    )
+    assert quotes_as_typed("<no quotes>") == "&lt;no quotes&gt;"
