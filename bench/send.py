@@ -17,7 +17,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -121,6 +120,18 @@ def prepare(database_url: str, count: int, url: str) -> int:
     return campaign_id
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (Linux ``VmHWM``).
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries it over ``exec``, so a spawned child
+    would report the parent's peak (here ``prepare``'s, with every contact in memory).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def send_campaign(database_url: str, campaign_id: int) -> dict:
     """In a fresh process: confirm, write the messages, dispatch them all."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
@@ -131,7 +142,7 @@ def send_campaign(database_url: str, campaign_id: int) -> dict:
         db.session.commit()
         campaigns.start_due_campaigns()
         written, cpu_written = time.perf_counter(), time.process_time()
-        written_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        written_rss = peak_rss_mb()
         db.session.remove()
     Worker(app).drain()
     finished, cpu_finished = time.perf_counter(), time.process_time()
@@ -147,7 +158,7 @@ def send_campaign(database_url: str, campaign_id: int) -> dict:
         "concurrency": app.config["VAFA_CONCURRENCY"],
         "batch": app.config["VAFA_DISPATCH_BATCH"],
         "written_rss_mb": written_rss,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": peak_rss_mb(),
     }
 
 

@@ -104,17 +104,17 @@ def adapter_for(account: ProviderAccount, session: requests.Session | None = Non
 
 
 # What the dispatcher needs of a claimed message (plain rows: no ORM object to reload).
-CLAIMED_COLUMNS = (
-    Message.id,
-    Message.provider_id,
-    Message.contact_id,
-    Message.mobile,
-    Message.body,
-    Message.sender,
-    Message.marketing,
-    Message.error,
-)
 MESSAGES = Message.__table__
+CLAIMED_COLUMNS = (
+    MESSAGES.c.id,
+    MESSAGES.c.provider_id,
+    MESSAGES.c.contact_id,
+    MESSAGES.c.mobile,
+    MESSAGES.c.body,
+    MESSAGES.c.sender,
+    MESSAGES.c.marketing,
+    MESSAGES.c.error,
+)
 
 
 def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: int) -> list:
@@ -143,11 +143,10 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
         db.session.commit()
         return []
     claimed = db.session.execute(
-        update(Message)
-        .where(Message.id.in_(ids), Message.status == "queued")
+        MESSAGES.update()
+        .where(MESSAGES.c.id.in_(ids), MESSAGES.c.status == "queued")
         .values(status="sending", worker_id=worker_id, handed_over_at=None)
         .returning(*CLAIMED_COLUMNS)
-        .execution_options(synchronize_session=False)
     ).all()
     opted_out = _opted_out_contacts({m.contact_id for m in claimed if m.marketing})
     if opted_out:
@@ -291,15 +290,14 @@ def hand_over(call: Call) -> list[Outgoing]:
     """
     handed = set(
         db.session.scalars(
-            update(Message)
+            MESSAGES.update()
             .where(
-                Message.id.in_([m.local_id for m in call.messages]),
-                Message.status == "sending",
-                Message.worker_id == call.worker_id,
+                MESSAGES.c.id.in_([m.local_id for m in call.messages]),
+                MESSAGES.c.status == "sending",
+                MESSAGES.c.worker_id == call.worker_id,
             )
             .values(handed_over_at=utcnow())
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
+            .returning(MESSAGES.c.id)
         )
     )
     db.session.commit()
@@ -494,12 +492,7 @@ def record_answer(call: Call, answer) -> None:
         }
         rejected = [item for item in answer if isinstance(item, Rejected)]
         if accepted:
-            db.session.execute(
-                _where_claimed(call, *answered).values(
-                    status="sent", provider_ref=bindparam("_ref"), sent_at=now
-                ),
-                [{"_id": i, "_ref": ref} for i, ref in accepted.items()],
-            )
+            _record_accepted(call, accepted, now)
         if rejected:
             db.session.execute(
                 _where_claimed(call, *answered).values(
@@ -530,6 +523,24 @@ def record_answer(call: Call, answer) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
+
+
+def _record_accepted(call: Call, accepted: dict[int, str], now: datetime) -> None:
+    """``sent`` with the provider's reference: the commonest answer, hence its own path.
+
+    Handed to the driver as one executemany of tuples: for 200 rows a call, SQLAlchemy's
+    per-row parameter processing costs more than the database's own work (as for the
+    outbox, app/messaging/service.py), and it runs while the other send threads wait.
+    """
+    connection = db.session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    stamp = MESSAGES.c.sent_at.type._cached_bind_processor(connection.dialect)
+    sent_at = stamp(now) if stamp else now
+    connection.exec_driver_sql(
+        f"UPDATE messages SET status = 'sent', provider_ref = {mark}, sent_at = {mark}"
+        f" WHERE id = {mark} AND worker_id = {mark} AND status IN ('sending', 'unknown')",
+        [(ref, sent_at, message_id, call.worker_id) for message_id, ref in accepted.items()],
+    )
 
 
 def _requeue(call: Call, rows: list[dict], error: NotSent) -> None:

@@ -78,6 +78,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from app.sending.providers.base import (
+    FORM_CONTENT_TYPE,
     Accepted,
     ErrorCode,
     HttpProvider,
@@ -92,6 +93,7 @@ from app.sending.providers.base import (
     canonical,
     chunks,
     concerns_every_message,
+    form_body,
     integer,
     national,
     rials,
@@ -321,8 +323,8 @@ class KavenegarProvider(HttpProvider):
                 "POST",
                 f"{quote(key, safe='')}/{path}",
                 sending=sending,
-                data=form,
-                headers={"Accept": "application/json"},
+                data=form_body(form),
+                headers={"Accept": "application/json", "Content-Type": FORM_CONTENT_TYPE},
             )
             return self.json(response, sending=sending)
         except ProviderError as error:
