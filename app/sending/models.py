@@ -218,6 +218,8 @@ class Message(db.Model):
         Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
         Index("ix_messages_mobile", "mobile"),
         Index("ix_messages_provider_id_provider_ref", "provider_id", "provider_ref"),
+        # The daily cap counts today's handed-over marketing SMS (policy.marketing_allowance).
+        Index("ix_messages_marketing_handed_over_at", "marketing", "handed_over_at"),
     )
 
 
