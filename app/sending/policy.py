@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, true
 
 from app.extensions import db
 from app.persian import (
@@ -147,14 +147,14 @@ def marketing_allowance(policy: SendingPolicy, now: datetime) -> int | None:
     handed_over = db.session.scalar(
         select(func.count())
         .select_from(Message)
-        .where(Message.marketing.is_(True), Message.handed_over_at >= midnight)
+        .where(Message.marketing == true(), Message.handed_over_at >= midnight)
     )
     claimed = db.session.scalar(
         select(func.count())
         .select_from(Message)
         .where(
             Message.status == "sending",
-            Message.marketing.is_(True),
+            Message.marketing == true(),
             Message.handed_over_at.is_(None),
         )
     )

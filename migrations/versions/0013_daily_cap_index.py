@@ -3,7 +3,8 @@
 The daily cap (app/sending/policy.py: marketing_allowance) counts the marketing messages
 handed over since Tehran midnight before every claim. Without an index that count reads
 the whole outbox (ten million rows at a big shop); with ``(marketing, handed_over_at)``
-it reads only today's range of the index.
+it reads only today's range of the index. Partial (``handed_over_at IS NOT NULL``): queued
+messages, most of a big campaign, stay out of it.
 
 Revision ID: 0013
 Revises: 0012
@@ -11,6 +12,7 @@ Create Date: 2026-12-01 09:00:00
 
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
@@ -25,6 +27,8 @@ def upgrade():
         "messages",
         ["marketing", "handed_over_at"],
         unique=False,
+        sqlite_where=sa.text("handed_over_at IS NOT NULL"),
+        postgresql_where=sa.text("handed_over_at IS NOT NULL"),
     )
 
 

@@ -1,21 +1,19 @@
 """Quiet days and the daily cap: marketing SMS wait for the next allowed day, service
 messages do not, and the campaign page says why and until when, in Persian."""
 
-import re
 from datetime import UTC, date, datetime, time
 
 import time_machine
-from flask_babel import gettext
-from integration_support import in_locale, text_of
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.messaging import service as campaigns
-from app.sending import service as sending
 from app.sending.models import Message
 from app.sending.policy import SendingPolicy, load_policy, marketing_allowance, save_policy
+from tests.integration.engine.test_rules import dispatch
+from tests.integration.engine.test_window_wait import window_text
 
-# Friday 1405/09/07 10:00 in Tehran (UTC+03:30); Saturday 1405/09/08 08:00.
+# Friday 1405/09/06 10:00 in Tehran (UTC+03:30); Saturday 1405/09/07 08:00.
 FRIDAY_MORNING = datetime(2026, 11, 27, 6, 30, tzinfo=UTC)
 SATURDAY_EIGHT = datetime(2026, 11, 28, 4, 30, tzinfo=UTC)
 # Wednesday 1405/09/04 12:00 and 23:00, then Thursday 1405/09/05 08:00 in Tehran.
@@ -29,14 +27,6 @@ def rules(**values) -> None:
     db.session.commit()
 
 
-def dispatch() -> int:
-    dispatcher = sending.Dispatcher(concurrency=2)
-    try:
-        return dispatcher.dispatch(100)
-    finally:
-        dispatcher.close()
-
-
 def sent(campaign) -> int:
     db.session.expire_all()
     return db.session.scalar(
@@ -44,15 +34,6 @@ def sent(campaign) -> int:
         .select_from(Message)
         .where(Message.campaign_id == campaign.id, Message.status == "sent")
     )
-
-
-def fa(text: str, **values) -> str:
-    return in_locale("fa", lambda: gettext(text, **values))
-
-
-def window_text(page) -> str:
-    found = re.search(r'<p[^>]*data-field="window_text"[^>]*>(.*?)</p>', page.text, re.S)
-    return text_of(found.group(1)) if found else ""
 
 
 def test_a_marketing_campaign_on_a_quiet_friday_waits_for_saturdays_window(
