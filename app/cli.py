@@ -365,6 +365,8 @@ def rules_group(context) -> None:
 # Each rule as `vafa rules` shows it: its label, the policy fields it holds, its setting.
 _RULES = (
     ("Sending window (Tehran)", ("window_start", "window_end"), "VAFA_SENDING_WINDOW"),
+    ("Quiet days", ("quiet_weekdays", "quiet_dates"), "VAFA_QUIET_DAYS"),
+    ("Marketing SMS per day (0 for no limit)", ("daily_cap",), "VAFA_DAILY_CAP"),
     ("Days between marketing SMS to one contact (0 for no limit)", ("frequency_cap_days",),
      "VAFA_FREQUENCY_CAP_DAYS"),
     ("Opt-out line added", ("optout_line",), "VAFA_OPTOUT_LINE"),
@@ -374,11 +376,13 @@ _RULES = (
 
 def _show_rules() -> None:
     """Print the rules in force, each with where it comes from."""
-    from app.sending.policy import load_policy, saved_rules
+    from app.sending.policy import load_policy, quiet_days_text, saved_rules
 
     policy, saved = load_policy(), saved_rules()
     shown = {
         "window_start": f"{policy.window_start:%H:%M}-{policy.window_end:%H:%M}",
+        "quiet_weekdays": quiet_days_text(policy) or "none",
+        "daily_cap": str(policy.daily_cap),
         "frequency_cap_days": str(policy.frequency_cap_days),
         "optout_line": "on" if policy.optout_line else "off",
         "optout_text": policy.optout_text,
@@ -396,6 +400,16 @@ def _show_rules() -> None:
 @rules_group.command("set")
 @click.option("--window", help="When marketing SMS may leave, Tehran time: 08:00-22:00.")
 @click.option(
+    "--quiet-days",
+    help="Days with no marketing SMS: weekdays and Jalali dates, e.g. «جمعه,1405/01/01» "
+    '("" for none).',
+)
+@click.option(
+    "--daily-cap",
+    type=click.IntRange(0, 10_000_000),
+    help="At most this many marketing SMS per Tehran day for the whole shop (0: no cap).",
+)
+@click.option(
     "--frequency-cap-days",
     type=click.IntRange(0, 365),
     help="At most one marketing SMS per contact every this many days (0: no cap).",
@@ -403,13 +417,20 @@ def _show_rules() -> None:
 @click.option("--optout-line/--no-optout-line", default=None, help="Add the opt-out line.")
 @click.option("--optout-text", help="The opt-out line, e.g. «لغو۱۱».")
 @with_appcontext
-def rules_set(window, frequency_cap_days, optout_line, optout_text) -> None:
+def rules_set(window, quiet_days, daily_cap, frequency_cap_days, optout_line, optout_text) -> None:
     """Change some rules (the others keep their values) and save them as the owner's."""
     from dataclasses import replace
 
     from app.auth.audit import record_audit, sending_rules
     from app.persian import normalize_text
-    from app.sending.policy import MAX_OPTOUT_TEXT, load_policy, parse_window, save_policy
+    from app.sending.policy import (
+        MAX_OPTOUT_TEXT,
+        QuietDayError,
+        load_policy,
+        parse_quiet_days,
+        parse_window,
+        save_policy,
+    )
 
     changes: dict = {}
     if window is not None:
@@ -417,6 +438,15 @@ def rules_set(window, frequency_cap_days, optout_line, optout_text) -> None:
             changes["window_start"], changes["window_end"] = parse_window(window)
         except ValueError:
             raise click.BadParameter("write it like 08:00-22:00", param_hint="--window") from None
+    if quiet_days is not None:
+        try:
+            changes["quiet_weekdays"], changes["quiet_dates"] = parse_quiet_days(quiet_days)
+        except QuietDayError as error:
+            raise click.BadParameter(
+                f"{error.reason()}; write them like «جمعه,1405/01/01»", param_hint="--quiet-days"
+            ) from None
+    if daily_cap is not None:
+        changes["daily_cap"] = daily_cap
     if frequency_cap_days is not None:
         changes["frequency_cap_days"] = frequency_cap_days
     if optout_line is not None:

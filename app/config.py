@@ -76,10 +76,14 @@ def load_config(instance_path: Path) -> dict:
         # back to the queue; those in a request in flight become `unknown`, never re-sent.
         "VAFA_CLAIM_LEASE": _int("VAFA_CLAIM_LEASE", 30),
         # The sending rules before the owner saves any (app/sending/policy.py): the
-        # window for marketing SMS in Tehran time ("08:00-22:00"), at most one marketing
-        # SMS per contact every N days (0: no cap), the opt-out line (on/off) and its text.
-        # Unset: 08:00-22:00, 0, on, «لغو۱۱». What the owner saves wins.
+        # window for marketing SMS in Tehran time ("08:00-22:00"), quiet days on which
+        # none are sent (weekdays and Jalali dates: "جمعه,1405/01/01"), at most N
+        # marketing SMS per Tehran day for the whole shop (0: no cap), at most one
+        # marketing SMS per contact every N days (0: no cap), the opt-out line (on/off)
+        # and its text. Unset: 08:00-22:00, none, 0, 0, on, «لغو۱۱». What the owner saves wins.
         "VAFA_SENDING_WINDOW": os.environ.get("VAFA_SENDING_WINDOW", ""),
+        "VAFA_QUIET_DAYS": os.environ.get("VAFA_QUIET_DAYS", ""),
+        "VAFA_DAILY_CAP": os.environ.get("VAFA_DAILY_CAP", ""),
         "VAFA_FREQUENCY_CAP_DAYS": os.environ.get("VAFA_FREQUENCY_CAP_DAYS", ""),
         "VAFA_OPTOUT_LINE": os.environ.get("VAFA_OPTOUT_LINE", ""),
         "VAFA_OPTOUT_TEXT": os.environ.get("VAFA_OPTOUT_TEXT", ""),

@@ -178,8 +178,12 @@ def provider_test(account, credit: int | None) -> dict:
 
 def sending_rules(policy) -> dict:
     """The sending rules as saved, for the entry that says who changed them."""
+    from app.sending.policy import quiet_days_text
+
     return {
         "window": f"{policy.window_start:%H:%M}–{policy.window_end:%H:%M}",
+        "quiet_days": quiet_days_text(policy),
+        "daily_cap": policy.daily_cap,
         "frequency_cap_days": policy.frequency_cap_days,
         "optout_line": policy.optout_line,
     }

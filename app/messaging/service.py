@@ -2,7 +2,7 @@
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import false, func, select, update
@@ -12,9 +12,10 @@ from app.contacts.service import own_field_names, own_field_value
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.messaging.text import ATTRIBUTES, Template, count_parts
+from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
-from app.sending.policy import SendingPolicy, load_policy
+from app.sending.policy import SendingPolicy, load_policy, marketing_allowance
 from app.sending.providers.base import ProviderError
 from app.sending.service import adapter_for, retry_unknown
 from app.types import utcnow
@@ -311,15 +312,29 @@ def confirm_campaign(campaign: Campaign) -> Estimate:
     return figures
 
 
-def planned_start(
-    campaign: Campaign, policy: SendingPolicy, now: datetime | None = None
-) -> datetime | None:
-    """When a campaign the sending window holds back will send, or None if none holds it.
+@dataclass(frozen=True)
+class RulesWait:
+    """Why the sending rules hold a campaign's marketing SMS back, and until when.
 
-    Marketing SMS leave only inside the owner's window (the engine claims none outside
-    it), so a campaign sent now at 23:00, or scheduled for then, is written to the outbox
-    on time but its first message waits for the window to open; one already sending
-    waits the same way for the rest. A draft is asked about as if it were sent now.
+    ``reason``: "window" (outside the sending window), "quiet" (``quiet_day`` has no
+    marketing SMS at all) or "cap" (today's daily cap is reached).
+    """
+
+    opens: datetime
+    reason: str
+    quiet_day: date | None = None
+
+
+def rules_wait(
+    campaign: Campaign, policy: SendingPolicy, now: datetime | None = None
+) -> RulesWait | None:
+    """When a campaign the sending rules hold back will send, and why; None if none holds it.
+
+    Marketing SMS leave only inside the owner's window, never on a quiet day and not past
+    the daily cap (the engine claims none then), so a campaign sent now at 23:00, or
+    scheduled for then, is written to the outbox on time but its first message waits for
+    the window to open; one already sending waits the same way for the rest. A draft is
+    asked about as if it were sent now.
     """
     if not campaign.marketing or campaign.status not in (
         "draft", "scheduled", "preparing", "sending",
@@ -327,8 +342,28 @@ def planned_start(
         return None
     now = now or utcnow()
     due = max(campaign.scheduled_at, now) if campaign.status != "sending" else now
+    return wait_for_rules(policy, due, now)
+
+
+def wait_for_rules(policy: SendingPolicy, due: datetime, now: datetime) -> RulesWait | None:
+    """Why and until when marketing SMS due at ``due`` wait; None if they may leave then."""
     opens = policy.window_opens(due)
-    return opens if opens > due else None
+    if opens > due:
+        first, last = to_tehran(due).date(), to_tehran(opens).date()
+        days = (first + timedelta(days=offset) for offset in range((last - first).days + 1))
+        quiet = next((day for day in days if policy.is_quiet(day)), None)
+        return RulesWait(opens, "quiet" if quiet else "window", quiet)
+    if due <= now and marketing_allowance(policy, now) == 0:
+        return RulesWait(policy.next_day_opens(now), "cap")
+    return None
+
+
+def planned_start(
+    campaign: Campaign, policy: SendingPolicy, now: datetime | None = None
+) -> datetime | None:
+    """When a campaign the sending rules hold back will send (``rules_wait``), or None."""
+    wait = rules_wait(campaign, policy, now)
+    return wait.opens if wait else None
 
 
 def start_due_campaigns() -> int:

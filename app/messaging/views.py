@@ -17,7 +17,7 @@ from app.messaging.text import PLACEHOLDERS, count_parts, render, unknown_placeh
 from app.persian import show_date, show_digits, show_mobile, show_number, to_tehran
 from app.sending.accounts import all_accounts
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS
-from app.sending.policy import load_policy
+from app.sending.policy import WEEKDAY_LABELS, load_policy
 from app.sending.service import default_account
 from app.types import utcnow
 
@@ -68,7 +68,7 @@ def new_campaign():
         return redirect(url_for("messaging.campaign", campaign_id=campaign.id))
     db.session.commit()  # the console account default_account() may have created
     policy, now = load_policy(), utcnow()
-    opens = policy.window_opens(now)
+    wait = campaigns.wait_for_rules(policy, now, now)
     return render_template(
         "messaging/compose.html",
         form=form,
@@ -78,10 +78,10 @@ def new_campaign():
             "Now is outside the sending window: sent now, it will start at %(time)s on "
             "%(day)s (marketing SMS are sent only from %(start)s to %(end)s, as set on the "
             "rules page).",
-            **_window_words(policy, opens),
+            **_window_words(policy, wait.opens),
         )
-        if opens > now
-        else "",
+        if wait and wait.reason == "window"
+        else _wait_text(policy, wait, now),
     )
 
 
@@ -187,11 +187,11 @@ def _window_wait(campaign: Campaign, started: bool = False) -> str:
 
     ``started``: some of its messages have already gone to the provider.
     """
-    policy = load_policy()
-    opens = campaigns.planned_start(campaign, policy)
-    if opens is None:
-        return ""
-    window = _window_words(policy, opens)
+    policy, now = load_policy(), utcnow()
+    wait = campaigns.rules_wait(campaign, policy, now)
+    if wait is None or wait.reason != "window":
+        return _wait_text(policy, wait, now, started)
+    window = _window_words(policy, wait.opens)
     if started:
         return _(
             "The rest of this campaign will be sent from %(time)s on %(day)s: marketing "
@@ -204,6 +204,49 @@ def _window_wait(campaign: Campaign, started: bool = False) -> str:
         "sending window set on the rules page (%(start)s to %(end)s).",
         **window,
     )
+
+
+def _wait_text(policy, wait, now, started: bool = False) -> str:
+    """What a quiet day or the full daily cap means for the campaign; empty otherwise."""
+    if wait is None or wait.reason == "window":
+        return ""
+    words = {
+        "time": show_digits(f"{to_tehran(wait.opens):%H:%M}"),
+        "day": _day_words(wait.opens, now),
+    }
+    if wait.reason == "cap":
+        return _(
+            "The daily sending cap (%(cap)s marketing SMS) is reached; the rest will be "
+            "sent %(day)s at %(time)s.",
+            cap=show_number(policy.daily_cap),
+            **words,
+        )
+    quiet = (
+        str(WEEKDAY_LABELS[wait.quiet_day.weekday()])
+        if wait.quiet_day.weekday() in policy.quiet_weekdays
+        else show_date(wait.quiet_day)
+    )
+    if started:
+        return _(
+            "The rest of this campaign will be sent %(day)s from %(time)s: %(quiet)s is a "
+            "quiet day, with no marketing SMS (set on the rules page).",
+            quiet=quiet,
+            **words,
+        )
+    return _(
+        "It will start %(day)s at %(time)s: %(quiet)s is a quiet day, with no marketing "
+        "SMS (set on the rules page).",
+        quiet=quiet,
+        **words,
+    )
+
+
+def _day_words(moment, now) -> str:
+    """«فردا» for tomorrow, else the weekday and Jalali date: «شنبه ۱۴۰۵/۰۹/۰۸»."""
+    day = to_tehran(moment).date()
+    if day == to_tehran(now).date() + timedelta(days=1):
+        return _("tomorrow")
+    return _("%(weekday)s %(date)s", weekday=WEEKDAY_LABELS[day.weekday()], date=show_date(day))
 
 
 def _window_words(policy, opens) -> dict[str, str]:

@@ -20,7 +20,17 @@ may have reached the provider.
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.crypto import SecretUnreadable, seal, unseal
@@ -218,6 +228,16 @@ class Message(db.Model):
         Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
         Index("ix_messages_mobile", "mobile"),
         Index("ix_messages_provider_id_provider_ref", "provider_id", "provider_ref"),
+        # The daily cap counts today's handed-over marketing SMS (policy.marketing_allowance).
+        # Partial: the queued rows (not handed over) stay out of it, and the count of
+        # claimed rows not yet handed over goes through ix_messages_status_id instead.
+        Index(
+            "ix_messages_marketing_handed_over_at",
+            "marketing",
+            "handed_over_at",
+            sqlite_where=text("handed_over_at IS NOT NULL"),
+            postgresql_where=text("handed_over_at IS NOT NULL"),
+        ),
     )
 
 

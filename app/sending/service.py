@@ -44,7 +44,12 @@ from app.extensions import db
 from app.persian import ascii_digits, normalize_text
 from app.sending.leases import LeaseKeeper
 from app.sending.models import Message, ProviderAccount
-from app.sending.policy import SendingPolicy, load_policy
+from app.sending.policy import (
+    SendingPolicy,
+    load_policy,
+    marketing_allowance,
+    within_allowance,
+)
 from app.sending.providers import make_provider, provider_class
 from app.sending.providers.base import (
     ACCOUNT_ERRORS,
@@ -133,12 +138,13 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
         Message.status == "queued",
         or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
     ]
-    if not policy.in_window(now):
+    allowance = marketing_allowance(policy, now)
+    if allowance == 0:
         due.append(Message.marketing.is_(False))
-    candidates = select(Message.id).where(*due).order_by(Message.id).limit(limit)
+    candidates = select(Message.id, Message.marketing).where(*due).order_by(Message.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    ids = db.session.scalars(candidates).all()
+    ids = within_allowance(db.session.execute(candidates).all(), allowance)
     if not ids:
         db.session.commit()
         return []

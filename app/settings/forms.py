@@ -6,12 +6,31 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.sending.policy import MAX_FREQUENCY_CAP_DAYS, MAX_OPTOUT_TEXT
+from app.persian import show_number
+from app.sending.policy import (
+    MAX_DAILY_CAP,
+    MAX_FREQUENCY_CAP_DAYS,
+    MAX_OPTOUT_TEXT,
+    MAX_QUIET_DATES,
+    WEEKDAY_LABELS,
+    QuietDayError,
+    parse_quiet_days,
+)
 
 PROVIDER_KINDS = [
     ("kavenegar", _l("Kavenegar")),
@@ -66,11 +85,28 @@ class ProviderForm(FlaskForm):
 _HHMM = Regexp(r"^\s*\d{1,2}:\d{2}\s*$", message=_l("Write the time like 08:00."))
 
 
+_EVERY_WEEKDAY = _l("Leave at least one weekday open, or no marketing SMS would ever be sent.")
+
+
+class _Checkboxes(SelectMultipleField):
+    """Several choices as a list of checkboxes (the weekdays)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class SendingPolicyForm(FlaskForm):
     window_start = StringField(
         _l("Marketing SMS may be sent from"), validators=[DataRequired(), _HHMM]
     )
     window_end = StringField(_l("until"), validators=[DataRequired(), _HHMM])
+    quiet_weekdays = _Checkboxes(_l("Weekdays without marketing SMS"), coerce=int)
+    # Jalali dates; a weekday's name typed here counts as if its box were ticked.
+    quiet_dates = StringField(_l("Dates without marketing SMS"), validators=[Length(max=2000)])
+    daily_cap = IntegerField(
+        _l("At most this many marketing SMS a day, for the whole shop (0 for no limit)"),
+        validators=[Optional(), NumberRange(min=0, max=MAX_DAILY_CAP)],
+    )
     frequency_cap_days = IntegerField(
         _l("At most one marketing SMS per contact every (days; 0 for no limit)"),
         validators=[InputRequired(), NumberRange(min=0, max=MAX_FREQUENCY_CAP_DAYS)],
@@ -79,3 +115,32 @@ class SendingPolicyForm(FlaskForm):
     optout_text = StringField(
         _l("Opt-out line"), validators=[Optional(), Length(max=MAX_OPTOUT_TEXT)]
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set here, not in the declaration: WTForms 3.3 deprecates declared tuple choices.
+        self.quiet_weekdays.choices = list(WEEKDAY_LABELS.items())
+
+    def validate_quiet_dates(self, field) -> None:
+        """Each date must be a real Jalali day (the message names the one that is not), and
+        one weekday at least stays open. Sets ``quiet_days``: (weekdays, dates)."""
+        try:
+            typed_weekdays, dates = parse_quiet_days(field.data or "")
+        except QuietDayError as error:
+            if error.kind == "every_weekday":
+                raise ValidationError(_EVERY_WEEKDAY) from None
+            if error.kind == "too_many":
+                raise ValidationError(
+                    _l("List at most %(count)s dates.", count=show_number(MAX_QUIET_DATES))
+                ) from None
+            raise ValidationError(
+                _l(
+                    "“%(part)s” is not a Jalali date; write the dates like 1405/01/01, "
+                    "split by commas.",
+                    part=error.part,
+                )
+            ) from None
+        ticked = set(self.quiet_weekdays.data or ()) | set(typed_weekdays)
+        if len(ticked) == len(WEEKDAY_LABELS):
+            raise ValidationError(_EVERY_WEEKDAY)
+        self.quiet_days = (tuple(day for day in WEEKDAY_LABELS if day in ticked), dates)

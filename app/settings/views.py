@@ -12,10 +12,15 @@ from app.auth.audit import (
     sending_rules,
 )
 from app.extensions import db
-from app.persian import parse_clock, show_number
+from app.persian import jalali_date, parse_clock, show_number
 from app.sending import accounts
 from app.sending.models import ERROR_LABELS, ProviderAccount
-from app.sending.policy import SendingPolicy, deployment_policy, load_policy, save_policy
+from app.sending.policy import (
+    SendingPolicy,
+    deployment_policy,
+    load_policy,
+    save_policy,
+)
 from app.settings import bp
 from app.settings.forms import PROVIDER_KINDS, ProviderForm, SendingPolicyForm
 
@@ -100,6 +105,9 @@ def sending():
         data={
             "window_start": policy.window_start.strftime("%H:%M"),
             "window_end": policy.window_end.strftime("%H:%M"),
+            "quiet_weekdays": list(policy.quiet_weekdays),
+            "quiet_dates": "، ".join(jalali_date(day) for day in policy.quiet_dates),
+            "daily_cap": policy.daily_cap,
             "frequency_cap_days": policy.frequency_cap_days,
             "optout_line": policy.optout_line,
             "optout_text": policy.optout_text,
@@ -113,9 +121,13 @@ def sending():
         except ValueError:
             flash(_("Write the times like 08:00 and 22:00."), "error")
         else:
+            quiet_weekdays, quiet_dates = form.quiet_days
             rules = SendingPolicy(
                 window_start=start,
                 window_end=end,
+                quiet_weekdays=quiet_weekdays,
+                quiet_dates=quiet_dates,
+                daily_cap=form.daily_cap.data or 0,  # empty: no cap
                 frequency_cap_days=form.frequency_cap_days.data,
                 optout_line=form.optout_line.data,
                 optout_text=(form.optout_text.data or "").strip()

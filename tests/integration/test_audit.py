@@ -69,6 +69,8 @@ def test_each_owner_level_change_is_recorded_with_who_and_what(
     assert trail[2].detail == {"result": "failed", "error": "bad_key"}  # the new key is wrong
     assert trail[3].detail == {
         "window": "09:00–21:00",
+        "quiet_days": "",
+        "daily_cap": 0,
         "frequency_cap_days": 3,
         "optout_line": False,
     }

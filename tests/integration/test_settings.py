@@ -2,7 +2,7 @@
 
 import logging
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from html import unescape
 
 import pytest
@@ -10,6 +10,7 @@ from flask_babel import gettext
 from integration_support import in_locale, page_text, row_text, text_of
 from sqlalchemy import func, select
 
+from app.auth.models import AuditEntry
 from app.contacts.models import Contact
 from app.contacts.phones import normalize_mobile
 from app.extensions import db
@@ -655,6 +656,8 @@ def rules_form(**fields) -> dict:
     data = {
         "window_start": "08:00",
         "window_end": "22:00",
+        "quiet_dates": "",
+        "daily_cap": "0",
         "frequency_cap_days": "0",
         "optout_line": "y",
         "optout_text": "لغو۱۱",
@@ -773,3 +776,70 @@ def test_the_rules_page_shows_the_defaults_on_a_new_install(english):
     assert 'value="22:00"' in page.text
     assert is_checked(page, "optout_line")
     assert db.session.scalar(select(func.count()).select_from(ProviderAccount)) == 0
+
+
+# Quiet days and the daily cap --------------------------------------------------------
+
+FRIDAY = "4"  # the checkbox values are weekday numbers (Monday 0)
+
+
+def test_quiet_days_and_a_daily_cap_are_saved_shown_and_audited(logged_in):
+    response = logged_in.post(
+        "/settings/sending",
+        data=rules_form(
+            quiet_weekdays=[FRIDAY], quiet_dates="۱۴۰۵/۰۱/۰۱، 1405/1/2", daily_cap="۲۰۰۰"
+        ),
+    )
+    assert response.status_code == 302, page_text(response)
+    policy = load_policy()
+    assert policy.quiet_weekdays == (4,)
+    assert policy.quiet_dates == (date(2026, 3, 21), date(2026, 3, 22))
+    assert policy.daily_cap == 2000
+    entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry.detail["quiet_days"] == "جمعه,1405/01/01,1405/01/02"
+    assert entry.detail["daily_cap"] == 2000
+
+    page = logged_in.get("/settings/sending")
+    assert is_checked(page, "quiet_weekdays-6")  # Friday, last of the Jalali week
+    assert not is_checked(page, "quiet_weekdays-0")  # Saturday
+    assert "جمعه" in page_text(page) and "شنبه" in page_text(page)
+    assert 'value="۱۴۰۵/۰۱/۰۱، ۱۴۰۵/۰۱/۰۲"' in page.text
+    assert 'value="۲۰۰۰"' in page.text
+
+
+def test_a_weekday_typed_among_the_dates_counts_as_ticked(logged_in):
+    response = logged_in.post("/settings/sending", data=rules_form(quiet_dates="جمعه"))
+    assert response.status_code == 302, page_text(response)
+    assert load_policy().quiet_weekdays == (4,)
+
+
+@pytest.mark.parametrize(
+    ("fields", "name", "message"),
+    [
+        (
+            {"quiet_dates": "1405/01/01, نوروز"},
+            "quiet_dates",
+            "“نوروز” is not a Jalali date; write the dates like 1405/01/01, split by commas.",
+        ),
+        (
+            {"quiet_dates": "1405/07/31"},  # Mehr has 30 days
+            "quiet_dates",
+            "“1405/07/31” is not a Jalali date; write the dates like 1405/01/01, split by commas.",
+        ),
+        (
+            {"quiet_weekdays": ["0", "1", "2", "3", "4", "5"], "quiet_dates": "یکشنبه"},
+            "quiet_dates",
+            "Leave at least one weekday open, or no marketing SMS would ever be sent.",
+        ),
+        ({"daily_cap": "-5"}, "daily_cap", "Number must be between 0 and 10000000."),
+        ({"daily_cap": "۲۰۰۰۰۰۰۰"}, "daily_cap", "Number must be between 0 and 10000000."),
+    ],
+)
+def test_bad_quiet_days_or_daily_cap_are_explained_next_to_the_field(
+    english, fields, name, message
+):
+    before = load_policy()
+    response = english.post("/settings/sending", data=rules_form(**fields))
+    assert response.status_code == 200
+    assert field_errors(response, name) == [message]
+    assert load_policy() == before
