@@ -205,7 +205,6 @@ def test_killing_workers_never_sends_a_message_twice_and_strands_only_what_was_i
 
     assert in_flight, "the kills should have caught requests in flight"
     assert left_claimed, "the kills should have caught messages claimed ahead"
-    assert uncertain_before_reconciling, "the kills should have left messages uncertain"
     assert uncertain_before_reconciling <= in_flight, (
         "only a message in flight at a kill may be uncertain"
     )
