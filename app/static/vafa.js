@@ -55,13 +55,19 @@ if (compose) {
     return `${text.trimEnd()}\n${line}`;
   }
 
+  // "1 part", "2 parts": texts.parts holds the form for one and the form for any other.
+  const counted = (forms, num) => fill(forms[num === 1 ? 0 : 1], { num: toPersian(num) });
+  const sizes = (characters, parts) => ({
+    characters: counted(texts.characters, characters), parts: counted(texts.parts, parts),
+  });
+
   function showCount() {
     const count = countParts(outgoing(body.value));
     counter.dataset.characters = count.length;
     counter.dataset.parts = count.parts;
-    counter.textContent = fill(texts.template,
-      { characters: toPersian(count.length), parts: toPersian(count.parts) }) +
-      " — " + (count.gsm ? texts.gsm : texts.unicode);
+    // An empty text has no encoding yet.
+    counter.textContent = count.length ? fill(texts.template, sizes(count.length, count.parts)) +
+      " — " + (count.gsm ? texts.gsm : texts.unicode) : "";
   }
 
   async function preview() {
@@ -82,7 +88,7 @@ if (compose) {
       : texts.nobody;
     previewParts.textContent = data.unknown.length
       ? fill(texts.unknown, { names: data.unknown.map((n) => `{${n}}`).join("، ") })
-      : fill(texts.counter, { characters: toPersian(data.characters), parts: toPersian(data.parts) });
+      : data.characters ? fill(texts.counter, sizes(data.characters, data.parts)) : "";
   }
 
   function changed() {

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.contacts import preferences
 from app.contacts.models import Contact, ContactList, OptOutEvent, Purchase, Tag, list_members
 from app.extensions import db
+from app.messaging import service as campaigns
 from app.sending.models import STATUS_LABELS, Message
 from app.sending.service import default_account
 
@@ -524,3 +525,28 @@ def test_an_unknown_anniversary_kind_is_refused(logged_in):
     response = logged_in.post("/contacts/settings", data={"anniversary_kind": "birthday"})
     assert response.status_code == 200
     assert preferences.anniversary_kind() == "membership"
+
+
+def test_the_english_page_counts_messages_and_names_their_campaign(english, make_contact):
+    ali = make_contact("09121234567", first_name="Ali")
+    campaign = campaigns.create_campaign(
+        name="Yalda <sale>",
+        body="Hello",
+        list_id=None,
+        provider_id=default_account().id,
+        sender="10000000",
+        scheduled_at=None,
+        created_by_id=None,
+    )
+    db.session.commit()
+    message = a_message(ali)
+    message.campaign_id = campaign.id
+    db.session.commit()
+
+    page = english.get(f"/contacts/{ali.id}")
+    assert "1 message" in page_text(page) and "1 messages" not in page_text(page)
+    link = re.search(rf'href="/campaigns/{campaign.id}">(.*?)</a>', page.text, re.S).group(1)
+    assert text_of(link) == "Yalda <sale>" and "&lt;sale&gt;" in link  # named, escaped
+
+    a_message(ali, key="second")
+    assert "2 messages" in page_text(english.get(f"/contacts/{ali.id}"))
