@@ -550,3 +550,8 @@ def test_the_english_page_counts_messages_and_names_their_campaign(english, make
 
     a_message(ali, key="second")
     assert "2 messages" in page_text(english.get(f"/contacts/{ali.id}"))
+
+
+def test_the_contacts_filter_names_subscribers_one_way(logged_in):
+    shown = page_text(logged_in.get("/contacts/"))
+    assert "مشترکان و انصراف‌داده‌ها" in shown and "فقط مشترکان" in shown

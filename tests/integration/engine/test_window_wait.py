@@ -67,10 +67,14 @@ def test_send_now_at_night_says_it_starts_when_the_window_opens(logged_in, scrip
             "rules page).",
             **WHEN,
         )
+        # Written with the ezafe, as the rules page writes «بازهٔ مجاز».
+        assert "بازهٔ مجاز" in shown_in(form, "window-closed")
+        assert "صفحهٔ قوانین" in shown_in(form, "window-closed")
         campaign_id = compose(logged_in, scripted)
 
         review = logged_in.get(f"/campaigns/{campaign_id}")
         assert shown_in(review, "window-wait") == fa(WILL_START, **WHEN)
+        assert "بازهٔ مجاز" in shown_in(review, "window-wait")
 
         page = confirm(logged_in, campaign_id)
         assert success_flash(page) == fa(WILL_START, **WHEN)
