@@ -10,13 +10,8 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 
-def test_the_english_counter_says_one_part_and_nothing_for_an_empty_text(page: Page, live_server):
-    page.goto("/")
-    page.locator("#email").fill("owner@example.com")
-    page.locator("#password").fill("a good password")
-    page.locator("#confirm").fill("a good password")
-    with page.expect_navigation():
-        page.locator("main form button.primary").click()
+def test_the_english_counter_says_one_part_and_nothing_for_an_empty_text(owner_page: Page):
+    page = owner_page
     page.goto("/contacts/new")
     page.locator("#mobile").fill("09121234567")
     page.locator("#first_name").fill("Sara")

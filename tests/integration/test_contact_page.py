@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from app.contacts import preferences
 from app.contacts.models import Contact, ContactList, OptOutEvent, Purchase, Tag, list_members
 from app.extensions import db
-from app.messaging import service as campaigns
 from app.sending.models import STATUS_LABELS, Message
 from app.sending.service import default_account
+from tests.integration.test_lists import a_campaign
 
 # 10:30 on Nowruz 1405 in Tehran.
 NOWRUZ = datetime(2026, 3, 21, 7, 0, tzinfo=UTC)
@@ -529,15 +529,8 @@ def test_an_unknown_anniversary_kind_is_refused(logged_in):
 
 def test_the_english_page_counts_messages_and_names_their_campaign(english, make_contact):
     ali = make_contact("09121234567", first_name="Ali")
-    campaign = campaigns.create_campaign(
-        name="Yalda <sale>",
-        body="Hello",
-        list_id=None,
-        provider_id=default_account().id,
-        sender="10000000",
-        scheduled_at=None,
-        created_by_id=None,
-    )
+    campaign = a_campaign(None, "done")
+    campaign.name = "Yalda <sale>"
     db.session.commit()
     message = a_message(ali)
     message.campaign_id = campaign.id
