@@ -1,6 +1,7 @@
 from datetime import datetime, timedelta
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -72,10 +73,13 @@ def new_campaign():
     db.session.commit()  # the console account default_account() may have created
     policy, now = load_policy(), utcnow()
     opens = policy.window_opens(now)
+    lang = get_locale().language
     return render_template(
         "messaging/compose.html",
         form=form,
-        placeholders=[name for name in PLACEHOLDERS if not name.isascii()] + own_field_names(),
+        # The names in the page's language: {نام} in Persian, {first_name} in English.
+        placeholders=[name for name in PLACEHOLDERS if name.isascii() != (lang == "fa")]
+        + own_field_names(),
         optout=policy,
         window_closed=_(
             "Now is outside the sending window: sent now, it will start at %(time)s on "
