@@ -61,7 +61,7 @@ DETAIL_LABELS = {
     "status": _l("Status"),
     "window": _l("Sending window"),
     "frequency_cap_days": _l("Frequency cap (days)"),
-    "optout_line": _l("Opt-out line"),
+    "optout_line": _l("Add the opt-out line"),
 }
 
 FIELD_LABELS = {

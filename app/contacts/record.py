@@ -188,6 +188,17 @@ def messages_to(
     return rows, (rows[-1].id if more else None)
 
 
+def campaign_names(messages) -> dict[int, str]:
+    """The names of the campaigns a page of messages came from, by campaign id."""
+    from app.messaging.models import Campaign  # as above: app.messaging imports contacts
+
+    ids = {message.campaign_id for message in messages if message.campaign_id}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(ids)))
+    return dict(rows.all())
+
+
 def message_count(contact: Contact) -> int:
     # Imported here, not at the top: app.sending imports app.contacts (phones), whose
     # package imports its views, which import this module.

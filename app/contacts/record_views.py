@@ -143,6 +143,7 @@ def _contact_page(contact: Contact, purchase_form: PurchaseForm):
         contact=contact,
         **_record_context(contact),
         messages=messages,
+        campaign_names=record.campaign_names(messages),
         next_before=next_before,
         purchase_form=purchase_form,
     )

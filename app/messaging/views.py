@@ -1,6 +1,7 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -25,10 +26,13 @@ from app.types import utcnow
 @bp.get("/")
 def campaigns_index():
     rows = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
+    policy = load_policy()
+    held = {row.id: campaigns.planned_start(row, policy) for row in rows}
     return render_template(
         "messaging/campaigns.html",
         campaigns=rows,
-        labels=CAMPAIGN_STATUS_LABELS,
+        labels={row.id: _status_label(row, held[row.id]) for row in rows},
+        starts={row.id: held[row.id] or row.scheduled_at for row in rows},
         # A scheduled campaign has no messages yet: its audience as it stands now.
         audiences={
             row.id: campaigns.audience_now(row) for row in rows if row.status == "scheduled"
@@ -69,10 +73,13 @@ def new_campaign():
     db.session.commit()  # the console account default_account() may have created
     policy, now = load_policy(), utcnow()
     wait = campaigns.wait_for_rules(policy, now, now)
+    lang = get_locale().language
     return render_template(
         "messaging/compose.html",
         form=form,
-        placeholders=[name for name in PLACEHOLDERS if not name.isascii()] + own_field_names(),
+        # The names in the page's language: {نام} in Persian, {first_name} in English.
+        placeholders=[name for name in PLACEHOLDERS if name.isascii() != (lang == "fa")]
+        + own_field_names(),
         optout=policy,
         window_closed=_(
             "Now is outside the sending window: sent now, it will start at %(time)s on "
@@ -123,6 +130,7 @@ def campaign(campaign_id: int):
     return render_template(
         "messaging/campaign.html",
         campaign=item,
+        starts=campaigns.planned_start(item, load_policy()) or item.scheduled_at,
         estimate=campaigns.estimate(item) if item.status == "draft" else None,
         window_wait=_window_wait(item),
         audience_now=campaigns.audience_now(item) if item.status == "scheduled" else None,
@@ -249,6 +257,14 @@ def _day_words(moment, now) -> str:
     return _("%(weekday)s %(date)s", weekday=WEEKDAY_LABELS[day.weekday()], date=show_date(day))
 
 
+def _status_label(campaign: Campaign, held_until: datetime | None) -> str:
+    """The campaign's status as the owner reads it: one the window holds back is waiting
+    for it, not sending."""
+    if held_until is not None:
+        return _("Waiting for the sending window")
+    return str(CAMPAIGN_STATUS_LABELS[campaign.status])
+
+
 def _window_words(policy, opens) -> dict[str, str]:
     """The moment the window opens and the window itself, as the page shows them."""
     return {
@@ -267,7 +283,7 @@ def _progress(campaign: Campaign) -> dict:
     eta = round(waiting / rate) if rate and waiting else None
     return {
         "status": campaign.status,
-        "status_label": str(CAMPAIGN_STATUS_LABELS[campaign.status]),
+        "status_label": _status_label(campaign, campaigns.planned_start(campaign, load_policy())),
         "paused_reason": str(ERROR_LABELS.get(campaign.paused_reason, ""))
         if campaign.paused_reason and campaign.paused_reason != "owner"
         else "",

@@ -23,7 +23,12 @@ _SENDER = re.compile(r"^\+?\d{3,20}$")
 
 
 class AccountError(ValueError):
-    """Why an account cannot be saved; the message is shown to the owner."""
+    """Why an account cannot be saved; the message is shown to the owner, under ``field``
+    (the form field at fault) when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def save_account(
@@ -160,25 +165,31 @@ def check_base_url(base_url: str, kind: str) -> None:
     except ValueError:
         host = ""
     if re.search(r"\s", base_url) or not host or parts.scheme not in ("http", "https"):
-        raise AccountError(_("The API address must look like https://api.example.com/v1."))
+        raise AccountError(
+            _("The API address must look like https://api.example.com/v1."), "base_url"
+        )
     if parts.username or parts.password:
-        raise AccountError(_("The API address must not hold a username or password."))
+        raise AccountError(_("The API address must not hold a username or password."), "base_url")
     if parts.scheme == "http" and not _loopback(host):
         raise AccountError(
             _(
                 "The API address must start with https:// (http:// only for this computer: "
                 "127.0.0.1 or localhost)."
-            )
+            ),
+            "base_url",
         )
     adapter = provider_class(kind)
     api_path = getattr(adapter, "api_path", "")
     if api_path and not parts.path.rstrip("/").endswith(api_path):
+        # The path and the address are isolated left-to-right (LRI…PDI), as the preview
+        # isolates a number: in a Persian sentence «/v1» would otherwise read «v1/».
         raise AccountError(
             _(
                 "The API address must end with %(path)s, for example %(example)s.",
-                path=api_path,
-                example=adapter.default_base_url,
-            )
+                path=f"\u2066{api_path}\u2069",
+                example=f"\u2066{adapter.default_base_url}\u2069",
+            ),
+            "base_url",
         )
 
 

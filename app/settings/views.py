@@ -61,7 +61,10 @@ def provider(account_id: int | None = None):
             )
         except accounts.AccountError as error:
             db.session.rollback()
-            flash(str(error), "error")
+            if error.field:
+                form[error.field].errors.append(str(error))
+            else:
+                flash(str(error), "error")
         else:
             typed = [name for name in ("api_key", "username", "password") if form[name].data]
             record_audit(

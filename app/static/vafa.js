@@ -55,13 +55,19 @@ if (compose) {
     return `${text.trimEnd()}\n${line}`;
   }
 
+  // "1 part", "2 parts": texts.parts holds the form for one and the form for any other.
+  const counted = (forms, num) => fill(forms[num === 1 ? 0 : 1], { num: toPersian(num) });
+  const sizes = (characters, parts) => ({
+    characters: counted(texts.characters, characters), parts: counted(texts.parts, parts),
+  });
+
   function showCount() {
     const count = countParts(outgoing(body.value));
     counter.dataset.characters = count.length;
     counter.dataset.parts = count.parts;
-    counter.textContent = fill(texts.template,
-      { characters: toPersian(count.length), parts: toPersian(count.parts) }) +
-      " — " + (count.gsm ? texts.gsm : texts.unicode);
+    // An empty text has no encoding yet.
+    counter.textContent = count.length ? fill(texts.template, sizes(count.length, count.parts)) +
+      " — " + (count.gsm ? texts.gsm : texts.unicode) : "";
   }
 
   async function preview() {
@@ -82,7 +88,7 @@ if (compose) {
       : texts.nobody;
     previewParts.textContent = data.unknown.length
       ? fill(texts.unknown, { names: data.unknown.map((n) => `{${n}}`).join("، ") })
-      : fill(texts.counter, { characters: toPersian(data.characters), parts: toPersian(data.parts) });
+      : data.characters ? fill(texts.counter, sizes(data.characters, data.parts)) : "";
   }
 
   function changed() {
@@ -250,7 +256,15 @@ document.querySelectorAll("input[data-jalali-picker]").forEach((input) => {
   const locale = persian ? "fa-IR-u-ca-persian" : "en-u-ca-persian";
   const monthTitle = new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", timeZone: "UTC" });
   const weekday = new Intl.DateTimeFormat(locale, { weekday: "narrow", timeZone: "UTC" });
-  const fullDay = new Intl.DateTimeFormat(locale, { dateStyle: "full", timeZone: "UTC" });
+  const fullDay = new Intl.DateTimeFormat(locale, {
+    weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC",
+  });
+  // «شنبه ۱۲ مرداد ۱۳۷۰», as it is said; Chromium's pattern puts the year first.
+  const dayName = (moment) => {
+    const parts = Object.fromEntries(fullDay.formatToParts(moment).map((part) => [part.type, part.value]));
+    return `${parts.weekday} ${parts.day} ${parts.month} ${parts.year}`;
+  };
+  const thisYear = jalaliOf(new Date()).year;
   const shown = (value) => persian ? String(value).replace(/\d/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]) : String(value);
   const pad = (value) => String(value).padStart(2, "0");
 
@@ -297,7 +311,15 @@ document.querySelectorAll("input[data-jalali-picker]").forEach((input) => {
     const parts = Object.fromEntries(monthTitle.formatToParts(first).map((part) => [part.type, part.value]));
     title.textContent = `${parts.month} ${parts.year}`;
     title.setAttribute("aria-live", "polite");
-    heading.append(previous, title, next);
+    // A year is one choice away: a birth date thirty years back is not 360 clicks.
+    const year = document.createElement("select");
+    year.dataset.year = "";
+    year.setAttribute("aria-label", input.dataset.year || "");
+    const shownYear = jalaliOf(first).year;
+    for (let value = Math.min(1300, shownYear); value <= Math.max(thisYear + 10, shownYear); value += 1) {
+      year.append(new Option(shown(value), String(value), false, value === shownYear));
+    }
+    heading.append(previous, title, year, next);
 
     const grid = document.createElement("table");
     grid.className = "picker-days";
@@ -321,7 +343,7 @@ document.querySelectorAll("input[data-jalali-picker]").forEach((input) => {
       day.type = "button";
       day.dataset.day = String(moment.getTime());
       day.textContent = shown(jalaliOf(moment).day);
-      day.setAttribute("aria-label", fullDay.format(moment));
+      day.setAttribute("aria-label", dayName(moment));
       day.tabIndex = moment.getTime() === focused.getTime() ? 0 : -1;
       if (chosen && moment.getTime() === chosen.getTime()) day.setAttribute("aria-pressed", "true");
       cell.append(day);
@@ -368,6 +390,14 @@ document.querySelectorAll("input[data-jalali-picker]").forEach((input) => {
     show(moment, focus);
   }
 
+  // The same day and month in another year (30 Esfand becomes 29 in a common year).
+  function moveToYear(year, focus) {
+    const { month, day } = jalaliOf(focused);
+    let moment = null;
+    for (let last = day; !moment; last -= 1) moment = gregorianOf(year, month, last);
+    show(moment, focus);
+  }
+
   toggle.addEventListener("click", () => (panel.hidden ? open() : close()));
   panel.addEventListener("click", (event) => {
     const button = event.target.closest("button");
@@ -375,12 +405,20 @@ document.querySelectorAll("input[data-jalali-picker]").forEach((input) => {
     if (button.dataset.move) moveMonth(Number(button.dataset.move), false);
     else if (button.dataset.day) choose(new Date(Number(button.dataset.day)));
   });
+  panel.addEventListener("change", (event) => {
+    if (event.target.dataset.year === undefined) return;
+    moveToYear(Number(event.target.value), false);
+    panel.querySelector("select[data-year]").focus();
+  });
   panel.addEventListener("keydown", (event) => {
     const rtl = getComputedStyle(panel).direction === "rtl";
     const steps = { ArrowUp: -7, ArrowDown: 7, ArrowLeft: rtl ? 1 : -1, ArrowRight: rtl ? -1 : 1 };
     if (event.key === "Escape") {
       event.preventDefault();
       close();
+    } else if ((event.key === "PageUp" || event.key === "PageDown") && event.shiftKey) {
+      event.preventDefault();
+      moveToYear(jalaliOf(focused).year + (event.key === "PageDown" ? 1 : -1), true);
     } else if (event.key === "PageUp" || event.key === "PageDown") {
       event.preventDefault();
       moveMonth(event.key === "PageDown" ? 1 : -1, true);

@@ -187,3 +187,15 @@ def shot(page):
             page.screenshot(path=f"{folder}/{next(counter):02d}-{name}.png", full_page=True)
 
     return take
+
+
+@pytest.fixture
+def owner_page(page):
+    """The page after the first-run setup: the owner is signed in, in Persian."""
+    page.goto("/")
+    page.locator("#email").fill("owner@example.com")
+    page.locator("#password").fill("a good password")
+    page.locator("#confirm").fill("a good password")
+    with page.expect_navigation():
+        page.locator("main form button.primary").click()
+    return page

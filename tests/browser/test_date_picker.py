@@ -17,20 +17,30 @@ from app.extensions import db
 pytestmark = pytest.mark.browser
 
 
-def test_pick_a_birth_date_from_the_jalali_calendar(page: Page, live_server):
-    page.goto("/")
-    page.locator("#email").fill("owner@example.com")
-    page.locator("#password").fill("a good password")
-    page.locator("#confirm").fill("a good password")
+def new_contact(page: Page, mobile: str, birth_date: str):
+    """The new-contact form with a mobile and a typed birth date; the date field, the
+    calendar's button and the calendar."""
+    page.goto("/contacts/new")
+    page.locator("#mobile").fill(mobile)
+    page.locator("#birth_date").fill(birth_date)
+    return (
+        page.locator("#birth_date"),
+        page.locator("#birth_date + .picker-toggle"),
+        page.locator("#birth_date ~ .picker"),
+    )
+
+
+def saved_birth_date(page: Page, live_server, mobile: str) -> date:
     with page.expect_navigation():
         page.locator("main form button.primary").click()
+    with live_server.app.app_context():
+        contact = db.session.scalar(select(Contact).where(Contact.mobile == mobile))
+        return contact.birth_date
 
-    page.goto("/contacts/new")
-    page.locator("#mobile").fill("09121234567")
-    birth_date = page.locator("#birth_date")
-    birth_date.fill("1370/05/12")
-    toggle = page.locator("#birth_date + .picker-toggle")
-    calendar = page.locator("#birth_date ~ .picker")
+
+def test_pick_a_birth_date_from_the_jalali_calendar(owner_page: Page, live_server):
+    page = owner_page
+    birth_date, toggle, calendar = new_contact(page, "09121234567", "1370/05/12")
     expect(calendar).to_be_hidden()
 
     # Keyboard: the calendar opens on the typed day (12 Mordad 1370); in a right-to-left
@@ -64,3 +74,29 @@ def test_pick_a_birth_date_from_the_jalali_calendar(page: Page, live_server):
         contact = db.session.scalar(select(Contact).where(Contact.mobile == "+989121234567"))
         assert contact is not None
         assert contact.birth_date == date(1991, 8, 23)
+
+
+def test_reach_a_birth_year_thirty_years_back(owner_page: Page, live_server):
+    """Shift+PageUp goes back a year (as in the WAI-ARIA date picker); the year list jumps."""
+    page = owner_page
+    birth_date, toggle, calendar = new_contact(page, "09121234567", "1400/05/12")
+    focused = calendar.locator("button[data-day]:focus")
+
+    # Keyboard: thirty years back, same day; its name reads as it is said.
+    toggle.click()
+    for _ in range(30):
+        page.keyboard.press("Shift+PageUp")
+    expect(calendar.locator(".picker-head strong")).to_have_text("مرداد ۱۳۷۰")
+    expect(focused).to_have_attribute("aria-label", "شنبه ۱۲ مرداد ۱۳۷۰")
+    page.keyboard.press("Enter")
+    expect(birth_date).to_have_value("۱۳۷۰/۰۵/۱۲")
+    assert saved_birth_date(page, live_server, "+989121234567") == date(1991, 8, 3)
+
+    # The year list: from 1400 to 1369, then the 1st of that Mordad by mouse.
+    birth_date, toggle, calendar = new_contact(page, "09121234568", "1400/05/12")
+    toggle.click()
+    calendar.locator("select[data-year]").select_option("1369")
+    expect(calendar.locator(".picker-head strong")).to_have_text("مرداد ۱۳۶۹")
+    calendar.locator("button[data-day]", has_text=re.compile("^۱$")).click()
+    expect(birth_date).to_have_value("۱۳۶۹/۰۵/۰۱")
+    assert saved_birth_date(page, live_server, "+989121234568") == date(1990, 7, 23)

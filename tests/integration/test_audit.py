@@ -82,6 +82,8 @@ def test_each_owner_level_change_is_recorded_with_who_and_what(
     stored = json.dumps([(e.target, e.detail) for e in trail], ensure_ascii=False)
     page = logged_in.get("/audit").text
     assert in_locale("fa", lambda: ERROR_LABELS["bad_key"]) in page_text(logged_in.get("/audit"))
+    # The opt-out switch is named as the on/off of its line, not as the line's text.
+    assert "افزودن خط لغو خیر" in page_text(logged_in.get("/audit"))
     for secret_text in (KEY, NEW_KEY, secret, secret[:13]):
         assert secret_text not in stored
         assert secret_text not in page

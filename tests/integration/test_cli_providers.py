@@ -170,7 +170,11 @@ def test_a_plain_http_base_url_is_refused_unless_it_is_loopback(app):
 def test_a_base_url_without_the_version_prefix_says_so(app):
     result = add_kavenegar(app, "کاوه", "--base-url", "https://api.kavenegar.com/")
     assert result.exit_code == 1
-    assert "نشانی API باید با /v1 تمام شود؛ مثلاً https://api.kavenegar.com/v1" in result.output
+    # Isolated (LRI…PDI, invisible) so a bidi terminal too keeps «/v1» the right way round.
+    assert (
+        "نشانی API باید با \u2066/v1\u2069 تمام شود؛ مثلاً \u2066https://api.kavenegar.com/v1\u2069"
+        in result.output
+    )
     assert KEY not in result.output
     assert accounts() == []
 

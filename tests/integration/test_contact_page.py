@@ -13,6 +13,7 @@ from app.contacts.models import Contact, ContactList, OptOutEvent, Purchase, Tag
 from app.extensions import db
 from app.sending.models import STATUS_LABELS, Message
 from app.sending.service import default_account
+from tests.integration.test_lists import a_campaign
 
 # 10:30 on Nowruz 1405 in Tehran.
 NOWRUZ = datetime(2026, 3, 21, 7, 0, tzinfo=UTC)
@@ -524,3 +525,26 @@ def test_an_unknown_anniversary_kind_is_refused(logged_in):
     response = logged_in.post("/contacts/settings", data={"anniversary_kind": "birthday"})
     assert response.status_code == 200
     assert preferences.anniversary_kind() == "membership"
+
+
+def test_the_english_page_counts_messages_and_names_their_campaign(english, make_contact):
+    ali = make_contact("09121234567", first_name="Ali")
+    campaign = a_campaign(None, "done")
+    campaign.name = "Yalda <sale>"
+    db.session.commit()
+    message = a_message(ali)
+    message.campaign_id = campaign.id
+    db.session.commit()
+
+    page = english.get(f"/contacts/{ali.id}")
+    assert "1 message" in page_text(page) and "1 messages" not in page_text(page)
+    link = re.search(rf'href="/campaigns/{campaign.id}">(.*?)</a>', page.text, re.S).group(1)
+    assert text_of(link) == "Yalda <sale>" and "&lt;sale&gt;" in link  # named, escaped
+
+    a_message(ali, key="second")
+    assert "2 messages" in page_text(english.get(f"/contacts/{ali.id}"))
+
+
+def test_the_contacts_filter_names_subscribers_one_way(logged_in):
+    shown = page_text(logged_in.get("/contacts/"))
+    assert "مشترکان و انصراف‌داده‌ها" in shown and "فقط مشترکان" in shown

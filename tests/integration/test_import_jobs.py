@@ -224,7 +224,7 @@ def test_an_english_owners_rejected_rows_are_in_english(english):
 def test_the_result_page_names_the_list_and_shows_the_rejected_rows(english, app):
     response = import_file(english, FIVE_ROWS, new_list="Yalda")
     shown = page_text(response)
-    assert "Every number in the file is in the list «Yalda»." in shown
+    assert "Every accepted number is in the list «Yalda»." in shown
     assert "Download the rejected rows (CSV)" in shown
     table = response.text[response.text.index('id="rejected"') :]
     assert "0912" in table and "A mobile number has 11 digits" in table

@@ -67,10 +67,14 @@ def test_send_now_at_night_says_it_starts_when_the_window_opens(logged_in, scrip
             "rules page).",
             **WHEN,
         )
+        # Written with the ezafe, as the rules page writes «بازهٔ مجاز».
+        assert "بازهٔ مجاز" in shown_in(form, "window-closed")
+        assert "صفحهٔ قوانین" in shown_in(form, "window-closed")
         campaign_id = compose(logged_in, scripted)
 
         review = logged_in.get(f"/campaigns/{campaign_id}")
         assert shown_in(review, "window-wait") == fa(WILL_START, **WHEN)
+        assert "بازهٔ مجاز" in shown_in(review, "window-wait")
 
         page = confirm(logged_in, campaign_id)
         assert success_flash(page) == fa(WILL_START, **WHEN)
@@ -132,3 +136,39 @@ def test_the_planned_start_follows_the_rules_and_the_kind_of_message(app, starte
     assert campaigns.planned_start(marketing, policy, NIGHT) is None
     any_hour = SendingPolicy(window_start=time(0), window_end=time(0))
     assert campaigns.planned_start(service, any_hour, NIGHT) is None
+
+
+def status_label(page) -> str:
+    found = re.search(r'data-field="status_label"[^>]*>(.*?)</span>', page.text, re.S)
+    return text_of(found.group(1))
+
+
+def test_a_campaign_held_by_the_window_tells_one_story(logged_in, scripted, make_contact):
+    """The review step, the campaign page and the list all give the window's opening as
+    the start, and call the campaign waiting, not sending, while nothing has left."""
+    make_contact("09120000001", first_name="علی")
+    eight_to_ten()
+    opens = "۱۴۰۵/۰۹/۰۳ ۰۸:۰۰"
+    with time_machine.travel(NIGHT, tick=False):
+        campaign_id = compose(logged_in, scripted)
+        review = logged_in.get(f"/campaigns/{campaign_id}")
+        assert opens in text_of(review.text.split('data-field="starts">', 1)[1].split("<")[0])
+
+        page = confirm(logged_in, campaign_id)
+        waiting = fa("Waiting for the sending window")
+        assert status_label(page) == waiting
+        assert opens in shown_in(page, "scheduled")
+        assert "۲۳:۳۰" not in text_of(page.text)  # the moment it was confirmed is not shown
+
+        run_all_once(logged_in.application)  # the scheduler writes it: status «sending»
+        page = logged_in.get(f"/campaigns/{campaign_id}")
+        assert status_label(page) == waiting
+        assert logged_in.get(f"/campaigns/{campaign_id}/progress").json["status_label"] == waiting
+        assert "۲۳:۳۰" not in text_of(page.text)
+        listing = text_of(logged_in.get("/campaigns/").text)
+        assert waiting in listing and opens in listing and fa("Sending") not in listing
+
+    with time_machine.travel(EIGHT + timedelta(minutes=1), tick=False):
+        run_all_once(logged_in.application)
+        page = logged_in.get(f"/campaigns/{campaign_id}")
+        assert status_label(page) == fa("Sent")
