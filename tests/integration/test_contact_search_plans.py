@@ -66,7 +66,11 @@ def test_each_filter_uses_its_index(app, contact_filter, indexes):
         # On a nearly empty table PostgreSQL may answer a number prefix by walking the
         # primary key backwards, filtering as it goes (an index plan all the same).
         walks_ids = postgresql and name == "mobile" and "pk_contacts" in shown
-        assert index(name) in shown or walks_ids, shown
+        # With statistics left by earlier tests (a list of thousands), PostgreSQL may walk
+        # the memberships newest contact first through their contact index, filtering by
+        # list: an index plan too, and the one it would choose for a list that large.
+        walks_members = postgresql and name == "list" and "ix_list_members_contact_id" in shown
+        assert index(name) in shown or walks_ids or walks_members, shown
 
 
 def test_the_first_page_reads_contacts_newest_first_without_sorting(app):
