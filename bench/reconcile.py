@@ -29,12 +29,12 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.jobs import Worker  # noqa: E402
 from app.messaging import service as campaigns  # noqa: E402
-from app.sending.models import Message, ProviderAccount  # noqa: E402
+from app.sending.models import Message  # noqa: E402
 from app.sending.providers.base import Outgoing, Settings  # noqa: E402
 from app.sending.providers.kavenegar import KavenegarProvider  # noqa: E402
 from app.sending.reconcile import reconcile_unknown, request_over_after  # noqa: E402
 from app.types import utcnow  # noqa: E402
-from bench.send import KEY, LINE, start_fake  # noqa: E402
+from bench.send import KEY, LINE, kavenegar_account, start_fake  # noqa: E402
 
 BODY = "یلدا مبارک؛ ۲۰٪ تخفیف تا آخر هفته"
 
@@ -54,15 +54,7 @@ def run(messages: int, url: str, rps: float, concurrency: int) -> dict:
         )
         with app.app_context():
             upgrade()
-            account = ProviderAccount(
-                name="bench",
-                kind="kavenegar",
-                api_key=KEY,
-                senders=LINE,
-                base_url=url,
-                requests_per_second=rps,
-            )
-            db.session.add(account)
+            account = kavenegar_account(url, requests_per_second=rps)
             db.session.commit()
             long_ago = utcnow() - timedelta(hours=1)
             db.session.execute(

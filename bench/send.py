@@ -81,6 +81,20 @@ def start_fake(latency: float) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the fake provider did not start")
 
 
+def kavenegar_account(url: str, requests_per_second: float) -> ProviderAccount:
+    """The benches' account at the fake Kavenegar, added to the session."""
+    account = ProviderAccount(
+        name="bench",
+        kind="kavenegar",
+        api_key=KEY,
+        senders=LINE,
+        base_url=url,
+        requests_per_second=requests_per_second,
+    )
+    db.session.add(account)
+    return account
+
+
 def prepare(database_url: str, count: int, url: str) -> int:
     """The shop before the owner presses "send": contacts, an account, a draft campaign."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
@@ -93,15 +107,7 @@ def prepare(database_url: str, count: int, url: str) -> int:
                 for i in range(count)
             ],
         )
-        account = ProviderAccount(
-            name="bench",
-            kind="kavenegar",
-            api_key=KEY,
-            senders=LINE,
-            base_url=url,
-            requests_per_second=1000,
-        )
-        db.session.add(account)
+        account = kavenegar_account(url, requests_per_second=1000)
         save_policy(SendingPolicy(window_start=clock(0), window_end=clock(0)))
         db.session.commit()
         campaign = campaigns.create_campaign(
