@@ -25,19 +25,17 @@ left (app/sending/service.py): see ``request_over_after``.
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import requests
 from sqlalchemy import bindparam, or_, select, update
 
 from app.extensions import db
 from app.sending.models import LEFT_TO_OWNER, Message, ProviderAccount
-from app.sending.providers import make_provider, provider_class
+from app.sending.providers import ThreadAdapters, provider_class
 from app.sending.providers.base import (
     Accepted,
     ErrorCode,
@@ -108,18 +106,14 @@ def reconcile_unknown(
             ProviderAccount.id.in_(select(Message.provider_id).where(being_checked()))
         )
     ).all()
-    local = threading.local()
-    sessions: list[requests.Session] = []
+    adapters = ThreadAdapters()
 
     def lookup(kind: str, settings: Settings, ids: Sequence[int], slot: datetime):
         delay = (slot - utcnow()).total_seconds()
         if delay > 0:
             time.sleep(delay)
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            sessions.append(local.session)
         try:
-            return make_provider(kind, settings, local.session).find_sent(ids)
+            return adapters.get(kind, settings).find_sent(ids)
         except ProviderError as error:
             return error
         except Exception as error:  # a bug or surprise in an adapter: ask again later
@@ -143,8 +137,6 @@ def reconcile_unknown(
             }
             for future in as_completed(futures):
                 _record(futures[future], future.result(), adapter, margin, send_again, outcome)
-    for session in sessions:
-        session.close()
     return outcome
 
 
@@ -191,6 +183,7 @@ def _next_slot(account_id: int, deadline: datetime) -> datetime | None:
         if free:
             db.session.commit()
             return moment
+        db.session.rollback()  # wait outside any transaction
         if moment > deadline:
             return None
         time.sleep(wait)

@@ -17,23 +17,26 @@ known about it:
   refusing is marked failing, and the campaign side pauses its campaigns.
 
 The dispatcher keeps up to ``concurrency`` requests in flight all the time: it claims
-the next batch while requests are out, and each send thread records its own answer the
-moment it arrives. One HTTP session per thread and account (connection reuse); each
-request takes its slot of the per-account rate limit, which every worker shares through
-the database, just before it leaves.
+the next batch while requests are out; its send threads only talk to providers, and the
+dispatcher's own thread records their answers and hands over the next requests, a round
+at a time in one transaction. One HTTP session per thread and account (connection
+reuse); each request takes its slot of the per-account rate limit, which every worker
+shares through the database, just before it is handed over.
 """
 
 import logging
+import queue
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from operator import itemgetter
 
-import requests
 from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
 
@@ -50,7 +53,7 @@ from app.sending.policy import (
     marketing_allowance,
     within_allowance,
 )
-from app.sending.providers import make_provider, provider_class
+from app.sending.providers import ThreadAdapters, make_provider, provider_class
 from app.sending.providers.base import (
     ACCOUNT_ERRORS,
     Accepted,
@@ -101,29 +104,31 @@ def default_account() -> ProviderAccount:
     return account
 
 
-def adapter_for(account: ProviderAccount, session: requests.Session | None = None):
-    return make_provider(account.kind, account.settings(), session)
+def adapter_for(account: ProviderAccount):
+    return make_provider(account.kind, account.settings())
 
 
 # Claiming --------------------------------------------------------------------------
 
 
-# What the dispatcher needs of a claimed message (plain rows: no ORM object to reload).
 MESSAGES = Message.__table__
-CLAIMED_COLUMNS = (
-    MESSAGES.c.id,
-    MESSAGES.c.provider_id,
-    MESSAGES.c.contact_id,
-    MESSAGES.c.mobile,
-    MESSAGES.c.body,
-    MESSAGES.c.sender,
-    MESSAGES.c.marketing,
-    MESSAGES.c.error,
-)
+
+
+def driver_mark(connection) -> str:
+    """The database driver's parameter mark, for statements written for the driver:
+    ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def driver_moment(connection, moment: datetime):
+    """``moment`` as the database driver takes it for a timestamp column."""
+    process = MESSAGES.c.created_at.type._cached_bind_processor(connection.dialect)
+    return process(moment) if process else moment
 
 
 def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: int) -> list:
-    """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them.
+    """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them,
+    in id order, as rows of (id, provider_id, mobile, body, sender, error).
 
     The claim is a conditional UPDATE, so two workers never claim the same row; on
     PostgreSQL ``SKIP LOCKED`` lets them take different rows instead of waiting. The
@@ -133,6 +138,9 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
     Marketing messages wait outside the sending window; messages to contacts who opted
     out since they were queued are skipped here, at the last moment. The claimed rows
     carry ``worker_id``, the claiming worker's lease.
+
+    The UPDATE is written for the driver: SQLAlchemy's compiling of a list of thousands
+    of ids, and its rows, would cost more than the database's own work.
     """
     due = [
         Message.status == "queued",
@@ -141,58 +149,48 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
     allowance = marketing_allowance(policy, now)
     if allowance == 0:
         due.append(Message.marketing.is_(False))
-    candidates = select(Message.id, Message.marketing).where(*due).order_by(Message.id).limit(limit)
+    candidates = (
+        select(Message.id, Message.marketing, Contact.opted_out_at.is_not(None))
+        .outerjoin(Contact, Contact.id == Message.contact_id)
+        .where(*due)
+        .order_by(Message.id)
+        .limit(limit)
+    )
     if db.session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = within_allowance(db.session.execute(candidates).all(), allowance)
+        candidates = candidates.with_for_update(of=MESSAGES, skip_locked=True)
+    opted_out, wanted = [], []
+    for message_id, marketing, refuses in db.session.execute(candidates):
+        if marketing and refuses:
+            opted_out.append(message_id)
+        else:
+            wanted.append((message_id, marketing))
+    if opted_out:
+        db.session.execute(
+            update(Message)
+            .where(Message.id.in_(opted_out), Message.status == "queued")
+            .values(status="skipped", error="opted_out", done_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    ids = within_allowance(wanted, allowance)
     if not ids:
         db.session.commit()
         return []
-    claimed = db.session.execute(
-        MESSAGES.update()
-        .where(MESSAGES.c.id.in_(ids), MESSAGES.c.status == "queued")
-        .values(status="sending", worker_id=worker_id, handed_over_at=None)
-        .returning(*CLAIMED_COLUMNS)
+    connection = db.session.connection()
+    mark = driver_mark(connection)
+    claimed = connection.exec_driver_sql(
+        f"UPDATE messages SET status = 'sending', worker_id = {mark}, handed_over_at = NULL"
+        f" WHERE id IN ({', '.join([mark] * len(ids))}) AND status = 'queued'"
+        " RETURNING id, provider_id, mobile, body, sender, error",
+        (worker_id, *ids),
     ).all()
-    opted_out = _opted_out_contacts({m.contact_id for m in claimed if m.marketing})
-    if opted_out:
-        db.session.execute(
-            update(Message),
-            [
-                {
-                    "id": m.id,
-                    "status": "skipped",
-                    "worker_id": None,
-                    "error": "opted_out",
-                    "done_at": now,
-                }
-                for m in claimed
-                if m.contact_id in opted_out
-            ],
-        )
-        claimed = [m for m in claimed if m.contact_id not in opted_out]
     db.session.commit()
-    return sorted(claimed, key=lambda message: message.id)
-
-
-def _opted_out_contacts(contact_ids: set[int | None]) -> set[int]:
-    ids = [cid for cid in contact_ids if cid is not None]
-    found: set[int] = set()
-    for start in range(0, len(ids), 1000):
-        found.update(
-            db.session.scalars(
-                select(Contact.id).where(
-                    Contact.id.in_(ids[start : start + 1000]), Contact.opted_out_at.is_not(None)
-                )
-            )
-        )
-    return found
+    return sorted(claimed, key=itemgetter(0))
 
 
 # Planning and rate limiting ---------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Call:
     """One request to one provider account, for messages one worker claimed."""
 
@@ -208,32 +206,31 @@ class Call:
 def plan_calls(
     messages: Sequence, accounts: dict[int, ProviderAccount], worker_id: int
 ) -> list[Call]:
-    """Group claimed messages into provider requests within each adapter's limits.
+    """Group claimed messages (``claim_queued``'s rows) into provider requests within each
+    adapter's limits.
 
     Messages sharing a text go through the bulk endpoint (up to ``max_batch`` per call);
     personalised texts go through the per-recipient endpoint (up to ``max_p2p``).
     """
     calls: list[Call] = []
     by_account: dict[int, list] = defaultdict(list)
-    for message in messages:
-        by_account[message.provider_id].append(message)
+    for message_id, account_id, mobile, body, sender, error in messages:
+        by_account[account_id].append((Outgoing(message_id, mobile, body, sender), error))
     for account_id, group in by_account.items():
         account = accounts[account_id]
         adapter = provider_class(account.kind)
         call = partial(Call, account_id, account.kind, worker_id=worker_id)
         try:
             settings = account.settings()
-        except NotSent as error:
-            outgoing = [Outgoing(m.id, m.mobile, m.body, m.sender) for m in group]
-            calls.append(call(Settings(), outgoing, refused=error))
+        except NotSent as refusal:
+            calls.append(call(Settings(), [outgoing for outgoing, _ in group], refused=refusal))
             continue
         by_text: dict[tuple[str, str], list[Outgoing]] = defaultdict(list)
-        for m in group:
-            outgoing = Outgoing(m.id, m.mobile, m.body, m.sender)
-            if m.error in SPLIT_CODES:
+        for outgoing, error in group:
+            if error in SPLIT_CODES:
                 calls.append(call(settings, [outgoing]))
             else:
-                by_text[(m.body, m.sender)].append(outgoing)
+                by_text[(outgoing.body, outgoing.sender)].append(outgoing)
         # Per-recipient requests carry one sender line each (as providers require).
         singles: dict[str, list[Outgoing]] = defaultdict(list)
         for (_body, sender), outgoing in by_text.items():
@@ -257,8 +254,9 @@ def take_slot(account_id: int) -> tuple[bool, float]:
     process (a per-worker limit multiplies with the number of workers); since nobody
     books more than one interval ahead, a worker that dies leaves at most one interval
     booked. The row is changed only if nobody changed it since it was read (compare and
-    set; on a clash, read again). Commits nothing: the caller commits the reservation,
-    with the hand-over when the moment is now.
+    set; on a clash, read again: the failed UPDATE made this transaction the writer, so
+    the next read sees the winner's value). Commits nothing: the caller commits the
+    reservation, with the hand-over when the moment is now.
     """
     while True:
         now = utcnow()
@@ -270,7 +268,6 @@ def take_slot(account_id: int) -> tuple[bool, float]:
         gap = timedelta(seconds=1 / max(per_second, 0.01))
         slot = max(now, booked or now)
         if slot - now > gap:
-            db.session.rollback()
             return False, (slot - now - gap).total_seconds()
         unchanged = (
             ProviderAccount.next_request_at.is_(None)
@@ -285,28 +282,25 @@ def take_slot(account_id: int) -> tuple[bool, float]:
         ).rowcount
         if taken:
             return True, (slot - now).total_seconds()
-        db.session.rollback()
 
 
 def hand_over(call: Call) -> list[Outgoing]:
-    """Mark the call's messages handed over and commit: the request may leave now.
+    """Mark the call's messages handed over; the caller commits, then the request leaves.
 
     Only messages still claimed under the call's lease are marked (and returned): if the
     lease ran out meanwhile, its messages went back to the queue and are not sent here.
     """
+    connection = db.session.connection()
+    mark = driver_mark(connection)
+    ids = [m.local_id for m in call.messages]
     handed = set(
-        db.session.scalars(
-            MESSAGES.update()
-            .where(
-                MESSAGES.c.id.in_([m.local_id for m in call.messages]),
-                MESSAGES.c.status == "sending",
-                MESSAGES.c.worker_id == call.worker_id,
-            )
-            .values(handed_over_at=utcnow())
-            .returning(MESSAGES.c.id)
-        )
+        connection.exec_driver_sql(
+            f"UPDATE messages SET handed_over_at = {mark}"
+            f" WHERE id IN ({', '.join([mark] * len(ids))})"
+            f" AND status = 'sending' AND worker_id = {mark} RETURNING id",
+            (driver_moment(connection, utcnow()), *ids, call.worker_id),
+        ).scalars()
     )
-    db.session.commit()
     return [m for m in call.messages if m.local_id in handed]
 
 
@@ -316,10 +310,18 @@ def hand_over(call: Call) -> list[Outgoing]:
 class Dispatcher:
     """Keeps up to ``concurrency`` provider requests in flight under one worker lease.
 
-    ``run`` claims ahead: while requests are out, the next batch is already claimed and
-    planned, so a send thread that finishes a request (and records its answer) starts
-    the next one at once. Claimed calls wait in memory, never handed over, until a
-    thread is free; if the process dies they go back to the queue when its lease ends.
+    The thread that calls ``run`` does all the writing, a round at a time: it records
+    the answers that arrived, takes rate-limit slots and hands over the calls that may
+    leave, commits all of that at once, and only then starts those calls on the send
+    threads, which do nothing but talk to providers and pass their answers back. One
+    writer and one commit per round instead of a locked transaction per step of every
+    request: with sixteen requests out, the send threads would otherwise queue for the
+    database (SQLite takes one writer at a time) and for the interpreter.
+
+    It claims ahead: while requests are out, the next batch is already claimed and
+    planned. Claimed calls wait in memory, never handed over, until a thread is free and
+    their account's rate limit lets them go; if the process dies they go back to the
+    queue when its lease ends.
     """
 
     def __init__(
@@ -333,40 +335,49 @@ class Dispatcher:
         self.batch = batch
         self.lease = LeaseKeeper(self.app, "worker", lease)
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="vafa-send")
-        self._local = threading.local()
-        self._waiting: deque[Call] = deque()
-        self._in_flight: set[Future] = set()
-        # The send threads write one at a time, each transaction whole inside the lock:
-        # they would otherwise queue inside the database, where SQLite makes a waiting
-        # writer sleep, and clash on the rate limit's compare-and-set.
-        self._writing = threading.Lock()
+        self._adapters = ThreadAdapters()
+        self._waiting: deque[Call] = deque()  # claimed and planned, not handed over
+        # Calls whose slot is reserved for a moment to come (monotonic time), soonest first.
+        self._booked: list[tuple[float, Call]] = []
+        # Accounts booked further ahead by others: when to ask them for a slot again.
+        self._blocked: dict[int, float] = {}
+        self._answers: queue.SimpleQueue[tuple[Call, object]] = queue.SimpleQueue()
+        self._early: list[tuple[Call, object]] = []  # taken from the queue while waiting
+        self._in_flight = 0  # calls started whose answer is not recorded yet
 
     def close(self) -> None:
-        """Let the requests in flight finish, then end the lease: the rest goes back."""
+        """Let the requests in flight finish and record their answers, then end the lease:
+        the rest of the claim goes back to the queue."""
         self.pool.shutdown(wait=True)
+        with self.app.app_context():
+            record_answers(self._arrived())
+            db.session.commit()
+            db.session.remove()
         self._waiting.clear()
+        self._booked.clear()
         self.lease.close()
 
     def dispatch(self, limit: int) -> int:
         """Claim up to ``limit`` messages once, send them all, record every answer."""
         claimed = self._claim(limit)
-        while self._waiting or self._in_flight:
-            self._submit()
-            self._wait()
+        self._round()
+        while self._busy():
+            self._wait(self._next_moment())
+            self._round()
         return claimed
 
     def run(self, stop: threading.Event, idle_seconds: float = 2, until_idle: bool = False) -> int:
         """Send until ``stop`` is set (or, ``until_idle``, nothing due is left); return
         how many messages were claimed.
 
-        Calls claimed ahead wait for a free thread; the next batch is claimed as soon as
-        fewer calls wait than there are threads. An empty queue is asked again every
-        ``idle_seconds`` (``until_idle``: once more whenever a request finishes).
+        The next batch is claimed as soon as fewer calls wait than there are threads. An
+        empty queue is asked again every ``idle_seconds`` (``until_idle``: once more
+        whenever a request finishes).
         """
         claimed = 0
         ask_again = 0.0
         while not stop.is_set():
-            self._submit()
+            self._round()
             if len(self._waiting) < self.concurrency and time.monotonic() >= ask_again:
                 found = self._claim(self.batch)
                 claimed += found
@@ -374,13 +385,16 @@ class Dispatcher:
                     continue  # start them, and claim more before waiting
                 if not until_idle:
                     ask_again = time.monotonic() + idle_seconds
-            if self._in_flight:
-                self._wait(idle_seconds)
-            elif not self._waiting:
-                if until_idle:
-                    break
+            if self._busy():
+                self._wait(min(self._next_moment(), time.monotonic() + idle_seconds))
+            elif until_idle:
+                break
+            else:
                 stop.wait(max(0.0, ask_again - time.monotonic()))
         return claimed
+
+    def _busy(self) -> bool:
+        return bool(self._waiting or self._booked or self._in_flight)
 
     def _claim(self, limit: int) -> int:
         claimed = claim_queued(limit, utcnow(), load_policy(), self.lease.id)
@@ -397,60 +411,110 @@ class Dispatcher:
             db.session.commit()
         return len(claimed)
 
-    def _submit(self) -> None:
-        """Start waiting calls on free threads."""
-        while self._waiting and len(self._in_flight) < self.concurrency:
-            self._in_flight.add(self.pool.submit(self._deliver, self._waiting.popleft()))
+    def _round(self) -> None:
+        """Record the answers that arrived and hand over the calls that may leave now, in
+        one transaction; then start those requests.
 
-    def _wait(self, timeout: float | None = None) -> None:
-        """Wait for a request in flight to finish (answer recorded), or ``timeout``."""
-        done, self._in_flight = wait(self._in_flight, timeout, return_when=FIRST_COMPLETED)
-        for future in done:
-            if future.exception() is not None:
-                # Its messages stay claimed: when the lease ends, those handed over
-                # become unknown and the rest go back to the queue.
-                log.error("a provider request could not be completed", exc_info=future.exception())
+        If the transaction fails, nothing of it happened: the answers wait for the next
+        round, and the calls stay where they were.
+        """
+        arrived = self._arrived()
+        try:
+            record_answers(arrived)
+            leaving, booked, refused = self._hand_over_due()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            self._early = arrived + self._early
+            raise
+        self._in_flight -= len(arrived)
+        gone = {id(call) for call in (*leaving, *refused, *(call for _moment, call in booked))}
+        self._waiting = deque(call for call in self._waiting if id(call) not in gone)
+        self._booked = sorted(
+            [entry for entry in self._booked if id(entry[1]) not in gone] + booked,
+            key=lambda entry: entry[0],
+        )
+        for call in leaving:
+            if call.messages:
+                self.pool.submit(self._send_and_report, call)
+                self._in_flight += 1
 
-    def _deliver(self, call: Call) -> None:
-        """In a send thread: take a slot, hand over, send, record the answer."""
-        with self.app.app_context():
+    def _hand_over_due(self) -> tuple[list[Call], list[tuple[float, Call]], list[Call]]:
+        """Hand over the calls that leave now: those whose booked moment has come, then
+        waiting ones that get a slot now, while threads are free. Returns them, the calls
+        whose slot was booked for a moment to come, and the refused ones (recorded).
+        Changes only the database, and commits nothing."""
+        now = time.monotonic()
+        free = self.concurrency - self._in_flight - len(self._booked)
+        leaving: list[Call] = []
+        for moment, call in self._booked:
+            if moment > now or len(leaving) == self.concurrency - self._in_flight:
+                break
+            call.messages = hand_over(call)
+            leaving.append(call)
+            free += 1  # its thread was counted as booked
+        # An account with a booked call, or booked ahead by others, has no slot now.
+        held = {call.account_id for _moment, call in self._booked}
+        held.update(account for account, moment in self._blocked.items() if moment > now)
+        booked: list[tuple[float, Call]] = []
+        refused: list[Call] = []
+        for call in self._waiting:
+            if len(leaving) + len(booked) >= free:
+                break
+            if call.refused is not None:
+                record_answers([(call, call.refused)])
+                refused.append(call)
+            elif call.account_id not in held:
+                taken, delay = take_slot(call.account_id)
+                if not taken:
+                    self._blocked[call.account_id] = now + delay
+                    held.add(call.account_id)
+                elif delay:
+                    booked.append((now + delay, call))
+                    held.add(call.account_id)
+                else:
+                    call.messages = hand_over(call)
+                    leaving.append(call)
+        return leaving, booked, refused
+
+    def _next_moment(self) -> float:
+        """When a booked call may leave or a blocked account may be asked again (monotonic);
+        in a day when nothing is booked or blocked (an answer comes first)."""
+        waiting = {call.account_id for call in self._waiting}
+        moments = [moment for moment, _call in self._booked[:1]]
+        moments += [t for account, t in self._blocked.items() if account in waiting]
+        return min(moments, default=time.monotonic() + 86400)
+
+    def _wait(self, until: float) -> None:
+        """Wait for an answer to arrive, or until ``until`` (monotonic time)."""
+        with suppress(queue.Empty):
+            self._early.append(self._answers.get(timeout=max(0.0, until - time.monotonic())))
+
+    def _arrived(self) -> list[tuple[Call, object]]:
+        """The answers passed back since the last round."""
+        arrived, self._early = self._early, []
+        while True:
             try:
-                if call.refused is not None:
-                    with self._writing:
-                        record_answer(call, call.refused)
-                    return
-                # Wait for a slot of the account's rate limit (asking again while it is
-                # booked ahead); the hand-over commits with it when it is now.
-                while True:
-                    with self._writing:
-                        taken, delay = take_slot(call.account_id)
-                        if taken and not delay:
-                            call.messages = hand_over(call)
-                        elif taken:
-                            db.session.commit()  # the slot is ours; others queue behind it
-                    time.sleep(delay)
-                    if taken:
-                        break
-                if delay:
-                    with self._writing:
-                        call.messages = hand_over(call)
-                if call.messages:
-                    answer = self._send(call)
-                    with self._writing:
-                        record_answer(call, answer)
-            finally:
-                db.session.remove()
+                arrived.append(self._answers.get_nowait())
+            except queue.Empty:
+                return arrived
 
-    def _session(self, account_id: int) -> requests.Session:
-        sessions = self._local.__dict__.setdefault("sessions", {})
-        if account_id not in sessions:
-            sessions[account_id] = requests.Session()
-        return sessions[account_id]
+    def _send_and_report(self, call: Call) -> None:
+        """In a send thread: the request, and its answer passed back to the writer."""
+        try:
+            with self.app.app_context():
+                try:
+                    answer = self._send(call)
+                finally:
+                    db.session.remove()
+        except Exception as error:  # the request's fate is unknown
+            log.exception("a provider request could not be completed")
+            answer = MaybeSent(ErrorCode.PROVIDER_ERROR, type(error).__name__)
+        self._answers.put((call, answer))
 
     def _send(self, call: Call):
-        adapter = make_provider(call.kind, call.settings, self._session(call.account_id))
         try:
-            return adapter.send(call.messages)
+            return self._adapters.get(call.kind, call.settings).send(call.messages)
         except ProviderError as error:
             return error
         except Exception as error:  # a bug or surprise in an adapter: the fate is unknown
@@ -458,94 +522,116 @@ class Dispatcher:
             return MaybeSent(ErrorCode.PROVIDER_ERROR, type(error).__name__)
 
 
-def _where_claimed(call: Call, *statuses: str):
-    """An executemany UPDATE of messages by ``_id``, only while ``call``'s worker holds them.
+def _where_claimed(worker_id: int, *statuses: str):
+    """An executemany UPDATE of messages by ``_id``, only while worker ``worker_id`` holds them.
 
     ``unknown`` is allowed for answers: a lease that ran out while the request was in
     flight made its messages unknown, and the late answer still says what happened.
     """
     return MESSAGES.update().where(
         MESSAGES.c.id == bindparam("_id"),
-        MESSAGES.c.worker_id == call.worker_id,
+        MESSAGES.c.worker_id == worker_id,
         # Not IN: an expanding parameter cannot be used with executemany.
         or_(*(MESSAGES.c.status == status for status in statuses)),
     )
 
 
-def record_answer(call: Call, answer) -> None:
-    """Write what a provider said about one request, then commit.
+ANSWERED = ("sending", "unknown")
 
-    Statements, not ORM objects: one executemany UPDATE per kind of outcome (accepted,
-    rejected, unanswered), and one commit.
+
+def record_answers(answers: Sequence[tuple[Call, object]]) -> None:
+    """Write what providers said about requests of one worker; the caller commits.
+
+    Statements, not ORM objects, shared by all the answers: one executemany UPDATE per
+    kind of outcome (accepted, rejected, unanswered) and one per account that answered.
     """
-    now = utcnow()
-    ids = [m.local_id for m in call.messages]
-    if isinstance(answer, NotSent):
-        _record_refused(call, answer, now)
+    if not answers:
         return
-    answered = ("sending", "unknown")
-    if isinstance(answer, MaybeSent):
-        log.error("provider %s may have taken %d messages: %s", call.kind, len(ids), answer)
-        db.session.execute(
-            _where_claimed(call, *answered).values(
-                status="unknown", error="maybe_sent", error_detail=answer.detail
-            ),
-            [{"_id": i} for i in ids],
-        )
-    else:
-        accepted = {
-            item.local_id: item.provider_ref for item in answer if isinstance(item, Accepted)
-        }
-        rejected = [item for item in answer if isinstance(item, Rejected)]
-        if accepted:
-            _record_accepted(call, accepted, now)
-        if rejected:
-            db.session.execute(
-                _where_claimed(call, *answered).values(
-                    status="rejected",
-                    error=bindparam("_error"),
-                    error_detail=bindparam("_detail"),
-                    done_at=now,
-                ),
-                [{"_id": r.local_id, "_error": str(r.code), "_detail": r.detail} for r in rejected],
+    now = utcnow()
+    accepted: dict[int, str] = {}
+    rejected: list[Rejected] = []
+    unanswered: list[dict] = []
+    answered: set[int] = set()
+    refused: list[tuple[Call, NotSent]] = []
+    worker_id = answers[0][0].worker_id
+    for call, answer in answers:
+        if isinstance(answer, NotSent):
+            refused.append((call, answer))
+            continue
+        answered.add(call.account_id)
+        if isinstance(answer, MaybeSent):
+            log.error(
+                "provider %s may have taken %d messages: %s", call.kind, len(call.messages), answer
             )
+            unanswered += [
+                {"_id": m.local_id, "_error": "maybe_sent", "_detail": answer.detail}
+                for m in call.messages
+            ]
+            continue
+        heard = set()
+        for item in answer:
+            if isinstance(item, Accepted):
+                accepted[item.local_id] = item.provider_ref
+            else:
+                rejected.append(item)
+            heard.add(item.local_id)
         # A message the provider did not answer for may or may not have been taken.
-        heard = set(accepted) | {r.local_id for r in rejected}
-        unanswered = [{"_id": i} for i in ids if i not in heard]
-        if unanswered:
-            db.session.execute(
-                _where_claimed(call, *answered).values(status="unknown", error="no_answer"),
-                unanswered,
-            )
-        _mark_blacklisted([r.local_id for r in rejected if r.code == ErrorCode.BLOCKED], now)
-    # The account answered: it is not failing (any more).
-    db.session.execute(
-        update(ProviderAccount)
-        .where(
-            ProviderAccount.id == call.account_id,
-            or_(ProviderAccount.failures > 0, ProviderAccount.failing_since.is_not(None)),
+        unanswered += [
+            {"_id": m.local_id, "_error": "no_answer", "_detail": None}
+            for m in call.messages
+            if m.local_id not in heard
+        ]
+    if accepted:
+        _record_accepted(worker_id, accepted, now)
+    if rejected:
+        db.session.execute(
+            _where_claimed(worker_id, *ANSWERED).values(
+                status="rejected",
+                error=bindparam("_error"),
+                error_detail=bindparam("_detail"),
+                done_at=now,
+            ),
+            [{"_id": r.local_id, "_error": str(r.code), "_detail": r.detail} for r in rejected],
         )
-        .values(failures=0, failing_since=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+        _mark_blacklisted([r.local_id for r in rejected if r.code == ErrorCode.BLOCKED], now)
+    if unanswered:
+        db.session.execute(
+            _where_claimed(worker_id, *ANSWERED).values(
+                status="unknown", error=bindparam("_error"), error_detail=bindparam("_detail")
+            ),
+            unanswered,
+        )
+    # The accounts answered: they are not failing (any more).
+    if answered:
+        db.session.execute(
+            update(ProviderAccount)
+            .where(
+                ProviderAccount.id.in_(answered),
+                or_(ProviderAccount.failures > 0, ProviderAccount.failing_since.is_not(None)),
+            )
+            .values(failures=0, failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+    # After that, so that an account refusing in the same round counts as failing.
+    for call, error in refused:
+        _record_refused(call, error, now)
 
 
-def _record_accepted(call: Call, accepted: dict[int, str], now: datetime) -> None:
+def _record_accepted(worker_id: int, accepted: dict[int, str], now: datetime) -> None:
     """``sent`` with the provider's reference: the commonest answer, hence its own path.
 
-    Handed to the driver as one executemany of tuples: for 200 rows a call, SQLAlchemy's
-    per-row parameter processing costs more than the database's own work (as for the
-    outbox, app/messaging/service.py), and it runs while the other send threads wait.
+    Handed to the driver as one executemany of tuples: for thousands of rows a round,
+    SQLAlchemy's per-row parameter processing costs more than the database's own work
+    (as for the outbox, app/messaging/service.py), and it runs while requests wait to
+    be handed over.
     """
     connection = db.session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    stamp = MESSAGES.c.sent_at.type._cached_bind_processor(connection.dialect)
-    sent_at = stamp(now) if stamp else now
+    mark = driver_mark(connection)
+    sent_at = driver_moment(connection, now)
     connection.exec_driver_sql(
         f"UPDATE messages SET status = 'sent', provider_ref = {mark}, sent_at = {mark}"
         f" WHERE id = {mark} AND worker_id = {mark} AND status IN ('sending', 'unknown')",
-        [(ref, sent_at, message_id, call.worker_id) for message_id, ref in accepted.items()],
+        [(ref, sent_at, message_id, worker_id) for message_id, ref in accepted.items()],
     )
 
 
@@ -560,7 +646,7 @@ def _requeue(call: Call, rows: list[dict], error: NotSent) -> None:
     }
     if rows and "_attempts" in rows[0]:
         values.update(attempts=bindparam("_attempts"), next_attempt_at=bindparam("_next"))
-    db.session.execute(_where_claimed(call, "sending").values(**values), rows)
+    db.session.execute(_where_claimed(call.worker_id, "sending").values(**values), rows)
 
 
 def _record_refused(call: Call, error: NotSent, now: datetime) -> None:
@@ -606,21 +692,19 @@ def _record_refused(call: Call, error: NotSent, now: datetime) -> None:
             .values(failing_since=now)
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
 
 
 def _split_refused(call: Call, error: NotSent, now: datetime) -> None:
     """A request refused for one unnamed message: alone, it is rejected; else split it."""
     if len(call.messages) == 1:
         db.session.execute(
-            _where_claimed(call, "sending").values(
+            _where_claimed(call.worker_id, "sending").values(
                 status="rejected", error=str(error.code), error_detail=error.detail, done_at=now
             ),
             [{"_id": call.messages[0].local_id}],
         )
     else:
         _requeue(call, [{"_id": m.local_id} for m in call.messages], error)
-    db.session.commit()
 
 
 # Recovery ----------------------------------------------------------------------------

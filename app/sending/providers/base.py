@@ -22,13 +22,14 @@ reads its provider the same way.
 
 import logging
 import math
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 from urllib.parse import quote_plus
 
 import requests
@@ -96,8 +97,9 @@ class Settings:
     timeout: float = 10.0  # seconds, for connecting and for each read
 
 
-@dataclass(frozen=True)
-class Outgoing:
+class Outgoing(NamedTuple):
+    """One message of a request (a named tuple: a worker makes one for every message)."""
+
     local_id: int  # Vafa's message id; sent as the provider's own id field where it has one
     mobile: str  # canonical +989XXXXXXXXX
     body: str
@@ -324,6 +326,23 @@ def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
+def provider_session(base_url: str | None) -> requests.Session:
+    """A session for one provider address that reads the environment once.
+
+    A session that trusts the environment reads every variable (for proxies, honouring
+    ``NO_PROXY``) and looks for ``~/.netrc`` at each request: in a worker sending 200
+    texts a request, that was a tenth of its CPU per message. Here the proxies and CA
+    bundle the environment names for ``base_url`` are read when the session is made.
+    """
+    session = requests.Session()
+    if base_url:
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.verify = bundle or True
+    session.trust_env = False
+    return session
+
+
 class HttpProvider:
     """Shared transport for HTTP adapters: one session, explicit timeouts, clear failures.
 
@@ -343,7 +362,7 @@ class HttpProvider:
     def __init__(self, settings: Settings, session: requests.Session | None = None):
         self.settings = settings
         self.base_url = (settings.base_url or self.default_base_url).rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session or provider_session(self.base_url)
 
     def request(self, method: str, path: str, *, sending: bool = False, **kwargs):
         uncertain = MaybeSent if sending else NotSent

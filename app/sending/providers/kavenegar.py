@@ -357,6 +357,12 @@ def _match(batch: Sequence[Outgoing], entries: Any) -> list[Accepted | Rejected]
     if not isinstance(entries, list) or len(entries) != len(batch):
         count = len(entries) if isinstance(entries, list) else "no"
         raise MaybeSent(ErrorCode.PROVIDER_ERROR, f"{count} entries for {len(batch)} messages")
+    # The usual answer echoes each receptor as sent, in the order sent: no number to read.
+    if all(
+        isinstance(entry, dict) and entry.get("receptor") == national(message.mobile)
+        for message, entry in zip(batch, entries, strict=True)
+    ):
+        return [_answer(message, entry) for message, entry in zip(batch, entries, strict=True)]
     waiting: dict[str, deque[Outgoing]] = {}
     for message in batch:  # each receptor as sent; the same number twice in the order sent
         waiting.setdefault(canonical(national(message.mobile)), deque()).append(message)
