@@ -75,6 +75,10 @@ MAX_BACKOFF_SECONDS = 300
 # A whole request refused for one of its messages (a bad number, a refused text) that
 # the provider does not name: its messages are sent again one by one, to find it.
 SPLIT_CODES = frozenset({ErrorCode.INVALID_NUMBER, ErrorCode.BAD_MESSAGE})
+# A rate-limit slot at most this many seconds away is waited for by the send thread,
+# after the hand-over: sooner than the dispatcher's next round would come. An account
+# allowing hundreds of requests a second would otherwise let one request leave a round.
+SLOT_WAITED_IN_THREAD = 0.02
 OPT_OUT_WORDS = {"11", "لغو", "لغو11", "ابطال", "stop"}
 OPT_IN_WORDS = {"12"}
 
@@ -201,6 +205,8 @@ class Call:
     worker_id: int
     # Refused before any request: the account's stored key cannot be decrypted.
     refused: NotSent | None = None
+    # When its slot of the rate limit comes (monotonic time): the send thread waits for it.
+    leaves_at: float = 0.0
 
 
 def plan_calls(
@@ -245,43 +251,53 @@ def plan_calls(
     return calls
 
 
-def take_slot(account_id: int) -> tuple[bool, float]:
+def take_slot(account_id: int, ahead: float = 0.0) -> tuple[bool, float]:
     """Try to reserve the moment of one request through the account.
 
     Returns (True, seconds until the reserved moment) or, when the account is booked
-    further ahead than one interval, (False, seconds after which to ask again). The
-    next free moment lives in the account's row, so the limit holds across every worker
-    process (a per-worker limit multiplies with the number of workers); since nobody
-    books more than one interval ahead, a worker that dies leaves at most one interval
-    booked. The row is changed only if nobody changed it since it was read (compare and
-    set; on a clash, read again: the failed UPDATE made this transaction the writer, so
-    the next read sees the winner's value). Commits nothing: the caller commits the
-    reservation, with the hand-over when the moment is now.
+    further ahead than one interval (or ``ahead`` seconds, if longer), (False, seconds
+    after which to ask again). The next free moment lives in the account's row, so the
+    limit holds across every worker process (a per-worker limit multiplies with the
+    number of workers); since nobody books further ahead than that, a worker that dies
+    leaves at most one interval (or ``ahead``) booked. The row is changed only if nobody
+    changed it since it was read (compare and set; on a clash, read again: the failed
+    UPDATE made this transaction the writer, so the next read sees the winner's value).
+    Commits nothing: the caller commits the reservation, with the hand-over when the
+    moment is (nearly) now.
     """
+    connection = db.session.connection()
     while True:
         now = utcnow()
-        booked, per_second = db.session.execute(
-            select(ProviderAccount.next_request_at, ProviderAccount.requests_per_second).where(
-                ProviderAccount.id == account_id
-            )
-        ).one()
+        booked, per_second = connection.execute(_READ_SLOT, {"account": account_id}).one()
         gap = timedelta(seconds=1 / max(per_second, 0.01))
         slot = max(now, booked or now)
-        if slot - now > gap:
-            return False, (slot - now - gap).total_seconds()
-        unchanged = (
-            ProviderAccount.next_request_at.is_(None)
-            if booked is None
-            else ProviderAccount.next_request_at == booked
-        )
-        taken = db.session.execute(
-            update(ProviderAccount)
-            .where(ProviderAccount.id == account_id, unchanged)
-            .values(next_request_at=slot + gap)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if taken:
+        horizon = max(gap, timedelta(seconds=ahead))
+        if slot - now > horizon:
+            return False, (slot - now - horizon).total_seconds()
+        book = _BOOK_FIRST_SLOT if booked is None else _BOOK_SLOT
+        values = {"account": account_id, "booked": booked, "next": slot + gap}
+        if connection.execute(book, values).rowcount:
             return True, (slot - now).total_seconds()
+
+
+# Statements the dispatcher runs for every request, built once: building and compiling
+# an SQLAlchemy statement takes longer than SQLite takes to run it.
+_ACCOUNTS = ProviderAccount.__table__
+_READ_SLOT = select(_ACCOUNTS.c.next_request_at, _ACCOUNTS.c.requests_per_second).where(
+    _ACCOUNTS.c.id == bindparam("account")
+)
+_BOOK_SLOT = (
+    _ACCOUNTS.update()
+    .where(
+        _ACCOUNTS.c.id == bindparam("account"), _ACCOUNTS.c.next_request_at == bindparam("booked")
+    )
+    .values(next_request_at=bindparam("next"))
+)
+_BOOK_FIRST_SLOT = (
+    _ACCOUNTS.update()
+    .where(_ACCOUNTS.c.id == bindparam("account"), _ACCOUNTS.c.next_request_at.is_(None))
+    .values(next_request_at=bindparam("next"))
+)
 
 
 def hand_over(call: Call) -> list[Outgoing]:
@@ -419,6 +435,7 @@ class Dispatcher:
         round, and the calls stay where they were.
         """
         arrived = self._arrived()
+        self._in_flight -= len(arrived)  # their threads are free for the calls leaving now
         try:
             record_answers(arrived)
             leaving, booked, refused = self._hand_over_due()
@@ -426,8 +443,8 @@ class Dispatcher:
         except Exception:
             db.session.rollback()
             self._early = arrived + self._early
+            self._in_flight += len(arrived)
             raise
-        self._in_flight -= len(arrived)
         gone = {id(call) for call in (*leaving, *refused, *(call for _moment, call in booked))}
         self._waiting = deque(call for call in self._waiting if id(call) not in gone)
         self._booked = sorted(
@@ -465,15 +482,16 @@ class Dispatcher:
                 record_answers([(call, call.refused)])
                 refused.append(call)
             elif call.account_id not in held:
-                taken, delay = take_slot(call.account_id)
+                taken, delay = take_slot(call.account_id, SLOT_WAITED_IN_THREAD)
                 if not taken:
                     self._blocked[call.account_id] = now + delay
                     held.add(call.account_id)
-                elif delay:
+                elif delay > SLOT_WAITED_IN_THREAD:
                     booked.append((now + delay, call))
                     held.add(call.account_id)
                 else:
                     call.messages = hand_over(call)
+                    call.leaves_at = now + delay
                     leaving.append(call)
         return leaving, booked, refused
 
@@ -501,6 +519,7 @@ class Dispatcher:
 
     def _send_and_report(self, call: Call) -> None:
         """In a send thread: the request, and its answer passed back to the writer."""
+        time.sleep(max(0.0, call.leaves_at - time.monotonic()))
         try:
             with self.app.app_context():
                 try:
@@ -620,19 +639,27 @@ def record_answers(answers: Sequence[tuple[Call, object]]) -> None:
 def _record_accepted(worker_id: int, accepted: dict[int, str], now: datetime) -> None:
     """``sent`` with the provider's reference: the commonest answer, hence its own path.
 
-    Handed to the driver as one executemany of tuples: for thousands of rows a round,
-    SQLAlchemy's per-row parameter processing costs more than the database's own work
-    (as for the outbox, app/messaging/service.py), and it runs while requests wait to
-    be handed over.
+    One UPDATE joined to the answers as a table of VALUES, written for the driver, per
+    few thousand messages: an executemany would run the statement once per message, and
+    SQLAlchemy's per-row parameter processing would cost more than the database's work
+    (as for the outbox, app/messaging/service.py), while requests wait to be handed over.
     """
     connection = db.session.connection()
     mark = driver_mark(connection)
     sent_at = driver_moment(connection, now)
-    connection.exec_driver_sql(
-        f"UPDATE messages SET status = 'sent', provider_ref = {mark}, sent_at = {mark}"
-        f" WHERE id = {mark} AND worker_id = {mark} AND status IN ('sending', 'unknown')",
-        [(ref, sent_at, message_id, worker_id) for message_id, ref in accepted.items()],
-    )
+    answers = list(accepted.items())
+    for start in range(0, len(answers), 5000):  # SQLite takes 32,766 parameters at most
+        chunk = answers[start : start + 5000]
+        rows = ", ".join(
+            [f"(CAST({mark} AS INTEGER), {mark})"] + [f"({mark}, {mark})"] * (len(chunk) - 1)
+        )
+        connection.exec_driver_sql(
+            f"WITH answers (id, ref) AS (VALUES {rows})"
+            f" UPDATE messages SET status = 'sent', provider_ref = answers.ref, sent_at = {mark}"
+            f" FROM answers WHERE messages.id = answers.id AND messages.worker_id = {mark}"
+            " AND messages.status IN ('sending', 'unknown')",
+            (*(value for answer in chunk for value in answer), sent_at, worker_id),
+        )
 
 
 def _requeue(call: Call, rows: list[dict], error: NotSent) -> None:

@@ -336,6 +336,27 @@ def test_two_processes_noticing_one_expiry_retire_it_once(app, started_campaign,
     assert statuses(campaign) == ["queued"] * 6
 
 
+def test_one_send_thread_takes_each_call_in_turn(app, started_campaign, scripted):
+    # Five texts, three calls of at most two: each answer frees the only thread for the
+    # next call, in the same round that records it.
+    campaign, _ = started_campaign(names=("علی", "مریم", "رضا", "سارا", "نگار"))
+    dispatcher = sending.Dispatcher(concurrency=1)
+    claimed = []
+
+    def run():
+        with app.app_context():
+            claimed.append(dispatcher.dispatch(100))
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(timeout=30)
+    dispatcher.close()
+
+    assert claimed == [5], "the dispatcher finished every call"
+    assert [len(call) for call in scripted.calls] == [2, 2, 1]
+    assert statuses(campaign) == ["sent"] * 5
+
+
 def test_requests_are_handed_over_before_they_leave(started_campaign, scripted):
     campaign, _ = started_campaign(body="حراج")
     seen = []
