@@ -11,13 +11,19 @@ from app.contacts.models import Contact, ContactList, list_members
 from app.contacts.service import own_field_names, own_field_value
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.messaging.text import ATTRIBUTES, Template, count_parts
+from app.messaging.text import ATTRIBUTES, Template, text_parts
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
 from app.sending.policy import SendingPolicy, load_policy, marketing_allowance
 from app.sending.providers.base import ProviderError
-from app.sending.service import adapter_for, retry_unknown
+from app.sending.service import (
+    adapter_for,
+    driver_mark,
+    driver_moment,
+    queued_here,
+    retry_unknown,
+)
 from app.types import utcnow
 
 MATERIALISE_CHUNK = 10_000
@@ -123,7 +129,7 @@ class CampaignText:
         body = self.template.fill(values)
         if self.optout:
             body = self.optout(body)
-        return body, count_parts(body).parts
+        return body, text_parts(body)
 
 
 def estimate(campaign: Campaign) -> Estimate:
@@ -142,13 +148,14 @@ def estimate(campaign: Campaign) -> Estimate:
     )
     recipients = opted_out = parts = 0
     marketing = campaign.marketing
-    for *values, members, members_opted_out in db.session.connection().execute(groups):
-        if marketing:
-            opted_out += members_opted_out
-            members -= members_opted_out
-        if members:
-            recipients += members
-            parts += text.compose(*values)[1] * members
+    for partition in db.session.connection().execute(groups).partitions():
+        for *values, members, members_opted_out in partition:
+            if marketing:
+                opted_out += members_opted_out
+                members -= members_opted_out
+            if members:
+                recipients += members
+                parts += text.compose(*values)[1] * members
     account = campaign.provider
     cost = parts * account.price_per_part
     if account.is_test:
@@ -208,14 +215,12 @@ def materialise(campaign: Campaign) -> int:
         .order_by(Contact.id)
         .limit(MATERIALISE_CHUNK)
     )
-    dialect = db.session.get_bind().dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    mark = driver_mark(db.session.connection())
     insert = (
         f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
         f" VALUES ({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
         " ON CONFLICT (idempotency_key) DO NOTHING"
     )
-    stamp = Message.__table__.c.created_at.type._cached_bind_processor(dialect)
     campaign_id, provider_id, sender = campaign.id, campaign.provider_id, campaign.sender
     marketing = campaign.marketing
     written = 0
@@ -228,7 +233,7 @@ def materialise(campaign: Campaign) -> int:
         if not contacts:
             return written
         capped = _recently_messaged([row[0] for row in contacts], policy) if marketing else ()
-        now = stamp(utcnow())
+        now = driver_moment(db.session.connection(), utcnow())
         rows = []
         for contact_id, mobile, opted_out, *values in contacts:
             body, parts = text.compose(*values)
@@ -257,6 +262,7 @@ def materialise(campaign: Campaign) -> int:
             )
         db.session.connection().exec_driver_sql(insert, rows)
         db.session.commit()
+        queued_here()  # a dispatcher in this process sends them while the rest is written
         written += len(rows)
         done_up_to = contacts[-1][0]
 

@@ -123,11 +123,11 @@ class SendingPolicy:
 
     def with_optout(self, body: str) -> str:
         """The marketing text as sent: the opt-out line appended on a line of its own."""
-        if not self.optout_line or not self.optout_text.strip():
+        line = self.optout_text.strip()
+        if not (self.optout_line and line):
             return body
-        if body.rstrip().endswith(self.optout_text.strip()):
-            return body
-        return f"{body.rstrip()}\n{self.optout_text.strip()}"
+        text = body.rstrip()
+        return body if text.endswith(line) else f"{text}\n{line}"
 
 
 def marketing_allowance(policy: SendingPolicy, now: datetime) -> int | None:

@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -130,6 +130,21 @@ def driver_moment(connection, moment: datetime):
     return process(moment) if process else moment
 
 
+def driver_slices(values: Sequence) -> Iterator[Sequence]:
+    """``values`` in slices of a power of two (at most 1,024), largest first, for
+    statements written for the driver with one placeholder per value.
+
+    The driver keeps each statement it has prepared (sqlite3: 128 per connection, each
+    as large as its text), so statements come in a few sizes, not one for every count:
+    a worker's memory stays flat however many messages pass through it.
+    """
+    start = 0
+    while start < len(values):
+        size = min(1024, 1 << (len(values) - start).bit_length() - 1)
+        yield values[start : start + size]
+        start += size
+
+
 def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: int) -> list:
     """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them,
     in id order, as rows of (id, provider_id, mobile, body, sender, error).
@@ -181,12 +196,14 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
         return []
     connection = db.session.connection()
     mark = driver_mark(connection)
-    claimed = connection.exec_driver_sql(
-        f"UPDATE messages SET status = 'sending', worker_id = {mark}, handed_over_at = NULL"
-        f" WHERE id IN ({', '.join([mark] * len(ids))}) AND status = 'queued'"
-        " RETURNING id, provider_id, mobile, body, sender, error",
-        (worker_id, *ids),
-    ).all()
+    claimed = []
+    for some in driver_slices(ids):
+        claimed += connection.exec_driver_sql(
+            f"UPDATE messages SET status = 'sending', worker_id = {mark}, handed_over_at = NULL"
+            f" WHERE id IN ({', '.join([mark] * len(some))}) AND status = 'queued'"
+            " RETURNING id, provider_id, mobile, body, sender, error",
+            (worker_id, *some),
+        ).all()
     db.session.commit()
     return sorted(claimed, key=itemgetter(0))
 
@@ -308,19 +325,39 @@ def hand_over(call: Call) -> list[Outgoing]:
     """
     connection = db.session.connection()
     mark = driver_mark(connection)
-    ids = [m.local_id for m in call.messages]
-    handed = set(
-        connection.exec_driver_sql(
-            f"UPDATE messages SET handed_over_at = {mark}"
-            f" WHERE id IN ({', '.join([mark] * len(ids))})"
-            f" AND status = 'sending' AND worker_id = {mark} RETURNING id",
-            (driver_moment(connection, utcnow()), *ids, call.worker_id),
-        ).scalars()
-    )
+    now = driver_moment(connection, utcnow())
+    handed = set()
+    for ids in driver_slices([m.local_id for m in call.messages]):
+        handed.update(
+            connection.exec_driver_sql(
+                f"UPDATE messages SET handed_over_at = {mark}"
+                f" WHERE id IN ({', '.join([mark] * len(ids))})"
+                f" AND status = 'sending' AND worker_id = {mark} RETURNING id",
+                (now, *ids, call.worker_id),
+            ).scalars()
+        )
     return [m for m in call.messages if m.local_id in handed]
 
 
 # Dispatching ------------------------------------------------------------------------
+
+# Set when this process queues messages (``vafa run``: the scheduler writes a campaign's
+# outbox while the worker sends it): its dispatchers claim them at once, not at their next
+# turn. Messages another process queues are found at the next turn.
+_queued_here = threading.Event()
+
+
+def queued_here() -> None:
+    """Tell this process's dispatchers that messages are waiting to be claimed."""
+    _queued_here.set()
+
+
+def _idle(stop: threading.Event, until: float) -> None:
+    """Wait until ``until`` (monotonic time), ``stop`` (seen within a fifth of a second),
+    or messages queued by this process."""
+    while not stop.is_set() and time.monotonic() < until:
+        if _queued_here.wait(max(0.0, min(until - time.monotonic(), 0.2))):
+            return
 
 
 class Dispatcher:
@@ -393,6 +430,9 @@ class Dispatcher:
         claimed = 0
         ask_again = 0.0
         while not stop.is_set():
+            if _queued_here.is_set():
+                _queued_here.clear()
+                ask_again = 0.0
             self._round()
             if len(self._waiting) < self.concurrency and time.monotonic() >= ask_again:
                 found = self._claim(self.batch)
@@ -406,7 +446,7 @@ class Dispatcher:
             elif until_idle:
                 break
             else:
-                stop.wait(max(0.0, ask_again - time.monotonic()))
+                _idle(stop, ask_again)
         return claimed
 
     def _busy(self) -> bool:
@@ -419,7 +459,7 @@ class Dispatcher:
                 a.id: a
                 for a in db.session.scalars(
                     select(ProviderAccount).where(
-                        ProviderAccount.id.in_({m.provider_id for m in claimed})
+                        ProviderAccount.id.in_({row[1] for row in claimed})  # provider_id
                     )
                 )
             }
@@ -647,9 +687,7 @@ def _record_accepted(worker_id: int, accepted: dict[int, str], now: datetime) ->
     connection = db.session.connection()
     mark = driver_mark(connection)
     sent_at = driver_moment(connection, now)
-    answers = list(accepted.items())
-    for start in range(0, len(answers), 5000):  # SQLite takes 32,766 parameters at most
-        chunk = answers[start : start + 5000]
+    for chunk in driver_slices(list(accepted.items())):
         rows = ", ".join(
             [f"(CAST({mark} AS INTEGER), {mark})"] + [f"({mark}, {mark})"] * (len(chunk) - 1)
         )
