@@ -11,7 +11,9 @@
 - Both hold a lease (``app.sending.leases``) renewed from a thread of its own; a worker
   that dies leaves claims that go back to the queue when its lease runs out, and a
   worker that sees no scheduler while campaigns are due says so in its log.
-- ``vafa run`` runs the web panel, the scheduler and one worker in one process.
+- ``vafa run`` runs the web panel, the scheduler and one worker in one process: a
+  campaign sent now is started at once (``campaigns.start_soon``), and the worker claims each chunk
+  of its outbox as it is committed (``sending.queued_here``).
 
 Each job opens its own app context: it runs in a thread, without a request.
 """
@@ -23,7 +25,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -152,8 +154,14 @@ class Scheduler(BackgroundScheduler):
         super().start(*args, **kwargs)
         with self.app.app_context():
             self.lease = LeaseKeeper(self.app, "scheduler", _lease())
+        self.app.extensions["vafa.scheduler"] = self
+
+    def start_due_now(self) -> None:
+        """Run the start job now, not at its next tick: a campaign was sent now."""
+        self.modify_job("start_due_campaigns", next_run_time=datetime.now(UTC))
 
     def shutdown(self, wait: bool = True) -> None:
+        self.app.extensions.pop("vafa.scheduler", None)
         super().shutdown(wait)
         if self.lease is not None:
             self.lease.close()

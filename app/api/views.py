@@ -278,6 +278,7 @@ def start(campaign_id: int):
         code = "cannot_start" if was_draft else "invalid_state"
         raise ApiError(409, code, str(error)) from None
     db.session.commit()
+    campaigns.start_soon(campaign)
     return jsonify({"campaign": _one(campaign), "estimate": estimate_json(figures)})
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
+from flask import current_app
 from sqlalchemy import false, func, select, update
 
 from app.contacts.models import Contact, ContactList, list_members
@@ -393,6 +394,15 @@ def start_due_campaigns() -> int:
             _move(campaign.id, ("queued", "held"), "cancelled", done_at=utcnow())
         db.session.commit()
     return len(due)
+
+
+def start_soon(campaign: Campaign) -> None:
+    """After a campaign is confirmed: if it is due now and this process runs the
+    scheduler (``vafa run``), the scheduler starts it at once; a scheduler in another
+    process finds it at its next tick (``VAFA_TICK_SECONDS``)."""
+    scheduler = current_app.extensions.get("vafa.scheduler")
+    if scheduler is not None and campaign.scheduled_at <= utcnow():
+        scheduler.start_due_now()
 
 
 def due_campaigns(now: datetime) -> int:

@@ -151,6 +151,7 @@ def confirm(campaign_id: int):
         flash(str(error), "error")
     else:
         db.session.commit()
+        campaigns.start_soon(item)
         later = item.scheduled_at > utcnow() + timedelta(seconds=30)
         flash(
             _window_wait(item)

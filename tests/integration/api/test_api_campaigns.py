@@ -1,6 +1,8 @@
 """Campaigns through the JSON API: create, estimate, start, watch, control, read messages."""
 
+import dataclasses
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic, sleep
 
 import pytest
 import time_machine
@@ -9,6 +11,7 @@ from flask_babel import gettext
 from integration_support import KEY, in_locale
 from sqlalchemy import func, select, update
 
+from app import jobs
 from app.auth import policy
 from app.contacts.models import ContactList
 from app.extensions import db
@@ -301,6 +304,30 @@ def test_the_estimate_counts_recipients_parts_cost_and_credit(api, shop, scripte
 
 
 # Starting and sending ---------------------------------------------------------------
+
+
+def test_a_campaign_sent_now_starts_at_once_when_the_scheduler_runs_here(
+    app, api, shop, monkeypatch
+):
+    # As under `vafa run`; the start job's next turn is an hour away, so only the nudge
+    # that starting gives it can start the campaign within the test.
+    hourly = tuple(dataclasses.replace(job, every=3600) for job in jobs.SCHEDULER_JOBS)
+    monkeypatch.setattr(jobs, "SCHEDULER_JOBS", hourly)
+    monkeypatch.setitem(app.config, "VAFA_TICK_SECONDS", 3600)
+    later = create(api, scheduled_at=LATER)["id"]
+    now = create(api, audience={"list_id": shop.id})["id"]
+    scheduler = jobs.start_scheduler(app)
+    try:
+        assert api.post(f"/campaigns/{later}/start").status_code == 200
+        assert api.post(f"/campaigns/{now}/start").status_code == 200
+        give_up = monotonic() + 30
+        while api.get(f"/campaigns/{now}").json["status"] == "scheduled":
+            assert monotonic() < give_up, "the campaign was not started"
+            sleep(0.05)
+    finally:
+        scheduler.shutdown()
+    assert api.get(f"/campaigns/{now}").json["totals"]["messages"] == 3
+    assert api.get(f"/campaigns/{later}").json["status"] == "scheduled"
 
 
 def test_a_campaign_from_creation_to_the_handset(app, api, shop):

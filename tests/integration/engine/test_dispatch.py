@@ -413,6 +413,34 @@ def test_a_slow_request_does_not_hold_up_the_others(app, started_campaign, scrip
     assert statuses(campaign) == ["sent"] * 8
 
 
+def test_an_idle_dispatcher_sends_an_outbox_this_process_writes_at_once(
+    app, started_campaign, scripted
+):
+    # As under `vafa run`: the worker found nothing and would look again in an hour;
+    # the scheduler's job then writes a campaign's outbox in the same process.
+    dispatcher = sending.Dispatcher(concurrency=2)
+    stop = threading.Event()
+    claimed = []
+
+    def run():
+        with app.app_context():
+            claimed.append(dispatcher.run(stop, idle_seconds=3600))
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        campaign, _ = started_campaign()
+        deadline = time.monotonic() + 30
+        while statuses(campaign) != ["sent"] * 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        runner.join()
+        dispatcher.close()
+    assert statuses(campaign) == ["sent"] * 3
+    assert claimed == [3], "it stopped within moments, idle"
+
+
 def test_claims_never_overlap(started_campaign, scripted):
     started_campaign(names=[f"n{i}" for i in range(7)])
     first = claim(4, begin_lease("worker", timedelta(seconds=30)))
