@@ -22,7 +22,7 @@ SQLITE = {
 POSTGRESQL = {"mobile": "uq_contacts_mobile", "list": "pk_list_members", "tag": "pk_contact_tags"}
 
 
-def plan(contact_filter: ContactFilter) -> str:
+def plan(contact_filter: ContactFilter, bitmaps_only: bool = False) -> str:
     stmt, key = _ids(contact_filter)
     stmt = stmt.order_by(key.desc()).limit(51)
     connection = db.session.connection()
@@ -31,6 +31,11 @@ def plan(contact_filter: ContactFilter) -> str:
         rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
         return "\n".join(row[-1] for row in rows)
     connection.execute(text("SET LOCAL enable_seqscan = off"))
+    if bitmaps_only:
+        # Nor may it walk the primary key newest first, filtering as it goes: with the
+        # statistics earlier tests leave, it may find that cheapest for a table this
+        # small, and the plan would not say whether the filter's own index is usable.
+        connection.execute(text("SET LOCAL enable_indexscan = off"))
     return "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
 
 
@@ -60,17 +65,9 @@ def index(name: str) -> str:
     ids=lambda value: str(value) if isinstance(value, list) else None,
 )
 def test_each_filter_uses_its_index(app, contact_filter, indexes):
-    shown = plan(contact_filter)
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    shown = plan(contact_filter, bitmaps_only=True)
     for name in indexes:
-        # On a nearly empty table PostgreSQL may answer a number prefix by walking the
-        # primary key backwards, filtering as it goes (an index plan all the same).
-        walks_ids = postgresql and name == "mobile" and "pk_contacts" in shown
-        # With statistics left by earlier tests (a list of thousands), PostgreSQL may walk
-        # the memberships newest contact first through their contact index, filtering by
-        # list: an index plan too, and the one it would choose for a list that large.
-        walks_members = postgresql and name == "list" and "ix_list_members_contact_id" in shown
-        assert index(name) in shown or walks_ids or walks_members, shown
+        assert index(name) in shown, shown
 
 
 def test_the_first_page_reads_contacts_newest_first_without_sorting(app):
