@@ -402,13 +402,17 @@ class Dispatcher:
         """Let the requests in flight finish and record their answers, then end the lease:
         the rest of the claim goes back to the queue."""
         self.pool.shutdown(wait=True)
-        with self.app.app_context():
-            record_answers(self._arrived())
-            db.session.commit()
-            db.session.remove()
-        self._waiting.clear()
-        self._booked.clear()
-        self.lease.close()
+        try:
+            with self.app.app_context():
+                record_answers(self._arrived())
+                db.session.commit()
+                db.session.remove()
+        finally:
+            # Even if the answers could not be written: ending the lease makes the
+            # messages they were about unknown (to be reconciled), not stranded.
+            self._waiting.clear()
+            self._booked.clear()
+            self.lease.close()
 
     def dispatch(self, limit: int) -> int:
         """Claim up to ``limit`` messages once, send them all, record every answer."""

@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -439,6 +440,45 @@ def test_an_idle_dispatcher_sends_an_outbox_this_process_writes_at_once(
         dispatcher.close()
     assert statuses(campaign) == ["sent"] * 3
     assert claimed == [3], "it stopped within moments, idle"
+
+
+def test_a_stopping_dispatcher_that_cannot_write_its_last_answers_still_ends_its_lease(
+    app, started_campaign, scripted, monkeypatch
+):
+    campaign, _ = started_campaign(names=("علی",))
+    answer_now = threading.Event()
+
+    def answer_late(batch):
+        answer_now.wait(30)
+        return [Accepted(m.local_id, f"ref-{m.local_id}") for m in batch]
+
+    scripted.answers.append(answer_late)
+    dispatcher = sending.Dispatcher(concurrency=1)
+    lease = dispatcher.lease.id
+    stop = threading.Event()
+
+    def run():
+        with app.app_context():
+            dispatcher.run(stop, idle_seconds=0.05)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while not scripted.calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    runner.join()
+
+    def database_gone(_answers):
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(sending, "record_answers", database_gone)
+    answer_now.set()
+    with pytest.raises(OSError):
+        dispatcher.close()  # the failure is not hidden
+
+    assert db.session.get(Process, lease) is None
+    assert statuses(campaign) == ["unknown"], "handed over, its answer lost: to reconcile"
 
 
 def test_claims_never_overlap(started_campaign, scripted):
