@@ -2,6 +2,7 @@
 
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,6 +37,26 @@ def dispatch(limit=100) -> int:
         return dispatcher.dispatch(limit)
     finally:
         dispatcher.close()
+
+
+@contextmanager
+def running(app, dispatcher, idle_seconds: float):
+    """``dispatcher.run`` in a thread of its own until the block ends, then stopped;
+    yields a list that receives how many messages it claimed."""
+    stop = threading.Event()
+    claimed: list[int] = []
+
+    def run():
+        with app.app_context():
+            claimed.append(dispatcher.run(stop, idle_seconds=idle_seconds))
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        yield claimed
+    finally:
+        stop.set()
+        runner.join()
 
 
 def claim(limit: int, worker_id: int) -> list:
@@ -390,27 +411,18 @@ def test_a_slow_request_does_not_hold_up_the_others(app, started_campaign, scrip
 
     scripted.answers.append(answer_late)
     dispatcher = sending.Dispatcher(concurrency=2, batch=4)
-    stop = threading.Event()
-
-    def run():
-        with app.app_context():
-            dispatcher.run(stop, idle_seconds=0.1)
-
-    runner = threading.Thread(target=run)
-    runner.start()
-    try:
-        # While the first request waits for its answer, the other thread sends the
-        # rest, claiming ahead, and each answer is written as it comes.
-        deadline = time.monotonic() + 30
-        while statuses(campaign).count("sent") < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sorted(statuses(campaign)) == ["sending"] * 2 + ["sent"] * 6
-        assert all(m.handed_over_at for m in messages(campaign) if m.status == "sending")
-    finally:
-        slow.set()
-        stop.set()
-        runner.join()
-        dispatcher.close()
+    with running(app, dispatcher, idle_seconds=0.1):
+        try:
+            # While the first request waits for its answer, the other thread sends the
+            # rest, claiming ahead, and each answer is written as it comes.
+            deadline = time.monotonic() + 30
+            while statuses(campaign).count("sent") < 6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sorted(statuses(campaign)) == ["sending"] * 2 + ["sent"] * 6
+            assert all(m.handed_over_at for m in messages(campaign) if m.status == "sending")
+        finally:
+            slow.set()
+    dispatcher.close()
     assert statuses(campaign) == ["sent"] * 8
 
 
@@ -420,24 +432,12 @@ def test_an_idle_dispatcher_sends_an_outbox_this_process_writes_at_once(
     # As under `vafa run`: the worker found nothing and would look again in an hour;
     # the scheduler's job then writes a campaign's outbox in the same process.
     dispatcher = sending.Dispatcher(concurrency=2)
-    stop = threading.Event()
-    claimed = []
-
-    def run():
-        with app.app_context():
-            claimed.append(dispatcher.run(stop, idle_seconds=3600))
-
-    runner = threading.Thread(target=run)
-    runner.start()
-    try:
+    with running(app, dispatcher, idle_seconds=3600) as claimed:
         campaign, _ = started_campaign()
         deadline = time.monotonic() + 30
         while statuses(campaign) != ["sent"] * 3 and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        stop.set()
-        runner.join()
-        dispatcher.close()
+    dispatcher.close()
     assert statuses(campaign) == ["sent"] * 3
     assert claimed == [3], "it stopped within moments, idle"
 
@@ -455,19 +455,10 @@ def test_a_stopping_dispatcher_that_cannot_write_its_last_answers_still_ends_its
     scripted.answers.append(answer_late)
     dispatcher = sending.Dispatcher(concurrency=1)
     lease = dispatcher.lease.id
-    stop = threading.Event()
-
-    def run():
-        with app.app_context():
-            dispatcher.run(stop, idle_seconds=0.05)
-
-    runner = threading.Thread(target=run)
-    runner.start()
-    deadline = time.monotonic() + 30
-    while not scripted.calls and time.monotonic() < deadline:
-        time.sleep(0.02)
-    stop.set()
-    runner.join()
+    with running(app, dispatcher, idle_seconds=0.05):
+        deadline = time.monotonic() + 30
+        while not scripted.calls and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def database_gone(_answers):
         raise OSError("the database went away")
