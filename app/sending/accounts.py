@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.crypto import SecretUnreadable, reseal
 from app.extensions import db
+from app.limits import ID_MAX
 from app.persian import ascii_digits, normalize_text
 from app.sending.models import Message, ProviderAccount
 from app.sending.providers import KINDS, provider_class
@@ -228,7 +229,8 @@ def find_account(reference: str) -> ProviderAccount | None:
     """The account an operator names: by its id (``3``, ``۳``) or by its exact name."""
     digits = ascii_digits(reference).strip()
     if digits.isascii() and digits.isdigit():
-        return db.session.get(ProviderAccount, int(digits))
+        # Beyond ID_MAX no account has that id (and the database would refuse the number).
+        return db.session.get(ProviderAccount, int(digits)) if int(digits) <= ID_MAX else None
     name = normalize_text(reference)
     return db.session.scalar(select(ProviderAccount).where(ProviderAccount.name == name))
 

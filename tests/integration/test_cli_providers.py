@@ -258,6 +258,12 @@ def test_edit_of_an_unknown_account_says_so(app):
     assert "No provider account has the id or name 'نیست'" in result.output
 
 
+def test_an_id_no_database_could_hold_is_no_account(app):
+    result = run(app, "edit", "9" * 20, "--rate", "2")
+    assert result.exit_code == 1
+    assert f"No provider account has the id or name '{'9' * 20}'" in result.output
+
+
 def test_a_new_address_needs_the_key_typed_again(app):
     assert add_kavenegar(app, "کاوه").exit_code == 0
     moved = ("edit", "کاوه", "--base-url", "https://proxy.example.com/v1")
