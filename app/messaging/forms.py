@@ -38,8 +38,11 @@ class CampaignForm(FlaskForm):
     def validate_send_date(self, field):
         if self.when.data != "later":
             return
+        typed_date, typed_time = field.data or "", self.send_time.data or ""
         try:
-            self.scheduled_at = parse_jalali_datetime(field.data or "", self.send_time.data or "")
+            if len(typed_date) > 40 or len(typed_time) > 20:  # longer than any date or time
+                raise ValueError("too long")
+            self.scheduled_at = parse_jalali_datetime(typed_date, typed_time)
         except GregorianDate as error:
             raise ValidationError(f"{field.label.text}: {error.reason()}") from None
         except ValueError:

@@ -12,7 +12,7 @@ from app.contacts.models import Contact, ContactList, list_members
 from app.contacts.service import own_field_names, own_field_value
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.messaging.text import ATTRIBUTES, Template, text_parts
+from app.messaging.text import ATTRIBUTES, Template, count_parts
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
@@ -54,7 +54,7 @@ def audience_now(campaign: Campaign) -> int:
     """How many contacts a campaign would go to if it went out now: what a scheduled
     campaign's page and the campaigns list show before its messages are written."""
     if campaign.to_everyone:
-        return db.session.scalar(select(func.count()).select_from(Contact))
+        return audience_size(None)
     return campaign.contact_list.member_count if campaign.contact_list else 0
 
 
@@ -130,7 +130,7 @@ class CampaignText:
         body = self.template.fill(values)
         if self.optout:
             body = self.optout(body)
-        return body, text_parts(body)
+        return body, count_parts(body).parts
 
 
 def estimate(campaign: Campaign) -> Estimate:

@@ -51,28 +51,19 @@ class PartCount:
 
 def count_parts(text: str) -> PartCount:
     """How many SMS parts ``text`` takes, and how many characters it counts as."""
-    length, is_unicode = _length(text)
-    return PartCount(length, parts_of(length, is_unicode), is_unicode)
-
-
-def parts_of(length: int, is_unicode: bool) -> int:
-    """The SMS parts of a text of ``length`` characters (as ``_length`` counts them)."""
-    single, multi = (70, 67) if is_unicode else (160, 153)
-    if length <= single:
-        return 1 if length else 0
-    return math.ceil(length / multi)
-
-
-def text_parts(text: str) -> int:
-    """How many SMS parts ``text`` takes (``count_parts`` for every message sent)."""
-    return parts_of(*_length(text))
-
-
-def _length(text: str) -> tuple[int, bool]:
-    """The characters ``text`` counts as, and whether it must go as UCS-2."""
     if _NOT_GSM.search(text) is None:
-        return len(text) + len(_EXTENSION.findall(text)), False
-    return len(text.encode("utf-16-le")) // 2, True
+        length = len(text) + len(_EXTENSION.findall(text))
+        single, multi, is_unicode = 160, 153, False
+    else:
+        length = len(text.encode("utf-16-le")) // 2
+        single, multi, is_unicode = 70, 67, True
+    if length == 0:
+        parts = 0
+    elif length <= single:
+        parts = 1
+    else:
+        parts = math.ceil(length / multi)
+    return PartCount(length, parts, is_unicode)
 
 
 def unknown_placeholders(body: str, own_fields: Collection[str] = ()) -> list[str]:

@@ -219,10 +219,13 @@ def parse_window(text: str) -> tuple[time, time]:
 def parse_quiet_days(text: str) -> tuple[tuple[int, ...], tuple[date, ...]]:
     """Quiet days typed as ``جمعه، ۱۴۰۵/۰۱/۰۱`` (weekday names and Jalali dates, split by
     commas): the weekdays and the Gregorian days; else QuietDayError saying why."""
+    parts = [part.strip() for part in re.split(r"[,،]", normalize_text(text))]
+    # Counted before any is read: a pasted list of thousands is refused, not parsed.
+    if len([part for part in parts if part]) > MAX_QUIET_DATES + len(WEEKDAYS):
+        raise QuietDayError("too_many")
     weekdays: set[int] = set()
     days: set[date] = set()
-    for part in re.split(r"[,،]", normalize_text(text)):
-        word = part.strip()
+    for word in parts:
         if not word:
             continue
         if _squeezed(word) in _WEEKDAY_NAMES:
@@ -285,8 +288,12 @@ def default_policy(config: Mapping) -> SendingPolicy:
     readers = {
         "VAFA_SENDING_WINDOW": ("window", parse_window, "08:00-22:00"),
         "VAFA_QUIET_DAYS": ("quiet", parse_quiet_days, "جمعه,1405/01/01"),
-        "VAFA_DAILY_CAP": ("daily_cap", _daily_cap, f"0 to {MAX_DAILY_CAP}"),
-        "VAFA_FREQUENCY_CAP_DAYS": ("frequency_cap_days", _cap_days, "0 to 365"),
+        "VAFA_DAILY_CAP": ("daily_cap", _number_up_to(MAX_DAILY_CAP), f"0 to {MAX_DAILY_CAP}"),
+        "VAFA_FREQUENCY_CAP_DAYS": (
+            "frequency_cap_days",
+            _number_up_to(MAX_FREQUENCY_CAP_DAYS),
+            f"0 to {MAX_FREQUENCY_CAP_DAYS}",
+        ),
         "VAFA_OPTOUT_LINE": ("optout_line", parse_switch, "on or off"),
         "VAFA_OPTOUT_TEXT": ("optout_text", _optout_text, "at most 30 characters"),
     }
@@ -306,18 +313,16 @@ def default_policy(config: Mapping) -> SendingPolicy:
     return SendingPolicy(**values)
 
 
-def _cap_days(text: str) -> int:
-    days = int(ascii_digits(text))
-    if not 0 <= days <= MAX_FREQUENCY_CAP_DAYS:
-        raise ValueError("out of range")
-    return days
+def _number_up_to(maximum: int):
+    """A reader of a whole number from 0 to ``maximum`` (Persian digits too)."""
 
+    def read(text: str) -> int:
+        number = int(ascii_digits(text))
+        if not 0 <= number <= maximum:
+            raise ValueError("out of range")
+        return number
 
-def _daily_cap(text: str) -> int:
-    cap = int(ascii_digits(text))
-    if not 0 <= cap <= MAX_DAILY_CAP:
-        raise ValueError("out of range")
-    return cap
+    return read
 
 
 def _optout_text(text: str) -> str:

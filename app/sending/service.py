@@ -865,10 +865,8 @@ def _mark_blacklisted(message_ids: list[int], now: datetime) -> None:
     """An operator blacklist answer means the contact refuses marketing SMS: opt them out."""
     if not message_ids:
         return
-    rows = db.session.execute(
-        select(Message.contact_id, Message.mobile).where(Message.id.in_(message_ids))
-    ).all()
-    for _contact_id, mobile in rows:
+    mobiles = db.session.scalars(select(Message.mobile).where(Message.id.in_(message_ids)))
+    for mobile in mobiles.all():
         set_opt_out(mobile, True, "blacklist", "", now)
 
 
