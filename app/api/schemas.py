@@ -99,6 +99,9 @@ MOBILE_PATTERN = (
     rf"^{_SEP}(?:(?:\+|[0۰٠]{_SEP}[0۰٠]){_SEP}[9۹٩]{_SEP}[8۸٨]{_SEP}|[9۹٩]{_SEP}[8۸٨]{_SEP}"
     rf"|[0۰٠]{_SEP})?[9۹٩](?:{_SEP}{_DIGIT}){{9}}{_SEP}$"
 )
+# A coupon code in a path: Latin letters in any case and digits (Persian ones too), as
+# read off a customer's phone; app.coupons.service.normalize_code reads it.
+COUPON_CODE_PATTERN = r"^[0-9A-Za-z۰-۹٠-٩]{1,20}$"
 _MONTH_DAY = r"/(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])"
 JALALI_DAY = rf"^1[34][0-9]{{2}}{_MONTH_DAY}$"
 _CLOCK = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
