@@ -80,6 +80,13 @@ CampaignStatus = Literal[tuple(CAMPAIGN_STATUS_LABELS)]
 MessageStatus = Literal[STATUSES]
 
 
+class CampaignCoupon(Answer):
+    """How the codes of {کد تخفیف} look (the defaults when the campaign set none)."""
+
+    prefix: str | None
+    length: int
+
+
 class Totals(Answer):
     messages: Count
     waiting: Count = Field(description="queued, sending or held (paused)")
@@ -125,6 +132,7 @@ class Campaign(Answer):
     paused_reason: str | None = Field(description="owner, or the provider error that paused it")
     paused_reason_label: str | None
     paused_detail: str | None
+    coupon: CampaignCoupon
     counts: Counts
     totals: Totals
     scheduled_at: Moment

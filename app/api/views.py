@@ -120,6 +120,10 @@ def campaign_json(
         "paused_reason": campaign.paused_reason,
         "paused_reason_label": _paused_reason_label(campaign.paused_reason),
         "paused_detail": campaign.paused_detail,
+        "coupon": {
+            "prefix": campaign.coupon_prefix,
+            "length": coupons.CouponSettings.of(campaign).length,
+        },
         "counts": {status: counts.get(status, 0) for status in STATUSES},
         "totals": {
             "messages": total,

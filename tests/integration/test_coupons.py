@@ -410,6 +410,31 @@ def test_the_api_answers_404_for_an_unknown_code_and_422_for_a_malformed_one(cli
     assert client.get("/api/v1/coupons/NOSUCH234").status_code == 401
 
 
+def test_a_campaign_made_through_the_api_carries_its_coupon_settings(client, audience, api_headers):
+    payload = {"name": "یلدا", "text": TEXT, "audience": {"all": True}}
+    made = client.post(
+        "/api/v1/campaigns",
+        json={**payload, "coupon": {"prefix": "yalda", "length": 10}},
+        headers=api_headers,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json["coupon"] == {"prefix": "YALDA", "length": 10}
+    plain = client.post("/api/v1/campaigns", json=payload, headers=api_headers)
+    assert plain.json["coupon"] == {"prefix": None, "length": 8}
+
+    refused = client.post(
+        "/api/v1/campaigns",
+        json={**payload, "coupon": {"prefix": "یلدا", "length": 13}},
+        headers=api_headers,
+    )
+    assert refused.status_code == 422
+    problems = {d["field"]: d["message"] for d in refused.json["error"]["details"]}
+    assert problems == {
+        "coupon.prefix": "پیشوند کد فقط می‌تواند حروف لاتین (A تا Z) و رقم داشته باشد.",
+        "coupon.length": "عددی صحیح از ۶ تا ۱۲.",
+    }
+
+
 def test_the_api_document_describes_the_coupon_endpoints(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
     lookup, redeem = paths["/coupons/{code}"]["get"], paths["/coupons/{code}/redeem"]["post"]
