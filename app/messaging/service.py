@@ -229,7 +229,8 @@ def materialise(campaign: Campaign) -> int:
 
     A text with {کد تخفیف} gets a fresh code per message (app/coupons/service.py), in its
     text and in ``coupons``, written with the chunk in the same transaction: a resumed
-    run gives no recipient a second code.
+    run gives no recipient a second code. Skipped messages get one too (every row's text
+    is the text as it would have gone out); the campaign page counts the codes sent.
     """
     policy = load_policy()
     text = CampaignText(campaign, policy, own_field_names())
