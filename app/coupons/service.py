@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import IO
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.contacts.models import Contact
 from app.coupons.models import CODE_MAX, Coupon
@@ -205,11 +205,20 @@ def redeem_coupon(code: str, by: str, note: str | None = None) -> CouponDetails:
 
 
 def redemption_count(campaign_id: int) -> tuple[int, int]:
-    """(codes used, codes sent) of a campaign: sent means handed to the provider."""
+    """(codes used, codes sent) of a campaign.
+
+    Sent: its message was handed to the provider; a code used is counted as sent
+    whatever its message's state says (one whose fate is still being checked, say).
+    """
     used, sent = db.session.execute(
-        select(func.count(Coupon.redeemed_at), func.count(Coupon.id))
-        .join(Message, Message.id == Coupon.message_id)
-        .where(Coupon.campaign_id == campaign_id, Message.status.in_(HANDED_OVER))
+        select(
+            func.count(Coupon.redeemed_at),
+            func.count().filter(
+                or_(Message.status.in_(HANDED_OVER), Coupon.redeemed_at.is_not(None))
+            ),
+        )
+        .outerjoin(Message, Message.id == Coupon.message_id)
+        .where(Coupon.campaign_id == campaign_id)
     ).one()
     return used, sent
 
