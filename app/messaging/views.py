@@ -24,7 +24,14 @@ from app.messaging import bp
 from app.messaging import service as campaigns
 from app.messaging.forms import CampaignForm
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
-from app.messaging.text import PLACEHOLDERS, count_parts, render, unknown_placeholders
+from app.messaging.text import (
+    COUPON,
+    PLACEHOLDERS,
+    Template,
+    count_parts,
+    render,
+    unknown_placeholders,
+)
 from app.persian import (
     ascii_digits,
     show_date,
@@ -174,11 +181,14 @@ def campaign(campaign_id: int):
 
 
 def _coupon_figures(campaign: Campaign) -> dict | None:
-    """How many of a campaign's codes were used, of those sent; None without codes."""
-    if campaign.status == "draft" or not issued_count(campaign.id):
+    """A campaign's codes: how they look and, once written, how many of those sent were
+    used. None for a text without {کد تخفیف}."""
+    issued = issued_count(campaign.id) if campaign.status != "draft" else 0
+    if not issued and COUPON not in Template(campaign.body, own_field_names()).reads:
         return None
-    used, sent = redemption_count(campaign.id)
-    return {"used": used, "sent": sent, "settings": CouponSettings.of(campaign)}
+    settings = CouponSettings.of(campaign)
+    used, sent = redemption_count(campaign.id) if issued else (0, 0)
+    return {"issued": issued, "used": used, "sent": sent, "settings": settings}
 
 
 @bp.post("/<int:campaign_id>/confirm")

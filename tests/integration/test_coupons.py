@@ -351,7 +351,15 @@ def test_two_simultaneous_redemptions_of_one_code_one_wins(app, logged_in, audie
 
 
 def test_the_campaign_page_counts_the_codes_used(logged_in, audience):
+    shown = draft(logged_in, coupon_prefix="YALDA", coupon_length="6")
+    html = logged_in.get(f"/campaigns/{shown.id}").text
+    assert '<bdi dir="ltr">YALDA</bdi> و ۶' in html
+    page = page_text(logged_in.get(f"/campaigns/{shown.id}"))
+    assert re.search(f"YALDA و ۶ نویسهٔ تصادفی، مثل YALDA[{ALPHABET}]{{6}}", page)
+
     campaign = send(logged_in)
+    page = page_text(logged_in.get(f"/campaigns/{campaign.id}"))
+    assert re.search(f"۸ نویسهٔ تصادفی، مثل [{ALPHABET}]{{8}}", page)
     dispatch()
     page = page_text(logged_in.get(f"/campaigns/{campaign.id}"))
     assert "۰ از ۳ کد استفاده شده" in page
