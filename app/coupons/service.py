@@ -101,8 +101,8 @@ def coupon_writer(connection) -> str:
     body) per message.
 
     Each code joins the message that carries it, found by its idempotency key and its
-    text: a message that was already there (a chunk written again after a crash) has
-    another code in its text, so it gets no second one.
+    text: a message that was already there (the insert left it as it was: another run
+    of the same campaign wrote it) has another code in its text, so it gets no second.
     """
     mark = driver_mark(connection)
     return (

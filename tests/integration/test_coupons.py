@@ -30,6 +30,7 @@ from app.persian import persian_digits
 from app.sending import service as sending
 from app.sending.models import Message
 from app.sending.policy import SendingPolicy, save_policy
+from app.sending.service import driver_moment
 
 TEXT = "سلام {نام|مشتری عزیز}، کد تخفیف شما: {کد تخفیف}"
 READABLE = re.compile(f"[{ALPHABET}]+")
@@ -227,6 +228,23 @@ def test_a_start_resumed_after_a_crash_gives_no_recipient_a_second_code(
     assert {c.contact_id: c.code for c in coupons if c.contact_id in before} == before
     for coupon in coupons:
         assert coupon.code in messages[coupon.message_id].body
+
+
+def test_a_message_written_by_another_run_gets_no_second_code(logged_in, audience):
+    """Two runs over the same recipients (the insert keeps the first run's messages):
+    the second run's codes join no message, since none carries them."""
+    campaign = send(logged_in)
+    first = coupons_of(campaign.id)[0]
+    message = messages_of(campaign.id)[first.message_id]
+    connection = db.session.connection()
+    body = message.body.replace(first.code, "SECOND234")
+    now = driver_moment(connection, message.created_at)
+    row = ("SECOND234", campaign.id, message.contact_id, now, message.idempotency_key, body)
+    connection.exec_driver_sql(campaigns.coupon_writer(connection), [row])
+    db.session.commit()
+    assert [c.code for c in coupons_of(campaign.id) if c.contact_id == message.contact_id] == [
+        first.code
+    ]
 
 
 def test_a_code_already_taken_is_drawn_again(logged_in, audience, monkeypatch):
