@@ -48,7 +48,8 @@ class ErrorBody(Answer):
         description="Stable, for scripts: bad_request, unauthorized, invalid_token, "
         "not_found, method_not_allowed, too_large, invalid (422), invalid_state (409: the "
         "campaign's state does not allow it), cannot_start (409: e.g. the credit does not "
-        "cover the campaign), server_error."
+        "cover the campaign), already_redeemed (409: the coupon code was used before), "
+        "server_error."
     )
     message: str = Field(
         description="For people, in Persian (or English with Accept-Language: en)."
@@ -77,6 +78,13 @@ class CampaignProvider(Answer):
 
 CampaignStatus = Literal[tuple(CAMPAIGN_STATUS_LABELS)]
 MessageStatus = Literal[STATUSES]
+
+
+class CampaignCoupon(Answer):
+    """How the codes of {کد تخفیف} look (the defaults when the campaign set none)."""
+
+    prefix: str | None
+    length: int
 
 
 class Totals(Answer):
@@ -124,6 +132,7 @@ class Campaign(Answer):
     paused_reason: str | None = Field(description="owner, or the provider error that paused it")
     paused_reason_label: str | None
     paused_detail: str | None
+    coupon: CampaignCoupon
     counts: Counts
     totals: Totals
     scheduled_at: Moment
@@ -261,3 +270,24 @@ class PurchaseBatchResult(Answer):
     created: Count
     duplicates: Count
     purchases: list[PurchaseResult] = Field(description="One per item sent, in order.")
+
+
+class Coupon(Answer):
+    """A coupon code, the message it went out in, and whether it was used."""
+
+    code: str = Field(examples=["NOWRUZ7K2MPQ9A"])
+    campaign_id: int | None
+    campaign_name: str | None
+    contact_id: int | None = Field(description="null once the contact was deleted")
+    contact_name: str | None
+    mobile: MobileOut | None = Field(description="The number the code was sent to")
+    message_id: int | None
+    sent_at: Moment = Field(description="When the provider took the message; null before")
+    sent_at_jalali: Jalali
+    created_at: Moment
+    created_at_jalali: Jalali
+    redeemed: bool
+    redeemed_at: Moment
+    redeemed_at_jalali: Jalali
+    redeemed_by: str | None = Field(description='A user\'s email, or "API: <token name>"')
+    note: str | None

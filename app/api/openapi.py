@@ -24,8 +24,12 @@ ERROR_RESPONSES = {
         "says where), or nested too deeply.",
     ),
     401: ("Unauthorized", "No token, or an unknown or revoked one."),
-    404: ("NotFound", "No such campaign (or contact)."),
-    409: ("Conflict", "The campaign's state (or credit) does not allow it."),
+    404: ("NotFound", "No such campaign (or contact, or coupon code)."),
+    409: (
+        "Conflict",
+        "The campaign's state (or credit) does not allow it; or the coupon code was "
+        "already used (already_redeemed).",
+    ),
     413: ("TooLarge", "The body is larger than the API takes (VAFA_MAX_API_BODY)."),
     422: (
         "Invalid",
@@ -141,6 +145,22 @@ OPERATIONS = {
         "answer": (200, a.PurchaseBatchResult, "What became of each item"),
         "errors": (400, 401, 413, 422),
     },
+    ("/coupons/{code}", "get"): {
+        "operationId": "getCoupon",
+        "summary": "A coupon code: whose it is, which campaign, when sent, whether used",
+        "description": "The code in any case, with Persian digits if typed so.",
+        "answer": (200, a.Coupon, "The coupon"),
+        "errors": (401, 404, 422),
+    },
+    ("/coupons/{code}/redeem", "post"): {
+        "operationId": "redeemCoupon",
+        "summary": "Mark a coupon code used (once)",
+        "description": "Of two redemptions of one code, however close together, exactly "
+        "one succeeds; the other gets 409 already_redeemed, whose message says when the "
+        "code was used. No body.",
+        "answer": (200, a.Coupon, "The coupon, now used"),
+        "errors": (401, 404, 409, 422),
+    },
 }
 
 PATH_PARAMETERS = {
@@ -156,6 +176,13 @@ PATH_PARAMETERS = {
         "required": True,
         "description": "Any common form of the number: 09121234567, +989121234567",
         "schema": {"type": "string", "pattern": s.MOBILE_PATTERN},
+    },
+    "code": {
+        "name": "code",
+        "in": "path",
+        "required": True,
+        "description": "A coupon code, any case: NOWRUZ7K2MPQ9A",
+        "schema": {"type": "string", "pattern": s.COUPON_CODE_PATTERN},
     },
 }
 
@@ -247,8 +274,8 @@ def document() -> dict:
             "title": "Vafa API",
             "version": "1",
             "description": (
-                "Campaigns, contacts and purchases of the Vafa SMS panel, for a shop's own "
-                "scripts and checkout.\n\n"
+                "Campaigns, contacts, purchases and coupon codes of the Vafa SMS panel, for a "
+                "shop's own scripts and checkout.\n\n"
                 "Every request but this document needs `Authorization: Bearer <token>`; "
                 "make a token in the panel (Settings → API tokens) or with "
                 "`vafa api-token create NAME`. Bodies are JSON, at most VAFA_MAX_API_BODY "

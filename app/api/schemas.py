@@ -61,6 +61,7 @@ from app.contacts.service import (
     check_own_fields,
     own_field_names,
 )
+from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX
 from app.extensions import db
 from app.limits import ID_MAX
 from app.messaging.text import unknown_placeholders
@@ -99,6 +100,9 @@ MOBILE_PATTERN = (
     rf"^{_SEP}(?:(?:\+|[0۰٠]{_SEP}[0۰٠]){_SEP}[9۹٩]{_SEP}[8۸٨]{_SEP}|[9۹٩]{_SEP}[8۸٨]{_SEP}"
     rf"|[0۰٠]{_SEP})?[9۹٩](?:{_SEP}{_DIGIT}){{9}}{_SEP}$"
 )
+# A coupon code in a path: Latin letters in any case and digits (Persian ones too), as
+# read off a customer's phone; app.coupons.service.normalize_code reads it.
+COUPON_CODE_PATTERN = r"^[0-9A-Za-z۰-۹٠-٩]{1,20}$"
 _MONTH_DAY = r"/(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])"
 JALALI_DAY = rf"^1[34][0-9]{{2}}{_MONTH_DAY}$"
 _CLOCK = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
@@ -139,6 +143,7 @@ _BOUNDS = {
     "after_id": (0, ID_MAX),
     "list_id": (1, ID_MAX),
     "provider_account_id": (1, ID_MAX),
+    "length": (LENGTH_MIN, LENGTH_MAX),  # a coupon code's random part
 }
 
 
@@ -541,6 +546,35 @@ def _campaign_text(text: str) -> str:
     return text
 
 
+class CouponShape(Strict):
+    """How the codes {کد تخفیف} puts in each message look: prefix, then random characters."""
+
+    MESSAGES: ClassVar = {
+        "prefix": _l("The code prefix may hold only Latin letters (A to Z) and digits."),
+    }
+
+    prefix: Annotated[
+        str,
+        Field(
+            max_length=PREFIX_MAX,
+            pattern=r"^[A-Za-z0-9]*$",
+            description="Latin letters (stored in capitals) and digits; may be empty.",
+            examples=["YALDA"],
+        ),
+        AfterValidator(str.upper),
+    ] = ""
+    length: Annotated[
+        int,
+        Field(
+            ge=LENGTH_MIN,
+            le=LENGTH_MAX,
+            description="Random characters after the prefix, from "
+            "23456789ABCDEFGHJKMNPQRSTUVWXYZ (no 0, O, 1, I or L).",
+        ),
+        Whole,
+    ] = LENGTH_DEFAULT
+
+
 class NewCampaign(Strict):
     """A campaign to create, as a draft."""
 
@@ -564,7 +598,8 @@ class NewCampaign(Strict):
             pattern=NOT_BLANK,
             description="The message, with placeholders: {نام}, {نام خانوادگی}, {نام کامل}, "
             "{first_name}, {last_name}, {full_name} and the shop's own fields; a fallback "
-            "for empty values after a bar: {نام|مشتری عزیز}.",
+            "for empty values after a bar: {نام|مشتری عزیز}. {کد تخفیف} (or {coupon}) puts "
+            "a discount code of its own in each message (see coupon).",
             examples=["سلام {نام|مشتری عزیز}، تخفیف یلدا تا جمعه"],
         ),
         AfterValidator(_campaign_text),
@@ -586,6 +621,9 @@ class NewCampaign(Strict):
         True,
         description="Marketing messages keep to the sending window, skip opted-out contacts "
         "and the frequency cap, and carry the opt-out line.",
+    )
+    coupon: CouponShape = Field(
+        None, description="The codes of {کد تخفیف}; default: no prefix, 8 characters."
     )
 
     _account: ProviderAccount | None = PrivateAttr(None)
@@ -639,6 +677,8 @@ class NewCampaign(Strict):
             "sender": self.sender,
             "scheduled_at": self.scheduled_at,
             "marketing": self.marketing,
+            "coupon_prefix": (self.coupon.prefix or None) if self.coupon else None,
+            "coupon_length": self.coupon.length if self.coupon else None,
         }
 
 

@@ -19,6 +19,7 @@ from app.api.schemas import (
 from app.api.service import authenticate
 from app.contacts.importing import RowError, parse_mobile, store_contacts, store_purchases
 from app.contacts.models import Contact
+from app.coupons import service as coupons
 from app.extensions import db
 from app.limits import BodyRefused, read_json
 from app.messaging import service as campaigns
@@ -119,6 +120,10 @@ def campaign_json(
         "paused_reason": campaign.paused_reason,
         "paused_reason_label": _paused_reason_label(campaign.paused_reason),
         "paused_detail": campaign.paused_detail,
+        "coupon": {
+            "prefix": campaign.coupon_prefix,
+            "length": coupons.CouponSettings.of(campaign).length,
+        },
         "counts": {status: counts.get(status, 0) for status in STATUSES},
         "totals": {
             "messages": total,
@@ -483,3 +488,63 @@ def record_purchases():
             ],
         }
     )
+
+
+# Coupons -----------------------------------------------------------------------------
+
+
+def coupon_json(details: coupons.CouponDetails) -> dict:
+    coupon = details.coupon
+    return {
+        "code": coupon.code,
+        "campaign_id": coupon.campaign_id,
+        "campaign_name": details.campaign_name,
+        "contact_id": coupon.contact_id,
+        "contact_name": details.contact_name,
+        "mobile": details.mobile,
+        "message_id": coupon.message_id,
+        "sent_at": iso(details.sent_at),
+        "sent_at_jalali": jalali_datetime(details.sent_at) if details.sent_at else None,
+        **_times(coupon, "created_at"),
+        "redeemed": details.redeemed,
+        **_times(coupon, "redeemed_at"),
+        "redeemed_by": coupon.redeemed_by,
+        "note": coupon.note,
+    }
+
+
+def _coupon_code(typed: str) -> str:
+    code = coupons.normalize_code(typed)
+    if code is None:
+        raise ApiError(
+            422,
+            "invalid",
+            _("This is not a coupon code."),
+            [problem("code", _("A code has only Latin letters and digits."))],
+        )
+    return code
+
+
+@bp.get("/coupons/<code>")
+def get_coupon(code: str):
+    code = _coupon_code(code)
+    details = coupons.find_coupon(code)
+    if details is None:
+        raise ApiError(404, "not_found", _("There is no coupon with the code %(code)s.", code=code))
+    return jsonify(coupon_json(details))
+
+
+@bp.post("/coupons/<code>/redeem")
+def redeem_coupon(code: str):
+    """Mark a code used; of two simultaneous redemptions one wins, the other gets 409."""
+    code = _coupon_code(code)
+    try:
+        details = coupons.redeem_coupon(code, _token_label())
+    except coupons.UnknownCoupon as error:
+        db.session.rollback()
+        raise ApiError(404, "not_found", str(error)) from None
+    except coupons.AlreadyRedeemed as error:
+        db.session.rollback()
+        raise ApiError(409, "already_redeemed", str(error)) from None
+    db.session.commit()
+    return jsonify(coupon_json(details))

@@ -117,6 +117,14 @@ ENDPOINTS: dict[str, Rule] = {
     "messaging.confirm": CAMPAIGNS,
     "messaging.progress": CAMPAIGNS,
     "messaging.control": _campaign_control,
+    # Coupon codes. Redeeming is CONTACTS work: whoever serves customers at the counter
+    # types the code a customer shows, and the page names that customer (name, number),
+    # which CONTACTS already lets them see; composing campaigns is not needed for that.
+    "coupons.lookup": CONTACTS,
+    "coupons.redeem": CONTACTS,
+    # A campaign's codes with names and numbers: a report, as its delivery log is.
+    "coupons.export_csv": REPORTS,
+    "coupons.export_xlsx": REPORTS,
     # Reports.
     "reports.messages": REPORTS,
     "reports.messages_csv": REPORTS,
@@ -148,6 +156,8 @@ ENDPOINTS: dict[str, Rule] = {
     "api.get_contact": API,
     "api.upsert_contacts": API,
     "api.record_purchases": API,
+    "api.get_coupon": API,
+    "api.redeem_coupon": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

@@ -1,13 +1,15 @@
 from datetime import datetime
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.contacts.service import own_field_names
-from app.messaging.text import unknown_placeholders
-from app.persian import GregorianDate, parse_jalali_datetime
+from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX, PREFIX_PATTERN
+from app.messaging.text import COUPON, Template, unknown_placeholders
+from app.persian import GregorianDate, ascii_digits, parse_jalali_datetime, show_number
 from app.types import utcnow
 
 
@@ -20,8 +22,15 @@ class CampaignForm(FlaskForm):
     when = RadioField(_l("When"), default="now")
     send_date = StringField(_l("Date (Jalali)"))
     send_time = StringField(_l("Time (Tehran)"))
+    # The codes of {کد تخفیف}: read only when the text has it.
+    coupon_prefix = StringField(_l("Code prefix (optional)"), validators=[Length(max=40)])
+    coupon_length = StringField(
+        _l("Random characters after the prefix"), default=str(LENGTH_DEFAULT)
+    )
 
     scheduled_at: datetime | None = None
+    # What the coupon fields hold once checked: (prefix, length), None for the defaults.
+    coupon_settings: tuple[str | None, int | None] = (None, None)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -34,6 +43,43 @@ class CampaignForm(FlaskForm):
             raise ValidationError(
                 _l("Unknown placeholder: %(names)s", names="، ".join(f"{{{n}}}" for n in unknown))
             )
+
+    def has_coupon(self) -> bool:
+        """Does the text put a coupon code in each message?"""
+        return COUPON in Template(self.body.data or "", own_field_names()).reads
+
+    def validate_coupon_prefix(self, field):
+        if not self.has_coupon():
+            return
+        prefix = ascii_digits(field.data or "").strip().upper()
+        if len(prefix) > PREFIX_MAX:
+            raise ValidationError(
+                _(
+                    "The code prefix can have at most %(max)s letters and digits.",
+                    max=show_number(PREFIX_MAX),
+                )
+            )
+        if not PREFIX_PATTERN.fullmatch(prefix):
+            raise ValidationError(
+                _("The code prefix may hold only Latin letters (A to Z) and digits.")
+            )
+        self.coupon_settings = (prefix or None, self.coupon_settings[1])
+
+    def validate_coupon_length(self, field):
+        if not self.has_coupon():
+            return
+        typed = ascii_digits(field.data or "").strip()
+        if not typed:
+            return  # the default
+        if not typed.isdigit() or not LENGTH_MIN <= int(typed) <= LENGTH_MAX:
+            raise ValidationError(
+                _(
+                    "The random part of a code has from %(min)s to %(max)s characters.",
+                    min=show_number(LENGTH_MIN),
+                    max=show_number(LENGTH_MAX),
+                )
+            )
+        self.coupon_settings = (self.coupon_settings[0], int(typed))
 
     def validate_send_date(self, field):
         if self.when.data != "later":

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import ContactList
@@ -45,6 +45,10 @@ class Campaign(db.Model):
     # Marketing messages respect the sending window, opt-outs and the frequency cap,
     # and carry the opt-out line.
     marketing: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Coupon codes for {کد تخفیف} in the text: a fixed prefix (A–Z, 0–9) and the length of
+    # the random part; empty means the defaults (app/coupons/service.py: CouponSettings).
+    coupon_prefix: Mapped[str | None] = mapped_column(String(8))
+    coupon_length: Mapped[int | None] = mapped_column(SmallInteger)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     # Why the campaign is paused: an error code (see ERROR_LABELS) or "owner".
     paused_reason: Mapped[str | None] = mapped_column(String(32))

@@ -7,12 +7,14 @@ from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import false, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.contacts.models import Contact, ContactList, list_members
 from app.contacts.service import own_field_names, own_field_value
+from app.coupons.service import CouponSettings, coupon_writer, fresh_codes
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.messaging.text import ATTRIBUTES, Template, count_parts
+from app.messaging.text import ATTRIBUTES, COUPON, Template, count_parts
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
@@ -28,6 +30,9 @@ from app.sending.service import (
 from app.types import utcnow
 
 MATERIALISE_CHUNK = 10_000
+# A chunk whose new coupon code another process took in the same instant is written
+# again with fresh codes; this many times before giving up (it would take a miracle).
+COUPON_RETRIES = 5
 
 
 def audience_query(list_id: int | None):
@@ -73,8 +78,14 @@ def create_campaign(
     scheduled_at: datetime | None,
     created_by_id: int | None,
     marketing: bool = True,
+    coupon_prefix: str | None = None,
+    coupon_length: int | None = None,
 ) -> Campaign:
-    """Record a draft campaign; it starts once the owner confirms the estimate."""
+    """Record a draft campaign; it starts once the owner confirms the estimate.
+
+    ``coupon_prefix`` and ``coupon_length`` shape the codes of {کد تخفیف} (None: the
+    defaults); the form checks them (app/messaging/forms.py).
+    """
     campaign = Campaign(
         name=name,
         body=body,
@@ -84,6 +95,8 @@ def create_campaign(
         provider_id=provider_id,
         sender=sender,
         marketing=marketing,
+        coupon_prefix=coupon_prefix or None,
+        coupon_length=coupon_length,
         status="draft",
         scheduled_at=scheduled_at or utcnow(),
         created_by_id=created_by_id,
@@ -119,18 +132,32 @@ class CampaignText:
 
     def __init__(self, campaign: Campaign, policy: SendingPolicy, own_fields: Collection[str]):
         self.template = Template(campaign.body, own_fields)
+        reads = self.template.reads
+        # Where the recipient's coupon code goes among the values the text reads; it is
+        # made for each message, not read from the contact. None: the text has none.
+        self.coupon_at = reads.index(COUPON) if COUPON in reads else None
+        self.coupons = CouponSettings.of(campaign) if self.coupon_at is not None else None
+        self._sample = self.coupons.sample() if self.coupons else None
         self.columns = [
             getattr(Contact, value) if value in ATTRIBUTES else own_field_value(value)
-            for value in self.template.reads
+            for value in reads
+            if value != COUPON
         ]
         self.optout = policy.with_optout if campaign.marketing else None
         self.compose = lru_cache(maxsize=4096)(self._compose)
 
     def _compose(self, *values) -> tuple[str, int]:
-        body = self.template.fill(values)
-        if self.optout:
-            body = self.optout(body)
+        # With a coupon: a code of the campaign's width stands in for each recipient's
+        # own (codes are Latin letters and digits of one length: the same parts).
+        body = self.render(values, self._sample)
         return body, count_parts(body).parts
+
+    def render(self, values, coupon: str | None = None) -> str:
+        """The text as sent for these contact values (in the order of ``columns``)."""
+        if self.coupon_at is not None:
+            values = [*values[: self.coupon_at], coupon, *values[self.coupon_at :]]
+        body = self.template.fill(values)
+        return self.optout(body) if self.optout else body
 
 
 def estimate(campaign: Campaign) -> Estimate:
@@ -199,6 +226,11 @@ def materialise(campaign: Campaign) -> int:
     The rows go to the database driver as one executemany of tuples per chunk: for a
     million recipients, SQLAlchemy's per-row parameter processing would cost more than
     the database's own work (as for imports, app/contacts/importing/storing.py).
+
+    A text with {کد تخفیف} gets a fresh code per message (app/coupons/service.py), in its
+    text and in ``coupons``, written with the chunk in the same transaction: a resumed
+    run gives no recipient a second code. Skipped messages get one too (every row's text
+    is the text as it would have gone out); the campaign page counts the codes sent.
     """
     policy = load_policy()
     text = CampaignText(campaign, policy, own_field_names())
@@ -224,20 +256,27 @@ def materialise(campaign: Campaign) -> int:
     )
     campaign_id, provider_id, sender = campaign.id, campaign.provider_id, campaign.sender
     marketing = campaign.marketing
-    written = 0
+    written = retries = 0
     while True:
         # Each commit reloads the campaign: the owner may pause or cancel it meanwhile.
         if campaign.status == "cancelled":
             return written
         waiting = "held" if campaign.status == "paused" else "queued"
-        contacts = db.session.connection().execute(chunk.where(Contact.id > done_up_to)).all()
+        connection = db.session.connection()
+        contacts = connection.execute(chunk.where(Contact.id > done_up_to)).all()
         if not contacts:
             return written
         capped = _recently_messaged([row[0] for row in contacts], policy) if marketing else ()
-        now = driver_moment(db.session.connection(), utcnow())
-        rows = []
-        for contact_id, mobile, opted_out, *values in contacts:
+        now = driver_moment(connection, utcnow())
+        # A text with {کد تخفیف}: each message gets a code of its own, in its text.
+        codes = fresh_codes(connection, text.coupons, len(contacts)) if text.coupons else None
+        rows, coupons = [], []
+        for index, (contact_id, mobile, opted_out, *values) in enumerate(contacts):
             body, parts = text.compose(*values)
+            key = f"campaign:{campaign_id}:{contact_id}"
+            if codes is not None:
+                body = text.render(values, codes[index])
+                coupons.append((codes[index], campaign_id, contact_id, now, key, body))
             skip = None
             if marketing and opted_out:
                 skip = "opted_out"
@@ -256,12 +295,22 @@ def materialise(campaign: Campaign) -> int:
                     "skipped" if skip else waiting,
                     skip,
                     now if skip else None,
-                    f"campaign:{campaign_id}:{contact_id}",
+                    key,
                     0,
                     now,
                 )
             )
-        db.session.connection().exec_driver_sql(insert, rows)
+        connection.exec_driver_sql(insert, rows)
+        if coupons:
+            try:
+                connection.exec_driver_sql(coupon_writer(connection), coupons)
+            except IntegrityError:
+                # Another process took one of these codes since they were checked.
+                db.session.rollback()
+                retries += 1
+                if retries > COUPON_RETRIES:
+                    raise
+                continue
         db.session.commit()
         queued_here()  # a dispatcher in this process sends them while the rest is written
         written += len(rows)

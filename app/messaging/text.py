@@ -36,8 +36,13 @@ PLACEHOLDERS = {
     "first_name": ("first_name",),
     "last_name": ("last_name",),
     "full_name": ("first_name", "last_name"),
+    # The recipient's own discount code: made for each message as it is written
+    # (app/coupons/service.py), not read from the contact.
+    "کد تخفیف": ("coupon",),
+    "coupon": ("coupon",),
 }
 ATTRIBUTES = ("first_name", "last_name")
+COUPON = "coupon"
 
 _PLACEHOLDER = re.compile(r"\{([^{}|]+?)(?:\|([^{}]*))?\}")
 
@@ -114,12 +119,17 @@ class Template:
             ]
         )
 
-    def render(self, contact) -> str:
-        """The text ``contact`` receives (any object with the contact's attributes)."""
+    def render(self, contact, coupon: str | None = None) -> str:
+        """The text ``contact`` receives (any object with the contact's attributes), with
+        ``coupon`` as its discount code."""
         own = getattr(contact, "fields", None) or {}
         return self.fill(
             [
-                getattr(contact, value, None) if value in ATTRIBUTES else own.get(value)
+                coupon
+                if value == COUPON
+                else getattr(contact, value, None)
+                if value in ATTRIBUTES
+                else own.get(value)
                 for value in self.reads
             ]
         )
@@ -130,10 +140,10 @@ def _literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def render(body: str, contact, own_fields: Collection[str] = ()) -> str:
+def render(body: str, contact, own_fields: Collection[str] = (), coupon: str | None = None) -> str:
     """The text one contact receives: each placeholder replaced, or its fallback.
 
     A name that is neither Vafa's nor one of ``own_fields`` is left as written (the
     compose form refuses such texts; the preview shows them as they are).
     """
-    return Template(body, own_fields).render(contact)
+    return Template(body, own_fields).render(contact, coupon)

@@ -9,13 +9,37 @@ from sqlalchemy import select
 from app.auth.audit import record_audit
 from app.contacts.models import Contact
 from app.contacts.service import all_lists, own_field_names
+from app.coupons.service import (
+    LENGTH_DEFAULT,
+    LENGTH_MAX,
+    LENGTH_MIN,
+    PREFIX_MAX,
+    PREFIX_PATTERN,
+    CouponSettings,
+    issued_count,
+    redemption_count,
+)
 from app.extensions import db
 from app.messaging import bp
 from app.messaging import service as campaigns
 from app.messaging.forms import CampaignForm
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
-from app.messaging.text import PLACEHOLDERS, count_parts, render, unknown_placeholders
-from app.persian import show_date, show_digits, show_mobile, show_number, to_tehran
+from app.messaging.text import (
+    COUPON,
+    PLACEHOLDERS,
+    Template,
+    count_parts,
+    render,
+    unknown_placeholders,
+)
+from app.persian import (
+    ascii_digits,
+    show_date,
+    show_digits,
+    show_mobile,
+    show_number,
+    to_tehran,
+)
 from app.sending.accounts import all_accounts
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS
 from app.sending.policy import WEEKDAY_LABELS, load_policy
@@ -67,6 +91,8 @@ def new_campaign():
             sender=sender,
             scheduled_at=form.scheduled_at,
             created_by_id=current_user.id,
+            coupon_prefix=form.coupon_settings[0],
+            coupon_length=form.coupon_settings[1],
         )
         db.session.commit()
         return redirect(url_for("messaging.campaign", campaign_id=campaign.id))
@@ -104,7 +130,7 @@ def preview():
         contact = db.session.scalars(
             campaigns.audience_query(list_id).order_by(Contact.id).offset(offset % size).limit(1)
         ).first()
-    text = render(body, contact, own_field_names()) if contact else body
+    text = render(body, contact, own_field_names(), _sample_coupon()) if contact else body
     text = load_policy().with_optout(text) if text.strip() else text
     count = count_parts(text)
     return jsonify(
@@ -124,6 +150,18 @@ def preview():
     )
 
 
+def _sample_coupon() -> str:
+    """A code as the compose form's coupon fields would make one (defaults where they
+    are not filled in or not right: the form says what is wrong when it is sent)."""
+    prefix = ascii_digits(request.form.get("coupon_prefix", "")).strip().upper()
+    length = ascii_digits(request.form.get("coupon_length", "")).strip()
+    if len(prefix) > PREFIX_MAX or not PREFIX_PATTERN.fullmatch(prefix):
+        prefix = ""
+    fits = length.isdigit() and LENGTH_MIN <= int(length) <= LENGTH_MAX
+    settings = CouponSettings(prefix, int(length) if fits else LENGTH_DEFAULT)
+    return settings.sample()
+
+
 @bp.get("/<int:campaign_id>")
 def campaign(campaign_id: int):
     item = db.get_or_404(Campaign, campaign_id)
@@ -138,7 +176,19 @@ def campaign(campaign_id: int):
         waiting_for_scheduler=campaigns.waits_for_scheduler(item),
         labels=CAMPAIGN_STATUS_LABELS,
         error_labels=ERROR_LABELS,
+        coupons=_coupon_figures(item),
     )
+
+
+def _coupon_figures(campaign: Campaign) -> dict | None:
+    """A campaign's codes: how they look and, once written, how many of those sent were
+    used. None for a text without {کد تخفیف}."""
+    issued = issued_count(campaign.id) if campaign.status != "draft" else 0
+    if not issued and COUPON not in Template(campaign.body, own_field_names()).reads:
+        return None
+    settings = CouponSettings.of(campaign)
+    used, sent = redemption_count(campaign.id) if issued else (0, 0)
+    return {"issued": issued, "used": used, "sent": sent, "settings": settings}
 
 
 @bp.post("/<int:campaign_id>/confirm")

@@ -76,6 +76,10 @@ if (compose) {
     form.append("body", body.value);
     form.append("list_id", audience.value);
     form.append("offset", offset);
+    for (const name of ["coupon_prefix", "coupon_length"]) {
+      const input = compose.querySelector(`[name="${name}"]`);
+      if (input) form.append(name, input.value);
+    }
     const response = await fetch(compose.dataset.previewUrl, {
       method: "POST", body: form, headers: { "X-CSRFToken": csrfToken() },
     });
@@ -91,7 +95,14 @@ if (compose) {
       : data.characters ? fill(texts.counter, sizes(data.characters, data.parts)) : "";
   }
 
+  // The coupon fields matter only to a text with the coupon placeholder.
+  const couponSettings = document.getElementById("coupon-settings");
+  function showCouponSettings() {
+    if (couponSettings) couponSettings.hidden = !/\{\s*(کد تخفیف|coupon)\s*[|}]/.test(body.value);
+  }
+
   function changed() {
+    showCouponSettings();
     showCount();
     clearTimeout(timer);
     timer = setTimeout(preview, 250);
@@ -99,6 +110,7 @@ if (compose) {
 
   body.addEventListener("input", changed);
   audience.addEventListener("change", () => { offset = 0; changed(); });
+  compose.querySelectorAll("#coupon-settings input").forEach((input) => input.addEventListener("input", changed));
   document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });
   compose.querySelectorAll("[data-insert]").forEach((chip) => {
     chip.addEventListener("click", () => {

@@ -135,6 +135,7 @@ def test_staff_are_refused_every_owner_only_route(app, staff_client):
         "/reports/messages",
         "/reports/messages.csv",
         "/reports/messages.xlsx",
+        "/coupons/",
     ],
 )
 def test_staff_work_with_contacts_imports_campaigns_and_reports(staff_client, url):
@@ -337,11 +338,18 @@ def menu(response) -> set[str]:
 
 
 def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
-    assert menu(staff_client.get("/contacts/")) == {"campaigns", "contacts", "lists", "reports"}
+    assert menu(staff_client.get("/contacts/")) == {
+        "campaigns",
+        "contacts",
+        "lists",
+        "coupons",
+        "reports",
+    }
     assert menu(logged_in.get("/contacts/")) == {
         "campaigns",
         "contacts",
         "lists",
+        "coupons",
         "reports",
         "providers",
         "sending_rules",

@@ -149,7 +149,7 @@ def test_the_first_sender_line_is_the_default(api, scripted):
         ({"name": 12}, "name"),
         ({"text": None}, "text"),
         ({"text": ""}, "text"),
-        ({"text": "سلام {نام} {کد تخفیف}"}, "text"),
+        ({"text": "سلام {نام} {کد ملی}"}, "text"),
         ({"text": "س" * 1001}, "text"),
         ({"audience": None}, "audience"),
         ({"audience": "all"}, "audience"),
