@@ -63,7 +63,7 @@ from app.contacts.service import (
 )
 from app.extensions import db
 from app.limits import ID_MAX
-from app.messaging.text import unknown_placeholders
+from app.messaging.rendering import text_problems
 from app.persian import (
     ascii_digits,
     jalali_month_day,
@@ -534,10 +534,9 @@ SendTime = Annotated[
 
 def _campaign_text(text: str) -> str:
     text = text.replace("\r\n", "\n")
-    unknown = unknown_placeholders(text, own_field_names())
-    if unknown:
-        names = "، ".join(f"{{{n}}}" for n in unknown)
-        raise refuse(_("Unknown placeholder: %(names)s", names=names))
+    problems = text_problems(text)
+    if problems:
+        raise refuse(" ".join(problems))
     return text
 
 
@@ -640,6 +639,88 @@ class NewCampaign(Strict):
             "scheduled_at": self.scheduled_at,
             "marketing": self.marketing,
         }
+
+
+# Templates --------------------------------------------------------------------------
+
+_TEXT_DESCRIPTION = (
+    "With placeholders, Persian or English names: {نام} {first_name}, {نام خانوادگی} "
+    "{last_name}, {نام کامل} {full_name}, {عنوان} {title} («آقای»/«خانم»), {شهر} {city}, "
+    "{تاریخ تولد} {birth_date} (Jalali), {روز تا تولد} {days_to_birthday}, {تاریخ سالگرد} "
+    "{anniversary}, {نام کسب‌وکار} {business_name}, {تاریخ امروز} {today}, and the shop's "
+    "own fields by name; a fallback for empty values after a bar: {نام|مشتری عزیز}."
+)
+
+
+def _template_text(text: str) -> str:
+    """A template's text: placeholders the shop has, braces that open and close."""
+    text = text.replace("\r\n", "\n")
+    problems = text_problems(text)
+    if problems:
+        raise refuse(" ".join(problems))
+    return text
+
+
+TemplateText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=CAMPAIGN_TEXT_MAX,
+        pattern=NOT_BLANK,
+        description=_TEXT_DESCRIPTION,
+        examples=["سلام {عنوان} {نام|مشتری عزیز}، تولدت مبارک!"],
+    ),
+    AfterValidator(_template_text),
+]
+
+
+class RenderRequest(Strict):
+    """A text to render: for one contact, or as a sample."""
+
+    MESSAGES: ClassVar = {
+        "body": _l("Write the message text."),
+        "contact_id": _l("A whole number from 1 up: a contact's id."),
+        "marketing": _l("Must be true or false."),
+    }
+
+    body: TemplateText
+    contact_id: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=ID_MAX,
+            description="The contact to render for; without it, a sample: each placeholder "
+            "shows its fallback, or an example value where it has none.",
+        ),
+        Whole,
+    ] = None
+    marketing: bool = Field(
+        True, description="Count it as a marketing SMS is sent: with the opt-out line."
+    )
+
+    @model_validator(mode="after")
+    def _contact(self):
+        if self.contact_id is not None and db.session.get(Contact, self.contact_id) is None:
+            raise refuse(
+                _("There is no contact with id %(id)s.", id=self.contact_id), at="contact_id"
+            )
+        return self
+
+
+class TemplateIn(Strict):
+    """A template of the library: its name and text."""
+
+    MESSAGES: ClassVar = {
+        "name": _l("Give the template a name."),
+        "body": _l("Write the message text."),
+    }
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=100, pattern=NOT_BLANK),
+        AfterValidator(str.strip),
+    ]
+    body: TemplateText
 
 
 def _digits(value):
@@ -1000,6 +1081,16 @@ def purchases_from_json(payload) -> dict:
 def campaign_from_json(payload) -> dict:
     """The arguments of ``create_campaign`` (without ``created_by_id``), or ``Invalid``."""
     return validate(NewCampaign, payload).arguments()
+
+
+def render_from_json(payload) -> RenderRequest:
+    """What ``POST /templates/render`` asks for, or ``Invalid``."""
+    return validate(RenderRequest, payload)
+
+
+def template_from_json(payload) -> TemplateIn:
+    """A template's name and text, or ``Invalid``."""
+    return validate(TemplateIn, payload)
 
 
 def page_args(args, statuses: bool = False) -> Page:

@@ -117,6 +117,10 @@ ENDPOINTS: dict[str, Rule] = {
     "messaging.confirm": CAMPAIGNS,
     "messaging.progress": CAMPAIGNS,
     "messaging.control": _campaign_control,
+    "messaging.templates": CAMPAIGNS,
+    "messaging.new_template": CAMPAIGNS,
+    "messaging.edit_template": CAMPAIGNS,
+    "messaging.delete_template": CAMPAIGNS,
     # Reports.
     "reports.messages": REPORTS,
     "reports.messages_csv": REPORTS,
@@ -148,6 +152,10 @@ ENDPOINTS: dict[str, Rule] = {
     "api.get_contact": API,
     "api.upsert_contacts": API,
     "api.record_purchases": API,
+    "api.render_template_text": API,
+    "api.list_templates": API,
+    "api.create_template": API,
+    "api.template": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

@@ -5,15 +5,18 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from app.contacts.service import own_field_names
-from app.messaging.text import unknown_placeholders
+from app.messaging.rendering import text_problems
 from app.persian import GregorianDate, parse_jalali_datetime
 from app.types import utcnow
+
+CAMPAIGN_TEXT_MAX = 1000
 
 
 class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=1000)])
+    body = TextAreaField(
+        _l("Message text"), validators=[DataRequired(), Length(max=CAMPAIGN_TEXT_MAX)]
+    )
     list_id = SelectField(_l("Send to"), coerce=int)
     # "account id:sender line"
     route = SelectField(_l("Send through"))
@@ -29,11 +32,9 @@ class CampaignForm(FlaskForm):
         self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
 
     def validate_body(self, field):
-        unknown = unknown_placeholders(field.data or "", own_field_names())
-        if unknown:
-            raise ValidationError(
-                _l("Unknown placeholder: %(names)s", names="، ".join(f"{{{n}}}" for n in unknown))
-            )
+        problems = text_problems(field.data or "")
+        if problems:
+            raise ValidationError(" ".join(problems))
 
     def validate_send_date(self, field):
         if self.when.data != "later":
@@ -51,3 +52,21 @@ class CampaignForm(FlaskForm):
             ) from None
         if self.scheduled_at <= utcnow():
             raise ValidationError(_l("This moment has passed; choose a time in the future."))
+
+
+class TemplateForm(FlaskForm):
+    """A template of the library: a name and a text with placeholders."""
+
+    name = StringField(_l("Template name"), validators=[DataRequired(), Length(max=100)])
+    body = TextAreaField(
+        _l("Message text"), validators=[DataRequired(), Length(max=CAMPAIGN_TEXT_MAX)]
+    )
+
+    def validate_body(self, field):
+        problems = text_problems(field.data or "")
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+class DeleteTemplateForm(FlaskForm):
+    """Deleting a template: the CSRF token and the button."""

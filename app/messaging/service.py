@@ -9,10 +9,11 @@ from flask import current_app
 from sqlalchemy import false, func, select, update
 
 from app.contacts.models import Contact, ContactList, list_members
-from app.contacts.service import own_field_names, own_field_value
+from app.contacts.service import own_field_names
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.messaging.text import ATTRIBUTES, Template, count_parts
+from app.messaging.rendering import column, message_template
+from app.messaging.text import count_parts
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
@@ -118,11 +119,8 @@ class CampaignText:
     """
 
     def __init__(self, campaign: Campaign, policy: SendingPolicy, own_fields: Collection[str]):
-        self.template = Template(campaign.body, own_fields)
-        self.columns = [
-            getattr(Contact, value) if value in ATTRIBUTES else own_field_value(value)
-            for value in self.template.reads
-        ]
+        self.template = message_template(campaign.body, own_fields)
+        self.columns = [column(value) for value in self.template.reads]
         self.optout = policy.with_optout if campaign.marketing else None
         self.compose = lru_cache(maxsize=4096)(self._compose)
 

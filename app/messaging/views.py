@@ -12,12 +12,20 @@ from app.contacts.service import all_lists, own_field_names
 from app.extensions import db
 from app.messaging import bp
 from app.messaging import service as campaigns
-from app.messaging.forms import CampaignForm
-from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
-from app.messaging.text import PLACEHOLDERS, count_parts, render, unknown_placeholders
+from app.messaging.forms import CAMPAIGN_TEXT_MAX, CampaignForm
+from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign, MessageTemplate
+from app.messaging.rendering import (
+    counted,
+    longest_variant,
+    message_template,
+    render_text,
+    sent_text,
+    text_problems,
+)
+from app.messaging.text import PLACEHOLDERS
 from app.persian import show_date, show_digits, show_mobile, show_number, to_tehran
 from app.sending.accounts import all_accounts
-from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS
+from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, ProviderAccount
 from app.sending.policy import WEEKDAY_LABELS, load_policy
 from app.sending.service import default_account
 from app.types import utcnow
@@ -57,6 +65,11 @@ def new_campaign():
         (item.id, f"{item.name} ({show_number(count)})") for item, count in all_lists()
     ]
     form.route.choices = _routes()
+    if request.method == "GET" and (template_id := request.args.get("template", type=int)):
+        # «Use this template»: the compose form starts from the template's text.
+        template = db.session.get(MessageTemplate, template_id) if template_id < 2**31 else None
+        if template is not None:
+            form.name.data, form.body.data = template.name, template.body
     if form.validate_on_submit():
         account_id, sender = form.route.data.split(":", 1)
         campaign = campaigns.create_campaign(
@@ -94,24 +107,35 @@ def new_campaign():
 
 @bp.post("/preview")
 def preview():
-    """The text as one real contact of the audience would receive it."""
-    body = request.form.get("body", "").replace("\r\n", "\n")
+    """The text as one real contact of the audience would receive it, and the longest
+    text anyone in the audience would receive (what the counter shows): the same
+    rendering as the API's POST /api/v1/templates/render (app.messaging.rendering)."""
+    body = request.form.get("body", "").replace("\r\n", "\n")[: CAMPAIGN_TEXT_MAX * 2]
     list_id = request.form.get("list_id", type=int) or None
     offset = max(request.form.get("offset", 0, type=int), 0)
+    audience = campaigns.audience_query(list_id)
     size = campaigns.audience_size(list_id)
     contact = None
     if size:
         contact = db.session.scalars(
-            campaigns.audience_query(list_id).order_by(Contact.id).offset(offset % size).limit(1)
+            audience.order_by(Contact.id).offset(offset % size).limit(1)
         ).first()
-    text = render(body, contact, own_field_names()) if contact else body
-    text = load_policy().with_optout(text) if text.strip() else text
-    count = count_parts(text)
+    own = own_field_names()
+    problems = text_problems(body, own)
+    longest = None
+    if problems:
+        # What is known is filled in; the rest stays as written, braces and all.
+        text = message_template(body, own).render(contact) if contact else body
+        shown = counted(sent_text(text, marketing=True))
+    else:
+        shown = render_text(body, contact)
+        if size and body.strip():
+            longest = _longest(body, audience, request.form.get("route", ""))
     return jsonify(
-        text=text,
-        characters=count.characters,
-        parts=count.parts,
-        unicode=count.unicode,
+        text=shown.text,
+        characters=shown.characters,
+        parts=shown.parts,
+        unicode=shown.unicode,
         audience=size,
         # The number is isolated left-to-right (LRI…PDI): in a Persian sentence its
         # space-separated digit groups would otherwise be laid out in reverse order.
@@ -120,8 +144,28 @@ def preview():
             if contact
             else None
         ),
-        unknown=unknown_placeholders(body, own_field_names()),
+        problems=problems,
+        longest=longest,
     )
+
+
+def _longest(body: str, audience, route: str) -> dict:
+    """The counter's figures: the audience's longest text and its cost through ``route``."""
+    found = longest_variant(body, audience)
+    account_id = route.split(":", 1)[0]
+    account = (
+        db.session.get(ProviderAccount, int(account_id))
+        if account_id.isascii() and account_id.isdigit() and len(account_id) < 10
+        else None
+    )
+    cost = found.rendered.parts * (account.price_per_part if account else 0)
+    return {
+        "characters": found.rendered.characters,
+        "parts": found.rendered.parts,
+        "unicode": found.rendered.unicode,
+        "cost": cost,
+        "cost_shown": show_number(cost),
+    }
 
 
 @bp.get("/<int:campaign_id>")
