@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, case, func, literal, or_
+from sqlalchemy import Integer, and_, case, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -169,12 +169,12 @@ def longest_variant(body: str, audience, marketing: bool = True) -> Longest:
             length = func.length(shown)
             wide = case((length < utf8_length(shown), 1), else_=0)
         elif slot.kind in ("jalali", "title", "days"):
-            present = {
-                "jalali": read[0].is_not(None),
-                "title": read[0].in_(list(TITLES)),
-                "days": ~or_(read[0].is_(None), read[1].is_(None)),
-            }[slot.kind]
-            fixed = {"jalali": DATE_LENGTH, "title": TITLE_LENGTH, "days": DAYS_LENGTH}[slot.kind]
+            if slot.kind == "jalali":
+                present, fixed = read[0].is_not(None), DATE_LENGTH
+            elif slot.kind == "title":
+                present, fixed = read[0].in_(list(TITLES)), TITLE_LENGTH
+            else:
+                present, fixed = and_(read[0].is_not(None), read[1].is_not(None)), DAYS_LENGTH
             length, wide = case((present, fixed), else_=0), literal(1)
         else:
             measures.append(None)  # the same for everyone
