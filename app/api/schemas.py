@@ -532,7 +532,17 @@ SendTime = Annotated[
 ]
 
 
+_TEXT_DESCRIPTION = (
+    "With placeholders, Persian or English names: {نام} {first_name}, {نام خانوادگی} "
+    "{last_name}, {نام کامل} {full_name}, {عنوان} {title} («آقای»/«خانم»), {شهر} {city}, "
+    "{تاریخ تولد} {birth_date} (Jalali), {روز تا تولد} {days_to_birthday}, {تاریخ سالگرد} "
+    "{anniversary}, {نام کسب‌وکار} {business_name}, {تاریخ امروز} {today}, and the shop's "
+    "own fields by name; a fallback for empty values after a bar: {نام|مشتری عزیز}."
+)
+
+
 def _campaign_text(text: str) -> str:
+    """A message text: placeholders the shop has, braces that open and close."""
     text = text.replace("\r\n", "\n")
     problems = text_problems(text)
     if problems:
@@ -561,9 +571,7 @@ class NewCampaign(Strict):
             min_length=1,
             max_length=CAMPAIGN_TEXT_MAX,
             pattern=NOT_BLANK,
-            description="The message, with placeholders: {نام}, {نام خانوادگی}, {نام کامل}, "
-            "{first_name}, {last_name}, {full_name} and the shop's own fields; a fallback "
-            "for empty values after a bar: {نام|مشتری عزیز}.",
+            description=f"The message. {_TEXT_DESCRIPTION}",
             examples=["سلام {نام|مشتری عزیز}، تخفیف یلدا تا جمعه"],
         ),
         AfterValidator(_campaign_text),
@@ -643,24 +651,6 @@ class NewCampaign(Strict):
 
 # Templates --------------------------------------------------------------------------
 
-_TEXT_DESCRIPTION = (
-    "With placeholders, Persian or English names: {نام} {first_name}, {نام خانوادگی} "
-    "{last_name}, {نام کامل} {full_name}, {عنوان} {title} («آقای»/«خانم»), {شهر} {city}, "
-    "{تاریخ تولد} {birth_date} (Jalali), {روز تا تولد} {days_to_birthday}, {تاریخ سالگرد} "
-    "{anniversary}, {نام کسب‌وکار} {business_name}, {تاریخ امروز} {today}, and the shop's "
-    "own fields by name; a fallback for empty values after a bar: {نام|مشتری عزیز}."
-)
-
-
-def _template_text(text: str) -> str:
-    """A template's text: placeholders the shop has, braces that open and close."""
-    text = text.replace("\r\n", "\n")
-    problems = text_problems(text)
-    if problems:
-        raise refuse(" ".join(problems))
-    return text
-
-
 TemplateText = Annotated[
     str,
     Field(
@@ -670,7 +660,7 @@ TemplateText = Annotated[
         description=_TEXT_DESCRIPTION,
         examples=["سلام {عنوان} {نام|مشتری عزیز}، تولدت مبارک!"],
     ),
-    AfterValidator(_template_text),
+    AfterValidator(_campaign_text),
 ]
 
 

@@ -116,15 +116,21 @@ def sent_text(text: str, marketing: bool) -> str:
     return load_policy().with_optout(text) if marketing and text.strip() else text
 
 
-def render_text(body: str, contact: Contact | None = None, marketing: bool = True) -> Rendered:
+def render_text(
+    body: str,
+    contact: Contact | None = None,
+    marketing: bool = True,
+    own_fields: Collection[str] | None = None,
+) -> Rendered:
     """``body`` as ``contact`` would receive it, or as a sample when no contact is named.
 
     The sample shows each placeholder's fallback where it has one and otherwise an
     example value (EXAMPLE_CONTACT; an own field shows its own name). A marketing text
     ends with the opt-out line, as a campaign sends it. Raises PlaceholderError for
-    unknown or malformed placeholders.
+    unknown or malformed placeholders. ``own_fields``: own_field_names(), when the caller
+    has it (reading it scans the contacts).
     """
-    own = own_field_names()
+    own = own_field_names() if own_fields is None else own_fields
     problems = placeholder_problems(body, own)
     if problems:
         raise PlaceholderError(problems)
@@ -148,7 +154,9 @@ class Longest:
     recipients: int
 
 
-def longest_variant(body: str, audience, marketing: bool = True) -> Longest:
+def longest_variant(
+    body: str, audience, marketing: bool = True, own_fields: Collection[str] | None = None
+) -> Longest:
     """The longest text any contact of ``audience`` (a select of contacts) would receive.
 
     One query reads, for each placeholder, the longest and shortest value across the
@@ -158,7 +166,7 @@ def longest_variant(body: str, audience, marketing: bool = True) -> Longest:
     database's character counts: an emoji inside a contact's name counts once here
     (the estimate of a campaign counts each recipient's own text exactly).
     """
-    template = message_template(body)
+    template = message_template(body, own_fields)
     measures, columns = [], []
     for slot in template.slots:
         read = [column(template.reads[i]) for i in slot.indexes]

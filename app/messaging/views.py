@@ -128,9 +128,9 @@ def preview():
         text = message_template(body, own).render(contact) if contact else body
         shown = counted(sent_text(text, marketing=True))
     else:
-        shown = render_text(body, contact)
+        shown = render_text(body, contact, own_fields=own)
         if size and body.strip():
-            longest = _longest(body, audience, request.form.get("route", ""))
+            longest = _longest(body, audience, request.form.get("route", ""), own)
     return jsonify(
         text=shown.text,
         characters=shown.characters,
@@ -149,9 +149,9 @@ def preview():
     )
 
 
-def _longest(body: str, audience, route: str) -> dict:
+def _longest(body: str, audience, route: str, own_fields: list[str]) -> dict:
     """The counter's figures: the audience's longest text and its cost through ``route``."""
-    found = longest_variant(body, audience)
+    found = longest_variant(body, audience, own_fields=own_fields)
     account_id = route.split(":", 1)[0]
     account = (
         db.session.get(ProviderAccount, int(account_id))
