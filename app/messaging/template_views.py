@@ -72,9 +72,14 @@ def delete_template(template_id: int):
     return redirect(url_for("messaging.templates"))
 
 
-def _chips() -> dict:
-    """The placeholders the editor offers, named in the page's language, and the shop's
-    own fields."""
+def placeholder_chips() -> list[str]:
+    """The placeholders an editor offers: Vafa's, named in the page's language ({نام} in
+    Persian, {first_name} in English), then the shop's own fields — but for one named
+    like Vafa's, which that name shows (Vafa's names come first)."""
     persian = get_locale().language == "fa"
     names = [name for name in PLACEHOLDERS if name.isascii() != persian]
-    return {"placeholders": names + own_field_names()}
+    return names + [name for name in own_field_names() if name not in PLACEHOLDERS]
+
+
+def _chips() -> dict:
+    return {"placeholders": placeholder_chips()}

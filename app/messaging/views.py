@@ -1,7 +1,6 @@
 from datetime import datetime, timedelta
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from app.messaging.rendering import (
     sent_text,
     text_problems,
 )
-from app.messaging.text import PLACEHOLDERS
+from app.messaging.template_views import placeholder_chips
 from app.persian import show_date, show_digits, show_mobile, show_number, to_tehran
 from app.sending.accounts import all_accounts
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, ProviderAccount
@@ -86,13 +85,10 @@ def new_campaign():
     db.session.commit()  # the console account default_account() may have created
     policy, now = load_policy(), utcnow()
     wait = campaigns.wait_for_rules(policy, now, now)
-    lang = get_locale().language
     return render_template(
         "messaging/compose.html",
         form=form,
-        # The names in the page's language: {نام} in Persian, {first_name} in English.
-        placeholders=[name for name in PLACEHOLDERS if name.isascii() != (lang == "fa")]
-        + own_field_names(),
+        placeholders=placeholder_chips(),
         optout=policy,
         window_closed=_(
             "Now is outside the sending window: sent now, it will start at %(time)s on "
