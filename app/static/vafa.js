@@ -31,6 +31,29 @@ document.querySelectorAll("form").forEach((form) => {
   });
 });
 
+// The template editor names an unknown or malformed placeholder as it is typed, with the
+// same check as the compose page (its preview endpoint).
+const templateForm = document.querySelector("form[data-check-url]");
+if (templateForm) {
+  const text = templateForm.querySelector('textarea[name="body"]');
+  const problems = document.getElementById("placeholder-problems");
+  let timer = null;
+  let latest = 0;
+  async function check() {
+    const ticket = ++latest;
+    const form = new FormData();
+    form.append("body", text.value);
+    const response = await fetch(templateForm.dataset.checkUrl, {
+      method: "POST", body: form, headers: { "X-CSRFToken": csrfToken() },
+    });
+    if (!response.ok || ticket !== latest) return;
+    const data = await response.json();
+    problems.textContent = data.problems.join(" ");
+    problems.hidden = data.problems.length === 0;
+  }
+  text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 250); });
+}
+
 // Compose: the live counter and the preview, both rendered by the server (one
 // implementation: app/messaging/rendering.py). The counter counts the longest text anyone
 // in the audience would receive, opt-out line included, and what it costs.

@@ -1,6 +1,7 @@
 """The compose page's counter counts what the recipient gets: the longest text anyone in
 the audience would receive (``{نام}`` as the longest name, the opt-out line included),
-not the placeholder as typed; an unknown placeholder is named before any send.
+not the placeholder as typed; an unknown placeholder is named before any send, in the
+compose form and in the template editor.
 
 In English the counts read "1 part", not "1 parts"; an empty text has none.
 """
@@ -45,6 +46,13 @@ def test_the_counter_counts_the_placeholder_as_the_longest_name(owner_page: Page
     expect(problems).to_be_visible()
     expect(problems).to_have_text("متغیر ناشناخته: {کد}")
     expect(counter).to_have_text("")
+
+    # The template editor checks the same way, as it is typed.
+    page.goto("/campaigns/templates/new")
+    page.locator("#body").fill("سلام {نام")
+    expect(page.locator("#placeholder-problems")).to_have_text(
+        "آکولادِ «{نام» بسته نشده است: هر متغیر با } تمام می‌شود."
+    )
 
 
 def test_the_english_counter_says_one_part_and_nothing_for_an_empty_text(
