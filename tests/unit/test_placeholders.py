@@ -8,6 +8,7 @@ import pytest
 
 from app.messaging.text import PLACEHOLDERS, Template, count_parts, placeholder_problems
 from app.persian import gregorian_date
+from app.sending.policy import SendingPolicy
 
 # 1405/01/10 (a Monday in Farvardin); 1404 is a common year, 1403 a leap year.
 TODAY = gregorian_date(1405, 1, 10)
@@ -209,3 +210,10 @@ def test_an_emoji_is_two_utf16_units():
     count = count_parts("س" * 68 + "🎉")
     assert (count.characters, count.parts, count.unicode) == (70, 1, True)
     assert count_parts("س" * 69 + "🎉").parts == 2
+
+
+def test_the_opt_out_line_pushes_a_full_part_into_a_second():
+    with_optout = SendingPolicy().with_optout  # a line break and «لغو۱۱»: six more
+    assert count_parts("س" * 64).parts == count_parts(with_optout("س" * 64)).parts == 1
+    assert count_parts("س" * 65).parts == 1
+    assert count_parts(with_optout("س" * 65)).parts == 2  # 71
