@@ -164,46 +164,65 @@ def longest_variant(
     as long as the longest value (or the fallback, where some values are empty and the
     fallback is longer) and counted — no contact's text is rendered. Lengths are the
     database's character counts: an emoji inside a contact's name counts once here
-    (the estimate of a campaign counts each recipient's own text exactly).
+    (the estimate of a campaign counts each recipient's own text exactly), and a value
+    outside ASCII counts as Persian.
     """
     template = message_template(body, own_fields)
-    measures, columns = [], []
-    for slot in template.slots:
-        read = [column(template.reads[i]) for i in slot.indexes]
-        if slot.kind == "text":
-            shown = func.coalesce(read[0], "")
-            for more in read[1:]:
-                shown = func.trim(shown + literal(" ") + func.coalesce(more, ""))
-            length = func.length(shown)
-            wide = case((length < utf8_length(shown), 1), else_=0)
-        elif slot.kind in ("jalali", "title", "days"):
-            if slot.kind == "jalali":
-                present, fixed = read[0].is_not(None), DATE_LENGTH
-            elif slot.kind == "title":
-                present, fixed = read[0].in_(list(TITLES)), TITLE_LENGTH
-            else:
-                present, fixed = and_(read[0].is_not(None), read[1].is_not(None)), DAYS_LENGTH
-            length, wide = case((present, fixed), else_=0), literal(1)
-        else:
-            measures.append(None)  # the same for everyone
-            continue
-        measures.append(len(columns))
-        columns += [func.max(length), func.min(length), func.max(wide)]
-    row = db.session.execute(audience.with_only_columns(func.count(), *columns)).one()
-    recipients, figures = row[0], row[1:]
+    # What each slot shows, as (kind, values read); constants are the same for everyone.
+    measured = list(
+        dict.fromkeys(
+            (slot.kind, _reads(template, slot))
+            for slot in template.slots
+            if slot.kind not in ("business", "today")
+        )
+    )
+    recipients, figures = _measure(audience, measured)
     texts = []
-    for slot, show, at in zip(template.slots, template.shows, measures, strict=True):
-        if at is None:
+    for slot, show in zip(template.slots, template.shows, strict=True):
+        if slot.kind in ("business", "today"):
             shown = show(())
             texts.append(shown + slot.tail if shown else slot.fallback)
             continue
-        longest, shortest, wide = (figures[at] or 0, figures[at + 1] or 0, figures[at + 2])
+        longest, shortest, wide = figures[measured.index((slot.kind, _reads(template, slot)))]
         options = [slot.fallback] if shortest == 0 and slot.fallback else []
         if longest:
             options.append(("ب" if wide else "a") * longest + slot.tail)
         texts.append(max(options, key=lambda text: count_parts(text).characters, default=""))
     text = template.fill_slots(texts)
     return Longest(counted(sent_text(text, marketing)), recipients)
+
+
+def _reads(template: Template, slot) -> tuple[str, ...]:
+    """The values a slot shows, by name."""
+    return tuple(template.reads[i] for i in slot.indexes)
+
+
+def _measure(audience, measured: list[tuple[str, tuple[str, ...]]]) -> tuple[int, list]:
+    """How many the audience holds and, for each (kind, reads), the longest and shortest
+    value and whether any is outside ASCII: one query over the audience."""
+    columns = []
+    for kind, reads in measured:
+        read = [column(value) for value in reads]
+        if kind == "text":
+            shown = func.coalesce(read[0], "")
+            for more in read[1:]:
+                shown = func.trim(shown + literal(" ") + func.coalesce(more, ""))
+            length = func.length(shown)
+            wide = case((length < utf8_length(shown), 1), else_=0)
+        else:
+            if kind == "jalali":
+                present, fixed = read[0].is_not(None), DATE_LENGTH
+            elif kind == "title":
+                present, fixed = read[0].in_(list(TITLES)), TITLE_LENGTH
+            else:  # days
+                present, fixed = and_(read[0].is_not(None), read[1].is_not(None)), DAYS_LENGTH
+            length, wide = case((present, fixed), else_=0), literal(1)
+        columns += [func.max(length), func.min(length), func.max(wide)]
+    row = db.session.execute(audience.with_only_columns(func.count(), *columns)).one()
+    figures = [
+        (row[at] or 0, row[at + 1] or 0, row[at + 2]) for at in range(1, len(columns) + 1, 3)
+    ]
+    return row[0], figures
 
 
 class utf8_length(FunctionElement):
