@@ -176,7 +176,10 @@ def longest_variant(
             if slot.kind not in ("business", "today")
         )
     )
-    recipients, figures = _measure(audience, measured)
+    # Whether a value outside ASCII matters: not when the text around it (or the opt-out
+    # line) is Persian already — then every character is one UTF-16 unit either way.
+    around = sent_text(template.fill_slots(["a"] * len(template.slots)), marketing)
+    recipients, figures = _measure(audience, measured, width=not count_parts(around).unicode)
     texts = []
     for slot, show in zip(template.slots, template.shows, strict=True):
         if slot.kind in ("business", "today"):
@@ -197,9 +200,12 @@ def _reads(template: Template, slot) -> tuple[str, ...]:
     return tuple(template.reads[i] for i in slot.indexes)
 
 
-def _measure(audience, measured: list[tuple[str, tuple[str, ...]]]) -> tuple[int, list]:
+def _measure(
+    audience, measured: list[tuple[str, tuple[str, ...]]], width: bool
+) -> tuple[int, list]:
     """How many the audience holds and, for each (kind, reads), the longest and shortest
-    value and whether any is outside ASCII: one query over the audience."""
+    value and whether any is outside ASCII (if ``width``: asking costs a reading of
+    each value's bytes): one query over the audience."""
     columns = []
     for kind, reads in measured:
         read = [column(value) for value in reads]
@@ -208,7 +214,7 @@ def _measure(audience, measured: list[tuple[str, tuple[str, ...]]]) -> tuple[int
             for more in read[1:]:
                 shown = func.trim(shown + literal(" ") + func.coalesce(more, ""))
             length = func.length(shown)
-            wide = case((length < utf8_length(shown), 1), else_=0)
+            wide = case((length < utf8_length(shown), 1), else_=0) if width else literal(1)
         else:
             if kind == "jalali":
                 present, fixed = read[0].is_not(None), DATE_LENGTH
