@@ -291,3 +291,37 @@ class Coupon(Answer):
     redeemed_at_jalali: Jalali
     redeemed_by: str | None = Field(description='A user\'s email, or "API: <token name>"')
     note: str | None
+
+
+class RenderedText(Answer):
+    text: str = Field(description="The text as sent, opt-out line included for marketing.")
+    chars: Count = Field(
+        description="What the operator counts: UTF-16 units in UCS-2 (an emoji is two), "
+        "GSM-7 characters (extension characters such as { € count two)"
+    )
+    encoding: Literal["gsm7", "ucs2"] = Field(
+        description="gsm7: 160 characters in one part, 153 per part beyond; ucs2 (any "
+        "Persian letter): 70, then 67"
+    )
+    parts: Count
+
+
+class MessageTemplate(Answer):
+    id: int
+    name: str
+    body: str
+    key: str | None = Field(
+        description="A built-in's stable key (welcome, birthday, purchase_anniversary, "
+        "yalda, nowruz, winback, survey, discount, order_thanks); null for the owner's own"
+    )
+    builtin: bool = Field(description="Built-ins can be edited but not deleted.")
+    created_at: Moment
+    created_at_jalali: Jalali
+
+
+class TemplateList(Answer):
+    items: list[MessageTemplate]
+
+
+class Deleted(Answer):
+    deleted: Literal[True]

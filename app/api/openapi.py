@@ -24,11 +24,11 @@ ERROR_RESPONSES = {
         "says where), or nested too deeply.",
     ),
     401: ("Unauthorized", "No token, or an unknown or revoked one."),
-    404: ("NotFound", "No such campaign (or contact, or coupon code)."),
+    404: ("NotFound", "No such campaign (or contact, template or coupon code)."),
     409: (
         "Conflict",
-        "The campaign's state (or credit) does not allow it; or the coupon code was "
-        "already used (already_redeemed).",
+        "The campaign's state (or credit) does not allow it; the template is a built-in; "
+        "or the coupon code was already used (already_redeemed).",
     ),
     413: ("TooLarge", "The body is larger than the API takes (VAFA_MAX_API_BODY)."),
     422: (
@@ -38,7 +38,8 @@ ERROR_RESPONSES = {
         "that does not exist, a sender line of another account, a moment that has passed "
         "(or a purchase more than a day ahead), a day missing from the calendar, a number "
         "sent twice in one request, a purchase of a number no contact has, more own "
-        "fields than the shop may have, or a placeholder the shop does not have.",
+        "fields than the shop may have, a placeholder the shop does not have (or a brace "
+        "that is not closed), a contact that does not exist, or a template name taken.",
     ),
 }
 
@@ -161,9 +162,50 @@ OPERATIONS = {
         "answer": (200, a.Coupon, "The coupon, now used"),
         "errors": (401, 404, 409, 422),
     },
+    ("/templates/render", "post"): {
+        "operationId": "renderTemplate",
+        "summary": "A text as a contact (or a sample contact) receives it, and its parts",
+        "description": "The same rendering and counting as the panel's editor and the "
+        "campaigns. An unknown or malformed placeholder is a 422 naming it.",
+        "body": s.RenderRequest,
+        "answer": (200, a.RenderedText, "The text and what it costs in parts"),
+        "errors": (400, 401, 413, 422),
+    },
+    ("/templates", "get"): {
+        "operationId": "listTemplates",
+        "summary": "The template library: built-ins first, then the owner's by name",
+        "answer": (200, a.TemplateList, "Every template"),
+        "errors": (401,),
+    },
+    ("/templates", "post"): {
+        "operationId": "createTemplate",
+        "summary": "Add a template",
+        "body": s.TemplateIn,
+        "answer": (201, a.MessageTemplate, "The template; Location names it."),
+        "errors": (400, 401, 413, 422),
+    },
+    ("/templates/{template_id}", "put"): {
+        "operationId": "updateTemplate",
+        "summary": "Change a template's name and text (a built-in's too)",
+        "body": s.TemplateIn,
+        "answer": (200, a.MessageTemplate, "The template"),
+        "errors": (400, 401, 404, 413, 422),
+    },
+    ("/templates/{template_id}", "delete"): {
+        "operationId": "deleteTemplate",
+        "summary": "Delete one of the owner's templates (409 for a built-in)",
+        "answer": (200, a.Deleted, "Deleted"),
+        "errors": (401, 404, 409),
+    },
 }
 
 PATH_PARAMETERS = {
+    "template_id": {
+        "name": "template_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+    },
     "campaign_id": {
         "name": "campaign_id",
         "in": "path",
@@ -274,8 +316,8 @@ def document() -> dict:
             "title": "Vafa API",
             "version": "1",
             "description": (
-                "Campaigns, contacts, purchases and coupon codes of the Vafa SMS panel, for a "
-                "shop's own scripts and checkout.\n\n"
+                "Campaigns, contacts, purchases, message templates and coupon codes of the "
+                "Vafa SMS panel, for a shop's own scripts and checkout.\n\n"
                 "Every request but this document needs `Authorization: Bearer <token>`; "
                 "make a token in the panel (Settings → API tokens) or with "
                 "`vafa api-token create NAME`. Bodies are JSON, at most VAFA_MAX_API_BODY "

@@ -64,7 +64,7 @@ from app.contacts.service import (
 from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX
 from app.extensions import db
 from app.limits import ID_MAX
-from app.messaging.text import unknown_placeholders
+from app.messaging.rendering import text_problems
 from app.persian import (
     ascii_digits,
     jalali_month_day,
@@ -537,12 +537,23 @@ SendTime = Annotated[
 ]
 
 
+_TEXT_DESCRIPTION = (
+    "With placeholders, Persian or English names: {نام} {first_name}, {نام خانوادگی} "
+    "{last_name}, {نام کامل} {full_name}, {عنوان} {title} («آقای»/«خانم»), {شهر} {city}, "
+    "{تاریخ تولد} {birth_date} (Jalali), {روز تا تولد} {days_to_birthday}, {تاریخ سالگرد} "
+    "{anniversary}, {نام کسب‌وکار} {business_name}, {تاریخ امروز} {today}, {کد تخفیف} "
+    "{coupon} (a discount code of its own in each message; see a campaign's coupon), and "
+    "the shop's own fields by name; a fallback for empty values after a bar: "
+    "{نام|مشتری عزیز}."
+)
+
+
 def _campaign_text(text: str) -> str:
+    """A message text: placeholders the shop has, braces that open and close."""
     text = text.replace("\r\n", "\n")
-    unknown = unknown_placeholders(text, own_field_names())
-    if unknown:
-        names = "، ".join(f"{{{n}}}" for n in unknown)
-        raise refuse(_("Unknown placeholder: %(names)s", names=names))
+    problems = text_problems(text)
+    if problems:
+        raise refuse(" ".join(problems))
     return text
 
 
@@ -596,10 +607,7 @@ class NewCampaign(Strict):
             min_length=1,
             max_length=CAMPAIGN_TEXT_MAX,
             pattern=NOT_BLANK,
-            description="The message, with placeholders: {نام}, {نام خانوادگی}, {نام کامل}, "
-            "{first_name}, {last_name}, {full_name} and the shop's own fields; a fallback "
-            "for empty values after a bar: {نام|مشتری عزیز}. {کد تخفیف} (or {coupon}) puts "
-            "a discount code of its own in each message (see coupon).",
+            description=f"The message. {_TEXT_DESCRIPTION}",
             examples=["سلام {نام|مشتری عزیز}، تخفیف یلدا تا جمعه"],
         ),
         AfterValidator(_campaign_text),
@@ -680,6 +688,70 @@ class NewCampaign(Strict):
             "coupon_prefix": (self.coupon.prefix or None) if self.coupon else None,
             "coupon_length": self.coupon.length if self.coupon else None,
         }
+
+
+# Templates --------------------------------------------------------------------------
+
+TemplateText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=CAMPAIGN_TEXT_MAX,
+        pattern=NOT_BLANK,
+        description=_TEXT_DESCRIPTION,
+        examples=["سلام {عنوان} {نام|مشتری عزیز}، تولدت مبارک!"],
+    ),
+    AfterValidator(_campaign_text),
+]
+
+
+class RenderRequest(Strict):
+    """A text to render: for one contact, or as a sample."""
+
+    MESSAGES: ClassVar = {
+        "body": _l("Write the message text."),
+        "contact_id": _l("A whole number from 1 up: a contact's id."),
+        "marketing": _l("Must be true or false."),
+    }
+
+    body: TemplateText
+    contact_id: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=ID_MAX,
+            description="The contact to render for; without it, a sample: each placeholder "
+            "shows its fallback, or an example value where it has none.",
+        ),
+        Whole,
+    ] = None
+    marketing: bool = Field(
+        True, description="Count it as a marketing SMS is sent: with the opt-out line."
+    )
+
+    @model_validator(mode="after")
+    def _contact(self):
+        if self.contact_id is not None and db.session.get(Contact, self.contact_id) is None:
+            raise refuse(
+                _("There is no contact with id %(id)s.", id=self.contact_id), at="contact_id"
+            )
+        return self
+
+
+class TemplateIn(Strict):
+    """A template of the library: its name and text."""
+
+    MESSAGES: ClassVar = {
+        "name": _l("Give the template a name."),
+        "body": _l("Write the message text."),
+    }
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=100, pattern=NOT_BLANK),
+        AfterValidator(str.strip),
+    ]
+    body: TemplateText
 
 
 def _digits(value):
@@ -1040,6 +1112,16 @@ def purchases_from_json(payload) -> dict:
 def campaign_from_json(payload) -> dict:
     """The arguments of ``create_campaign`` (without ``created_by_id``), or ``Invalid``."""
     return validate(NewCampaign, payload).arguments()
+
+
+def render_from_json(payload) -> RenderRequest:
+    """What ``POST /templates/render`` asks for, or ``Invalid``."""
+    return validate(RenderRequest, payload)
+
+
+def template_from_json(payload) -> TemplateIn:
+    """A template's name and text, or ``Invalid``."""
+    return validate(TemplateIn, payload)
 
 
 def page_args(args, statuses: bool = False) -> Page:

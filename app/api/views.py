@@ -15,6 +15,8 @@ from app.api.schemas import (
     contacts_from_json,
     page_args,
     purchases_from_json,
+    render_from_json,
+    template_from_json,
 )
 from app.api.service import authenticate
 from app.contacts.importing import RowError, parse_mobile, store_contacts, store_purchases
@@ -22,8 +24,10 @@ from app.contacts.models import Contact
 from app.coupons import service as coupons
 from app.extensions import db
 from app.limits import BodyRefused, read_json
+from app.messaging import library
 from app.messaging import service as campaigns
-from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
+from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign, MessageTemplate
+from app.messaging.rendering import render_text
 from app.persian import jalali_date, jalali_datetime
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, STATUSES, Message
 from app.sending.policy import SendingPolicy, load_policy
@@ -548,3 +552,103 @@ def redeem_coupon(code: str):
         raise ApiError(409, "already_redeemed", str(error)) from None
     db.session.commit()
     return jsonify(coupon_json(details))
+
+
+# Templates ---------------------------------------------------------------------------
+
+
+@bp.post("/templates/render")
+def render_template_text():
+    """A text as a contact receives it (or a sample, without ``contact_id``), counted as
+    the operator counts it: the editor's and the campaigns' rendering."""
+    try:
+        request_ = render_from_json(_json_object())
+    except Invalid as error:
+        raise _invalid(error, _("The text could not be rendered; see the details.")) from None
+    contact = db.session.get(Contact, request_.contact_id) if request_.contact_id else None
+    rendered = render_text(request_.body, contact, request_.marketing)
+    return jsonify(
+        {
+            "text": rendered.text,
+            "chars": rendered.characters,
+            "encoding": rendered.encoding,
+            "parts": rendered.parts,
+        }
+    )
+
+
+def template_json(template: MessageTemplate) -> dict:
+    return {
+        "id": template.id,
+        "name": template.name,
+        "body": template.body,
+        "key": template.key,
+        "builtin": template.builtin,
+        **_times(template, "created_at"),
+    }
+
+
+def _template(template_id: int) -> MessageTemplate:
+    template = db.session.get(MessageTemplate, template_id)
+    if template is None:
+        raise ApiError(404, "not_found", _("There is no template with id %(id)s.", id=template_id))
+    return template
+
+
+def _template_fields() -> tuple[str, str]:
+    try:
+        fields = template_from_json(_json_object())
+    except Invalid as error:
+        raise _invalid(error, _("The template was not saved; see the details.")) from None
+    return fields.name, fields.body
+
+
+def _saving_refused(error: library.TemplateError) -> ApiError:
+    return ApiError(
+        422,
+        "invalid",
+        _("The template was not saved; see the details."),
+        [problem(error.field, error.message)],
+    )
+
+
+@bp.get("/templates")
+def list_templates():
+    items = library.all_templates()
+    db.session.commit()  # the built-ins, on first use
+    return jsonify({"items": [template_json(item) for item in items]})
+
+
+@bp.post("/templates")
+def create_template():
+    name, body = _template_fields()
+    library.ensure_builtin_templates()  # a built-in's name is taken before the owner's
+    try:
+        template = library.create_template(name, body)
+    except library.TemplateError as error:
+        raise _saving_refused(error) from None
+    db.session.commit()
+    location = url_for("api.template", template_id=template.id)
+    return jsonify(template_json(template)), 201, {"Location": location}
+
+
+# One view for both methods: with a rule per method, an id beyond ID_MAX (which the
+# converter refuses) would answer 405 for the method whose rule is tried first, not 404.
+@bp.route("/templates/<int:template_id>", methods=["PUT", "DELETE"])
+def template(template_id: int):
+    """PUT: change a template's name and text; DELETE: remove one of the owner's."""
+    found = _template(template_id)
+    if request.method == "DELETE":
+        try:
+            library.delete_template(found)
+        except library.TemplateError as error:
+            raise ApiError(409, "invalid_state", error.message) from None
+        db.session.commit()
+        return jsonify({"deleted": True})
+    name, body = _template_fields()
+    try:
+        library.update_template(found, name, body)
+    except library.TemplateError as error:
+        raise _saving_refused(error) from None
+    db.session.commit()
+    return jsonify(template_json(found))

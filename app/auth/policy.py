@@ -125,6 +125,10 @@ ENDPOINTS: dict[str, Rule] = {
     # A campaign's codes with names and numbers: a report, as its delivery log is.
     "coupons.export_csv": REPORTS,
     "coupons.export_xlsx": REPORTS,
+    "messaging.templates": CAMPAIGNS,
+    "messaging.new_template": CAMPAIGNS,
+    "messaging.edit_template": CAMPAIGNS,
+    "messaging.delete_template": CAMPAIGNS,
     # Reports.
     "reports.messages": REPORTS,
     "reports.messages_csv": REPORTS,
@@ -158,6 +162,10 @@ ENDPOINTS: dict[str, Rule] = {
     "api.record_purchases": API,
     "api.get_coupon": API,
     "api.redeem_coupon": API,
+    "api.render_template_text": API,
+    "api.list_templates": API,
+    "api.create_template": API,
+    "api.template": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
 from app.contacts.phones import InvalidMobile, normalize_mobile
-from app.contacts.preferences import ANNIVERSARY_KINDS
+from app.contacts.preferences import ANNIVERSARY_KINDS, BUSINESS_NAME_MAX
 from app.contacts.service import (
     OWN_FIELD_NAME_MAX,
     OWN_FIELD_VALUE_MAX,
@@ -190,6 +190,9 @@ class TagForm(FlaskForm):
 
 class ContactSettingsForm(FlaskForm):
     anniversary_kind = RadioField(_l("A contact's anniversary is their"))
+    business_name = StringField(
+        _l("Business name"), validators=[Optional(), Length(max=BUSINESS_NAME_MAX)]
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

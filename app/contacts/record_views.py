@@ -20,7 +20,7 @@ from app.contacts.record_forms import (
     split_tags,
 )
 from app.extensions import db
-from app.persian import TEHRAN, show_date, show_mobile, to_tehran
+from app.persian import TEHRAN, normalize_text, show_date, show_mobile, to_tehran
 from app.types import utcnow
 
 
@@ -250,12 +250,16 @@ def delete_contact(contact_id: int):
 @bp.route("/settings", methods=["GET", "POST"])
 def settings():
     form = ContactSettingsForm(
-        data={"anniversary_kind": preferences.anniversary_kind()}
+        data={
+            "anniversary_kind": preferences.anniversary_kind(),
+            "business_name": preferences.business_name(),
+        }
         if request.method == "GET"
         else None
     )
     if form.validate_on_submit():
         preferences.save_anniversary_kind(form.anniversary_kind.data)
+        preferences.save_business_name(normalize_text(form.business_name.data))
         db.session.commit()
         flash(_("The settings are saved."), "success")
         return redirect(url_for("contacts.settings"))

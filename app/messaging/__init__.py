@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("messaging", __name__, url_prefix="/campaigns")
 
-from app.messaging import views  # noqa: E402,F401
+from app.messaging import template_views, views  # noqa: E402,F401

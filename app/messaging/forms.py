@@ -6,16 +6,20 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from app.contacts.service import own_field_names
 from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX, PREFIX_PATTERN
-from app.messaging.text import COUPON, Template, unknown_placeholders
+from app.messaging.rendering import message_template, text_problems
+from app.messaging.text import COUPON
 from app.persian import GregorianDate, ascii_digits, parse_jalali_datetime, show_number
 from app.types import utcnow
+
+CAMPAIGN_TEXT_MAX = 1000
 
 
 class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField(_l("Message text"), validators=[DataRequired(), Length(max=1000)])
+    body = TextAreaField(
+        _l("Message text"), validators=[DataRequired(), Length(max=CAMPAIGN_TEXT_MAX)]
+    )
     list_id = SelectField(_l("Send to"), coerce=int)
     # "account id:sender line"
     route = SelectField(_l("Send through"))
@@ -38,15 +42,13 @@ class CampaignForm(FlaskForm):
         self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
 
     def validate_body(self, field):
-        unknown = unknown_placeholders(field.data or "", own_field_names())
-        if unknown:
-            raise ValidationError(
-                _l("Unknown placeholder: %(names)s", names="، ".join(f"{{{n}}}" for n in unknown))
-            )
+        problems = text_problems(field.data or "")
+        if problems:
+            raise ValidationError(" ".join(problems))
 
     def has_coupon(self) -> bool:
         """Does the text put a coupon code in each message?"""
-        return COUPON in Template(self.body.data or "", own_field_names()).reads
+        return COUPON in message_template(self.body.data or "").reads
 
     def validate_coupon_prefix(self, field):
         if not self.has_coupon():
@@ -97,3 +99,21 @@ class CampaignForm(FlaskForm):
             ) from None
         if self.scheduled_at <= utcnow():
             raise ValidationError(_l("This moment has passed; choose a time in the future."))
+
+
+class TemplateForm(FlaskForm):
+    """A template of the library: a name and a text with placeholders."""
+
+    name = StringField(_l("Template name"), validators=[DataRequired(), Length(max=100)])
+    body = TextAreaField(
+        _l("Message text"), validators=[DataRequired(), Length(max=CAMPAIGN_TEXT_MAX)]
+    )
+
+    def validate_body(self, field):
+        problems = text_problems(field.data or "")
+        if problems:
+            raise ValidationError(" ".join(problems))
+
+
+class DeleteTemplateForm(FlaskForm):
+    """Deleting a template: the CSRF token and the button."""

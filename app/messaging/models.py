@@ -71,3 +71,20 @@ class Campaign(db.Model):
         A draft is not (it starts only once confirmed).
         """
         return self.status in ("scheduled", "preparing", "sending", "paused")
+
+
+class MessageTemplate(db.Model):
+    """A ready message text («قالب پیام») the owner starts a campaign from.
+
+    Built-ins (``builtin``, with a stable ``key``: welcome, birthday…) are written on a
+    fresh install; the owner may edit them but not delete them. The owner's own have no key.
+    """
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,11 +10,12 @@ from sqlalchemy import false, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.contacts.models import Contact, ContactList, list_members
-from app.contacts.service import own_field_names, own_field_value
+from app.contacts.service import own_field_names
 from app.coupons.service import CouponSettings, coupon_writer, fresh_codes
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.messaging.text import ATTRIBUTES, COUPON, Template, count_parts
+from app.messaging.rendering import column, message_template
+from app.messaging.text import COUPON, count_parts
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
@@ -131,18 +132,14 @@ class CampaignText:
     """
 
     def __init__(self, campaign: Campaign, policy: SendingPolicy, own_fields: Collection[str]):
-        self.template = Template(campaign.body, own_fields)
+        self.template = message_template(campaign.body, own_fields)
         reads = self.template.reads
         # Where the recipient's coupon code goes among the values the text reads; it is
         # made for each message, not read from the contact. None: the text has none.
         self.coupon_at = reads.index(COUPON) if COUPON in reads else None
         self.coupons = CouponSettings.of(campaign) if self.coupon_at is not None else None
         self._sample = self.coupons.sample() if self.coupons else None
-        self.columns = [
-            getattr(Contact, value) if value in ATTRIBUTES else own_field_value(value)
-            for value in reads
-            if value != COUPON
-        ]
+        self.columns = [column(value) for value in reads if value != COUPON]
         self.optout = policy.with_optout if campaign.marketing else None
         self.compose = lru_cache(maxsize=4096)(self._compose)
 

@@ -1,7 +1,6 @@
 from datetime import datetime, timedelta
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -22,16 +21,18 @@ from app.coupons.service import (
 from app.extensions import db
 from app.messaging import bp
 from app.messaging import service as campaigns
-from app.messaging.forms import CampaignForm
-from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign
-from app.messaging.text import (
-    COUPON,
-    PLACEHOLDERS,
-    Template,
-    count_parts,
-    render,
-    unknown_placeholders,
+from app.messaging.forms import CAMPAIGN_TEXT_MAX, CampaignForm
+from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign, MessageTemplate
+from app.messaging.rendering import (
+    counted,
+    longest_variant,
+    message_template,
+    render_text,
+    sent_text,
+    text_problems,
 )
+from app.messaging.template_views import placeholder_chips
+from app.messaging.text import COUPON
 from app.persian import (
     ascii_digits,
     show_date,
@@ -41,7 +42,7 @@ from app.persian import (
     to_tehran,
 )
 from app.sending.accounts import all_accounts
-from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS
+from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, ProviderAccount
 from app.sending.policy import WEEKDAY_LABELS, load_policy
 from app.sending.service import default_account
 from app.types import utcnow
@@ -81,6 +82,11 @@ def new_campaign():
         (item.id, f"{item.name} ({show_number(count)})") for item, count in all_lists()
     ]
     form.route.choices = _routes()
+    if request.method == "GET" and (template_id := request.args.get("template", type=int)):
+        # «Use this template»: the compose form starts from the template's text.
+        template = db.session.get(MessageTemplate, template_id) if template_id < 2**31 else None
+        if template is not None:
+            form.name.data, form.body.data = template.name, template.body
     if form.validate_on_submit():
         account_id, sender = form.route.data.split(":", 1)
         campaign = campaigns.create_campaign(
@@ -99,13 +105,10 @@ def new_campaign():
     db.session.commit()  # the console account default_account() may have created
     policy, now = load_policy(), utcnow()
     wait = campaigns.wait_for_rules(policy, now, now)
-    lang = get_locale().language
     return render_template(
         "messaging/compose.html",
         form=form,
-        # The names in the page's language: {نام} in Persian, {first_name} in English.
-        placeholders=[name for name in PLACEHOLDERS if name.isascii() != (lang == "fa")]
-        + own_field_names(),
+        placeholders=placeholder_chips(),
         optout=policy,
         window_closed=_(
             "Now is outside the sending window: sent now, it will start at %(time)s on "
@@ -120,24 +123,36 @@ def new_campaign():
 
 @bp.post("/preview")
 def preview():
-    """The text as one real contact of the audience would receive it."""
-    body = request.form.get("body", "").replace("\r\n", "\n")
+    """The text as one real contact of the audience would receive it, and the longest
+    text anyone in the audience would receive (what the counter shows): the same
+    rendering as the API's POST /api/v1/templates/render (app.messaging.rendering)."""
+    body = request.form.get("body", "").replace("\r\n", "\n")[: CAMPAIGN_TEXT_MAX * 2]
     list_id = request.form.get("list_id", type=int) or None
     offset = max(request.form.get("offset", 0, type=int), 0)
+    audience = campaigns.audience_query(list_id)
     size = campaigns.audience_size(list_id)
     contact = None
     if size:
         contact = db.session.scalars(
-            campaigns.audience_query(list_id).order_by(Contact.id).offset(offset % size).limit(1)
+            audience.order_by(Contact.id).offset(offset % size).limit(1)
         ).first()
-    text = render(body, contact, own_field_names(), _sample_coupon()) if contact else body
-    text = load_policy().with_optout(text) if text.strip() else text
-    count = count_parts(text)
+    own = own_field_names()
+    problems = text_problems(body, own)
+    coupon = _sample_coupon()
+    longest = None
+    if problems:
+        # What is known is filled in; the rest stays as written, braces and all.
+        text = message_template(body, own).render(contact, coupon) if contact else body
+        shown = counted(sent_text(text, marketing=True))
+    else:
+        shown = render_text(body, contact, own_fields=own, coupon=coupon)
+        if size and body.strip():
+            longest = _longest(body, audience, request.form.get("route", ""), own, coupon)
     return jsonify(
-        text=text,
-        characters=count.characters,
-        parts=count.parts,
-        unicode=count.unicode,
+        text=shown.text,
+        characters=shown.characters,
+        parts=shown.parts,
+        unicode=shown.unicode,
         audience=size,
         # The number is isolated left-to-right (LRI…PDI): in a Persian sentence its
         # space-separated digit groups would otherwise be laid out in reverse order.
@@ -146,7 +161,8 @@ def preview():
             if contact
             else None
         ),
-        unknown=unknown_placeholders(body, own_field_names()),
+        problems=problems,
+        longest=longest,
     )
 
 
@@ -160,6 +176,25 @@ def _sample_coupon() -> str:
     fits = length.isdigit() and LENGTH_MIN <= int(length) <= LENGTH_MAX
     settings = CouponSettings(prefix, int(length) if fits else LENGTH_DEFAULT)
     return settings.sample()
+
+
+def _longest(body: str, audience, route: str, own_fields: list[str], coupon: str) -> dict:
+    """The counter's figures: the audience's longest text and its cost through ``route``."""
+    found = longest_variant(body, audience, own_fields=own_fields, coupon=coupon)
+    account_id = route.split(":", 1)[0]
+    account = (
+        db.session.get(ProviderAccount, int(account_id))
+        if account_id.isascii() and account_id.isdigit() and len(account_id) < 10
+        else None
+    )
+    cost = found.rendered.parts * (account.price_per_part if account else 0)
+    return {
+        "characters": found.rendered.characters,
+        "parts": found.rendered.parts,
+        "unicode": found.rendered.unicode,
+        "cost": cost,
+        "cost_shown": show_number(cost),
+    }
 
 
 @bp.get("/<int:campaign_id>")
@@ -184,7 +219,7 @@ def _coupon_figures(campaign: Campaign) -> dict | None:
     """A campaign's codes: how they look and, once written, how many of those sent were
     used. None for a text without {کد تخفیف}."""
     issued = issued_count(campaign.id) if campaign.status != "draft" else 0
-    if not issued and COUPON not in Template(campaign.body, own_field_names()).reads:
+    if not issued and COUPON not in message_template(campaign.body).reads:
         return None
     settings = CouponSettings.of(campaign)
     used, sent = redemption_count(campaign.id) if issued else (0, 0)

@@ -17,30 +17,58 @@ document.querySelectorAll("[data-select-all]").forEach((box) => {
   });
 });
 
-// Compose: live part count (mirrors app/messaging/text.py) and a server-rendered preview.
+// Placeholder chips put their placeholder into the form's message text, at the cursor.
+document.querySelectorAll("form").forEach((form) => {
+  const text = form.querySelector('textarea[name="body"]');
+  form.querySelectorAll("[data-insert]").forEach((chip) => {
+    chip.addEventListener("click", () => {
+      const start = text.selectionStart ?? text.value.length;
+      const end = text.selectionEnd ?? start;
+      text.setRangeText(chip.dataset.insert, start, end, "end");
+      text.focus();
+      text.dispatchEvent(new Event("input"));
+    });
+  });
+});
+
+// The template editor names an unknown or malformed placeholder as it is typed, with the
+// same check as the compose page (its preview endpoint).
+const templateForm = document.querySelector("form[data-check-url]");
+if (templateForm) {
+  const text = templateForm.querySelector('textarea[name="body"]');
+  const problems = document.getElementById("placeholder-problems");
+  let timer = null;
+  let latest = 0;
+  async function check() {
+    const ticket = ++latest;
+    const form = new FormData();
+    form.append("body", text.value);
+    const response = await fetch(templateForm.dataset.checkUrl, {
+      method: "POST", body: form, headers: { "X-CSRFToken": csrfToken() },
+    });
+    if (!response.ok || ticket !== latest) return;
+    const data = await response.json();
+    problems.textContent = data.problems.join(" ");
+    problems.hidden = data.problems.length === 0;
+  }
+  text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 250); });
+}
+
+// Compose: the live counter and the preview, both rendered by the server (one
+// implementation: app/messaging/rendering.py). The counter counts the longest text anyone
+// in the audience would receive, opt-out line included, and what it costs.
 const compose = document.getElementById("compose");
 if (compose) {
   const texts = JSON.parse(document.getElementById("compose-texts").textContent);
   const toPersian = (value) => texts.digits
     ? String(value).replace(/\d/g, (d) => "۰۱۲۳۴۵۶۷۸۹"[d]) : String(value);
   const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
-  const GSM = new Set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà");
-  const GSM_EXTENSION = new Set("^{}\\[~]|€\f");
-
-  function countParts(text) {
-    const chars = [...text];
-    const gsm = chars.every((c) => GSM.has(c) || GSM_EXTENSION.has(c));
-    const length = gsm ? chars.reduce((n, c) => n + (GSM_EXTENSION.has(c) ? 2 : 1), 0)
-      : text.length; // JS strings are UTF-16: an emoji counts two, as for the operator
-    const [single, multi] = gsm ? [160, 153] : [70, 67];
-    const parts = length === 0 ? 0 : length <= single ? 1 : Math.ceil(length / multi);
-    return { length, parts, gsm };
-  }
 
   const body = compose.querySelector('textarea[name="body"]');
   const audience = compose.querySelector('select[name="list_id"]');
+  const route = compose.querySelector('select[name="route"]');
   const counter = document.getElementById("counter");
+  const problems = document.getElementById("placeholder-problems");
   const previewText = document.getElementById("preview-text");
   const previewContact = document.getElementById("preview-contact");
   const previewParts = document.getElementById("preview-parts");
@@ -48,26 +76,19 @@ if (compose) {
   let timer = null;
   let latest = 0; // only the answer to the newest request is shown
 
-  // What is sent: marketing texts end with the opt-out line (as SendingPolicy.with_optout).
-  function outgoing(text) {
-    const line = texts.optout.trim();
-    if (!line || !text.trim() || text.trimEnd().endsWith(line)) return text;
-    return `${text.trimEnd()}\n${line}`;
-  }
-
   // "1 part", "2 parts": texts.parts holds the form for one and the form for any other.
   const counted = (forms, num) => fill(forms[num === 1 ? 0 : 1], { num: toPersian(num) });
   const sizes = (characters, parts) => ({
     characters: counted(texts.characters, characters), parts: counted(texts.parts, parts),
   });
 
-  function showCount() {
-    const count = countParts(outgoing(body.value));
-    counter.dataset.characters = count.length;
-    counter.dataset.parts = count.parts;
-    // An empty text has no encoding yet.
-    counter.textContent = count.length ? fill(texts.template, sizes(count.length, count.parts)) +
-      " — " + (count.gsm ? texts.gsm : texts.unicode) : "";
+  function showCount(longest) {
+    counter.dataset.characters = longest ? longest.characters : 0;
+    counter.dataset.parts = longest ? longest.parts : 0;
+    counter.textContent = longest
+      ? `${fill(texts.longest, sizes(longest.characters, longest.parts))} — ${
+        longest.unicode ? texts.unicode : texts.gsm} — ${fill(texts.cost, { cost: longest.cost_shown })}`
+      : "";
   }
 
   async function preview() {
@@ -75,6 +96,7 @@ if (compose) {
     const form = new FormData();
     form.append("body", body.value);
     form.append("list_id", audience.value);
+    form.append("route", route ? route.value : "");
     form.append("offset", offset);
     for (const name of ["coupon_prefix", "coupon_length"]) {
       const input = compose.querySelector(`[name="${name}"]`);
@@ -86,13 +108,15 @@ if (compose) {
     if (!response.ok) return;
     const data = await response.json();
     if (ticket !== latest) return;
+    problems.textContent = data.problems.join(" ");
+    problems.hidden = data.problems.length === 0;
+    showCount(data.longest);
     previewText.textContent = data.text;
     previewContact.textContent = data.contact
       ? fill(texts.for, { contact: data.contact, audience: toPersian(data.audience) })
       : texts.nobody;
-    previewParts.textContent = data.unknown.length
-      ? fill(texts.unknown, { names: data.unknown.map((n) => `{${n}}`).join("، ") })
-      : data.characters ? fill(texts.counter, sizes(data.characters, data.parts)) : "";
+    previewParts.textContent = data.characters && !data.problems.length
+      ? fill(texts.counter, sizes(data.characters, data.parts)) : "";
   }
 
   // The coupon fields matter only to a text with the coupon placeholder.
@@ -103,7 +127,6 @@ if (compose) {
 
   function changed() {
     showCouponSettings();
-    showCount();
     clearTimeout(timer);
     timer = setTimeout(preview, 250);
   }
@@ -111,16 +134,8 @@ if (compose) {
   body.addEventListener("input", changed);
   audience.addEventListener("change", () => { offset = 0; changed(); });
   compose.querySelectorAll("#coupon-settings input").forEach((input) => input.addEventListener("input", changed));
+  if (route) route.addEventListener("change", changed);
   document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });
-  compose.querySelectorAll("[data-insert]").forEach((chip) => {
-    chip.addEventListener("click", () => {
-      const start = body.selectionStart ?? body.value.length;
-      const end = body.selectionEnd ?? start;
-      body.setRangeText(chip.dataset.insert, start, end, "end");
-      body.focus();
-      changed();
-    });
-  });
 
   const schedule = document.getElementById("schedule");
   const syncSchedule = () => {

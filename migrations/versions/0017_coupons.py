@@ -5,7 +5,7 @@ message of a text with {کد تخفیف} carries its own code, kept in ``coupons
 campaign, message and contact it went to, and when and by whom it was redeemed.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-01 13:30:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -250,8 +250,9 @@ def test_preview_of_a_latin_text_without_the_opt_out_line(logged_in, audience):
 
 def test_preview_reports_unknown_placeholders(logged_in, audience):
     data = preview(logged_in, "{نام} {کد} {code}")
-    assert data["unknown"] == ["کد", "code"]
+    assert data["problems"] == ["متغیر ناشناخته: {کد}", "متغیر ناشناخته: {code}"]
     assert data["text"] == "علی {کد} {code}" + OPTOUT
+    assert data["longest"] is None  # nothing is counted until the text can be sent
 
 
 def test_preview_of_a_list_uses_its_members(logged_in, audience):
@@ -260,13 +261,14 @@ def test_preview_of_a_list_uses_its_members(logged_in, audience):
     assert (data["audience"], data["text"]) == (1, "سلام سارا" + OPTOUT)
 
 
-def test_preview_with_an_empty_audience(logged_in):
-    data = preview(logged_in, "سلام {نام|دوست}")
+def test_preview_with_an_empty_audience_shows_a_sample(logged_in):
+    data = preview(logged_in, "سلام {نام|دوست}، {شهر}")
     assert (data["audience"], data["contact"], data["text"]) == (
         0,
         None,
-        "سلام {نام|دوست}" + OPTOUT,
+        "سلام دوست، تهران" + OPTOUT,  # the fallback, or an example value
     )
+    assert data["longest"] is None
 
 
 # Review and confirm ------------------------------------------------------------------

@@ -175,7 +175,7 @@ def test_the_compose_form_shows_the_coupon_fields_for_a_text_with_the_placeholde
 def test_the_preview_shows_a_code_of_the_chosen_shape(logged_in, audience):
     data = {"body": TEXT, "list_id": 0, "coupon_prefix": "nowruz", "coupon_length": "۱۰"}
     preview = logged_in.post("/campaigns/preview", data=data).json
-    assert preview["unknown"] == []
+    assert preview["problems"] == []
     assert re.search(f"کد تخفیف شما: NOWRUZ[{ALPHABET}]{{10}}\n", preview["text"])
 
 
@@ -190,6 +190,16 @@ def test_the_estimate_counts_the_parts_with_codes_of_the_configured_length(logge
     assert logged_in.post(f"/campaigns/{long.id}/confirm").status_code == 302
     campaigns.start_due_campaigns()
     assert [m.parts for m in messages_of(long.id).values()] == [2, 2, 2]
+
+
+def test_the_counter_counts_a_code_of_the_chosen_shape(logged_in, audience):
+    # 50 letters, the code and the opt-out line (6): the counter's longest text.
+    body = "ب" * 50 + "{کد تخفیف}"
+    preview = logged_in.post("/campaigns/preview", data={"body": body, "list_id": 0}).json
+    assert (preview["longest"]["characters"], preview["longest"]["parts"]) == (64, 1)
+    data = {"body": body, "list_id": 0, "coupon_prefix": "ABCDEFGH", "coupon_length": "12"}
+    preview = logged_in.post("/campaigns/preview", data=data).json
+    assert (preview["longest"]["characters"], preview["longest"]["parts"]) == (76, 2)
 
 
 # Writing them safely -------------------------------------------------------------------

@@ -39,6 +39,11 @@ SEMANTIC = re.compile(
             r"is not a sender line of this account",
             r"^This provider account has no sender line",
             r"^Unknown placeholder",
+            r"is never closed: a placeholder ends with",  # {نام without its }
+            r"has no opening one: a placeholder starts with",
+            r"^An empty placeholder",
+            r"^There is no contact with id",
+            r"^Another template is already named",
             r"^This moment has passed",
             r"is in the future",
             r"^This moment is in the future",
