@@ -35,6 +35,7 @@ D (3,1) about to sleep · E (3,3) need attention · F (3,5) loyal · G (4,1) pro
 H (4,3) potential loyalists · I (5,1) new · J (5,4) champions. One in each group.
 """
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,6 +165,48 @@ def test_equal_values_never_split_however_many_share_them(make_contact):
     assert set(db.session.scalars(select(ContactScore.monetary))) == {1}
     groups = set(db.session.scalars(select(ContactScore.rfm_group)))
     assert groups == {"new", "champions"}
+
+
+def ntile_scores(values: list, pick) -> dict:
+    """What NTILE(5) over ``values`` (ascending) gives each distinct value, its run of
+    equal values brought together by ``pick`` (max or min): the rule, in Python."""
+    ordered = sorted(values)
+    size, larger = divmod(len(ordered), 5)
+    tiles: dict = {}
+    position = 0
+    for tile in range(1, 6):
+        for _ in range(size + (1 if tile <= larger else 0)):
+            tiles.setdefault(ordered[position], []).append(tile)
+            position += 1
+    return {value: pick(drawn) for value, drawn in tiles.items()}
+
+
+def test_a_shop_full_of_ties_is_scored_as_ntile_with_ties_kept_together(make_contact):
+    rng = random.Random(9)
+    for number in range(137):
+        day = NOW - timedelta(days=rng.choice([0, 0, 0, 1, 2, 3, 7, 30, 90, 365]))
+        make_contact(
+            f"0912200{number:04d}",
+            last_purchase_at=day - timedelta(minutes=rng.randrange(600)),
+            purchase_count=rng.choice([1, 1, 1, 1, 2, 2, 3, 5, 9]),
+            total_spent=rng.choice([1, 2, 2, 3, 5, 8]) * M,
+        )
+    assert rfm.score_contacts(NOW) == 137
+    db.session.commit()
+    rows = db.session.execute(
+        select(Contact, ContactScore).join(ContactScore, ContactScore.contact_id == Contact.id)
+    ).all()
+    days = [(c.last_purchase_at + timedelta(hours=3, minutes=30)).date() for c, _ in rows]
+    recency = ntile_scores(days, max)
+    frequency = ntile_scores([c.purchase_count for c, _ in rows], min)
+    monetary = ntile_scores([c.total_spent for c, _ in rows], min)
+    for (contact, score), day in zip(rows, days, strict=True):
+        assert (score.recency, score.frequency, score.monetary) == (
+            recency[day],
+            frequency[contact.purchase_count],
+            monetary[contact.total_spent],
+        )
+        assert score.rfm_group == rfm.group_of(score.recency, score.frequency)
 
 
 def test_scoring_again_replaces_every_score(shop):
