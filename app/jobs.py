@@ -1,7 +1,8 @@
 """Every periodic job, declared once with a stable id, and the processes that run them.
 
 - The scheduler (exactly one active: APScheduler's job store cannot be shared) starts
-  due campaigns, pauses those of failing accounts and closes finished ones. ``vafa
+  due campaigns, pauses those of failing accounts, closes finished ones and scores
+  every buyer's RFM groups once a night. ``vafa
   scheduler`` takes a lock first, so a second one waits instead of running the jobs
   twice.
 - Workers (any number) dispatch the outbox continuously in one thread and run their

@@ -8,8 +8,9 @@ Builds a database by the migrations (SQLite in a temporary folder, or the empty
 PostgreSQL database VAFA_BENCH_DATABASE_URL names; its tables are dropped first) with
 ``--contacts`` contacts, seven in ten of whom have bought: mostly once, some often, the
 last purchase anywhere in three years (more of them recent), then times
-``score_contacts`` — delete every score, compute and insert the new ones, commit — and
-prints each run's seconds and the groups' sizes.
+``score_contacts`` — compute every score, write it over the old one, commit — and prints
+each run's seconds and the groups' sizes. The first run writes every row anew; the next
+ones, like each night's, write over rows already there.
 """
 
 import argparse

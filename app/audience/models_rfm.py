@@ -28,6 +28,8 @@ class ContactScore(db.Model):
     monetary: Mapped[int] = mapped_column(SmallInteger)
     # A key of app.audience.rfm.RFM_GROUPS: champions, loyal, …, hibernating.
     rfm_group: Mapped[str] = mapped_column(String(32))
+    # The scoring that gave these scores: since when the contact has held them (a scoring
+    # that leaves them as they were leaves the row alone).
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     # "Contacts in these groups" (segments, campaign audiences) reads this index.

@@ -5,14 +5,14 @@ buyers) to 5 (highest fifth), relative to this shop's own customers, and one nam
 (``RFM_GROUPS``) a marketer can send to. Contacts who never bought get no score: they
 are a segment of their own (never bought), not the bottom of a ranking.
 
-Scoring (``score_contacts``) is one INSERT … SELECT with NTILE(5) window functions, run
-by the database over the purchase summary every contact already holds
-(``last_purchase_at``, ``purchase_count``, ``total_spent``): nothing is read into
-Python, so a million contacts take seconds. It replaces every row of
-``contact_scores`` in the caller's transaction, so readers see the old scores or the new
-ones, never a mix. It runs each night after ``NIGHT_HOUR`` Tehran time
-(``score_if_due``, a scheduler job) and whenever someone asks (the RFM page's button,
-``vafa rfm score``).
+Scoring (``score_contacts``) is one INSERT … SELECT with NTILE(5) window functions (and
+a DELETE of the rows it did not write), run by the database over the purchase summary
+every contact already holds (``last_purchase_at``, ``purchase_count``,
+``total_spent``): nothing is read into Python, so a million contacts take seconds
+(bench/rfm.py). It replaces every row of ``contact_scores`` in the caller's
+transaction, so readers see the old scores or the new ones, never a mix. It runs each
+night after ``NIGHT_HOUR`` Tehran time (``score_if_due``, a scheduler job) and whenever
+someone asks (the RFM page's button, ``vafa rfm score``).
 
 Ties are never split. NTILE(5) alone deals rows of equal value into neighbouring
 quintiles in whatever order the database meets them: of two customers who each bought
@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, case, delete, false, func, literal, select, text
+from sqlalchemy import ColumnElement, and_, case, delete, false, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -167,21 +167,27 @@ def _group_case(recency, frequency) -> ColumnElement[str]:
     )
 
 
+def _is_buyer() -> ColumnElement[bool]:
+    """The contacts who get a score: they have bought.
+
+    Most contacts have, and reading the whole table in order is far quicker than reaching
+    seven rows in ten through an index: conditions on expressions keep the planner
+    (SQLite's in particular) off the purchase indexes.
+    """
+    return and_(Contact.purchase_count + 0 > 0, tehran_day(Contact.last_purchase_at).is_not(None))
+
+
 def _buyers():
     """Every contact who ever bought, read once: id, Tehran day of the last purchase,
     number of purchases, total spent."""
-    day = tehran_day(Contact.last_purchase_at)
-    # Most contacts have bought: reading the whole table in order is far quicker than
-    # reaching seven rows in ten through an index. Conditions on expressions keep the
-    # planner (SQLite's in particular) off the purchase indexes.
     return (
         select(
             Contact.id.label("contact_id"),
-            day.label("day"),
+            tehran_day(Contact.last_purchase_at).label("day"),
             Contact.purchase_count.label("purchases"),
             Contact.total_spent.label("spent"),
         )
-        .where(Contact.purchase_count + 0 > 0, day.is_not(None))
+        .where(_is_buyer())
         .cte("buyers")
     )
 
@@ -234,10 +240,12 @@ def score_contacts(now: datetime) -> int:
     Returns how many contacts were scored. Run twice, it gives the same scores (for the
     same purchases and day): the scoring is idempotent.
 
-    The rows are written over in place (INSERT … ON CONFLICT UPDATE), then those this run
-    did not write (contacts who no longer count as buyers) are deleted: a contact scored
-    before keeps its row, and PostgreSQL checks the foreign key only for new ones —
-    checking it for a million rows each night would take most of the time.
+    Only what changed is written: a new buyer's row is added, a row whose scores moved is
+    updated (INSERT … ON CONFLICT DO UPDATE … WHERE), and the rows of contacts who no
+    longer count as buyers are deleted. Each night most scores stay as they were, and
+    rewriting a million rows (PostgreSQL checking the foreign key of each) would take
+    most of the time. So ``scored_at`` says since when a contact has held its scores;
+    when everyone was last scored is the latest ``RfmRun``.
     """
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -248,13 +256,21 @@ def score_contacts(now: datetime) -> int:
     upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
     columns = ["contact_id", "recency", "frequency", "monetary", "rfm_group", "scored_at"]
     upsert = upsert.from_select(columns, _scores_select(now))
+    new = upsert.excluded
     db.session.execute(
         upsert.on_conflict_do_update(
             index_elements=[table.c.contact_id],
-            set_={name: upsert.excluded[name] for name in columns[1:]},
+            set_={name: new[name] for name in columns[1:]},
+            # The group follows from R and F: no need to compare it.
+            where=or_(
+                table.c.recency != new.recency,
+                table.c.frequency != new.frequency,
+                table.c.monetary != new.monetary,
+            ),
         )
     )
-    db.session.execute(delete(table).where(table.c.scored_at != literal(now, UTCDateTime())))
+    buyer = select(Contact.id).where(Contact.id == table.c.contact_id, _is_buyer())
+    db.session.execute(delete(table).where(~buyer.exists()))
     # Counted, not read from the cursor: psycopg reports no row count for INSERT … SELECT.
     scored = db.session.scalar(select(func.count()).select_from(table))
     db.session.add(RfmRun(scored_at=now, scored=scored))

@@ -209,10 +209,24 @@ def test_a_shop_full_of_ties_is_scored_as_ntile_with_ties_kept_together(make_con
         assert score.rfm_group == rfm.group_of(score.recency, score.frequency)
 
 
+def scored_at(shop: dict[str, int]) -> dict[str, datetime]:
+    names = {contact_id: name for name, contact_id in shop.items()}
+    rows = db.session.execute(select(ContactScore.contact_id, ContactScore.scored_at))
+    return {names[contact_id]: moment for contact_id, moment in rows}
+
+
 def test_scoring_again_replaces_every_score(shop):
     rfm.score_contacts(NOW)
     db.session.commit()
-    # K buys for the first time; A is deleted; B comes back today.
+    # An hour later nothing has changed: the same scores, rows left alone, one more run.
+    assert rfm.score_contacts(NOW + timedelta(hours=1)) == 10
+    db.session.commit()
+    assert scores(shop) == EXPECTED
+    assert set(scored_at(shop).values()) == {NOW}
+    assert runs() == 2
+    assert rfm.last_run().scored_at == NOW + timedelta(hours=1)
+
+    # The next day K buys for the first time, A is deleted and B comes back.
     later = NOW + timedelta(days=1)
     k = db.session.get(Contact, shop["K"])
     k.first_purchase_at = k.last_purchase_at = later
@@ -224,11 +238,38 @@ def test_scoring_again_replaces_every_score(shop):
 
     assert rfm.score_contacts(later) == 10
     db.session.commit()
-    now_scored = scores(shop)
-    assert "A" not in now_scored and "K" in now_scored
-    assert now_scored["K"][0] == 5 and now_scored["B"][0] == 5  # bought today
-    assert {score.scored_at for score in db.session.scalars(select(ContactScore))} == {later}
-    assert runs() == 2
+    # Recency: C p1 → 1; D, E p2–3 → 2; F p4 → 2; G p5, H p6 → 3; I, J p7–8 → 4;
+    # B, K p9–10 → 5. Frequency: D G I K (once) → 1; B E H (twice, p5–7) → 3; C → 4;
+    # J, F → 5. Monetary: B D I 2M → 1; G 3M → 2; K 4M → 3; E H 5M (p6–7) → 3;
+    # C 9M → 4; J 20M, F 30M → 5.
+    assert scores(shop) == {
+        "B": (5, 3, 1, "potential_loyalists"),
+        "C": (1, 4, 4, "at_risk"),
+        "D": (2, 1, 1, "hibernating"),
+        "E": (2, 3, 3, "at_risk"),
+        "F": (2, 5, 5, "cant_lose_them"),
+        "G": (3, 1, 2, "about_to_sleep"),
+        "H": (3, 3, 3, "need_attention"),
+        "I": (4, 1, 1, "promising"),
+        "J": (4, 5, 5, "loyal"),
+        "K": (5, 1, 3, "new"),
+    }
+    # Everyone's recency moved a step down: every row carries the new scoring.
+    assert set(scored_at(shop).values()) == {later}
+    assert runs() == 3
+
+
+def test_a_contact_who_no_longer_counts_as_a_buyer_loses_the_score(shop):
+    rfm.score_contacts(NOW)
+    db.session.commit()
+    # Their purchases were deleted (a refund, a mistaken import).
+    g = db.session.get(Contact, shop["G"])
+    g.first_purchase_at = g.last_purchase_at = None
+    g.purchase_count = g.total_spent = 0
+    db.session.commit()
+    assert rfm.score_contacts(NOW + timedelta(hours=1)) == 9
+    db.session.commit()
+    assert "G" not in scores(shop) and len(scores(shop)) == 9
 
 
 def test_a_deleted_contact_takes_its_score_with_it(shop):
@@ -300,8 +341,7 @@ def test_scores_once_a_night_after_three_in_tehran(app, shop, time_machine):
     assert run_job(app, job) == 10
     assert run_job(app, job) == 0
     assert runs() == 3
-    db.session.expire_all()
-    assert set(db.session.scalars(select(ContactScore.scored_at))) == {tehran(2, 3, 0)}
+    assert rfm.last_run().scored_at == tehran(2, 3, 0)
 
 
 def test_scoring_on_demand_after_three_counts_as_tonights(app, shop, time_machine):
