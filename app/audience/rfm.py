@@ -5,14 +5,14 @@ buyers) to 5 (highest fifth), relative to this shop's own customers, and one nam
 (``RFM_GROUPS``) a marketer can send to. Contacts who never bought get no score: they
 are a segment of their own (never bought), not the bottom of a ranking.
 
-Scoring (``score_contacts``) is one INSERT … SELECT with NTILE(5) window functions (and
-a DELETE of the rows it did not write), run by the database over the purchase summary
-every contact already holds (``last_purchase_at``, ``purchase_count``,
-``total_spent``): nothing is read into Python, so a million contacts take seconds
-(bench/rfm.py). It replaces every row of ``contact_scores`` in the caller's
-transaction, so readers see the old scores or the new ones, never a mix. It runs each
-night after ``NIGHT_HOUR`` Tehran time (``score_if_due``, a scheduler job) and whenever
-someone asks (the RFM page's button, ``vafa rfm score``).
+Scoring (``score_contacts``) is one INSERT … SELECT with NTILE(5) window functions
+(and a DELETE for contacts who no longer count as buyers), run by the database over
+the purchase summary every contact already holds (``last_purchase_at``,
+``purchase_count``, ``total_spent``): nothing is read into Python, so a million
+contacts take seconds (bench/rfm.py). It replaces the scores of ``contact_scores`` in
+the caller's transaction, so readers see the old scores or the new ones, never a mix.
+It runs each night after ``NIGHT_HOUR`` Tehran time (``score_if_due``, a scheduler
+job) and whenever someone asks (the RFM page's button, ``vafa rfm score``).
 
 Ties are never split. NTILE(5) alone deals rows of equal value into neighbouring
 quintiles in whatever order the database meets them: of two customers who each bought
@@ -30,12 +30,13 @@ score, settled the way a shop owner reads it:
 
 So equal values always get equal scores, and a larger value never a smaller score.
 
-The named groups come from the R×F segment map used by most RFM guides and courses
-(for example the ``seg_map`` of Miuul's "CRM Analytics — RFM" course, reproduced in
-countless public notebooks; Putler's "RFM Analysis for Successful Customer Segmentation"
-describes the same segments). M is scored and shown but does not pick the group: in that
-map it follows F closely, and a grid of two scores keeps every group explainable in one
-line. The map covers each of the 25 (R, F) cells exactly once (``RFM_GRID``)::
+The named groups come from the R×F segment map most RFM tutorials use (the ``seg_map``
+of the widely copied "RFM customer segmentation" notebooks on Kaggle and GitHub, with
+these ten keys; Putler's "RFM Analysis for Successful Customer Segmentation" describes
+the same segments). As there, M is scored and shown but does not pick the group: what a
+customer spends mostly follows how often they buy, and a grid of two scores keeps every
+group explainable in one line. The map covers each of the 25 (R, F) cells exactly once
+(``RFM_GRID``)::
 
          F=1             F=2             F=3             F=4        F=5
     R=5  new             pot. loyalist   pot. loyalist   champion   champion
@@ -138,10 +139,10 @@ def group_of(recency: int, frequency: int) -> str:
 class tehran_day(FunctionElement):
     """The Tehran calendar day of a stored UTC moment, the same on both databases.
 
-    Iran has kept +03:30 all year since 2022; the fixed offset makes SQLite (which knows
-    no time zones) and PostgreSQL agree. A purchase from a summer before that, made within
-    an hour of midnight, may count as its neighbouring day: recency is a ranking, and a
-    day that long ago moves no one's score.
+    Iran has kept +03:30 all year since the autumn of 2022; the fixed offset makes SQLite
+    (which knows no time zones) and PostgreSQL agree. A purchase from a summer before
+    that, made within an hour of midnight, may count as its neighbouring day: recency is a
+    ranking, and a day that long ago moves no one's score.
     """
 
     inherit_cache = True
@@ -230,8 +231,9 @@ def _scores_select(now: datetime):
             .join(frequency, frequency.c.value == buyers.c.purchases)
             .join(monetary, monetary.c.value == buyers.c.spent)
         )
+        # In key order: new rows are appended to the table, twice as quick as scattered.
         .order_by(buyers.c.contact_id)
-    )  # appended in key order: twice as quick to insert
+    )
 
 
 def score_contacts(now: datetime) -> int:
