@@ -1,4 +1,4 @@
-"""RFM scores: one row per contact who ever bought, replaced whole by each scoring.
+"""RFM scores: one row per contact who ever bought, brought up to date by each scoring.
 
 The scores are a snapshot (app/audience/rfm.py: ``score_contacts``), not kept up to date
 purchase by purchase: a quintile moves when anyone's purchases change, so a single new

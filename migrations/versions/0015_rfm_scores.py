@@ -1,6 +1,6 @@
 """rfm scores: each buyer's recency, frequency and monetary quintiles and named group
 
-``contact_scores`` holds one row per contact who ever bought, replaced whole by each
+``contact_scores`` holds one row per contact who ever bought, brought up to date by each
 scoring (app/audience/rfm.py); ``rfm_runs`` remembers each scoring, so the nightly job
 runs once a night even when no one has bought yet.
 
