@@ -324,7 +324,7 @@ def test_scores_once_a_night_after_three_in_tehran(app, shop, time_machine):
     time_machine.move_to(tehran(1, 1, 0), tick=False)
     assert run_job(app, job) == 10
     assert runs() == 1
-    # Before 03:00 it already holds last night's scores (from 01:00): nothing to do.
+    # At 02:59 the scores of 01:00 are newer than last night's 03:00: nothing to do.
     time_machine.move_to(tehran(1, 2, 59), tick=False)
     assert run_job(app, job) == 0
     # The first tick after 03:00 scores, the next ones don't, all day long.
