@@ -101,10 +101,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, auth, contacts, coupons, messaging, reports, settings
+    from app import api, audience, auth, contacts, coupons, messaging, reports, settings
 
-    blueprints = (auth.bp, contacts.bp, coupons.bp, messaging.bp, reports.bp, settings.bp, api.bp)
-    for blueprint in blueprints:
+    for blueprint in (
+        auth.bp,
+        contacts.bp,
+        audience.bp,
+        coupons.bp,
+        messaging.bp,
+        reports.bp,
+        settings.bp,
+        api.bp,
+    ):
         app.register_blueprint(blueprint)
 
     @app.get("/")

@@ -654,6 +654,26 @@ def purchases_import(file, toman, create_contacts, mapping, header, as_json) -> 
     )
 
 
+rfm_group = AppGroup("rfm", help="RFM scores: recency, frequency and monetary groups.")
+
+
+@rfm_group.command("score")
+@with_appcontext
+def rfm_score() -> None:
+    """Score every contact who has bought now (the scheduler also does it each night)."""
+    import time
+
+    from app.audience.rfm import group_counts, score_contacts
+    from app.types import utcnow
+
+    started = time.perf_counter()
+    scored = score_contacts(utcnow())
+    db.session.commit()
+    click.echo(f"Scored {scored:,} contacts in {time.perf_counter() - started:.1f} s")
+    for group in group_counts():
+        click.echo(f"{group.key}\t{group.count}")
+
+
 main = FlaskGroup(create_app=create_app, help="Vafa (وفا): SMS retention panel.")
 for command in (
     run_command,
@@ -667,5 +687,6 @@ for command in (
     api_token_group,
     contacts_group,
     purchases_group,
+    rfm_group,
 ):
     main.add_command(command)

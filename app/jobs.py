@@ -1,7 +1,8 @@
 """Every periodic job, declared once with a stable id, and the processes that run them.
 
 - The scheduler (exactly one active: APScheduler's job store cannot be shared) starts
-  due campaigns, pauses those of failing accounts and closes finished ones. ``vafa
+  due campaigns, pauses those of failing accounts, closes finished ones and scores
+  every buyer's RFM groups once a night. ``vafa
   scheduler`` takes a lock first, so a second one waits instead of running the jobs
   twice.
 - Workers (any number) dispatch the outbox continuously in one thread and run their
@@ -33,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 from sqlalchemy import text
 
+from app.audience import rfm
 from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
@@ -115,6 +117,9 @@ SCHEDULER_JOBS = (
     Job("start_due_campaigns", campaigns.start_due_campaigns, every=2),
     Job("pause_failing_accounts", campaigns.pause_campaigns_of_failing_accounts, every=2),
     Job("finish_campaigns", campaigns.finish_campaigns, every=2),
+    # Scores only at the first tick after 03:00 Tehran (and on a fresh install): one
+    # query per tick otherwise.
+    Job("score_rfm_nightly", rfm.score_if_due, every=60),
 )
 
 # The dispatcher runs beside these, in its own thread (Worker.run).

@@ -103,6 +103,9 @@ ENDPOINTS: dict[str, Rule] = {
     "contacts.export_xlsx": CONTACT_EXPORTS,
     "contacts.export_status": CONTACT_EXPORTS,
     "contacts.export_file": CONTACT_EXPORTS,
+    # RFM groups: seeing them and scoring everyone again.
+    "audience.rfm_page": CONTACTS,
+    "audience.rfm_score": CONTACTS,
     # Imports.
     "contacts.import_contacts": IMPORTS,
     "contacts.import_job": IMPORTS,

@@ -4,7 +4,7 @@ Built-ins have a stable key (welcome, birthday, …) and are written by the app 
 use (app/messaging/library.py), so a fresh install and the tests get them alike.
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-01 13:30:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
