@@ -148,6 +148,10 @@ ENDPOINTS: dict[str, Rule] = {
     "api.get_contact": API,
     "api.upsert_contacts": API,
     "api.record_purchases": API,
+    "api.list_lists": API,
+    "api.create_list": API,
+    "api.list_item": API,
+    "api.list_tags": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

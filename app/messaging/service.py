@@ -6,11 +6,17 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import false, func, select, update
+from sqlalchemy import func, select, update
 
-from app.contacts.models import Contact, ContactList, list_members
+from app.contacts.models import Contact
 from app.contacts.service import own_field_names, own_field_value
 from app.extensions import db
+from app.messaging.audience import (
+    AudienceChoice,
+    audience_condition,
+    audience_entries,
+    choice_of,
+)
 from app.messaging.models import Campaign
 from app.messaging.text import ATTRIBUTES, Template, count_parts
 from app.persian import to_tehran
@@ -30,57 +36,56 @@ from app.types import utcnow
 MATERIALISE_CHUNK = 10_000
 
 
-def audience_query(list_id: int | None):
-    """The contacts a campaign to ``list_id`` (None: everyone) goes to."""
-    # From contacts, whichever of their columns a caller picks (with_only_columns).
-    query = select(Contact).select_from(Contact)
-    if list_id is not None:
-        query = query.join(list_members, list_members.c.contact_id == Contact.id).where(
-            list_members.c.list_id == list_id
-        )
-    return query
+def audience_query(choice: AudienceChoice, walk: bool = False):
+    """The contacts an audience holds, whichever of their columns a caller picks
+    (with_only_columns); ``walk``: for reading them in id order, a chunk at a time."""
+    return select(Contact).select_from(Contact).where(audience_condition(choice, walk))
 
 
-def campaign_audience(campaign: Campaign):
-    """The contacts a campaign goes to (nobody, if its list has been deleted)."""
-    if campaign.to_everyone:
-        return audience_query(None)
-    if campaign.list_id is None:
-        return audience_query(None).where(false())
-    return audience_query(campaign.list_id)
+def campaign_audience(campaign: Campaign, walk: bool = False):
+    """The contacts a campaign goes to (nobody, if all its chosen lists have been deleted)."""
+    return audience_query(choice_of(campaign), walk)
 
 
 def audience_now(campaign: Campaign) -> int:
-    """How many contacts a campaign would go to if it went out now: what a scheduled
-    campaign's page and the campaigns list show before its messages are written."""
-    if campaign.to_everyone:
-        return audience_size(None)
-    return campaign.contact_list.member_count if campaign.contact_list else 0
+    """How many contacts a campaign would be sent to if it went out now: what a scheduled
+    campaign's page and the campaigns list show before its messages are written (for
+    marketing, opted-out contacts are left out: materialise skips them)."""
+    return audience_size(choice_of(campaign), campaign.marketing)
 
 
-def audience_size(list_id: int | None) -> int:
-    subquery = audience_query(list_id).with_only_columns(Contact.id).subquery()
-    return db.session.scalar(select(func.count()).select_from(subquery))
+def audience_size(choice: AudienceChoice, marketing: bool = True) -> int:
+    """How many contacts an audience would be sent to (marketing: opted-out ones not)."""
+    query = audience_query(choice).with_only_columns(func.count())
+    if marketing:
+        query = query.where(Contact.opted_out_at.is_(None))
+    return db.session.scalar(query)
 
 
 def create_campaign(
     *,
     name: str,
     body: str,
-    list_id: int | None,
     provider_id: int,
     sender: str,
     scheduled_at: datetime | None,
     created_by_id: int | None,
+    audience: AudienceChoice | None = None,
+    list_id: int | None = None,
     marketing: bool = True,
 ) -> Campaign:
-    """Record a draft campaign; it starts once the owner confirms the estimate."""
+    """Record a draft campaign; it starts once the owner confirms the estimate.
+
+    ``audience`` is checked by the caller (audience.check_choice). ``list_id`` is the
+    older way to say it: one list, or everyone when neither is given.
+    """
+    if audience is None:
+        audience = AudienceChoice(lists=(list_id,)) if list_id else AudienceChoice(everyone=True)
     campaign = Campaign(
         name=name,
         body=body,
-        list_id=list_id,
-        list_name=db.session.get(ContactList, list_id).name if list_id is not None else None,
-        to_everyone=list_id is None,
+        to_everyone=audience.everyone,
+        audience=audience_entries(audience),
         provider_id=provider_id,
         sender=sender,
         marketing=marketing,
@@ -209,7 +214,7 @@ def materialise(campaign: Campaign) -> int:
         or 0
     )
     chunk = (
-        campaign_audience(campaign)
+        campaign_audience(campaign, walk=True)
         .with_only_columns(
             Contact.id, Contact.mobile, Contact.opted_out_at.is_not(None), *text.columns
         )

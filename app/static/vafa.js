@@ -39,7 +39,9 @@ if (compose) {
   }
 
   const body = compose.querySelector('textarea[name="body"]');
-  const audience = compose.querySelector('select[name="list_id"]');
+  // The audience: everyone, or the lists and tags ticked, minus the lists left out.
+  const audience = compose.querySelectorAll(
+    'input[name="audience"], input[name="lists"], input[name="tags"], input[name="exclude_lists"]');
   const counter = document.getElementById("counter");
   const previewText = document.getElementById("preview-text");
   const previewContact = document.getElementById("preview-contact");
@@ -74,7 +76,7 @@ if (compose) {
     const ticket = ++latest;
     const form = new FormData();
     form.append("body", body.value);
-    form.append("list_id", audience.value);
+    audience.forEach((box) => { if (box.checked) form.append(box.name, box.value); });
     form.append("offset", offset);
     const response = await fetch(compose.dataset.previewUrl, {
       method: "POST", body: form, headers: { "X-CSRFToken": csrfToken() },
@@ -98,7 +100,7 @@ if (compose) {
   }
 
   body.addEventListener("input", changed);
-  audience.addEventListener("change", () => { offset = 0; changed(); });
+  audience.forEach((box) => box.addEventListener("change", () => { offset = 0; changed(); }));
   document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });
   compose.querySelectorAll("[data-insert]").forEach((chip) => {
     chip.addEventListener("click", () => {
