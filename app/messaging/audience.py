@@ -6,26 +6,27 @@ compose page and the API hand a choice over as an ``AudienceChoice`` of ids. Opt
 contacts are not left out here: materialise records them as skipped, and the counts
 shown before sending leave them out (app.messaging.service).
 
-The condition takes one of two shapes, the same contacts either way:
-- ``walk=False`` (counting, grouping): ``contacts.id IN (members of the lists UNION ALL
-  members of the tags …)``. The database reads only the chosen memberships, through the
-  (list_id, contact_id) and (tag_id, contact_id) primary keys, and looks each contact up
-  by id: a list of 500 contacts among a million costs 500 lookups, not a million.
-- ``walk=True`` (materialise reads contacts in id order, 10,000 at a time, each chunk
-  starting after the last): ``EXISTS`` per contact, so each chunk walks the primary key
-  from where the last one stopped and ends once it has its 10,000. The IN shape would
-  read every chosen membership again for every chunk (a million-member list: a hundred
-  times a million).
-Exclusion is ``NOT EXISTS`` in both: PostgreSQL turns it into an anti-join (``NOT IN``
-over a large subquery it can only run row by row once it outgrows work_mem), SQLite into
-a lookup of the (list_id, contact_id) key per contact already chosen.
+The condition, for the database's planner (bench/audience.py prints the plans):
+- included: ``contacts.id IN (members of the lists UNION ALL members of the tags …)``.
+  The database reads only the chosen memberships, through the (list_id, contact_id) and
+  (tag_id, contact_id) primary keys, and looks each contact up by id: a list of 1,000
+  among a million contacts costs 1,000 lookups, not a million. (``EXISTS`` per contact
+  would be one probe per contact of the table on SQLite, and PostgreSQL cannot make a
+  semi-join of EXISTS joined by OR.)
+- excluded: ``NOT EXISTS``: an anti-join on PostgreSQL (``NOT IN`` over a subquery runs
+  row by row there once it outgrows work_mem), a key lookup per chosen contact on SQLite.
+- ``window`` (materialise reads the audience in id order, ``MATERIALISE_CHUNK`` ids at a
+  time): every part is bounded to the window, the memberships too, so each chunk reads
+  its own stretch of each index and nothing before it. Unbounded, each chunk would read
+  every chosen membership again (a million-member list: a hundred times a million), or,
+  walking contacts with EXISTS, probe every contact of the table for a small list.
 """
 
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, union_all
+from sqlalchemy import ColumnElement, and_, exists, false, select, true, union_all
 
 from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
 from app.extensions import db
@@ -85,35 +86,45 @@ def choice_of(campaign: Campaign) -> AudienceChoice:
     )
 
 
-def audience_condition(choice: AudienceChoice, walk: bool = False) -> ColumnElement[bool]:
-    """The condition a contact of the audience meets (see the module's docstring)."""
+def audience_condition(choice: AudienceChoice, window: tuple | None = None) -> ColumnElement[bool]:
+    """The condition a contact of the audience meets (see the module's docstring).
+
+    ``window``: (low, high), the contacts with ``low <= id <= high`` only (values or bind
+    parameters).
+    """
     if not choice.includes_anyone:
         return false()  # every chosen list was deleted: nobody, never everyone
-    terms: list[ColumnElement[bool]] = []
+
+    def bounded(column) -> list[ColumnElement[bool]]:
+        return [column.between(*window)] if window else []
+
+    terms: list[ColumnElement[bool]] = bounded(Contact.id)
     if not choice.everyone:
-        members = []
+        parts = []
         if choice.lists:
-            members.append((list_members.c.contact_id, list_members.c.list_id.in_(choice.lists)))
-        if choice.tags:
-            members.append((contact_tags.c.contact_id, contact_tags.c.tag_id.in_(choice.tags)))
-        segments = [segment_condition_of(segment_id) for segment_id in choice.segments]
-        if walk:
-            terms.append(
-                or_(
-                    *(exists().where(column == Contact.id, chosen) for column, chosen in members),
-                    *segments,
-                )
+            column = list_members.c.contact_id
+            parts.append(
+                select(column).where(list_members.c.list_id.in_(choice.lists), *bounded(column))
             )
-        else:
-            parts = [select(column).where(chosen) for column, chosen in members]
-            # A segment's own contacts, not correlated with the outer query's.
-            parts += [select(Contact.id).where(segment).correlate(None) for segment in segments]
-            terms.append(Contact.id.in_(union_all(*parts) if len(parts) > 1 else parts[0]))
+        if choice.tags:
+            column = contact_tags.c.contact_id
+            parts.append(
+                select(column).where(contact_tags.c.tag_id.in_(choice.tags), *bounded(column))
+            )
+        # A segment's own contacts, not correlated with the outer query's.
+        parts += [
+            select(Contact.id)
+            .where(segment_condition_of(segment_id), *bounded(Contact.id))
+            .correlate(None)
+            for segment_id in choice.segments
+        ]
+        terms.append(Contact.id.in_(union_all(*parts) if len(parts) > 1 else parts[0]))
     if choice.exclude_lists:
         terms.append(
             ~exists().where(
                 list_members.c.contact_id == Contact.id,
                 list_members.c.list_id.in_(choice.exclude_lists),
+                *bounded(list_members.c.contact_id),
             )
         )
     terms += [~segment_condition_of(segment_id) for segment_id in choice.exclude_segments]

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from app.contacts.models import Contact
 from app.contacts.service import own_field_names, own_field_value
@@ -36,15 +36,22 @@ from app.types import utcnow
 MATERIALISE_CHUNK = 10_000
 
 
-def audience_query(choice: AudienceChoice, walk: bool = False):
+def audience_query(choice: AudienceChoice, window: tuple | None = None):
     """The contacts an audience holds, whichever of their columns a caller picks
-    (with_only_columns); ``walk``: for reading them in id order, a chunk at a time."""
-    return select(Contact).select_from(Contact).where(audience_condition(choice, walk))
+    (with_only_columns); ``window``: (low, high), those with ids from low to high only."""
+    return select(Contact).select_from(Contact).where(audience_condition(choice, window))
 
 
-def campaign_audience(campaign: Campaign, walk: bool = False):
+def campaign_audience(campaign: Campaign, window: tuple | None = None):
     """The contacts a campaign goes to (nobody, if all its chosen lists have been deleted)."""
-    return audience_query(choice_of(campaign), walk)
+    return audience_query(choice_of(campaign), window)
+
+
+def next_window(after: int) -> tuple[int, int] | None:
+    """The next ``MATERIALISE_CHUNK`` contact ids to read an audience in, from the first
+    contact after ``after``; None past the last contact."""
+    low = db.session.scalar(select(func.min(Contact.id)).where(Contact.id > after))
+    return None if low is None else (low, low + MATERIALISE_CHUNK - 1)
 
 
 def audience_now(campaign: Campaign) -> int:
@@ -197,7 +204,8 @@ def materialise(campaign: Campaign) -> int:
 
     Opted-out contacts and those over the frequency cap get a ``skipped`` row saying
     why, so every member of the audience is accounted for. Contacts are walked in id
-    order, a chunk at a time, reading only the values the text needs: a run interrupted
+    order, a window of ``MATERIALISE_CHUNK`` ids at a time (next_window), reading only
+    the audience's contacts in it and only the values the text needs: a run interrupted
     by a crash resumes after the last contact it wrote, and the idempotency key keeps any
     overlap from sending twice (a row whose key exists is left out, not an error).
 
@@ -213,13 +221,13 @@ def materialise(campaign: Campaign) -> int:
         )
         or 0
     )
+    # The audience in windows of ids (see app.messaging.audience): at most one chunk each.
     chunk = (
-        campaign_audience(campaign, walk=True)
+        campaign_audience(campaign, (bindparam("low"), bindparam("high")))
         .with_only_columns(
             Contact.id, Contact.mobile, Contact.opted_out_at.is_not(None), *text.columns
         )
         .order_by(Contact.id)
-        .limit(MATERIALISE_CHUNK)
     )
     mark = driver_mark(db.session.connection())
     insert = (
@@ -235,9 +243,13 @@ def materialise(campaign: Campaign) -> int:
         if campaign.status == "cancelled":
             return written
         waiting = "held" if campaign.status == "paused" else "queued"
-        contacts = db.session.connection().execute(chunk.where(Contact.id > done_up_to)).all()
-        if not contacts:
+        window = next_window(done_up_to)
+        if window is None:
             return written
+        low, done_up_to = window
+        contacts = db.session.connection().execute(chunk, {"low": low, "high": done_up_to}).all()
+        if not contacts:
+            continue
         capped = _recently_messaged([row[0] for row in contacts], policy) if marketing else ()
         now = driver_moment(db.session.connection(), utcnow())
         rows = []
@@ -270,7 +282,6 @@ def materialise(campaign: Campaign) -> int:
         db.session.commit()
         queued_here()  # a dispatcher in this process sends them while the rest is written
         written += len(rows)
-        done_up_to = contacts[-1][0]
 
 
 def _recently_messaged(contact_ids: list[int], policy: SendingPolicy) -> set[int]:
