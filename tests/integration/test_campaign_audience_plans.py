@@ -9,6 +9,8 @@ included, with no subquery run per contact. PostgreSQL would rightly scan tables
 small, so sequential scans are switched off for the question.
 """
 
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -71,11 +73,14 @@ def test_a_window_of_materialise_reads_only_its_stretch_of_each_key(app, name):
         assert "SCAN contacts" not in shown and "TEMP B-TREE" not in shown, shown
     else:
         assert "SubPlan" not in shown, shown
-        keys = [line for line in shown.splitlines() if "Index Cond: ((list_id" in line]
-        keys += [line for line in shown.splitlines() if "Index Cond: ((tag_id" in line]
-        # The chosen lists, the tag, the excluded list: each read by its key, bounded.
-        assert len(keys) == 1 + bool(choice.tags) + bool(choice.exclude_lists), shown
-        assert all("(contact_id >= 50001) AND (contact_id <= 60000)" in key for key in keys)
+        # The chosen lists, the tag, the excluded list: each read through an index, the
+        # window's bounds in its condition (which index depends on the statistics).
+        lines = shown.splitlines()
+        membership = re.compile(r"Scan .* on (list_members|contact_tags)")
+        scans = [i for i, line in enumerate(lines) if membership.search(line)]
+        assert len(scans) == 1 + bool(choice.tags) + bool(choice.exclude_lists), shown
+        for at in scans:
+            assert "(contact_id >= 50001) AND (contact_id <= 60000)" in lines[at + 1], shown
 
 
 def test_a_window_of_everyone_walks_the_primary_key(app):
