@@ -170,6 +170,9 @@ class Estimate(Answer):
     campaign_id: int
     recipients: Count = Field(description="messages that will be sent")
     opted_out: Count = Field(description="audience members skipped")
+    capped: Count = Field(
+        description="audience members the frequency cap would hold back if it were sent now"
+    )
     parts: Count = Field(description="SMS parts in all")
     cost: Count = Field(description="Rials")
     credit: int | None = Field(description="Rials left at the provider; null if unreadable")
@@ -182,6 +185,7 @@ class EstimateFigures(Answer):
 
     recipients: Count
     opted_out: Count
+    capped: Count
     parts: Count
     cost: Count
     credit: int | None

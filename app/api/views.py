@@ -179,6 +179,7 @@ def estimate_json(figures: campaigns.Estimate) -> dict:
     return {
         "recipients": figures.recipients,
         "opted_out": figures.opted_out,
+        "capped": figures.capped,
         "parts": figures.parts,
         "cost": figures.cost,
         "credit": figures.credit,

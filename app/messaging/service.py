@@ -6,7 +6,18 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    update,
+)
 
 from app.contacts.models import Contact
 from app.contacts.service import own_field_names, own_field_value
@@ -57,16 +68,32 @@ def next_window(after: int) -> tuple[int, int] | None:
 def audience_now(campaign: Campaign) -> int:
     """How many contacts a campaign would be sent to if it went out now: what a scheduled
     campaign's page and the campaigns list show before its messages are written (for
-    marketing, opted-out contacts are left out: materialise skips them)."""
+    marketing, those materialise would skip are left out: opted out, or over the
+    frequency cap)."""
     return audience_size(choice_of(campaign), campaign.marketing)
 
 
 def audience_size(choice: AudienceChoice, marketing: bool = True) -> int:
-    """How many contacts an audience would be sent to (marketing: opted-out ones not)."""
+    """How many contacts an audience would be sent to (marketing: not the opted-out, nor
+    those the frequency cap holds back)."""
     query = audience_query(choice).with_only_columns(func.count())
     if marketing:
-        query = query.where(Contact.opted_out_at.is_(None))
+        query = query.where(Contact.opted_out_at.is_(None), ~capped_now(load_policy()))
     return db.session.scalar(query)
+
+
+def capped_now(policy: SendingPolicy) -> ColumnElement[bool]:
+    """A contact that already got a marketing SMS within the frequency cap, as
+    materialise decides it (false when there is no cap)."""
+    if not policy.frequency_cap_days:
+        return false()
+    since = utcnow() - timedelta(days=policy.frequency_cap_days)
+    return exists().where(
+        Message.contact_id == Contact.id,
+        Message.marketing.is_(True),
+        Message.created_at >= since,
+        Message.status.in_(("queued", "sending", "unknown", *HANDED_OVER)),
+    )
 
 
 def create_campaign(
@@ -113,6 +140,7 @@ class Estimate:
     cost: int  # Rials, from the account's price per part
     credit: int | None  # Rials left at the provider; None when it could not be read
     credit_error: str | None = None
+    capped: int = 0  # audience members the frequency cap holds back (if it were sent now)
 
     @property
     def covered(self) -> bool:
@@ -152,32 +180,41 @@ def estimate(campaign: Campaign) -> Estimate:
     once for each distinct set of the values the text reads: the database groups the
     audience by them (one group for a text without placeholders).
     """
-    text = CampaignText(campaign, load_policy(), own_field_names())
+    policy = load_policy()
+    text = CampaignText(campaign, policy, own_field_names())
+    marketing = campaign.marketing
+    # Skipped for the frequency cap: not opted out (that comes first), messaged lately.
+    capped_members = case((and_(Contact.opted_out_at.is_(None), capped_now(policy)), 1))
     groups = (
         campaign_audience(campaign)
-        .with_only_columns(*text.columns, func.count(), func.count(Contact.opted_out_at))
+        .with_only_columns(
+            *text.columns,
+            func.count(),
+            func.count(Contact.opted_out_at),
+            func.count(capped_members) if marketing else literal(0),
+        )
         .group_by(*text.columns)
         .execution_options(yield_per=MATERIALISE_CHUNK)
     )
-    recipients = opted_out = parts = 0
-    marketing = campaign.marketing
+    recipients = opted_out = capped = parts = 0
     for partition in db.session.connection().execute(groups).partitions():
-        for *values, members, members_opted_out in partition:
+        for *values, members, members_opted_out, members_capped in partition:
             if marketing:
                 opted_out += members_opted_out
-                members -= members_opted_out
+                capped += members_capped
+                members -= members_opted_out + members_capped
             if members:
                 recipients += members
                 parts += text.compose(*values)[1] * members
     account = campaign.provider
     cost = parts * account.price_per_part
     if account.is_test:
-        return Estimate(recipients, opted_out, parts, cost, credit=cost)
+        return Estimate(recipients, opted_out, parts, cost, credit=cost, capped=capped)
     try:
         credit = adapter_for(account).credit()
     except ProviderError as error:
-        return Estimate(recipients, opted_out, parts, cost, None, error.message)
-    return Estimate(recipients, opted_out, parts, cost, credit)
+        return Estimate(recipients, opted_out, parts, cost, None, error.message, capped)
+    return Estimate(recipients, opted_out, parts, cost, credit, capped=capped)
 
 
 # The outbox row of a campaign's message, as the database driver takes it.
@@ -288,15 +325,9 @@ def _recently_messaged(contact_ids: list[int], policy: SendingPolicy) -> set[int
     """Contacts that already got a marketing SMS within the frequency cap."""
     if not policy.frequency_cap_days:
         return set()
-    since = utcnow() - timedelta(days=policy.frequency_cap_days)
     return set(
         db.session.scalars(
-            select(Message.contact_id).where(
-                Message.contact_id.in_(contact_ids),
-                Message.marketing.is_(True),
-                Message.created_at >= since,
-                Message.status.in_(("queued", "sending", "unknown", *HANDED_OVER)),
-            )
+            select(Contact.id).where(Contact.id.in_(contact_ids), capped_now(policy))
         )
     )
 

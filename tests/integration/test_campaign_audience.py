@@ -166,6 +166,28 @@ def test_the_counts_before_sending_are_the_messages_written(shop, audience):
     assert figures.opted_out == len(written) - len(queued(written))
 
 
+def test_contacts_the_frequency_cap_holds_back_are_not_counted_as_recipients(shop):
+    save_policy(SendingPolicy(window_start=time(0), window_end=time(0), frequency_cap_days=7))
+    db.session.commit()
+    first = a_campaign(choice(shop, lists=["ب"]))  # ali, reza
+    assert queued(send(first)) == {"ali", "reza"}
+    second = a_campaign(choice(shop, lists=["الف", "ب"]))  # ali, sara, reza; opted
+    figures, now = campaigns.estimate(second), campaigns.audience_now(second)
+    assert (figures.recipients, figures.opted_out, figures.capped) == (1, 1, 2)
+    written = send(second)
+    assert written == {
+        "sara": "queued",
+        "ali": "skipped",
+        "reza": "skipped",
+        "opted": "skipped",
+    }
+    assert figures.recipients == now == len(queued(written))
+    reasons = db.session.scalars(
+        select(Message.error).where(Message.campaign_id == second.id, Message.status == "skipped")
+    ).all()
+    assert sorted(reasons) == ["frequency_cap", "frequency_cap", "opted_out"]
+
+
 def test_materialise_reads_the_audience_in_chunks_in_id_order(shop, monkeypatch):
     monkeypatch.setattr(campaigns, "MATERIALISE_CHUNK", 2)
     campaign = a_campaign(choice(shop, lists=["الف", "ب"], tags=["ویژه"], exclude_lists=["ج"]))
