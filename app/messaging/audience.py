@@ -32,8 +32,6 @@ from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_me
 from app.extensions import db
 from app.messaging.models import AudienceEntry, Campaign
 
-NAME_MAX = 100  # AudienceEntry.name
-
 
 class AudienceError(ValueError):
     """Why an audience cannot be chosen; shown as it is. ``at``: which part of it."""
@@ -182,6 +180,7 @@ def audience_entries(choice: AudienceChoice) -> list[AudienceEntry]:
     tag_names = _names(Tag, choice.tags)
     entries = [AudienceEntry(kind="list", list_id=i, name=list_names[i]) for i in choice.lists]
     entries += [AudienceEntry(kind="tag", tag_id=i, name=tag_names[i]) for i in choice.tags]
+    # Segments keep no name yet: when they arrive, their names go here as the lists' do.
     entries += [AudienceEntry(kind="segment", segment_id=i) for i in choice.segments]
     entries += [
         AudienceEntry(kind="list", list_id=i, name=list_names[i], excluded=True)

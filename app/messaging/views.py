@@ -112,7 +112,7 @@ def preview():
     if size:
         contact = db.session.scalars(
             campaigns.audience_query(choice)
-            .where(Contact.opted_out_at.is_(None))
+            .where(Contact.opted_out_at.is_(None), ~campaigns.capped_now(load_policy()))
             .order_by(Contact.id)
             .offset(offset % size)
             .limit(1)
