@@ -571,6 +571,9 @@ def _import(path: Path, kind: str, as_json: bool, **options) -> None:
         "rejected_file": str(rejected) if rejected.exists() else None,
         "error": job.error,
     }
+    if kind == "contacts":
+        # The list the numbers were put in (made if new): a script learns its id here.
+        result["list_id"] = job.options.get("list_id")
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:

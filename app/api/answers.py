@@ -38,7 +38,7 @@ Count = Annotated[int, Field(ge=0)]
 
 class Problem(Answer):
     field: str = Field(
-        description="The field or parameter, by path: audience.list_id, contacts[3].mobile"
+        description="The field or parameter, by path: audience.list_ids[0], contacts[3].mobile"
     )
     message: str
 
@@ -61,13 +61,31 @@ class Error(Answer):
     error: ErrorBody
 
 
-class CampaignAudience(Answer):
-    """Everyone ({"all": true}), or a list; both null once the list was deleted (the
-    campaign then goes to nobody)."""
+class AudienceItem(Answer):
+    kind: Literal["list", "tag", "segment"]
+    id: int | None = Field(description="null once the list or tag was deleted")
+    name: str = Field(description="as it is called now; as it was called, once deleted")
+    excluded: bool
 
-    all: Literal[True] = None
-    list_id: int | None = None
-    list_name: str | None = None
+
+class CampaignAudience(Answer):
+    """Who the campaign goes to: everyone ("all"), or the contacts of any of the lists,
+    tags and segments; minus those of the excluded lists and segments. The ids are of
+    those that still exist (a campaign whose chosen lists were all deleted goes to
+    nobody); ``items`` names them all."""
+
+    all: bool
+    list_ids: list[int]
+    tag_ids: list[int]
+    segment_ids: list[int]
+    exclude_list_ids: list[int]
+    exclude_segment_ids: list[int]
+    items: list[AudienceItem]
+    description: str = Field(description="In words, as the panel says it")
+    list_id: int | None = Field(
+        description="A campaign to exactly one list: that list (null once deleted); otherwise null"
+    )
+    list_name: str | None = Field(description="A campaign to exactly one list: its name")
 
 
 class CampaignProvider(Answer):
@@ -161,6 +179,9 @@ class Estimate(Answer):
     campaign_id: int
     recipients: Count = Field(description="messages that will be sent")
     opted_out: Count = Field(description="audience members skipped")
+    capped: Count = Field(
+        description="audience members the frequency cap would hold back if it were sent now"
+    )
     parts: Count = Field(description="SMS parts in all")
     cost: Count = Field(description="Rials")
     credit: int | None = Field(description="Rials left at the provider; null if unreadable")
@@ -173,6 +194,7 @@ class EstimateFigures(Answer):
 
     recipients: Count
     opted_out: Count
+    capped: Count
     parts: Count
     cost: Count
     credit: int | None
@@ -325,3 +347,23 @@ class TemplateList(Answer):
 
 class Deleted(Answer):
     deleted: Literal[True]
+
+
+class ListItem(Answer):
+    id: int
+    name: str
+    member_count: Count
+
+
+class ListItems(Answer):
+    items: list[ListItem]
+
+
+class TagItem(Answer):
+    id: int
+    name: str
+    member_count: Count = Field(description="contacts with the tag")
+
+
+class TagItems(Answer):
+    items: list[TagItem]

@@ -24,19 +24,22 @@ ERROR_RESPONSES = {
         "says where), or nested too deeply.",
     ),
     401: ("Unauthorized", "No token, or an unknown or revoked one."),
-    404: ("NotFound", "No such campaign (or contact, template or coupon code)."),
+    404: ("NotFound", "No such campaign (or contact, list, template or coupon code)."),
     409: (
         "Conflict",
-        "The campaign's state (or credit) does not allow it; the template is a built-in; "
-        "or the coupon code was already used (already_redeemed).",
+        "The campaign's state (or credit) does not allow it; a list a campaign yet to go "
+        "out names cannot be deleted; the template is a built-in; or the coupon code was "
+        "already used (already_redeemed).",
     ),
     413: ("TooLarge", "The body is larger than the API takes (VAFA_MAX_API_BODY)."),
     422: (
         "Invalid",
         "Fields are wrong; details names each by its path. A request the document "
-        "allows is refused only for what a schema cannot say: a list or provider account "
-        "that does not exist, a sender line of another account, a moment that has passed "
-        "(or a purchase more than a day ahead), a day missing from the calendar, a number "
+        "allows is refused only for what a schema cannot say: a list, tag or provider "
+        "account that does not exist, a list both chosen and excluded, a segment (campaigns "
+        "cannot be sent to segments yet), a list name another list has, a sender line of "
+        "another account, a moment that has passed (or a purchase more than a day "
+        "ahead), a day missing from the calendar, a number "
         "sent twice in one request, a purchase of a number no contact has, more own "
         "fields than the shop may have, a placeholder the shop does not have (or a brace "
         "that is not closed), a contact that does not exist, or a template name taken.",
@@ -119,6 +122,42 @@ OPERATIONS = {
         "query": s.MessagesPage,
         "answer": (200, a.MessagePage, "A page"),
         "errors": (401, 404, 422),
+    },
+    ("/lists", "get"): {
+        "operationId": "listLists",
+        "summary": "Every contact list with its number of contacts, by name",
+        "answer": (200, a.ListItems, "The lists"),
+        "errors": (401,),
+    },
+    ("/lists", "post"): {
+        "operationId": "createList",
+        "summary": "Create a contact list",
+        "description": "422 when another list has the name.",
+        "body": s.ListName,
+        "answer": (201, a.ListItem, "The new list"),
+        "errors": (400, 401, 413, 422),
+    },
+    ("/lists/{list_id}", "patch"): {
+        "operationId": "renameList",
+        "summary": "Rename a contact list",
+        "description": "422 when another list has the name.",
+        "body": s.ListName,
+        "answer": (200, a.ListItem, "The list"),
+        "errors": (400, 401, 404, 413, 422),
+    },
+    ("/lists/{list_id}", "delete"): {
+        "operationId": "deleteList",
+        "summary": "Delete a contact list; its contacts stay",
+        "description": "Campaigns already sent keep the list's name. 409 invalid_state while "
+        "a campaign yet to go out (scheduled, sending, paused) names the list.",
+        "answer": (204, None, "Deleted"),
+        "errors": (401, 404, 409),
+    },
+    ("/tags", "get"): {
+        "operationId": "listTags",
+        "summary": "Every tag with its number of contacts, by name",
+        "answer": (200, a.TagItems, "The tags"),
+        "errors": (401,),
     },
     ("/contacts", "post"): {
         "operationId": "upsertContacts",
@@ -212,6 +251,12 @@ PATH_PARAMETERS = {
         "required": True,
         "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
     },
+    "list_id": {
+        "name": "list_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+    },
     "mobile": {
         "name": "mobile",
         "in": "path",
@@ -234,7 +279,7 @@ ANSWERS = (a.Error, a.Problem)
 def _schemas() -> dict:
     """Every model's JSON Schema, keyed by model name, references into components."""
     models = {op[key] for op in OPERATIONS.values() for key in ("body", "query") if key in op}
-    answers = {op["answer"][1] for op in OPERATIONS.values()} | set(ANSWERS)
+    answers = {op["answer"][1] for op in OPERATIONS.values() if op["answer"][1]} | set(ANSWERS)
     _keys, found = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)]
         + [(model, "serialization") for model in sorted(answers, key=lambda m: m.__name__)],
@@ -285,7 +330,9 @@ def _operation(spec: dict, path: str, schemas: dict) -> dict:
             },
         }
     operation["responses"] = {
-        str(status): _json({"$ref": REF.format(model=answer.__name__)}, description),
+        str(status): _json({"$ref": REF.format(model=answer.__name__)}, description)
+        if answer
+        else {"description": description},
         **{
             str(code): {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"}
             for code in spec["errors"]
@@ -316,8 +363,8 @@ def document() -> dict:
             "title": "Vafa API",
             "version": "1",
             "description": (
-                "Campaigns, contacts, purchases, message templates and coupon codes of the "
-                "Vafa SMS panel, for a shop's own scripts and checkout.\n\n"
+                "Campaigns, contacts, lists, purchases, message templates and coupon codes of "
+                "the Vafa SMS panel, for a shop's own scripts and checkout.\n\n"
                 "Every request but this document needs `Authorization: Bearer <token>`; "
                 "make a token in the panel (Settings → API tokens) or with "
                 "`vafa api-token create NAME`. Bodies are JSON, at most VAFA_MAX_API_BODY "

@@ -64,6 +64,7 @@ from app.contacts.service import (
 from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX
 from app.extensions import db
 from app.limits import ID_MAX
+from app.messaging.audience import AudienceChoice, AudienceError, check_choice
 from app.messaging.rendering import text_problems
 from app.persian import (
     ascii_digits,
@@ -80,6 +81,7 @@ BATCH_MAX = 1000  # items in one request
 PAGE_DEFAULT = 100
 PAGE_MAX = 500
 CAMPAIGN_NAME_MAX = 200  # Campaign.name
+LIST_NAME_MAX = 100  # ContactList.name
 CAMPAIGN_TEXT_MAX = 1000  # as the compose form allows
 TEXT_FIELD_MAX = 100  # first_name, last_name, city, reference: their columns
 AMOUNT_MAX = 10**15  # Rials; far above any purchase, far below a BIGINT
@@ -425,25 +427,80 @@ OwnFields = Annotated[
 # Campaigns --------------------------------------------------------------------------
 
 
-def _audience(value) -> int | None:
-    """``{"list_id": 3}`` → 3; ``{"all": true}`` → None (everyone)."""
-    shape = _('Choose the audience: {"list_id": …} or {"all": true}.')
+AUDIENCE_IDS_MAX = 100  # lists, tags or segments in one part of an audience
+# The parts of an audience, and what each is called in app.messaging.audience.
+_AUDIENCE_PARTS = {
+    "list_ids": "lists",
+    "tag_ids": "tags",
+    "segment_ids": "segments",
+    "exclude_list_ids": "exclude_lists",
+    "exclude_segment_ids": "exclude_segments",
+}
+_INCLUDED = ("list_ids", "tag_ids", "segment_ids")
+
+
+def _ids(value, at: str) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise refuse(_("Must be a list."), at=at)
+    if len(value) > AUDIENCE_IDS_MAX:
+        raise refuse(
+            _("At most %(max)s ids.", max=show_number(AUDIENCE_IDS_MAX)),
+            at=at,
+        )
+    ids = []
+    for index, item in enumerate(value):
+        item = _whole(item)
+        if not isinstance(item, int) or isinstance(item, bool) or not 1 <= item <= ID_MAX:
+            raise refuse(
+                _(
+                    "A whole number from %(min)s to %(max)s.",
+                    min=show_number(1),
+                    max=show_number(ID_MAX),
+                ),
+                at=f"{at}[{index}]",
+            )
+        ids.append(item)
+    return tuple(dict.fromkeys(ids))
+
+
+def _audience(value) -> AudienceChoice:
+    """``{"all": true}`` (everyone), ``{"list_id": 3}`` (one list, as before), or
+    ``{"list_ids": […], "tag_ids": […], "segment_ids": […]}``; the last two may leave
+    out ``exclude_list_ids`` and ``exclude_segment_ids``."""
+    shape = _(
+        'Choose the audience: {"all": true}, or lists and tags: '
+        '{"list_ids": […], "tag_ids": […]}, each with "exclude_list_ids": […] if you like.'
+    )
     if not isinstance(value, dict) or not value:
         raise refuse(shape)
     for key in value:
-        if key not in ("list_id", "all"):
+        if key not in ("all", "list_id", *_AUDIENCE_PARTS):
             raise refuse(_("Unknown field."), at=key)
-    if len(value) != 1:
-        raise refuse(shape)
-    if "all" in value:
-        if value["all"] is not True:
-            raise refuse(shape, at="all")
-        return None
-    list_id = _whole(value["list_id"])
-    if not isinstance(list_id, int) or isinstance(list_id, bool):
-        raise refuse(_("Must be a whole number."), at="list_id")
-    _existing_list(list_id, at="list_id")
-    return list_id
+    if "list_id" in value:
+        if len(value) != 1:
+            raise refuse(
+                _('Give "list_id" alone (the older way), or "list_ids" and the rest; not both.')
+            )
+        list_id = _whole(value["list_id"])
+        if not isinstance(list_id, int) or isinstance(list_id, bool):
+            raise refuse(_("Must be a whole number."), at="list_id")
+        _existing_list(list_id, at="list_id")
+        return AudienceChoice(lists=(list_id,))
+    if "all" in value and value["all"] is not True:
+        raise refuse(shape, at="all")
+    parts = {key: _ids(value[key], key) for key in _AUDIENCE_PARTS if key in value}
+    everyone = "all" in value
+    if everyone and any(parts.get(key) for key in _INCLUDED):
+        raise refuse(
+            _('Send to all contacts ("all": true) or to lists and tags, not both.'),
+            at=next(key for key in _INCLUDED if parts.get(key)),
+        )
+    choice = AudienceChoice(everyone, **{_AUDIENCE_PARTS[key]: ids for key, ids in parts.items()})
+    try:
+        check_choice(choice, {name: key for key, name in _AUDIENCE_PARTS.items()})
+    except AudienceError as error:
+        raise refuse(str(error), at=error.at or None) from None
+    return choice
 
 
 def _existing_list(list_id: int | None, at: str | None = None) -> int | None:
@@ -455,26 +512,55 @@ def _existing_list(list_id: int | None, at: str | None = None) -> int | None:
 
 
 _ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+_IDS_SCHEMA = {"type": "array", "maxItems": AUDIENCE_IDS_MAX, "items": _ID_SCHEMA}
+_EXCLUDED_SCHEMA = {
+    "exclude_list_ids": {**_IDS_SCHEMA, "description": "Never to the contacts of these lists."},
+    "exclude_segment_ids": {
+        **_IDS_SCHEMA,
+        "description": "Never to the contacts of these segments (not yet possible).",
+    },
+}
 Audience = Annotated[
-    int | None,
+    AudienceChoice,
     BeforeValidator(_audience),
     WithJsonSchema(
         {
             "oneOf": [
                 {
                     "type": "object",
-                    "required": ["list_id"],
+                    "required": ["all"],
                     "additionalProperties": False,
-                    "properties": {"list_id": _ID_SCHEMA},
+                    "properties": {"all": {"const": True}, **_EXCLUDED_SCHEMA},
                 },
                 {
                     "type": "object",
-                    "required": ["all"],
                     "additionalProperties": False,
-                    "properties": {"all": {"const": True}},
+                    "properties": {
+                        "list_ids": _IDS_SCHEMA,
+                        "tag_ids": _IDS_SCHEMA,
+                        "segment_ids": {
+                            **_IDS_SCHEMA,
+                            "description": "Segments (not yet possible: refused).",
+                        },
+                        **_EXCLUDED_SCHEMA,
+                    },
+                    "anyOf": [
+                        {"required": [key], "properties": {key: {"minItems": 1}}}
+                        for key in _INCLUDED
+                    ],
+                },
+                {
+                    "type": "object",
+                    "required": ["list_id"],
+                    "additionalProperties": False,
+                    "properties": {"list_id": _ID_SCHEMA},
+                    "description": "One list (the older way to say it).",
                 },
             ],
-            "description": "A contact list, or every contact.",
+            "description": "Every contact, or those in any of the lists, tags and segments; "
+            "either way minus those in the excluded lists and segments. A contact gets one "
+            "message however many of them it is in; opted-out contacts get no marketing SMS. "
+            "A list both chosen and excluded is refused.",
         }
     ),
 ]
@@ -680,7 +766,7 @@ class NewCampaign(Strict):
         return {
             "name": self.name,
             "body": self.text,
-            "list_id": self.audience,
+            "audience": self.audience,
             "provider_id": self._account.id,
             "sender": self.sender,
             "scheduled_at": self.scheduled_at,
@@ -752,6 +838,28 @@ class TemplateIn(Strict):
         AfterValidator(str.strip),
     ]
     body: TemplateText
+
+
+# Lists -----------------------------------------------------------------------------
+
+
+def _list_name(value: str) -> str:
+    name = normalize_text(value)[:LIST_NAME_MAX]
+    if not name:
+        raise refuse(_("Give the list a name."))
+    return name
+
+
+class ListName(Strict):
+    """A list's name: a new list's, or an existing one's new name."""
+
+    MESSAGES: ClassVar = {"name": _l("Give the list a name.")}
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=LIST_NAME_MAX, pattern=NOT_BLANK),
+        AfterValidator(_list_name),
+    ]
 
 
 def _digits(value):
@@ -1122,6 +1230,11 @@ def render_from_json(payload) -> RenderRequest:
 def template_from_json(payload) -> TemplateIn:
     """A template's name and text, or ``Invalid``."""
     return validate(TemplateIn, payload)
+
+
+def list_name_from_json(payload) -> str:
+    """The (normalised) name of a list to create or rename, or ``Invalid``."""
+    return validate(ListName, payload).name
 
 
 def page_args(args, statuses: bool = False) -> Page:

@@ -169,6 +169,10 @@ ENDPOINTS: dict[str, Rule] = {
     "api.list_templates": API,
     "api.create_template": API,
     "api.template": API,
+    "api.list_lists": API,
+    "api.create_list": API,
+    "api.list_item": API,
+    "api.list_tags": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

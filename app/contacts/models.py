@@ -25,7 +25,7 @@ from app.extensions import db
 from app.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from app.messaging.models import Campaign
+    from app.messaging.models import AudienceEntry
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -168,9 +168,12 @@ class ContactList(db.Model):
     member_count: Mapped[int] = mapped_column(Integer, server_default="0")
 
     contacts: Mapped[list[Contact]] = relationship(secondary=list_members, back_populates="lists")
-    # The campaigns sent (or to be sent) to the list; declared here by name, since
-    # campaigns (app.messaging) build on contacts and not the other way round.
-    campaigns: Mapped[list["Campaign"]] = relationship(back_populates="contact_list")
+    # The campaigns' audience entries that name the list (sent to it, or kept away from
+    # it); declared here by name, since campaigns (app.messaging) build on contacts and
+    # not the other way round.
+    campaign_entries: Mapped[list["AudienceEntry"]] = relationship(
+        back_populates="contact_list", passive_deletes=True
+    )
 
 
 class Tag(db.Model):

@@ -88,6 +88,17 @@ class NameTaken(ValueError):
     """Another list (or tag) already has this name."""
 
 
+def create_list(name: str) -> ContactList:
+    """A new list under a (normalised) name; NameTaken when a list has it already."""
+    name = normalize_text(name)[: ContactList.name.type.length]
+    if db.session.scalar(select(ContactList.id).where(ContactList.name == name)) is not None:
+        raise NameTaken(name)
+    contact_list = ContactList(name=name)
+    db.session.add(contact_list)
+    db.session.flush()
+    return contact_list
+
+
 def rename(item: ContactList | Tag, name: str) -> None:
     """Give a list or a tag a new (normalised) name; NameTaken when another one has it."""
     model = type(item)
@@ -100,13 +111,15 @@ def rename(item: ContactList | Tag, name: str) -> None:
 
 
 def campaigns_waiting_for(contact_list: ContactList) -> list[str]:
-    """Names of the campaigns yet to go out to a list: deleting it would send them to nobody."""
-    return [campaign.name for campaign in contact_list.campaigns if campaign.yet_to_go_out]
+    """Names of the campaigns yet to go out that name a list: deleting it would send them
+    to fewer contacts (or, a list they keep away from, to those they meant to spare)."""
+    campaigns = {entry.campaign.id: entry.campaign for entry in contact_list.campaign_entries}
+    return [campaign.name for campaign in campaigns.values() if campaign.yet_to_go_out]
 
 
 def delete_list(list_id: int) -> None:
     """Delete a list; its contacts stay (the database removes the memberships), and
-    campaigns sent to it keep its name (Campaign.list_name)."""
+    campaigns that named it keep its name (AudienceEntry.name)."""
     db.session.execute(delete(ContactList).where(ContactList.id == list_id))
 
 

@@ -3,10 +3,12 @@ from datetime import datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX, PREFIX_PATTERN
+from app.messaging.audience import AudienceChoice
 from app.messaging.rendering import message_template, text_problems
 from app.messaging.text import COUPON
 from app.persian import GregorianDate, ascii_digits, parse_jalali_datetime, show_number
@@ -15,12 +17,47 @@ from app.types import utcnow
 CAMPAIGN_TEXT_MAX = 1000
 
 
+class ChosenIds(SelectMultipleField):
+    """Lists or tags as checkboxes, read as ids; one that is no longer offered (deleted
+    meanwhile, or never there) is refused with ``gone``, in the panel's words."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def __init__(self, label, gone, **kwargs):
+        super().__init__(label, coerce=int, **kwargs)
+        self.gone = gone
+
+    def process_formdata(self, valuelist):
+        self.data = []
+        for value in valuelist:
+            text = ascii_digits(value).strip()
+            self.data.append(int(text) if text.isascii() and text.isdigit() else -1)
+
+    def pre_validate(self, form):
+        offered = {value for value, _label in self.choices or ()}
+        if any(value not in offered for value in self.data or ()):
+            raise ValidationError(self.gone)
+
+
 class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(
         _l("Message text"), validators=[DataRequired(), Length(max=CAMPAIGN_TEXT_MAX)]
     )
-    list_id = SelectField(_l("Send to"), coerce=int)
+    audience = RadioField(_l("Send to"), default="all")
+    lists = ChosenIds(
+        _l("Contacts in these lists"),
+        _l("A chosen list no longer exists (it may have been deleted); check the lists again."),
+    )
+    tags = ChosenIds(
+        _l("Contacts with these tags"),
+        _l("A chosen tag no longer exists (it may have been deleted); check the tags again."),
+    )
+    exclude_lists = ChosenIds(
+        _l("Except the contacts in these lists"),
+        _l("A list to leave out no longer exists (it may have been deleted); check again."),
+    )
     # "account id:sender line"
     route = SelectField(_l("Send through"))
     when = RadioField(_l("When"), default="now")
@@ -35,11 +72,47 @@ class CampaignForm(FlaskForm):
     scheduled_at: datetime | None = None
     # What the coupon fields hold once checked: (prefix, length), None for the defaults.
     coupon_settings: tuple[str | None, int | None] = (None, None)
+    # (id, name) of every list: the choices' labels also show their member counts.
+    list_names: list[tuple[int, str]] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Set here, not in the declaration: WTForms 3.3 deprecates declared tuple choices.
         self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
+        self.audience.choices = [
+            ("all", _l("All contacts")),
+            ("chosen", _l("The contacts of the lists and tags chosen below")),
+        ]
+
+    def validate_lists(self, field):
+        chosen = bool(field.data or self.tags.data)
+        if self.audience.data == "chosen" and not chosen:
+            raise ValidationError(_l("Choose at least one list or tag, or send to all contacts."))
+        if self.audience.data == "all" and chosen:
+            raise ValidationError(
+                _l("Lists or tags are chosen, but so is “All contacts”: choose one or the other.")
+            )
+
+    def validate_exclude_lists(self, field):
+        both = set(field.data or ()) & set(self.lists.data or ())
+        if both:
+            names = {value: label for value, label in self.list_names}
+            raise ValidationError(
+                _l(
+                    "“%(name)s” is both chosen and left out; untick one of them.",
+                    name=names[min(both)],
+                )
+            )
+
+    @property
+    def choice(self) -> AudienceChoice:
+        """Who the campaign goes to, as the form was filled (once it is valid)."""
+        return AudienceChoice(
+            everyone=self.audience.data == "all",
+            lists=tuple(dict.fromkeys(self.lists.data or ())),
+            tags=tuple(dict.fromkeys(self.tags.data or ())),
+            exclude_lists=tuple(dict.fromkeys(self.exclude_lists.data or ())),
+        )
 
     def validate_body(self, field):
         problems = text_problems(field.data or "")

@@ -1,10 +1,10 @@
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.contacts.models import ContactList
+from app.contacts.models import ContactList, Tag
 from app.extensions import db
 from app.sending.models import ProviderAccount
 from app.types import UTCDateTime, utcnow
@@ -33,13 +33,10 @@ class Campaign(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    # Sent to every contact, or to the members of a list. A campaign whose list was
-    # deleted goes to nobody (never to everyone by accident).
+    # Sent to every contact, or to those its audience entries include (lists, tags,
+    # segments); either way minus those its excluding entries name. A campaign whose
+    # chosen lists were all deleted goes to nobody (never to everyone by accident).
     to_everyone: Mapped[bool] = mapped_column(Boolean, default=False)
-    list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id", ondelete="SET NULL"))
-    # The list's name when the campaign was made: its page still names the list after
-    # the list is deleted.
-    list_name: Mapped[str | None] = mapped_column(String(100))
     provider_id: Mapped[int] = mapped_column(ForeignKey("provider_accounts.id"))
     sender: Mapped[str] = mapped_column(String(32))
     # Marketing messages respect the sending window, opt-outs and the frequency cap,
@@ -59,8 +56,13 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    contact_list: Mapped[ContactList | None] = relationship(back_populates="campaigns")
     provider: Mapped[ProviderAccount] = relationship()
+    audience: Mapped[list["AudienceEntry"]] = relationship(
+        back_populates="campaign",
+        cascade="all, delete-orphan",
+        order_by="AudienceEntry.id",
+        lazy="selectin",
+    )
 
     __table_args__ = (Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),)
 
@@ -88,3 +90,51 @@ class MessageTemplate(db.Model):
     key: Mapped[str | None] = mapped_column(String(32), unique=True)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+AUDIENCE_KINDS = ("list", "tag", "segment")
+
+
+class AudienceEntry(db.Model):
+    """One list, tag or segment a campaign goes to (or, ``excluded``, keeps away from).
+
+    Each kind has its own column, so the database itself forgets a deleted list or tag
+    (ON DELETE SET NULL) wherever it is deleted from; ``name`` keeps what the owner
+    chose, for the campaign's page. ``segment_id`` gets its foreign key to ``segments``
+    when segments arrive (app/audience).
+    """
+
+    __tablename__ = "campaign_audience"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # list | tag | segment
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id", ondelete="SET NULL"))
+    tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id", ondelete="SET NULL"))
+    segment_id: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100), default="")
+
+    campaign: Mapped[Campaign] = relationship(back_populates="audience")
+    # Loaded with the entry: the campaign's page names them (as they are called now).
+    contact_list: Mapped[ContactList | None] = relationship(
+        back_populates="campaign_entries", lazy="joined"
+    )
+    tag: Mapped[Tag | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index("ix_campaign_audience_campaign_id", "campaign_id"),
+        Index("ix_campaign_audience_list_id", "list_id"),
+        Index("ix_campaign_audience_tag_id", "tag_id"),
+    )
+
+    @property
+    def ref_id(self) -> int | None:
+        """The id of the list, tag or segment; None once it has been deleted."""
+        return getattr(self, f"{self.kind}_id")
+
+    @property
+    def current_name(self) -> str:
+        """The list's or tag's name now (it may have been renamed), else the one kept."""
+        item = {"list": self.contact_list, "tag": self.tag}.get(self.kind)
+        return item.name if item is not None else self.name

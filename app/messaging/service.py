@@ -6,13 +6,30 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import false, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from app.contacts.models import Contact, ContactList, list_members
+from app.contacts.models import Contact
 from app.contacts.service import own_field_names
 from app.coupons.service import CouponSettings, coupon_writer, fresh_codes
 from app.extensions import db
+from app.messaging.audience import (
+    AudienceChoice,
+    audience_condition,
+    audience_entries,
+    choice_of,
+)
 from app.messaging.models import Campaign
 from app.messaging.rendering import column, message_template
 from app.messaging.text import COUPON, count_parts
@@ -36,63 +53,83 @@ MATERIALISE_CHUNK = 10_000
 COUPON_RETRIES = 5
 
 
-def audience_query(list_id: int | None):
-    """The contacts a campaign to ``list_id`` (None: everyone) goes to."""
-    # From contacts, whichever of their columns a caller picks (with_only_columns).
-    query = select(Contact).select_from(Contact)
-    if list_id is not None:
-        query = query.join(list_members, list_members.c.contact_id == Contact.id).where(
-            list_members.c.list_id == list_id
-        )
-    return query
+def audience_query(choice: AudienceChoice, window: tuple | None = None):
+    """The contacts an audience holds, whichever of their columns a caller picks
+    (with_only_columns); ``window``: (low, high), those with ids from low to high only."""
+    return select(Contact).select_from(Contact).where(audience_condition(choice, window))
 
 
-def campaign_audience(campaign: Campaign):
-    """The contacts a campaign goes to (nobody, if its list has been deleted)."""
-    if campaign.to_everyone:
-        return audience_query(None)
-    if campaign.list_id is None:
-        return audience_query(None).where(false())
-    return audience_query(campaign.list_id)
+def campaign_audience(campaign: Campaign, window: tuple | None = None):
+    """The contacts a campaign goes to (nobody, if all its chosen lists have been deleted)."""
+    return audience_query(choice_of(campaign), window)
+
+
+def next_window(after: int) -> tuple[int, int] | None:
+    """The next ``MATERIALISE_CHUNK`` contact ids to read an audience in, from the first
+    contact after ``after``; None past the last contact."""
+    low = db.session.scalar(select(func.min(Contact.id)).where(Contact.id > after))
+    return None if low is None else (low, low + MATERIALISE_CHUNK - 1)
 
 
 def audience_now(campaign: Campaign) -> int:
-    """How many contacts a campaign would go to if it went out now: what a scheduled
-    campaign's page and the campaigns list show before its messages are written."""
-    if campaign.to_everyone:
-        return audience_size(None)
-    return campaign.contact_list.member_count if campaign.contact_list else 0
+    """How many contacts a campaign would be sent to if it went out now: what a scheduled
+    campaign's page and the campaigns list show before its messages are written (for
+    marketing, those materialise would skip are left out: opted out, or over the
+    frequency cap)."""
+    return audience_size(choice_of(campaign), campaign.marketing)
 
 
-def audience_size(list_id: int | None) -> int:
-    subquery = audience_query(list_id).with_only_columns(Contact.id).subquery()
-    return db.session.scalar(select(func.count()).select_from(subquery))
+def audience_size(choice: AudienceChoice, marketing: bool = True) -> int:
+    """How many contacts an audience would be sent to (marketing: not the opted-out, nor
+    those the frequency cap holds back)."""
+    query = audience_query(choice).with_only_columns(func.count())
+    if marketing:
+        query = query.where(Contact.opted_out_at.is_(None), ~capped_now(load_policy()))
+    return db.session.scalar(query)
+
+
+def capped_now(policy: SendingPolicy) -> ColumnElement[bool]:
+    """A contact that already got a marketing SMS within the frequency cap, as
+    materialise decides it (false when there is no cap)."""
+    if not policy.frequency_cap_days:
+        return false()
+    since = utcnow() - timedelta(days=policy.frequency_cap_days)
+    return exists().where(
+        Message.contact_id == Contact.id,
+        Message.marketing.is_(True),
+        Message.created_at >= since,
+        Message.status.in_(("queued", "sending", "unknown", *HANDED_OVER)),
+    )
 
 
 def create_campaign(
     *,
     name: str,
     body: str,
-    list_id: int | None,
     provider_id: int,
     sender: str,
     scheduled_at: datetime | None,
     created_by_id: int | None,
+    audience: AudienceChoice | None = None,
+    list_id: int | None = None,
     marketing: bool = True,
     coupon_prefix: str | None = None,
     coupon_length: int | None = None,
 ) -> Campaign:
     """Record a draft campaign; it starts once the owner confirms the estimate.
 
-    ``coupon_prefix`` and ``coupon_length`` shape the codes of {کد تخفیف} (None: the
-    defaults); the form checks them (app/messaging/forms.py).
+    ``audience`` is checked by the caller (audience.check_choice). ``list_id`` is the
+    older way to say it: one list, or everyone when neither is given. ``coupon_prefix``
+    and ``coupon_length`` shape the codes of {کد تخفیف} (None: the defaults); the form
+    checks them (app/messaging/forms.py).
     """
+    if audience is None:
+        audience = AudienceChoice(lists=(list_id,)) if list_id else AudienceChoice(everyone=True)
     campaign = Campaign(
         name=name,
         body=body,
-        list_id=list_id,
-        list_name=db.session.get(ContactList, list_id).name if list_id is not None else None,
-        to_everyone=list_id is None,
+        to_everyone=audience.everyone,
+        audience=audience_entries(audience),
         provider_id=provider_id,
         sender=sender,
         marketing=marketing,
@@ -115,6 +152,7 @@ class Estimate:
     cost: int  # Rials, from the account's price per part
     credit: int | None  # Rials left at the provider; None when it could not be read
     credit_error: str | None = None
+    capped: int = 0  # audience members the frequency cap holds back (if it were sent now)
 
     @property
     def covered(self) -> bool:
@@ -164,32 +202,41 @@ def estimate(campaign: Campaign) -> Estimate:
     once for each distinct set of the values the text reads: the database groups the
     audience by them (one group for a text without placeholders).
     """
-    text = CampaignText(campaign, load_policy(), own_field_names())
+    policy = load_policy()
+    text = CampaignText(campaign, policy, own_field_names())
+    marketing = campaign.marketing
+    # Skipped for the frequency cap: not opted out (that comes first), messaged lately.
+    capped_members = case((and_(Contact.opted_out_at.is_(None), capped_now(policy)), 1))
     groups = (
         campaign_audience(campaign)
-        .with_only_columns(*text.columns, func.count(), func.count(Contact.opted_out_at))
+        .with_only_columns(
+            *text.columns,
+            func.count(),
+            func.count(Contact.opted_out_at),
+            func.count(capped_members) if marketing else literal(0),
+        )
         .group_by(*text.columns)
         .execution_options(yield_per=MATERIALISE_CHUNK)
     )
-    recipients = opted_out = parts = 0
-    marketing = campaign.marketing
+    recipients = opted_out = capped = parts = 0
     for partition in db.session.connection().execute(groups).partitions():
-        for *values, members, members_opted_out in partition:
+        for *values, members, members_opted_out, members_capped in partition:
             if marketing:
                 opted_out += members_opted_out
-                members -= members_opted_out
+                capped += members_capped
+                members -= members_opted_out + members_capped
             if members:
                 recipients += members
                 parts += text.compose(*values)[1] * members
     account = campaign.provider
     cost = parts * account.price_per_part
     if account.is_test:
-        return Estimate(recipients, opted_out, parts, cost, credit=cost)
+        return Estimate(recipients, opted_out, parts, cost, credit=cost, capped=capped)
     try:
         credit = adapter_for(account).credit()
     except ProviderError as error:
-        return Estimate(recipients, opted_out, parts, cost, None, error.message)
-    return Estimate(recipients, opted_out, parts, cost, credit)
+        return Estimate(recipients, opted_out, parts, cost, None, error.message, capped)
+    return Estimate(recipients, opted_out, parts, cost, credit, capped=capped)
 
 
 # The outbox row of a campaign's message, as the database driver takes it.
@@ -216,7 +263,8 @@ def materialise(campaign: Campaign) -> int:
 
     Opted-out contacts and those over the frequency cap get a ``skipped`` row saying
     why, so every member of the audience is accounted for. Contacts are walked in id
-    order, a chunk at a time, reading only the values the text needs: a run interrupted
+    order, a window of ``MATERIALISE_CHUNK`` ids at a time (next_window), reading only
+    the audience's contacts in it and only the values the text needs: a run interrupted
     by a crash resumes after the last contact it wrote, and the idempotency key keeps any
     overlap from sending twice (a row whose key exists is left out, not an error).
 
@@ -237,13 +285,13 @@ def materialise(campaign: Campaign) -> int:
         )
         or 0
     )
+    # The audience in windows of ids (see app.messaging.audience): at most one chunk each.
     chunk = (
-        campaign_audience(campaign)
+        campaign_audience(campaign, (bindparam("low"), bindparam("high")))
         .with_only_columns(
             Contact.id, Contact.mobile, Contact.opted_out_at.is_not(None), *text.columns
         )
         .order_by(Contact.id)
-        .limit(MATERIALISE_CHUNK)
     )
     mark = driver_mark(db.session.connection())
     insert = (
@@ -259,11 +307,16 @@ def materialise(campaign: Campaign) -> int:
         if campaign.status == "cancelled":
             return written
         waiting = "held" if campaign.status == "paused" else "queued"
-        connection = db.session.connection()
-        contacts = connection.execute(chunk.where(Contact.id > done_up_to)).all()
-        if not contacts:
+        window = next_window(done_up_to)
+        if window is None:
             return written
+        low, high = window
+        contacts = db.session.connection().execute(chunk, {"low": low, "high": high}).all()
+        if not contacts:
+            done_up_to = high
+            continue
         capped = _recently_messaged([row[0] for row in contacts], policy) if marketing else ()
+        connection = db.session.connection()
         now = driver_moment(connection, utcnow())
         # A text with {کد تخفیف}: each message gets a code of its own, in its text.
         codes = fresh_codes(connection, text.coupons, len(contacts)) if text.coupons else None
@@ -307,26 +360,20 @@ def materialise(campaign: Campaign) -> int:
                 retries += 1
                 if retries > COUPON_RETRIES:
                     raise
-                continue
+                continue  # the same window again, with fresh codes
         db.session.commit()
         queued_here()  # a dispatcher in this process sends them while the rest is written
         written += len(rows)
-        done_up_to = contacts[-1][0]
+        done_up_to = high
 
 
 def _recently_messaged(contact_ids: list[int], policy: SendingPolicy) -> set[int]:
     """Contacts that already got a marketing SMS within the frequency cap."""
     if not policy.frequency_cap_days:
         return set()
-    since = utcnow() - timedelta(days=policy.frequency_cap_days)
     return set(
         db.session.scalars(
-            select(Message.contact_id).where(
-                Message.contact_id.in_(contact_ids),
-                Message.marketing.is_(True),
-                Message.created_at >= since,
-                Message.status.in_(("queued", "sending", "unknown", *HANDED_OVER)),
-            )
+            select(Contact.id).where(Contact.id.in_(contact_ids), capped_now(policy))
         )
     )
 

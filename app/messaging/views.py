@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.auth.audit import record_audit
 from app.contacts.models import Contact
-from app.contacts.service import all_lists, own_field_names
+from app.contacts.service import all_lists, all_tags, own_field_names
 from app.coupons.service import (
     LENGTH_DEFAULT,
     LENGTH_MAX,
@@ -21,6 +21,7 @@ from app.coupons.service import (
 from app.extensions import db
 from app.messaging import bp
 from app.messaging import service as campaigns
+from app.messaging.audience import AudienceChoice, describe
 from app.messaging.forms import CAMPAIGN_TEXT_MAX, CampaignForm
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign, MessageTemplate
 from app.messaging.rendering import (
@@ -57,6 +58,7 @@ def campaigns_index():
         "messaging/campaigns.html",
         campaigns=rows,
         labels={row.id: _status_label(row, held[row.id]) for row in rows},
+        audience_words={row.id: describe(row) for row in rows},
         starts={row.id: held[row.id] or row.scheduled_at for row in rows},
         # A scheduled campaign has no messages yet: its audience as it stands now.
         audiences={
@@ -75,12 +77,19 @@ def _routes() -> list[tuple[str, str]]:
     ]
 
 
+def _audience_choices(form: CampaignForm) -> None:
+    """Offer every list and tag, each with its number of contacts."""
+    lists = all_lists()
+    form.list_names = [(item.id, item.name) for item, _count in lists]
+    form.lists.choices = [(item.id, f"{item.name} ({show_number(n)})") for item, n in lists]
+    form.exclude_lists.choices = form.lists.choices
+    form.tags.choices = [(tag.id, f"{tag.name} ({show_number(n)})") for tag, n in all_tags()]
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new_campaign():
     form = CampaignForm()
-    form.list_id.choices = [(0, _("All contacts"))] + [
-        (item.id, f"{item.name} ({show_number(count)})") for item, count in all_lists()
-    ]
+    _audience_choices(form)
     form.route.choices = _routes()
     if request.method == "GET" and (template_id := request.args.get("template", type=int)):
         # «Use this template»: the compose form starts from the template's text.
@@ -92,7 +101,7 @@ def new_campaign():
         campaign = campaigns.create_campaign(
             name=form.name.data.strip(),
             body=form.body.data.replace("\r\n", "\n"),
-            list_id=form.list_id.data or None,
+            audience=form.choice,
             provider_id=int(account_id),
             sender=sender,
             scheduled_at=form.scheduled_at,
@@ -127,10 +136,13 @@ def preview():
     text anyone in the audience would receive (what the counter shows): the same
     rendering as the API's POST /api/v1/templates/render (app.messaging.rendering)."""
     body = request.form.get("body", "").replace("\r\n", "\n")[: CAMPAIGN_TEXT_MAX * 2]
-    list_id = request.form.get("list_id", type=int) or None
+    choice = _previewed_audience()
     offset = max(request.form.get("offset", 0, type=int), 0)
-    audience = campaigns.audience_query(list_id)
-    size = campaigns.audience_size(list_id)
+    size = campaigns.audience_size(choice)
+    # Those the messages would go to: the sample contact and the longest text are theirs.
+    audience = campaigns.audience_query(choice).where(
+        Contact.opted_out_at.is_(None), ~campaigns.capped_now(load_policy())
+    )
     contact = None
     if size:
         contact = db.session.scalars(
@@ -197,12 +209,25 @@ def _longest(body: str, audience, route: str, own_fields: list[str], coupon: str
     }
 
 
+def _previewed_audience() -> AudienceChoice:
+    """The audience the compose form holds now, as far as it can be read: a list or tag
+    that is not there (deleted meanwhile) adds nobody; the form's own check says so."""
+
+    def ids(name: str) -> tuple[int, ...]:
+        return tuple(value for value in request.form.getlist(name, type=int) if value > 0)
+
+    if request.form.get("audience", "all") == "all":
+        return AudienceChoice(everyone=True, exclude_lists=ids("exclude_lists"))
+    return AudienceChoice(lists=ids("lists"), tags=ids("tags"), exclude_lists=ids("exclude_lists"))
+
+
 @bp.get("/<int:campaign_id>")
 def campaign(campaign_id: int):
     item = db.get_or_404(Campaign, campaign_id)
     return render_template(
         "messaging/campaign.html",
         campaign=item,
+        audience=describe(item),
         starts=campaigns.planned_start(item, load_policy()) or item.scheduled_at,
         estimate=campaigns.estimate(item) if item.status == "draft" else None,
         window_wait=_window_wait(item),

@@ -65,7 +65,9 @@ if (compose) {
   const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
 
   const body = compose.querySelector('textarea[name="body"]');
-  const audience = compose.querySelector('select[name="list_id"]');
+  // The audience: everyone, or the lists and tags ticked, minus the lists left out.
+  const audience = compose.querySelectorAll(
+    'input[name="audience"], input[name="lists"], input[name="tags"], input[name="exclude_lists"]');
   const route = compose.querySelector('select[name="route"]');
   const counter = document.getElementById("counter");
   const problems = document.getElementById("placeholder-problems");
@@ -95,7 +97,7 @@ if (compose) {
     const ticket = ++latest;
     const form = new FormData();
     form.append("body", body.value);
-    form.append("list_id", audience.value);
+    audience.forEach((box) => { if (box.checked) form.append(box.name, box.value); });
     form.append("route", route ? route.value : "");
     form.append("offset", offset);
     for (const name of ["coupon_prefix", "coupon_length"]) {
@@ -132,7 +134,7 @@ if (compose) {
   }
 
   body.addEventListener("input", changed);
-  audience.addEventListener("change", () => { offset = 0; changed(); });
+  audience.forEach((box) => box.addEventListener("change", () => { offset = 0; changed(); }));
   compose.querySelectorAll("#coupon-settings input").forEach((input) => input.addEventListener("input", changed));
   if (route) route.addEventListener("change", changed);
   document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });

@@ -93,8 +93,8 @@ def capture(base_url: str, which: str, out: Path, campaign_id: int) -> None:
         if which == "compose":
             page.goto("/campaigns/new")
             page.locator("#name").fill("یلدا ۱۴۰۴")
-            option = page.locator("#list_id option", has_text=LIST_NAME)
-            page.locator("#list_id").select_option(option.get_attribute("value"))
+            page.locator('input[name="audience"][value="chosen"]').check()
+            page.locator("#audience-lists li", has_text=LIST_NAME).locator("input").check()
             page.locator("#body").fill(BODY)
             expect(page.locator("#preview-text")).to_contain_text("سارا")
         else:

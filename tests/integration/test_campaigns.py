@@ -53,7 +53,9 @@ def first_route(client) -> str:
 
 
 def compose(client, body="سلام {نام|مشتری عزیز}", list_id=0, **fields):
-    data = {"name": "کمپین آزمایشی", "body": body, "list_id": list_id, "when": "now", **fields}
+    """Compose a campaign to everyone, or (``list_id``) to one list."""
+    audience = {"audience": "chosen", "lists": [list_id]} if list_id else {"audience": "all"}
+    data = {"name": "کمپین آزمایشی", "body": body, **audience, "when": "now", **fields}
     data.setdefault("route", first_route(client))
     return client.post("/campaigns/new", data=data)
 
@@ -210,9 +212,8 @@ def test_sending_now_ignores_the_date_fields(logged_in, audience):
 
 
 def preview(client, body, list_id=0, offset=0) -> dict:
-    response = client.post(
-        "/campaigns/preview", data={"body": body, "list_id": list_id, "offset": offset}
-    )
+    audience = {"audience": "chosen", "lists": [list_id]} if list_id else {"audience": "all"}
+    response = client.post("/campaigns/preview", data={"body": body, **audience, "offset": offset})
     assert response.status_code == 200
     return response.get_json()
 
@@ -361,7 +362,9 @@ def test_sending_to_a_list_reaches_only_its_members(logged_in, audience):
     confirm(logged_in, campaign.id)
     run_all_once(logged_in.application)
     assert {m.contact_id for m in messages(campaign.id)} == {audience[0].id, audience[2].id}
-    assert campaign.contact_list.name == "ویژه"
+    assert [(entry.kind, entry.list_id, entry.name) for entry in campaign.audience] == [
+        ("list", members.id, "ویژه")
+    ]
 
 
 def test_a_campaign_to_nobody_cannot_be_started(logged_in):

@@ -59,7 +59,7 @@ def first_route(client) -> str:
 
 
 def compose(client, body=TEXT, **fields):
-    data = {"name": "یلدا", "body": body, "list_id": 0, "when": "now", **fields}
+    data = {"name": "یلدا", "body": body, "audience": "all", "when": "now", **fields}
     data.setdefault("route", first_route(client))
     return client.post("/campaigns/new", data=data)
 
@@ -173,7 +173,7 @@ def test_the_compose_form_shows_the_coupon_fields_for_a_text_with_the_placeholde
 
 
 def test_the_preview_shows_a_code_of_the_chosen_shape(logged_in, audience):
-    data = {"body": TEXT, "list_id": 0, "coupon_prefix": "nowruz", "coupon_length": "۱۰"}
+    data = {"body": TEXT, "audience": "all", "coupon_prefix": "nowruz", "coupon_length": "۱۰"}
     preview = logged_in.post("/campaigns/preview", data=data).json
     assert preview["problems"] == []
     assert re.search(f"کد تخفیف شما: NOWRUZ[{ALPHABET}]{{10}}\n", preview["text"])
@@ -195,9 +195,9 @@ def test_the_estimate_counts_the_parts_with_codes_of_the_configured_length(logge
 def test_the_counter_counts_a_code_of_the_chosen_shape(logged_in, audience):
     # 50 letters, the code and the opt-out line (6): the counter's longest text.
     body = "ب" * 50 + "{کد تخفیف}"
-    preview = logged_in.post("/campaigns/preview", data={"body": body, "list_id": 0}).json
+    preview = logged_in.post("/campaigns/preview", data={"body": body, "audience": "all"}).json
     assert (preview["longest"]["characters"], preview["longest"]["parts"]) == (64, 1)
-    data = {"body": body, "list_id": 0, "coupon_prefix": "ABCDEFGH", "coupon_length": "12"}
+    data = {"body": body, "audience": "all", "coupon_prefix": "ABCDEFGH", "coupon_length": "12"}
     preview = logged_in.post("/campaigns/preview", data=data).json
     assert (preview["longest"]["characters"], preview["longest"]["parts"]) == (76, 2)
 

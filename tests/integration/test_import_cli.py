@@ -56,6 +56,7 @@ def test_json_output_is_one_object_whose_counts_add_up(app, tmp_path):
     parts = ("created", "updated", "duplicates", "invalid")
     assert report["rows"] == sum(report[name] for name in parts)
     assert report["status"] == "done" and report["error"] is None
+    assert report["list_id"] is None  # no --list
     with open(report["rejected_file"], encoding="utf-8-sig", newline="") as handle:
         rejected = list(csv.reader(handle))
     assert [row[0] for row in rejected] == ["نام", "تکراری", "بد"]
@@ -76,6 +77,12 @@ def test_into_a_list_made_on_the_way(app, tmp_path):
         .where(ContactList.name == "مشتریان شب")
     ).all()
     assert sorted(members) == ["+989121234567", "+989351112233"]
+    # A script learns the list's id (to send a campaign to it through the API).
+    made = db.session.scalar(select(ContactList.id).where(ContactList.name == "مشتریان شب"))
+    assert json.loads(result.output)["list_id"] == made
+    path = str(write(tmp_path, CUSTOMERS))
+    again = run(app, "contacts", "import", path, "--list", "مشتریان شب", "--json")
+    assert json.loads(again.output)["list_id"] == made
 
 
 def test_on_duplicate_update_fills_the_new_values(app, tmp_path, make_contact):

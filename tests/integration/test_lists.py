@@ -112,9 +112,9 @@ def test_delete_a_list_keeps_its_contacts_and_the_campaigns_sent_to_it(english, 
 
     # The campaign's history still names the list it went to.
     campaign = db.session.get(Campaign, sent)
-    assert campaign.list_id is None and campaign.list_name == "مشتریان ویژه"
-    assert "مشتریان ویژه (deleted list)" in page_text(english.get(f"/campaigns/{sent}"))
-    assert "مشتریان ویژه (deleted list)" in row_text(english.get("/campaigns/"), "یلدا")
+    assert [(entry.list_id, entry.name) for entry in campaign.audience] == [(None, "مشتریان ویژه")]
+    assert "list مشتریان ویژه (deleted)" in page_text(english.get(f"/campaigns/{sent}"))
+    assert "list مشتریان ویژه (deleted)" in row_text(english.get("/campaigns/"), "یلدا")
 
 
 def test_a_list_a_scheduled_campaign_waits_for_is_not_deleted(english, vip):

@@ -210,3 +210,57 @@ def test_0012_counts_the_members_of_existing_lists_and_keeps_counting(old_instal
     assert db.session.execute(text("SELECT count(*) FROM list_members")).scalar() == 2
     db.session.execute(text("DELETE FROM list_members WHERE list_id = 2"))
     db.session.commit()
+
+
+def test_0018_moves_each_campaigns_list_into_its_audience(old_install):
+    """Campaigns made before 0018 keep going to the list they were made for; one whose
+    list was deleted still goes to nobody and still names the list."""
+    from flask_migrate import downgrade
+
+    from app.messaging import service as campaigns
+    from app.messaging.audience import describe
+    from app.messaging.models import Campaign
+
+    upgrade(revision="0013")
+    now = "2026-03-21 07:00:00"
+    times = f"'{now}', '{now}'"
+    for statement in (
+        f"INSERT INTO contact_lists (id, name, created_at) VALUES (1, 'ویژه', '{now}')",
+        "INSERT INTO contacts (id, mobile, first_name, last_name, city, created_at, fields,"
+        " source, purchase_count, total_spent) VALUES"
+        f" (1, '+989121234567', 'علی', '', '', '{now}', '{{}}', 'import', 0, 0),"
+        f" (2, '+989121234568', 'سارا', '', '', '{now}', '{{}}', 'import', 0, 0)",
+        "INSERT INTO list_members (list_id, contact_id) VALUES (1, 2)",
+        "INSERT INTO provider_accounts (id, name, kind, api_key, username, password, senders,"
+        " requests_per_second, price_per_part, is_default, failures, created_at)"
+        f" VALUES (1, 'آزمایشی', 'console', '', '', '', '10000000', 5, 0, true, 0, '{now}')",
+        "INSERT INTO campaigns (id, name, body, to_everyone, list_id, list_name, provider_id,"
+        " sender, marketing, status, scheduled_at, created_at) VALUES"
+        f" (1, 'به گروه', 'سلام', false, 1, 'ویژه', 1, '1000', true, 'scheduled', {times}),"
+        f" (2, 'گروه رفته', 'سلام', false, NULL, 'قدیمی', 1, '1000', true, 'scheduled', {times}),"
+        f" (3, 'همه', 'سلام', true, NULL, NULL, 1, '1000', true, 'done', {times})",
+    ):
+        db.session.execute(text(statement))
+    db.session.commit()
+
+    upgrade(revision="0018")
+    rows = db.session.execute(
+        text(
+            "SELECT campaign_id, kind, excluded, list_id, name FROM campaign_audience"
+            " ORDER BY campaign_id"
+        )
+    ).all()
+    assert [tuple(row) for row in rows] == [
+        (1, "list", False, 1, "ویژه"),
+        (2, "list", False, None, "قدیمی"),
+    ]
+    to_list, gone, everyone = (db.session.get(Campaign, i) for i in (1, 2, 3))
+    assert [campaigns.audience_now(c) for c in (to_list, gone, everyone)] == [1, 0, 2]
+    assert "قدیمی" in describe(gone)
+    campaigns.materialise(to_list)
+    assert db.session.execute(text("SELECT contact_id FROM messages")).scalars().all() == [2]
+    db.session.commit()
+
+    downgrade(revision="0013")
+    rows = db.session.execute(text("SELECT id, list_id, list_name FROM campaigns ORDER BY id"))
+    assert [tuple(row) for row in rows] == [(1, 1, "ویژه"), (2, None, "قدیمی"), (3, None, None)]

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.contacts.models import ContactList, list_members
 from app.extensions import db
 from app.messaging import service as campaigns
+from app.messaging.audience import AudienceChoice
 from app.messaging.library import BUILTIN_TEMPLATES
 from app.messaging.models import MessageTemplate
 from app.persian import gregorian_date
@@ -194,9 +195,8 @@ def test_a_campaign_fills_every_placeholder_from_its_audience_query(logged_in, a
 
 
 def preview(client, body, list_id=0, route=""):
-    response = client.post(
-        "/campaigns/preview", data={"body": body, "list_id": list_id, "route": route}
-    )
+    audience = {"audience": "chosen", "lists": list_id} if list_id else {"audience": "all"}
+    response = client.post("/campaigns/preview", data={"body": body, "route": route, **audience})
     assert response.status_code == 200
     return response.json
 
@@ -268,7 +268,10 @@ def test_the_counter_is_one_query_not_a_render_per_contact(logged_in, shop, app)
     try:
         from app.messaging.rendering import longest_variant
 
-        longest_variant("{نام} {شهر} {تاریخ تولد} {عنوان}", campaigns.audience_query(None))
+        longest_variant(
+            "{نام} {شهر} {تاریخ تولد} {عنوان}",
+            campaigns.audience_query(AudienceChoice(everyone=True)),
+        )
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     # The shop's own fields and the business name, then the audience: one query over it.

@@ -25,7 +25,8 @@ def token(app) -> str:
 
 
 class Api:
-    """The test client, speaking JSON with a bearer token: ``api.post("/campaigns", {...})``."""
+    """The test client, speaking JSON with a bearer token: ``api.post("/campaigns", {...})``
+    (and get, patch, delete)."""
 
     prefix = "/api/v1"
 
@@ -42,6 +43,16 @@ class Api:
             kwargs["json"] = payload
         headers = {**self.headers, **(headers or {})}
         return self.client.post(self.prefix + path, headers=headers, **kwargs)
+
+    def patch(self, path: str, payload=None, headers: dict | None = None, **kwargs):
+        if payload is not None:
+            kwargs["json"] = payload
+        headers = {**self.headers, **(headers or {})}
+        return self.client.patch(self.prefix + path, headers=headers, **kwargs)
+
+    def delete(self, path: str, headers: dict | None = None, **kwargs):
+        headers = {**self.headers, **(headers or {})}
+        return self.client.delete(self.prefix + path, headers=headers, **kwargs)
 
 
 @pytest.fixture

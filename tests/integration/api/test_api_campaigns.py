@@ -97,7 +97,18 @@ def test_create_a_draft_with_every_field(api, shop, scripted):
     assert body["name"] == "یلدا"
     assert body["text"] == "سلام {نام}\nیلدا مبارک"
     assert body["status"] == "draft" and body["status_label"]
-    assert body["audience"] == {"list_id": shop.id, "list_name": "مشتریان وفادار"}
+    assert body["audience"] == {
+        "all": False,
+        "list_ids": [shop.id],
+        "tag_ids": [],
+        "segment_ids": [],
+        "exclude_list_ids": [],
+        "exclude_segment_ids": [],
+        "items": [{"kind": "list", "id": shop.id, "name": "مشتریان وفادار", "excluded": False}],
+        "description": "گروه مشتریان وفادار",
+        "list_id": shop.id,
+        "list_name": "مشتریان وفادار",
+    }
     assert body["provider"] == {"id": scripted.id, "name": "scripted", "kind": "scripted"}
     assert body["sender"] == "3000456"
     assert body["marketing"] is False
@@ -114,7 +125,8 @@ def test_create_a_draft_with_every_field(api, shop, scripted):
     }
 
     stored = db.session.get(Campaign, body["id"])
-    assert (stored.list_id, stored.provider_id, stored.sender) == (shop.id, scripted.id, "3000456")
+    assert [entry.list_id for entry in stored.audience] == [shop.id]
+    assert (stored.provider_id, stored.sender) == (scripted.id, "3000456")
     assert stored.scheduled_at == datetime(2031, 3, 21, 6, 30, tzinfo=UTC)
     assert stored.created_by_id is None
 
@@ -122,7 +134,8 @@ def test_create_a_draft_with_every_field(api, shop, scripted):
 def test_create_with_defaults_goes_through_the_default_account(api):
     before = datetime.now(UTC)
     body = create(api)
-    assert body["audience"] == {"all": True}
+    assert body["audience"]["all"] is True
+    assert body["audience"]["items"] == [] and body["audience"]["description"] == "همهٔ مخاطبان"
     assert body["provider"]["kind"] == "console"  # a fresh install's default account
     assert body["sender"] == "10000000"
     assert body["marketing"] is True
@@ -295,6 +308,7 @@ def test_the_estimate_counts_recipients_parts_cost_and_credit(api, shop, scripte
         "campaign_id": campaign["id"],
         "recipients": 2,  # the opted-out member is skipped
         "opted_out": 1,
+        "capped": 0,
         "parts": 2,
         "cost": 200,  # 2 parts at 100 Rials
         "credit": 10**9,

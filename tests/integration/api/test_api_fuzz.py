@@ -35,6 +35,10 @@ SEMANTIC = re.compile(
     "|".join(
         [
             r"^There is no list with id",
+            r"^There is no tag with id",
+            r"is both chosen and excluded",
+            r"^Segments cannot be chosen for a campaign yet",
+            r"^Another list has this name",
             r"^There is no provider account with id",
             r"is not a sender line of this account",
             r"^This provider account has no sender line",

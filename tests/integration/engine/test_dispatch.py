@@ -598,7 +598,8 @@ def test_a_campaign_whose_list_was_deleted_goes_to_nobody(scripted, make_contact
 
     assert messages(campaign) == []
     db.session.refresh(campaign)
-    assert (campaign.list_id, campaign.to_everyone) == (None, False)
+    assert campaign.to_everyone is False
+    assert [(entry.list_id, entry.name) for entry in campaign.audience] == [(None, "VIP")]
 
 
 def test_a_message_without_a_delivery_report_for_days_expires(started_campaign, scripted):

@@ -1,0 +1,245 @@
+"""Who a campaign goes to: everyone, or the union of lists, tags and segments, minus the
+lists and segments it keeps away from — as one SQL condition over contacts.
+
+A campaign stores its choice as rows of ``campaign_audience`` (AudienceEntry); the
+compose page and the API hand a choice over as an ``AudienceChoice`` of ids. Opted-out
+contacts are not left out here: materialise records them as skipped, and the counts
+shown before sending leave them out (app.messaging.service).
+
+The condition, for the database's planner (bench/audience.py prints the plans):
+- included: ``contacts.id IN (members of the lists UNION ALL members of the tags …)``.
+  The database reads only the chosen memberships, through the (list_id, contact_id) and
+  (tag_id, contact_id) primary keys, and looks each contact up by id: a list of 1,000
+  among a million contacts costs 1,000 lookups, not a million. (``EXISTS`` per contact
+  would be one probe per contact of the table on SQLite, and PostgreSQL cannot make a
+  semi-join of EXISTS joined by OR.)
+- excluded: ``NOT EXISTS``: an anti-join on PostgreSQL (``NOT IN`` over a subquery runs
+  row by row there once it outgrows work_mem), a key lookup per chosen contact on SQLite.
+- ``window`` (materialise reads the audience in id order, ``MATERIALISE_CHUNK`` ids at a
+  time): every part is bounded to the window, the memberships too, so each chunk reads
+  its own stretch of each index and nothing before it. Unbounded, each chunk would read
+  every chosen membership again (a million-member list: a hundred times a million), or,
+  walking contacts with EXISTS, probe every contact of the table for a small list.
+"""
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, and_, exists, false, select, true, union_all
+
+from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
+from app.extensions import db
+from app.messaging.models import AudienceEntry, Campaign
+
+
+class AudienceError(ValueError):
+    """Why an audience cannot be chosen; shown as it is. ``at``: which part of it."""
+
+    def __init__(self, message: str, at: str = ""):
+        super().__init__(message)
+        self.at = at
+
+
+@dataclass(frozen=True)
+class AudienceChoice:
+    """Who a campaign goes to, by ids: everyone, or the contacts in any of the lists,
+    tags and segments; minus those in any excluded list or segment."""
+
+    everyone: bool = False
+    lists: tuple[int, ...] = ()
+    tags: tuple[int, ...] = ()
+    segments: tuple[int, ...] = ()
+    exclude_lists: tuple[int, ...] = ()
+    exclude_segments: tuple[int, ...] = ()
+
+    @property
+    def includes_anyone(self) -> bool:
+        return self.everyone or bool(self.lists or self.tags or self.segments)
+
+
+def segment_condition_of(segment_id: int) -> ColumnElement[bool]:
+    """The condition over ``Contact`` a member of segment ``segment_id`` meets.
+
+    The one place segments plug into campaigns (app/audience builds them): until they
+    do, a campaign cannot be sent to or kept away from a segment, and every request
+    that names one is refused with this message.
+    """
+    raise AudienceError(_("Segments cannot be chosen for a campaign yet."))
+
+
+def choice_of(campaign: Campaign) -> AudienceChoice:
+    """A stored campaign's audience (its deleted lists and tags count as empty)."""
+    picked: dict[tuple[str, bool], list[int]] = {}
+    for entry in campaign.audience:
+        if entry.ref_id is not None:
+            picked.setdefault((entry.kind, entry.excluded), []).append(entry.ref_id)
+    return AudienceChoice(
+        everyone=campaign.to_everyone,
+        lists=tuple(picked.get(("list", False), ())),
+        tags=tuple(picked.get(("tag", False), ())),
+        segments=tuple(picked.get(("segment", False), ())),
+        exclude_lists=tuple(picked.get(("list", True), ())),
+        exclude_segments=tuple(picked.get(("segment", True), ())),
+    )
+
+
+def audience_condition(choice: AudienceChoice, window: tuple | None = None) -> ColumnElement[bool]:
+    """The condition a contact of the audience meets (see the module's docstring).
+
+    ``window``: (low, high), the contacts with ``low <= id <= high`` only (values or bind
+    parameters).
+    """
+    if not choice.includes_anyone:
+        return false()  # every chosen list was deleted: nobody, never everyone
+
+    def bounded(column) -> list[ColumnElement[bool]]:
+        return [column.between(*window)] if window else []
+
+    terms: list[ColumnElement[bool]] = bounded(Contact.id)
+    if not choice.everyone:
+        parts = []
+        if choice.lists:
+            column = list_members.c.contact_id
+            parts.append(
+                select(column).where(list_members.c.list_id.in_(choice.lists), *bounded(column))
+            )
+        if choice.tags:
+            column = contact_tags.c.contact_id
+            parts.append(
+                select(column).where(contact_tags.c.tag_id.in_(choice.tags), *bounded(column))
+            )
+        # A segment's own contacts, not correlated with the outer query's.
+        parts += [
+            select(Contact.id)
+            .where(segment_condition_of(segment_id), *bounded(Contact.id))
+            .correlate(None)
+            for segment_id in choice.segments
+        ]
+        terms.append(Contact.id.in_(union_all(*parts) if len(parts) > 1 else parts[0]))
+    if choice.exclude_lists:
+        terms.append(
+            ~exists().where(
+                list_members.c.contact_id == Contact.id,
+                list_members.c.list_id.in_(choice.exclude_lists),
+                *bounded(list_members.c.contact_id),
+            )
+        )
+    terms += [~segment_condition_of(segment_id) for segment_id in choice.exclude_segments]
+    return and_(true(), *terms)
+
+
+def check_choice(choice: AudienceChoice, field_names: dict[str, str] | None = None) -> None:
+    """Refuse a choice that names a list or tag that does not exist, a segment (not yet
+    possible), nobody at all, or one list both chosen and excluded.
+
+    ``field_names`` says how the caller names each part (``lists`` → ``list_ids``) in
+    ``AudienceError.at``.
+    """
+    names = {
+        "lists": "lists",
+        "tags": "tags",
+        "segments": "segments",
+        "exclude_lists": "exclude_lists",
+        "exclude_segments": "exclude_segments",
+        **(field_names or {}),
+    }
+    if not choice.includes_anyone:
+        raise AudienceError(
+            _("Choose at least one list or tag, or send to all contacts."), names["lists"]
+        )
+    for part, model in (("lists", ContactList), ("exclude_lists", ContactList), ("tags", Tag)):
+        ids = set(getattr(choice, part))
+        found = set(db.session.scalars(select(model.id).where(model.id.in_(ids)))) if ids else ids
+        for missing in sorted(ids - found):
+            if model is Tag:
+                message = _("There is no tag with id %(id)s; it may have been deleted.", id=missing)
+            else:
+                message = _(
+                    "There is no list with id %(id)s; it may have been deleted.", id=missing
+                )
+            raise AudienceError(message, names[part])
+    for part in ("segments", "exclude_segments"):
+        for segment_id in getattr(choice, part):
+            try:
+                segment_condition_of(segment_id)
+            except AudienceError as error:
+                raise AudienceError(str(error), names[part]) from None
+    both = set(choice.lists) & set(choice.exclude_lists)
+    if both:
+        name = db.session.get(ContactList, min(both)).name
+        raise AudienceError(
+            _("The list “%(name)s” is both chosen and excluded; choose one.", name=name),
+            names["exclude_lists"],
+        )
+
+
+def audience_entries(choice: AudienceChoice) -> list[AudienceEntry]:
+    """The rows that store a checked choice on its campaign, with each one's name."""
+    list_names = _names(ContactList, choice.lists + choice.exclude_lists)
+    tag_names = _names(Tag, choice.tags)
+    entries = [AudienceEntry(kind="list", list_id=i, name=list_names[i]) for i in choice.lists]
+    entries += [AudienceEntry(kind="tag", tag_id=i, name=tag_names[i]) for i in choice.tags]
+    # Segments keep no name yet: when they arrive, their names go here as the lists' do.
+    entries += [AudienceEntry(kind="segment", segment_id=i) for i in choice.segments]
+    entries += [
+        AudienceEntry(kind="list", list_id=i, name=list_names[i], excluded=True)
+        for i in choice.exclude_lists
+    ]
+    entries += [
+        AudienceEntry(kind="segment", segment_id=i, excluded=True) for i in choice.exclude_segments
+    ]
+    return entries
+
+
+def _names(model, ids) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
+
+
+# In words ----------------------------------------------------------------------------
+
+
+def _joined(names: list[str]) -> str:
+    """«الف»، «الف و ب»، «الف، ب و ج»."""
+    if len(names) == 1:
+        return names[0]
+    return _("%(items)s and %(last)s", items=_(", ").join(names[:-1]), last=names[-1])
+
+
+def _shown(entry: AudienceEntry) -> str:
+    if entry.ref_id is None:
+        return _("%(name)s (deleted)", name=entry.name or "—")
+    return entry.current_name
+
+
+# One and several of each kind: «گروه الف», «گروه‌های الف و ب» (two messages rather than
+# ngettext: Persian has one plural form for numbers, yet says these two apart).
+_KINDS_IN_WORDS = {
+    "list": (_l("list %(names)s"), _l("lists %(names)s")),
+    "tag": (_l("tag %(names)s"), _l("tags %(names)s")),
+    "segment": (_l("segment %(names)s"), _l("segments %(names)s")),
+}
+
+
+def _groups(entries: list[AudienceEntry]) -> list[str]:
+    """«گروه‌های الف و ب»، «برچسب ویژه»: the entries of each kind, in words."""
+    groups = []
+    for kind, (one, several) in _KINDS_IN_WORDS.items():
+        names = [_shown(entry) for entry in entries if entry.kind == kind]
+        if names:
+            words = one if len(names) == 1 else several
+            groups.append(str(words) % {"names": _joined(names)})
+    return groups
+
+
+def describe(campaign: Campaign) -> str:
+    """The audience in words: «گروه‌های الف و ب، برچسب ویژه، به‌جز گروه ج»."""
+    included = [_("All contacts")] if campaign.to_everyone else []
+    included += _groups([entry for entry in campaign.audience if not entry.excluded])
+    excluded = _groups([entry for entry in campaign.audience if entry.excluded])
+    words = _(", ").join(included) if included else _("Nobody")
+    if excluded:
+        return _("%(audience)s, except %(excluded)s", audience=words, excluded=_joined(excluded))
+    return words
