@@ -101,9 +101,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, auth, contacts, messaging, reports, settings
+    from app import api, audience, auth, contacts, messaging, reports, settings
 
-    for blueprint in (auth.bp, contacts.bp, messaging.bp, reports.bp, settings.bp, api.bp):
+    blueprints = (auth.bp, contacts.bp, audience.bp, messaging.bp, reports.bp, settings.bp, api.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     @app.get("/")

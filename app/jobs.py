@@ -33,6 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 from sqlalchemy import text
 
+from app.audience import service as segments
 from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
@@ -115,6 +116,8 @@ SCHEDULER_JOBS = (
     Job("start_due_campaigns", campaigns.start_due_campaigns, every=2),
     Job("pause_failing_accounts", campaigns.pause_campaigns_of_failing_accounts, every=2),
     Job("finish_campaigns", campaigns.finish_campaigns, every=2),
+    # Each segment's count once a Tehran day (a cheap look at today's rows otherwise).
+    Job("record_segment_counts", segments.record_segment_counts, every=60),
 )
 
 # The dispatcher runs beside these, in its own thread (Worker.run).

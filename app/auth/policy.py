@@ -98,6 +98,12 @@ ENDPOINTS: dict[str, Rule] = {
     "contacts.rename_tag": CONTACTS,
     "contacts.delete_tag": CONTACTS,
     "contacts.bulk_action": _bulk_action,
+    # Segments (saved rules over contacts).
+    "audience.segments_index": CONTACTS,
+    "audience.segment": CONTACTS,
+    "audience.new_segment": CONTACTS,
+    "audience.edit_segment": CONTACTS,
+    "audience.delete_segment": CONTACTS,
     # Full exports of the contacts (and the background Excel export's pages).
     "contacts.export_csv": CONTACT_EXPORTS,
     "contacts.export_xlsx": CONTACT_EXPORTS,

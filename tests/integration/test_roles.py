@@ -337,11 +337,18 @@ def menu(response) -> set[str]:
 
 
 def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
-    assert menu(staff_client.get("/contacts/")) == {"campaigns", "contacts", "lists", "reports"}
+    assert menu(staff_client.get("/contacts/")) == {
+        "campaigns",
+        "contacts",
+        "lists",
+        "segments",
+        "reports",
+    }
     assert menu(logged_in.get("/contacts/")) == {
         "campaigns",
         "contacts",
         "lists",
+        "segments",
         "reports",
         "providers",
         "sending_rules",
