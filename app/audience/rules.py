@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 
 from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
 from app.extensions import db
+from app.limits import ID_MAX
 from app.messaging.models import Campaign
 from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text, show_digits
 from app.sending.models import HANDED_OVER, Message
@@ -41,6 +42,8 @@ WINDOW_MAX = 365  # a birthday window: a year at most
 COUNT_MAX = 1_000_000
 RIALS_MAX = 10**15
 OWN_FIELD = "own:"  # field "own:<name>": one of the shop's own fields
+OWN_NAME_MAX = 50  # as app.contacts.service.OWN_FIELD_NAME_MAX
+TEXTS_MAX = 50  # values of one "one of" rule
 
 # What each kind of value is: checked and made canonical by _clean_value.
 TEXT, TEXTS, GENDER, NONE, DAYS, WINDOW, MONTH, COUNT, RIALS = (
@@ -148,65 +151,97 @@ class RulesInvalid(ValueError):
 # Checking ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with the rules, and where (a JSON path below ``rules``)."""
+
+    path: str
+    message: str
+
+
 def check_rules(rules) -> list[str]:
     """The problems of these rules, each naming its rule; empty when they are good."""
-    return clean_rules(rules)[1]
+    return [problem.message for problem in clean_rules(rules)[1]]
 
 
-def clean_rules(rules) -> tuple[dict, list[str]]:
-    """The rules in canonical form and the problems found (if any, the rules are unusable)."""
-    problems: list[str] = []
+def rule_problems(rules, strict: bool = True) -> list[Problem]:
+    """The problems with their paths; ``strict``: JSON types exactly, as the API takes them."""
+    return clean_rules(rules, strict)[1]
+
+
+def clean_rules(rules, strict: bool = False) -> tuple[dict, list[Problem]]:
+    """The rules in canonical form and the problems found (if any, the rules are unusable).
+
+    Not strict (the panel's form): numbers may come as text, in Persian digits, a list
+    of cities as one comma-separated text. Strict (the API): exactly the JSON types its
+    document declares, and no unknown keys.
+    """
+    problems: list[Problem] = []
     if not isinstance(rules, dict):
-        return {}, [_('Rules are a JSON object: {"match": "all", "rules": [...]}.')]
-    clean = _clean_group(rules, "", problems, nested=False)
+        message = _('Rules are a JSON object: {"match": "all", "rules": [...]}.')
+        return {}, [Problem("", message)]
+    clean = _clean_group(rules, "", "", problems, nested=False, strict=strict)
     total = sum(len(r["rules"]) if "match" in r else 1 for r in clean["rules"])
     if not clean["rules"] and not problems:
-        problems.append(_("A segment needs at least one rule."))
+        problems.append(Problem("rules", _("A segment needs at least one rule.")))
     if total > MAX_RULES:
-        problems.append(_("A segment has at most %(max)s rules.", max=show_digits(str(MAX_RULES))))
+        message = _("A segment has at most %(max)s rules.", max=show_digits(str(MAX_RULES)))
+        problems.append(Problem("rules", message))
     return clean, problems
 
 
-def _clean_group(group: dict, prefix: str, problems: list[str], nested: bool) -> dict:
-    match = group.get("match", "all")
+GROUP_KEYS = {"match", "rules"}
+RULE_KEYS = {"field", "op", "value"}
+
+
+def _clean_group(
+    group: dict, prefix: str, path: str, problems: list[Problem], nested: bool, strict: bool
+) -> dict:
+    match = group.get("match", None if strict else "all")
     if match not in MATCHES:
         if prefix:
             number = show_digits(prefix.rstrip("."))
-            problems.append(_("Rule %(n)s: a group matches “all” or “any”.", n=number))
+            message = _("Rule %(n)s: a group matches “all” or “any”.", n=number)
         else:
-            problems.append(_("Rules match “all” or “any”."))
+            message = _("Rules match “all” or “any”.")
+        problems.append(Problem(f"{path}match", message))
         match = "all"
-    items = group.get("rules", [])
+    if strict and set(group) - GROUP_KEYS:
+        problems.append(Problem(path.rstrip("."), _("Unknown key in the rules.")))
+    items = group.get("rules", None if strict else [])
     if not isinstance(items, list):
-        problems.append(_("“rules” is a list of rules."))
+        problems.append(Problem(f"{path}rules", _("“rules” is a list of rules.")))
         items = []
     clean = []
     for number, rule in enumerate(items, start=1):
         name = show_digits(f"{prefix}{number}")
+        at = f"{path}rules[{number - 1}]"
         if isinstance(rule, dict) and ("match" in rule or "rules" in rule):
             if nested:
-                problems.append(
-                    _(
-                        "Rule %(n)s: a group inside a group is not allowed (one level only).",
-                        n=name,
-                    )
+                message = _(
+                    "Rule %(n)s: a group inside a group is not allowed (one level only).", n=name
                 )
+                problems.append(Problem(at, message))
                 continue
-            inner = _clean_group(rule, f"{prefix}{number}.", problems, nested=True)
+            inner = _clean_group(
+                rule, f"{prefix}{number}.", f"{at}.", problems, nested=True, strict=strict
+            )
             if not rule.get("rules"):
-                problems.append(_("Rule %(n)s: the group has no rules.", n=name))
+                problems.append(Problem(at, _("Rule %(n)s: the group has no rules.", n=name)))
             clean.append(inner)
             continue
-        cleaned = _clean_rule(rule, name, problems)
+        cleaned = _clean_rule(rule, name, at, problems, strict)
         if cleaned is not None:
             clean.append(cleaned)
     return {"match": match, "rules": clean}
 
 
-def _number(value, low: int, high: int) -> int | None:
+def _number(value, low: int, high: int, strict: bool) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str):
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 3.0 is the integer 3 in JSON
+    if isinstance(value, str) and not strict:
         text = ascii_digits(value).strip().replace(",", "").replace("٬", "")
         if not text.isdigit():
             return None
@@ -216,27 +251,32 @@ def _number(value, low: int, high: int) -> int | None:
     return value
 
 
-def _clean_rule(rule, name: str, problems: list[str]) -> dict | None:
+def _clean_rule(rule, name: str, at: str, problems: list[Problem], strict: bool) -> dict | None:
     if not isinstance(rule, dict):
-        problems.append(_("Rule %(n)s: a rule is an object with field, op and value.", n=name))
+        message = _("Rule %(n)s: a rule is an object with field, op and value.", n=name)
+        problems.append(Problem(at, message))
+        return None
+    if strict and set(rule) - RULE_KEYS:
+        problems.append(Problem(at, _("Rule %(n)s: a rule has only field, op and value.", n=name)))
         return None
     field, op = rule.get("field"), rule.get("op")
     if not isinstance(field, str) or not field:
-        problems.append(_("Rule %(n)s: choose a condition.", n=name))
+        problems.append(Problem(f"{at}.field", _("Rule %(n)s: choose a condition.", n=name)))
         return None
     if field.startswith(OWN_FIELD):
-        own = normalize_text(field.removeprefix(OWN_FIELD))
+        own = field.removeprefix(OWN_FIELD)
+        own = normalize_text(own) if len(own) <= OWN_NAME_MAX and "\x00" not in own else ""
         if not own:
-            problems.append(_("Rule %(n)s: name the own field.", n=name))
+            problems.append(Problem(f"{at}.field", _("Rule %(n)s: name the own field.", n=name)))
             return None
         field = OWN_FIELD + own
     condition = condition_of(field, op) if isinstance(op, str) else None
     if condition is None:
-        problems.append(_("Rule %(n)s: this condition is unknown.", n=name))
+        problems.append(Problem(f"{at}.op", _("Rule %(n)s: this condition is unknown.", n=name)))
         return None
-    value, problem = _clean_value(condition.value, rule.get("value"), name)
+    value, problem = _clean_value(condition.value, rule.get("value"), name, strict)
     if problem:
-        problems.append(problem)
+        problems.append(Problem(f"{at}.value", problem))
         return None
     return {"field": field, "op": op, "value": value}
 
@@ -249,30 +289,49 @@ def _too_long(name: str) -> str:
     )
 
 
-def _clean_value(kind: str, value, name: str):  # noqa: C901 (one branch per kind)
+def _text(value, name: str, strict: bool):
+    """(normalised text, None) or (None, the problem)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not strict:
+        value = str(value)
+    if not isinstance(value, str) or "\x00" in value:
+        return None, _("Rule %(n)s: write a value.", n=name)
+    if len(value) > TEXT_MAX:
+        return None, _too_long(name)
+    # NFKC may lengthen a rare ligature: the value is checked as typed, stored clipped.
+    text = normalize_text(value)[:TEXT_MAX]
+    return (text, None) if text else (None, _("Rule %(n)s: write a value.", n=name))
+
+
+def _clean_value(kind: str, value, name: str, strict: bool):  # noqa: C901 (a branch per kind)
     """(the canonical value, None) or (None, the problem)."""
     if kind == NONE:
+        if strict and value is not None:
+            return None, _("Rule %(n)s: this condition takes no value (null).", n=name)
         return None, None
     if kind == TEXT:
-        text = normalize_text(str(value)) if isinstance(value, str | int) else ""
-        if not text:
-            return None, _("Rule %(n)s: write a value.", n=name)
-        return (text, None) if len(text) <= TEXT_MAX else (None, _too_long(name))
+        return _text(value, name, strict)
     if kind == TEXTS:
-        parts = value.replace("،", ",").split(",") if isinstance(value, str) else value
-        if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
-            return None, _("Rule %(n)s: write a value.", n=name)
-        texts = [text for text in (normalize_text(p) for p in parts) if text]
-        if not texts:
-            return None, _("Rule %(n)s: write a value.", n=name)
-        return (texts, None) if all(len(t) <= TEXT_MAX for t in texts) else (None, _too_long(name))
+        if isinstance(value, str) and not strict:
+            value = value.replace("،", ",").split(",")
+            value = [part for part in value if part.strip()]
+        if not isinstance(value, list) or not 1 <= len(value) <= TEXTS_MAX:
+            return None, _(
+                "Rule %(n)s: write 1 to %(max)s values.", n=name, max=show_digits(str(TEXTS_MAX))
+            )
+        texts = []
+        for part in value:
+            text, problem = _text(part, name, strict)
+            if problem:
+                return None, problem
+            texts.append(text)
+        return list(dict.fromkeys(texts)), None
     if kind == GENDER:
         if value not in GENDER_VALUES:
             return None, _("Rule %(n)s: gender is male, female or unknown.", n=name)
         return value, None
     if kind in (DAYS, WINDOW):
         high = DAYS_MAX if kind == DAYS else WINDOW_MAX
-        number = _number(value, 0, high)
+        number = _number(value, 0, high, strict)
         if number is None:
             return None, _(
                 "Rule %(n)s: the number of days must be a number from 0 to %(max)s.",
@@ -281,13 +340,13 @@ def _clean_value(kind: str, value, name: str):  # noqa: C901 (one branch per kin
             )
         return number, None
     if kind == MONTH:
-        number = _number(value, 1, 12)
+        number = _number(value, 1, 12, strict)
         if number is None:
             return None, _("Rule %(n)s: the month must be a number from 1 to 12.", n=name)
         return number, None
     if kind in (COUNT, RIALS):
         high = COUNT_MAX if kind == COUNT else RIALS_MAX
-        number = _number(value, 0, high)
+        number = _number(value, 0, high, strict)
         if number is None:
             return None, _(
                 "Rule %(n)s: the number must be a whole number from 0 to %(max)s.",
@@ -300,7 +359,11 @@ def _clean_value(kind: str, value, name: str):  # noqa: C901 (one branch per kin
         TAG: (Tag, _("Rule %(n)s: there is no such tag.", n=name)),
         CAMPAIGN: (Campaign, _("Rule %(n)s: there is no such campaign.", n=name)),
     }[kind]
-    number = _number(value, 1, 2**31 - 1)
+    number = _number(value, 1, ID_MAX, strict)
+    if number is None and strict:
+        return None, _(
+            "Rule %(n)s: a number from 1 to %(max)s.", n=name, max=show_digits(str(ID_MAX))
+        )
     if number is None or db.session.get(model, number) is None:
         return None, missing
     return number, None
@@ -325,7 +388,7 @@ def rules_condition(rules: dict) -> ColumnElement[bool]:
     """
     clean, problems = clean_rules(rules)
     if problems:
-        raise RulesInvalid(problems)
+        raise RulesInvalid([problem.message for problem in problems])
     return _group_condition(clean, tehran_today())
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from app.audience.models import Segment, SegmentCount
 from app.audience.rules import (
+    Problem,
     RulesInvalid,
     check_rules,
     clean_rules,
@@ -92,11 +93,15 @@ BUILTINS = (
 
 
 class SegmentError(ValueError):
-    """Why a segment cannot be saved or deleted: a list of Persian problems."""
+    """Why a segment cannot be saved or deleted: Persian problems, each with its path."""
 
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(problem.message for problem in problems))
         self.problems = problems
+
+    @property
+    def messages(self) -> list[str]:
+        return [problem.message for problem in self.problems]
 
 
 def ensure_builtin_segments() -> None:
@@ -145,39 +150,49 @@ def segment_history(segment: Segment, days: int = 30) -> list[SegmentCount]:
     return list(reversed(rows))
 
 
-def _checked(name, description, rules, segment: Segment | None) -> tuple[str, str, dict]:
+def _checked(name, description, rules, segment: Segment | None, strict: bool):
     problems = []
-    name = normalize_text(name if isinstance(name, str) else "")
-    description = (description if isinstance(description, str) else "").strip()
+    name = name if isinstance(name, str) else ""
+    description = description if isinstance(description, str) else ""
+    if len(name) > NAME_MAX:
+        problems.append(Problem("name", _("A segment's name has at most 100 characters.")))
+    # NFKC may lengthen a rare ligature: checked as typed, stored clipped to the column.
+    name = normalize_text(name.replace("\x00", ""))[:NAME_MAX]
     if not name:
-        problems.append(_("Give the segment a name."))
-    elif len(name) > NAME_MAX:
-        problems.append(_("A segment's name has at most 100 characters."))
-    else:
+        problems.append(Problem("name", _("Give the segment a name.")))
+    elif not problems:
         same = db.session.scalar(select(Segment).where(Segment.name == name))
         if same is not None and same is not segment:
-            problems.append(_("Another segment is already named “%(name)s”.", name=name))
+            message = _("Another segment is already named “%(name)s”.", name=name)
+            problems.append(Problem("name", message))
     if len(description) > DESCRIPTION_MAX:
-        problems.append(_("A segment's description has at most 500 characters."))
-    clean, rule_problems = clean_rules(rules)
-    problems += rule_problems
+        message = _("A segment's description has at most 500 characters.")
+        problems.append(Problem("description", message))
+    description = description.replace("\x00", "").strip()
+    clean, rule_problems = clean_rules(rules, strict)
+    for problem in rule_problems:
+        path = f"rules.{problem.path}" if problem.path else "rules"
+        problems.append(Problem(path, problem.message))
     if problems:
         raise SegmentError(problems)
     return name, description, clean
 
 
-def create_segment(name, description, rules) -> Segment:
-    """A new segment of the owner's; SegmentError lists every problem, nothing stored."""
-    name, description, clean = _checked(name, description, rules, None)
+def create_segment(name, description, rules, strict: bool = False) -> Segment:
+    """A new segment of the owner's; SegmentError lists every problem, nothing stored.
+
+    ``strict``: the rules' values are exactly the JSON types the API declares.
+    """
+    name, description, clean = _checked(name, description, rules, None, strict)
     segment = Segment(name=name, description=description, rules=clean, builtin=False)
     db.session.add(segment)
     db.session.flush()
     return segment
 
 
-def update_segment(segment: Segment, name, description, rules) -> Segment:
+def update_segment(segment: Segment, name, description, rules, strict: bool = False) -> Segment:
     """Change a segment (a built-in's thresholds too); SegmentError when anything is wrong."""
-    name, description, clean = _checked(name, description, rules, segment)
+    name, description, clean = _checked(name, description, rules, segment, strict)
     segment.name, segment.description, segment.rules = name, description, clean
     segment.updated_at = utcnow()
     db.session.flush()
@@ -186,7 +201,8 @@ def update_segment(segment: Segment, name, description, rules) -> Segment:
 
 def delete_segment(segment: Segment) -> None:
     if segment.builtin:
-        raise SegmentError([_("A built-in segment cannot be deleted; change its rules instead.")])
+        message = _("A built-in segment cannot be deleted; change its rules instead.")
+        raise SegmentError([Problem("", message)])
     db.session.delete(segment)
     db.session.flush()
 

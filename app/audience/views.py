@@ -107,7 +107,7 @@ def _save(form: SegmentForm, item: Segment | None):
             segments.update_segment(item, form.name.data, form.description.data, rules)
     except segments.SegmentError as error:
         db.session.rollback()
-        return _editor(form, rule_rows, error.problems, item, 422)
+        return _editor(form, rule_rows, error.messages, item, 422)
     db.session.commit()
     flash(_("Segment “%(name)s” saved.", name=item.name), "success")
     return redirect(url_for("audience.segment", segment_id=item.id))
@@ -146,8 +146,8 @@ def delete_segment(segment_id: int):
     try:
         segments.delete_segment(item)
     except segments.SegmentError as error:
-        for problem in error.problems:
-            flash(problem, "error")
+        for message in error.messages:
+            flash(message, "error")
         return redirect(url_for("audience.segment", segment_id=item.id))
     db.session.commit()
     flash(_("Segment “%(name)s” deleted.", name=item.name), "success")

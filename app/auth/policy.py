@@ -154,6 +154,10 @@ ENDPOINTS: dict[str, Rule] = {
     "api.get_contact": API,
     "api.upsert_contacts": API,
     "api.record_purchases": API,
+    "api.list_segments": API,
+    "api.create_segment": API,
+    "api.segment": API,
+    "api.sample_segment": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)
