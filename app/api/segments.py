@@ -9,7 +9,6 @@ from app.api.schemas import Invalid, segment_from_json
 from app.api.views import _invalid, _json_object, _times
 from app.audience import service as segments
 from app.audience.models import Segment
-from app.audience.rules import RulesInvalid
 from app.extensions import db
 
 
@@ -20,19 +19,12 @@ def _segment(segment_id: int) -> Segment:
     return segment
 
 
-def _count(segment: Segment) -> int | None:
-    try:
-        return segments.segment_count(segment)
-    except RulesInvalid:  # a list, tag or campaign it names was deleted
-        return None
-
-
 def segment_item(segment: Segment) -> dict:
     return {
         "id": segment.id,
         "key": segment.key,
         "name": segment.name,
-        "count": _count(segment),
+        "count": segments.live_count(segment),
         "builtin": segment.builtin,
     }
 
@@ -90,7 +82,7 @@ def segment(segment_id: int):
 @bp.get("/segments/<int:segment_id>/sample")
 def sample_segment(segment_id: int):
     segment = _segment(segment_id)
-    count = _count(segment)
+    count = segments.live_count(segment)
     contacts = segments.segment_sample(segment) if count is not None else []
     items = [
         {

@@ -18,13 +18,15 @@ answers: a moment column compared to the start of a Tehran day, a birthday windo
 (Jalali month, day) ranges on the (birth_jmonth, birth_jday) index.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
 import jdatetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 
 from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
 from app.extensions import db
@@ -386,15 +388,35 @@ def rules_condition(rules: dict) -> ColumnElement[bool]:
 
     Usable as ``select(Contact).where(rules_condition(rules))``.
     """
-    clean, problems = clean_rules(rules)
+    try:
+        key = json.dumps(rules, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON: say what is wrong with it
+        raise RulesInvalid(check_rules(rules)) from None
+    dialect = db.session.get_bind().dialect.name  # NOT IN or NOT EXISTS, an own field's SQL
+    return _condition(key, tehran_today(), dialect)
+
+
+@lru_cache(maxsize=512)
+def _condition(rules: str, today: date, dialect: str) -> ColumnElement[bool]:
+    """The expression of the rules (as JSON) on a Tehran day, built once and reused.
+
+    A live count of a selective segment takes a fraction of a millisecond in the
+    database; checking the rules (the lists they name exist…) and building the
+    expression afresh, with SQLAlchemy computing its cache key, would cost as much
+    again. Bad rules raise, and a raise is not cached. A list deleted after its rules
+    were built is simply empty: its condition matches nobody.
+    """
+    clean, problems = clean_rules(json.loads(rules))
     if problems:
         raise RulesInvalid([problem.message for problem in problems])
-    return _group_condition(clean, tehran_today())
+    return _group_condition(clean, today, dialect)
 
 
-def _group_condition(group: dict, today: date) -> ColumnElement[bool]:
+def _group_condition(group: dict, today: date, dialect: str) -> ColumnElement[bool]:
     parts = [
-        _group_condition(rule, today) if "match" in rule else _rule_condition(rule, today)
+        _group_condition(rule, today, dialect)
+        if "match" in rule
+        else _rule_condition(rule, today, dialect)
         for rule in group["rules"]
     ]
     if group["match"] == "any":
@@ -402,19 +424,47 @@ def _group_condition(group: dict, today: date) -> ColumnElement[bool]:
     return and_(true(), *parts)
 
 
+_WILDCARDS = ("%", "_", "/")
+
+
+def _like(column, value: str, before: str):
+    """``column LIKE pattern`` with the pattern made here (not ``:p || '%'`` per row);
+    an ESCAPE clause only when the owner's text holds a LIKE wildcard."""
+    if any(wildcard in value for wildcard in _WILDCARDS):
+        escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return column.like(f"{before}{escaped}%", escape="/")
+    return column.like(f"{before}{value}%")
+
+
 def _text_condition(column, op: str, value):
     if op == "eq":
         return column == value
     if op == "contains":
-        return column.contains(value, autoescape=True)
+        return _like(column, value, "%")
     if op == "starts_with":
-        return column.startswith(value, autoescape=True)
+        return _like(column, value, "")
     if op == "in":
         return column.in_(value)
-    return or_(column.is_(None), column == "")  # empty
+    # empty: one evaluation of the value (an own field's is a subquery)
+    return func.coalesce(column, "") == ""
 
 
-def _rule_condition(rule: dict, today: date) -> ColumnElement[bool]:  # noqa: C901
+def _without(dialect: str, ids, correlated) -> ColumnElement[bool]:
+    """Contacts whose id is not among ``ids`` (a SELECT of non-null contact ids).
+
+    SQLite reads the ids once into a temporary index and checks each contact against it,
+    where a correlated NOT EXISTS would look up each contact's rows one by one (ten times
+    slower for the messages, whose status is not in the index). PostgreSQL plans NOT
+    EXISTS as an anti-join, while its NOT IN keeps the ids in memory only up to work_mem
+    and otherwise rescans them for every contact. ``correlated`` is ids' WHERE clause
+    tying them to the contact, for the NOT EXISTS.
+    """
+    if dialect == "sqlite":
+        return ~Contact.id.in_(ids)
+    return ~exists(ids.where(correlated))
+
+
+def _rule_condition(rule: dict, today: date, dialect: str) -> ColumnElement[bool]:  # noqa: C901
     field, op, value = rule["field"], rule["op"], rule["value"]
     if field.startswith(OWN_FIELD):
         from app.contacts.service import own_field_value
@@ -430,12 +480,14 @@ def _rule_condition(rule: dict, today: date) -> ColumnElement[bool]:  # noqa: C9
         return known if op == "known" else Contact.birth_jmonth.is_(None)
     if field == "list":
         members = select(list_members.c.contact_id).where(list_members.c.list_id == value)
-        inside = Contact.id.in_(members)
-        return inside if op == "member" else ~inside
+        if op == "member":
+            return Contact.id.in_(members)
+        return _without(dialect, members, list_members.c.contact_id == Contact.id)
     if field == "tag":
         tagged = select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == value)
-        inside = Contact.id.in_(tagged)
-        return inside if op == "has" else ~inside
+        if op == "has":
+            return Contact.id.in_(tagged)
+        return _without(dialect, tagged, contact_tags.c.contact_id == Contact.id)
     if field in ("birthday", "anniversary"):
         month_column, day_column = (
             (Contact.birth_jmonth, Contact.birth_jday)
@@ -446,7 +498,7 @@ def _rule_condition(rule: dict, today: date) -> ColumnElement[bool]:  # noqa: C9
             return month_column == value
         return day_window_condition(month_column, day_column, today, value or 0)
     if field in ("last_purchase", "first_purchase", "last_messaged"):
-        return _days_condition(field, op, value, today)
+        return _days_condition(field, op, value, today, dialect)
     if field == "purchase_count":
         column = Contact.purchase_count
         return {"gte": column >= value, "lte": column <= value, "eq": column == value}[op]
@@ -470,16 +522,18 @@ def _rule_condition(rule: dict, today: date) -> ColumnElement[bool]:  # noqa: C9
     raise RulesInvalid([f"unknown rule {field} {op}"])
 
 
-def _days_condition(field: str, op: str, days: int, today: date) -> ColumnElement[bool]:
+def _days_condition(
+    field: str, op: str, days: int, today: date, dialect: str
+) -> ColumnElement[bool]:
     """Days since a moment, in Tehran days (today is 0), as a range of the moment."""
     if field == "last_messaged":
-        handed = Message.status.in_(HANDED_OVER)
-        mine = Message.contact_id == Contact.id
-        if op == "never":
-            return ~exists().where(mine, handed)
-        # More than N days ago, or never: no message since the start of day today-N.
-        since = day_start(today - timedelta(days=days))
-        return ~exists().where(mine, Message.created_at >= since, handed)
+        sent = select(Message.contact_id).where(
+            Message.contact_id.is_not(None), Message.status.in_(HANDED_OVER)
+        )
+        if op == "more_than":
+            # More than N days ago, or never: no message since the start of day today-N.
+            sent = sent.where(Message.created_at >= day_start(today - timedelta(days=days)))
+        return _without(dialect, sent, Message.contact_id == Contact.id)
     column = Contact.last_purchase_at if field == "last_purchase" else Contact.first_purchase_at
     if op == "within_last":  # days since < N: since midnight N-1 days back
         return column >= day_start(today - timedelta(days=days - 1))

@@ -5,6 +5,7 @@ API, campaigns and the daily job call. The caller commits.
 """
 
 from datetime import date
+from functools import lru_cache
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, select
@@ -127,8 +128,21 @@ def segment_condition(segment: Segment) -> ColumnElement[bool]:
 
 def segment_count(segment: Segment) -> int:
     """How many contacts match the segment now: one count query."""
-    query = select(func.count()).select_from(Contact).where(segment_condition(segment))
-    return db.session.scalar(query) or 0
+    return db.session.scalar(_count_query(segment_condition(segment))) or 0
+
+
+def live_count(segment: Segment) -> int | None:
+    """The count for a page or the API: None when the rules need fixing (a list, tag or
+    campaign they name was deleted), so the owner is told instead of shown a number."""
+    if check_rules(segment.rules):
+        return None
+    return segment_count(segment)
+
+
+@lru_cache(maxsize=512)
+def _count_query(condition: ColumnElement[bool]):
+    """The count statement of a (cached) condition: SQLAlchemy keeps its cache key."""
+    return select(func.count()).select_from(Contact.__table__).where(condition)
 
 
 def segment_sample(segment: Segment, limit: int = 20) -> list[Contact]:

@@ -18,7 +18,7 @@ from app.audience.forms import (
     suggestions,
 )
 from app.audience.models import Segment
-from app.audience.rules import RulesInvalid, check_rules
+from app.audience.rules import check_rules
 from app.contacts.record_forms import ConfirmForm
 from app.contacts.service import own_field_names
 from app.extensions import db
@@ -26,17 +26,9 @@ from app.extensions import db
 SAMPLE = 20
 
 
-def _live_count(segment: Segment) -> int | None:
-    """The segment's count now, or None when its rules name something since deleted."""
-    try:
-        return segments.segment_count(segment)
-    except RulesInvalid:
-        return None
-
-
 @bp.get("/")
 def segments_index():
-    items = [(segment, _live_count(segment)) for segment in segments.all_segments()]
+    items = [(segment, segments.live_count(segment)) for segment in segments.all_segments()]
     return render_template("audience/index.html", items=items)
 
 

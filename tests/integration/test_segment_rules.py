@@ -229,6 +229,10 @@ def test_messaging(app):
         _message(waiting, yalda, "queued", today - timedelta(days=40))
         _message(recent, other, "sent", today - timedelta(days=2))
         _message(failed, None, "skipped", today)  # never left: does not count
+        gone = person("پاک‌شده", 9)
+        _message(gone, None, "delivered", today)
+        db.session.delete(gone)  # its messages stay, without a contact
+        db.session.commit()
 
         assert matching(rule("campaign", "received", yalda.id)) == {"رسید", "نرسید"}
         assert matching(rule("campaign", "delivered", yalda.id)) == {"رسید"}

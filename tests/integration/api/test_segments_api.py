@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from app.audience import service as segments
 from app.audience.models import Segment
-from app.contacts.models import Contact, Tag
+from app.contacts.models import Contact, ContactList, Tag
 from app.extensions import db
 from app.types import utcnow
 from tests.integration.api.api_support import error_of, fields_of
@@ -136,3 +136,18 @@ def test_a_tag_is_named_by_id_and_an_unknown_segment_is_404(api, shop):
     error_of(api.get("/segments/999"), 404, "not_found")
     error_of(put(api, "/segments/999", {"name": "x", "rules": TEHRAN}), 404, "not_found")
     error_of(api.get("/segments/999/sample"), 404, "not_found")
+
+
+def test_a_segment_whose_list_was_deleted_has_no_count_until_fixed(api, shop, logged_in):
+    vip = ContactList(name="VIP")
+    db.session.add(vip)
+    db.session.commit()
+    rules = {"match": "all", "rules": [{"field": "list", "op": "member", "value": vip.id}]}
+    created = api.post("/segments", {"name": "ویژه", "rules": rules}).json
+    assert created["count"] == 0
+    db.session.delete(vip)
+    db.session.commit()
+    assert api.get(f"/segments/{created['id']}").json["count"] is None
+    assert api.get(f"/segments/{created['id']}/sample").json == {"count": None, "items": []}
+    page = logged_in.get(f"/audience/{created['id']}")
+    assert "قانون ۱: چنین گروه مخاطبانی وجود ندارد." in page.text
