@@ -146,10 +146,15 @@ def fill(count: int) -> None:
         ("contact_tags", "tag_id", 1, range(20, count + 1, 20)),
         ("contact_tags", "tag_id", 2, rng.sample(range(1, count + 1), min(500, count))),
     ):
-        db.session.execute(
-            text(f"INSERT INTO {table} ({column}, contact_id) VALUES (:owner, :contact)"),
-            [{"owner": owner, "contact": member} for member in members],
-        )
+        if sqlite:
+            db.session.execute(
+                text(f"INSERT INTO {table} ({column}, contact_id) VALUES (:owner, :contact)"),
+                [{"owner": owner, "contact": member} for member in members],
+            )
+        else:  # one statement: the member-count trigger fires once, not per row
+            with cursor.copy(f"COPY {table} ({column}, contact_id) FROM STDIN") as copy:
+                for member in members:
+                    copy.write_row((owner, member))
     account = default_account()
     for number, (name, days_ago) in enumerate((("یلدا", 10), ("نوروز", 250), ("تولد", 40)), 1):
         db.session.execute(
@@ -174,16 +179,26 @@ def fill(count: int) -> None:
                     "n": len(messages),
                 }
             )
-    mobiles = "(SELECT mobile FROM contacts WHERE id = :contact)"
-    db.session.execute(
-        text(
-            "INSERT INTO messages (campaign_id, contact_id, provider_id, mobile, body, parts,"
-            " sender, marketing, status, idempotency_key, attempts, created_at)"
-            f" VALUES (:c, :contact, {account.id}, {mobiles}, 'سلام', 1, '10000000', true,"
-            " :status, 'bench:' || :n, 0, :t)"
-        ),
-        messages,
-    )
+    if sqlite:
+        mobiles = "(SELECT mobile FROM contacts WHERE id = :contact)"
+        db.session.execute(
+            text(
+                "INSERT INTO messages (campaign_id, contact_id, provider_id, mobile, body,"
+                " parts, sender, marketing, status, idempotency_key, attempts, created_at)"
+                f" VALUES (:c, :contact, {account.id}, {mobiles}, 'سلام', 1, '10000000',"
+                " true, :status, 'bench:' || :n, 0, :t)"
+            ),
+            messages,
+        )
+    else:
+        columns = (
+            "campaign_id, contact_id, provider_id, mobile, body, parts, sender, marketing,"
+            " status, idempotency_key, attempts, created_at"
+        )
+        with cursor.copy(f"COPY messages ({columns}) FROM STDIN") as copy:
+            for m in messages:
+                row = (m["c"], m["contact"], account.id, "+989120000000", "سلام", 1)
+                copy.write_row((*row, "10000000", True, m["status"], f"bench:{m['n']}", 0, m["t"]))
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("ANALYZE" if sqlite else "VACUUM ANALYZE"))
