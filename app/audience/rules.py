@@ -26,7 +26,19 @@ from functools import lru_cache
 import jdatetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 
 from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
 from app.extensions import db
@@ -449,6 +461,16 @@ def _text_condition(column, op: str, value):
     return func.coalesce(column, "") == ""
 
 
+def _number_in_sql(value: int, type_=Integer):
+    """A checked whole number written into the SQL, not sent as a parameter.
+
+    The planner then sees the value: with a parameter, PostgreSQL's cached generic plan
+    (psycopg prepares a statement run five times) plans "in list $1" for an average
+    list, and scans a million contacts for a list of a thousand (20× slower).
+    """
+    return bindparam(None, value, type_=type_, literal_execute=True)
+
+
 def _without(dialect: str, ids, correlated) -> ColumnElement[bool]:
     """Contacts whose id is not among ``ids`` (a SELECT of non-null contact ids).
 
@@ -479,12 +501,14 @@ def _rule_condition(rule: dict, today: date, dialect: str) -> ColumnElement[bool
         known = Contact.birth_jmonth.is_not(None)
         return known if op == "known" else Contact.birth_jmonth.is_(None)
     if field == "list":
-        members = select(list_members.c.contact_id).where(list_members.c.list_id == value)
+        in_list = list_members.c.list_id == _number_in_sql(value)
+        members = select(list_members.c.contact_id).where(in_list)
         if op == "member":
             return Contact.id.in_(members)
         return _without(dialect, members, list_members.c.contact_id == Contact.id)
     if field == "tag":
-        tagged = select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == value)
+        with_tag = contact_tags.c.tag_id == _number_in_sql(value)
+        tagged = select(contact_tags.c.contact_id).where(with_tag)
         if op == "has":
             return Contact.id.in_(tagged)
         return _without(dialect, tagged, contact_tags.c.contact_id == Contact.id)
@@ -495,16 +519,18 @@ def _rule_condition(rule: dict, today: date, dialect: str) -> ColumnElement[bool
             else (Contact.anniversary_jmonth, Contact.anniversary_jday)
         )
         if op == "in_month":
-            return month_column == value
+            return month_column == _number_in_sql(value)
         return day_window_condition(month_column, day_column, today, value or 0)
     if field in ("last_purchase", "first_purchase", "last_messaged"):
         return _days_condition(field, op, value, today, dialect)
     if field == "purchase_count":
         column = Contact.purchase_count
-        return {"gte": column >= value, "lte": column <= value, "eq": column == value}[op]
+        number = _number_in_sql(value)
+        return {"gte": column >= number, "lte": column <= number, "eq": column == number}[op]
     if field == "total_spent":
         column = Contact.total_spent
-        return column >= value if op == "gte" else column <= value
+        number = _number_in_sql(value, BigInteger)
+        return column >= number if op == "gte" else column <= number
     if field == "purchases":
         # Every purchase recorded sets last_purchase_at (and purchase_count).
         bought = Contact.last_purchase_at.is_not(None)
@@ -516,7 +542,7 @@ def _rule_condition(rule: dict, today: date, dialect: str) -> ColumnElement[bool
             "not_delivered": tuple(s for s in HANDED_OVER if s != "delivered"),
         }[op]
         sent = select(Message.contact_id).where(
-            Message.campaign_id == value, Message.status.in_(statuses)
+            Message.campaign_id == _number_in_sql(value), Message.status.in_(statuses)
         )
         return Contact.id.in_(sent)
     raise RulesInvalid([f"unknown rule {field} {op}"])
@@ -571,9 +597,11 @@ def day_window_condition(month_column, day_column, today: date, days: int):
     parts = []
     for month, first, last in day_window(today, days):
         if first == 1 and last >= (31 if month <= 6 else 30):
-            parts.append(month_column == month)
+            parts.append(month_column == _number_in_sql(month))
         elif first == last:
-            parts.append(and_(month_column == month, day_column == first))
+            day = day_column == _number_in_sql(first)
+            parts.append(and_(month_column == _number_in_sql(month), day))
         else:
-            parts.append(and_(month_column == month, day_column.between(first, last)))
+            days = day_column.between(_number_in_sql(first), _number_in_sql(last))
+            parts.append(and_(month_column == _number_in_sql(month), days))
     return or_(*parts)
