@@ -209,6 +209,8 @@ def test_a_builtin_threshold_is_edited_but_the_segment_is_never_deleted(logged_i
     db.session.refresh(lost)
     assert lost.rules["rules"] == [{"field": "last_purchase", "op": "at_least", "value": 120}]
     assert lost.key == "lost" and lost.builtin
+    # The threshold shows in Persian digits, as every number in a Persian form.
+    assert 'value="۱۲۰"' in logged_in.get(f"/audience/{lost.id}/edit").text
     assert 'id="delete-segment"' not in logged_in.get(f"/audience/{lost.id}").text
     response = logged_in.post(f"/audience/{lost.id}/delete", follow_redirects=True)
     assert "بخش‌های پیش‌ساخته پاک نمی‌شوند" in page_text(response)
