@@ -35,6 +35,7 @@ from flask import Flask, current_app
 from sqlalchemy import text
 
 from app.audience import rfm
+from app.audience import service as segments
 from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
@@ -120,6 +121,8 @@ SCHEDULER_JOBS = (
     # Scores only at the first tick after 03:00 Tehran (and on a fresh install): one
     # query per tick otherwise.
     Job("score_rfm_nightly", rfm.score_if_due, every=60),
+    # Each segment's count once a Tehran day (a cheap look at today's rows otherwise).
+    Job("record_segment_counts", segments.record_segment_counts, every=60),
 )
 
 # The dispatcher runs beside these, in its own thread (Worker.run).

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from app.api.schemas import SegmentRules
 from app.messaging.models import CAMPAIGN_STATUS_LABELS
 from app.sending.models import STATUSES
 
@@ -367,3 +368,50 @@ class TagItem(Answer):
 
 class TagItems(Answer):
     items: list[TagItem]
+
+
+SegmentCount = Annotated[
+    int | None,
+    Field(
+        ge=0,
+        description="Contacts who match now; null when the rules name a list, tag or "
+        "campaign deleted since (edit the rules)",
+    ),
+]
+
+
+class SegmentItem(Answer):
+    id: int
+    key: str | None = Field(
+        description="The built-in segment's key (new, active, at_risk, lost, never_bought, "
+        "birthday_week, …); null for the shop's own"
+    )
+    name: str
+    count: SegmentCount
+    builtin: bool
+
+
+class SegmentList(Answer):
+    items: list[SegmentItem]
+
+
+class Segment(SegmentItem):
+    description: str
+    rules: SegmentRules
+    created_at: Moment
+    created_at_jalali: Jalali
+    updated_at: Moment
+    updated_at_jalali: Jalali
+
+
+class SampleContact(Answer):
+    id: int
+    mobile: MobileOut
+    first_name: str
+    last_name: str
+    city: str
+
+
+class SegmentSample(Answer):
+    count: SegmentCount
+    items: list[SampleContact] = Field(description="Up to 20 matching contacts, newest first.")

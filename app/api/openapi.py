@@ -24,7 +24,7 @@ ERROR_RESPONSES = {
         "says where), or nested too deeply.",
     ),
     401: ("Unauthorized", "No token, or an unknown or revoked one."),
-    404: ("NotFound", "No such campaign (or contact, list, template or coupon code)."),
+    404: ("NotFound", "No such campaign (or contact, list, segment, template or coupon code)."),
     409: (
         "Conflict",
         "The campaign's state (or credit) does not allow it; a list a campaign yet to go "
@@ -236,6 +236,42 @@ OPERATIONS = {
         "answer": (200, a.Deleted, "Deleted"),
         "errors": (401, 404, 409),
     },
+    ("/segments", "get"): {
+        "operationId": "listSegments",
+        "summary": "Every segment, built-in ones first, with how many contacts match now",
+        "answer": (200, a.SegmentList, "The segments"),
+        "errors": (401,),
+    },
+    ("/segments", "post"): {
+        "operationId": "createSegment",
+        "summary": "Create a segment from rules",
+        "description": "The rules are checked; on any problem nothing is stored and the 422 "
+        "names each by its path (rules.rules[1].value) with a message naming the rule.",
+        "body": s.NewSegment,
+        "answer": (201, a.Segment, "The segment; Location names it."),
+        "errors": (400, 401, 413, 422),
+    },
+    ("/segments/{segment_id}", "get"): {
+        "operationId": "getSegment",
+        "summary": "A segment with its rules and count",
+        "answer": (200, a.Segment, "The segment"),
+        "errors": (401, 404),
+    },
+    ("/segments/{segment_id}", "put"): {
+        "operationId": "updateSegment",
+        "summary": "Replace a segment's name, description and rules",
+        "description": "A built-in segment keeps its key: its rules (thresholds) are yours "
+        "to change.",
+        "body": s.NewSegment,
+        "answer": (200, a.Segment, "The segment as saved"),
+        "errors": (400, 401, 404, 413, 422),
+    },
+    ("/segments/{segment_id}/sample", "get"): {
+        "operationId": "sampleSegment",
+        "summary": "Some contacts of a segment (up to 20, newest first)",
+        "answer": (200, a.SegmentSample, "The count and the sample"),
+        "errors": (401, 404),
+    },
 }
 
 PATH_PARAMETERS = {
@@ -253,6 +289,12 @@ PATH_PARAMETERS = {
     },
     "list_id": {
         "name": "list_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+    },
+    "segment_id": {
+        "name": "segment_id",
         "in": "path",
         "required": True,
         "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},

@@ -44,6 +44,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
 from app.api.errors import problem
+from app.audience import rules
 from app.contacts.importing import (
     ContactRow,
     PurchaseRow,
@@ -1240,3 +1241,107 @@ def list_name_from_json(payload) -> str:
 def page_args(args, statuses: bool = False) -> Page:
     """``limit``, ``after_id`` (and ``status``) of a paged list, or ``Invalid``."""
     return validate(MessagesPage if statuses else Page, args.to_dict())
+
+
+# Segments ----------------------------------------------------------------------------
+
+
+def _rule_value_schema(kind: str) -> dict:
+    """The JSON Schema of a rule's value, by the kind app.audience.rules gives it."""
+    text = {"type": "string", "minLength": 1, "maxLength": rules.TEXT_MAX, "pattern": NOT_BLANK}
+    number = {
+        rules.DAYS: (0, rules.DAYS_MAX, "Days (Tehran days; today is 0)"),
+        rules.WINDOW: (0, rules.WINDOW_MAX, "Days after today (today through today + N)"),
+        rules.MONTH: (1, 12, "A Jalali month: 1 Farvardin … 12 Esfand"),
+        rules.COUNT: (0, rules.COUNT_MAX, "Purchases"),
+        rules.RIALS: (0, rules.RIALS_MAX, "Rials"),
+        rules.LIST: (1, ID_MAX, "A list's id"),
+        rules.TAG: (1, ID_MAX, "A tag's id"),
+        rules.CAMPAIGN: (1, ID_MAX, "A campaign's id"),
+    }
+    if kind in number:
+        low, high, description = number[kind]
+        return {"type": "integer", "minimum": low, "maximum": high, "description": description}
+    return {
+        rules.TEXT: text,
+        rules.TEXTS: {"type": "array", "minItems": 1, "maxItems": rules.TEXTS_MAX, "items": text},
+        rules.GENDER: {"enum": list(rules.GENDER_VALUES)},
+        rules.NONE: {"type": "null"},
+    }[kind]
+
+
+def _rule_schemas() -> list[dict]:
+    """One schema per field and kind of value, naming the operators that take it."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for condition in (*rules.CONDITIONS, *rules.OWN_CONDITIONS):
+        groups.setdefault((condition.field, condition.value), []).append(condition.op)
+    own_field = {
+        "type": "string",
+        "maxLength": len(rules.OWN_FIELD) + rules.OWN_NAME_MAX,
+        "pattern": r"^own:[^\x00]*[^\s\x00\u200b][^\x00]*$",
+        "description": "own:<name>, one of the shop's own contact fields",
+    }
+    schemas = []
+    for (field, kind), ops in groups.items():
+        schema = {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["field", "op"] if kind == rules.NONE else ["field", "op", "value"],
+            "properties": {
+                "field": own_field if field == rules.OWN_FIELD else {"const": field},
+                "op": {"enum": ops},
+                "value": _rule_value_schema(kind),
+            },
+        }
+        schemas.append(schema)
+    return schemas
+
+
+def _rules_schema() -> dict:
+    one_rule = _rule_schemas()
+
+    def group(items: list[dict], description: str) -> dict:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["match", "rules"],
+            "description": description,
+            "properties": {
+                "match": {"enum": list(rules.MATCHES)},
+                "rules": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": rules.MAX_RULES,
+                    "items": {"anyOf": items},
+                },
+            },
+        }
+
+    nested = group(one_rule, "A group of rules inside the segment's rules (one level only).")
+    return group(
+        [*one_rule, nested],
+        f"A contact matches all or any of the rules; at most {rules.MAX_RULES} rules in all "
+        "(a group's included). Days are Tehran days, today being day 0.",
+    )
+
+
+RULES_SCHEMA = _rules_schema()
+SegmentRules = Annotated[dict, WithJsonSchema(RULES_SCHEMA)]
+
+
+class NewSegment(Strict):
+    """A segment to create, or a segment's new name, description and rules (PUT)."""
+
+    MESSAGES: ClassVar = {
+        "name": _l("Give the segment a name (at most 100 characters)."),
+        "rules": _l('Rules are a JSON object: {"match": "all", "rules": [...]}.'),
+    }
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
+    description: Annotated[str, Field(max_length=500, pattern=NO_NUL)] = ""
+    rules: SegmentRules
+
+
+def segment_from_json(payload) -> NewSegment:
+    """The fields of a segment to save, or ``Invalid``; the rules are checked on saving."""
+    return validate(NewSegment, payload)

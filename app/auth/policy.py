@@ -98,6 +98,12 @@ ENDPOINTS: dict[str, Rule] = {
     "contacts.rename_tag": CONTACTS,
     "contacts.delete_tag": CONTACTS,
     "contacts.bulk_action": _bulk_action,
+    # Segments (saved rules over contacts).
+    "audience.segments_index": CONTACTS,
+    "audience.segment": CONTACTS,
+    "audience.new_segment": CONTACTS,
+    "audience.edit_segment": CONTACTS,
+    "audience.delete_segment": CONTACTS,
     # Full exports of the contacts (and the background Excel export's pages).
     "contacts.export_csv": CONTACT_EXPORTS,
     "contacts.export_xlsx": CONTACT_EXPORTS,
@@ -173,6 +179,10 @@ ENDPOINTS: dict[str, Rule] = {
     "api.create_list": API,
     "api.list_item": API,
     "api.list_tags": API,
+    "api.list_segments": API,
+    "api.create_segment": API,
+    "api.segment": API,
+    "api.sample_segment": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

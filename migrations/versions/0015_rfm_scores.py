@@ -5,7 +5,7 @@ scoring (app/audience/rfm.py); ``rfm_runs`` remembers each scoring, so the night
 runs once a night even when no one has bought yet.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01 13:30:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.api.service import create_token
+from app.audience.service import create_segment, ensure_builtin_segments
 from app.auth.audit import record_audit
 from app.auth.service import create_user
 from app.contacts.importing.jobs import import_file, save_upload
@@ -162,7 +163,21 @@ def seed_shop(app, tmp_path) -> dict[str, int | str]:
         ):
             record_audit(action, target, detail, actor=owner)
         db.session.commit()
+        ensure_builtin_segments()
+        regulars = create_segment(
+            "مشتریان وفادار شعبهٔ مرکزی تهران با خریدهای زیاد",
+            "کسانی که بیش از یک بار خرید کرده‌اند و در تهران زندگی می‌کنند",
+            {
+                "match": "all",
+                "rules": [
+                    {"field": "city", "op": "eq", "value": "تهران"},
+                    {"field": "purchase_count", "op": "gte", "value": 2},
+                ],
+            },
+        )
+        db.session.commit()
         return {
+            "segment_id": regulars.id,
             "contact_id": ids[0],
             "nameless_id": nameless.id,
             "tag_id": tag.id,
@@ -186,6 +201,7 @@ def pages_of(app, ids: dict) -> list[str]:
         "campaign_id": ids["campaign_id"],
         "account_id": ids["account_id"],
         "user_id": ids["user_id"],
+        "segment_id": ids["segment_id"],
     }
     paths = set()
     for rule in app.url_map.iter_rules():

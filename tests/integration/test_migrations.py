@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 
 from app import create_app
@@ -264,3 +265,26 @@ def test_0018_moves_each_campaigns_list_into_its_audience(old_install):
     downgrade(revision="0013")
     rows = db.session.execute(text("SELECT id, list_id, list_name FROM campaigns ORDER BY id"))
     assert [tuple(row) for row in rows] == [(1, 1, "ویژه"), (2, None, "قدیمی"), (3, None, None)]
+
+
+def test_0014_gives_a_fresh_install_its_builtin_segments(old_install):
+    from flask_migrate import downgrade
+
+    from app.audience import service as segments
+    from app.audience.models import Segment
+
+    upgrade(revision="0014")
+    stored = db.session.scalars(select(Segment).order_by(Segment.id)).all()
+    assert [s.key for s in stored] == [b["key"] for b in segments.BUILTINS]
+    # The migration's copy says what the app's list says, and each one can be counted.
+    for segment, builtin in zip(stored, segments.BUILTINS, strict=True):
+        assert (segment.name, segment.description, segment.rules) == (
+            builtin["name"],
+            builtin["description"],
+            builtin["rules"],
+        )
+        assert segment.builtin and segments.segment_count(segment) == 0
+    assert segment.created_at.tzinfo is not None
+    db.session.rollback()
+    downgrade(revision="0013")
+    assert "segments" not in sa_inspect(db.engine).get_table_names()

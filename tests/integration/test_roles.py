@@ -343,6 +343,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "contacts",
         "lists",
         "coupons",
+        "segments",
         "reports",
     }
     assert menu(logged_in.get("/contacts/")) == {
@@ -350,6 +351,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "contacts",
         "lists",
         "coupons",
+        "segments",
         "reports",
         "providers",
         "sending_rules",

@@ -55,6 +55,9 @@ SEMANTIC = re.compile(
             r"send each number once",
             r"^No contact has this number",
             r"^A shop can have at most .* there are already",
+            r"^Another segment is already named",
+            r"^Rule [0-9.]+: there is no such (list|tag|campaign)",
+            r"^A segment has at most .* rules",
         ]
     )
 )
