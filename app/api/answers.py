@@ -384,7 +384,7 @@ class SegmentItem(Answer):
     id: int
     key: str | None = Field(
         description="The built-in segment's key (new, active, at_risk, lost, never_bought, "
-        "birthday_week, …); null for the shop's own"
+        "birthday_week, champions, …); null for the shop's own"
     )
     name: str
     count: SegmentCount

@@ -1258,6 +1258,7 @@ def _rule_value_schema(kind: str) -> dict:
         rules.LIST: (1, ID_MAX, "A list's id"),
         rules.TAG: (1, ID_MAX, "A tag's id"),
         rules.CAMPAIGN: (1, ID_MAX, "A campaign's id"),
+        rules.SCORE: (1, 5, "An RFM score: 1 (lowest fifth of the buyers) to 5 (highest)"),
     }
     if kind in number:
         low, high, description = number[kind]
@@ -1266,6 +1267,13 @@ def _rule_value_schema(kind: str) -> dict:
         rules.TEXT: text,
         rules.TEXTS: {"type": "array", "minItems": 1, "maxItems": rules.TEXTS_MAX, "items": text},
         rules.GENDER: {"enum": list(rules.GENDER_VALUES)},
+        rules.RFM: {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": rules.TEXTS_MAX,
+            "items": {"enum": list(rules.RFM_GROUPS)},
+            "description": "RFM group keys",
+        },
         rules.NONE: {"type": "null"},
     }[kind]
 

@@ -21,6 +21,8 @@ from app.audience.rules import (
     LIST,
     OWN_CONDITIONS,
     OWN_FIELD,
+    RFM,
+    RFM_GROUPS,
     TAG,
     TEXTS,
     condition_of,
@@ -86,6 +88,13 @@ def condition_choices(own_fields: list[str], keep: list[str]) -> list[tuple[str,
         key = f"{condition.field}|{condition.op}"
         if condition.value == GENDER:
             choices += [(f"{key}|{value}", label) for value, label in GENDER_LABELS.items()]
+        elif condition.value == RFM:
+            # One group a click away; several typed by name in the value box.
+            choices += [
+                (f"{key}|{group_key}", _l("RFM group is “%(name)s”", name=group.name))
+                for group_key, group in RFM_GROUPS.items()
+            ]
+            choices.append((key, condition.label))
         else:
             choices.append((key, condition.label))
     names = list(own_fields) + [
@@ -102,8 +111,8 @@ def _names(model) -> dict[int, str]:
 
 
 def suggestions() -> list[str]:
-    """Names of lists, tags and campaigns, for the value box's datalist."""
-    names = []
+    """Names of lists, tags, campaigns and RFM groups, for the value box's datalist."""
+    names = [str(group.name) for group in RFM_GROUPS.values()]
     for model in _MODELS.values():
         names += _names(model).values()
     return sorted(set(names))
@@ -161,6 +170,8 @@ def _text_of(kind: str, value, names: dict) -> str:
         return names[kind].get(value, str(value))
     if kind == TEXTS and isinstance(value, list):
         return "، ".join(value)
+    if kind == RFM and isinstance(value, list):
+        return "، ".join(str(RFM_GROUPS[key].name) if key in RFM_GROUPS else key for key in value)
     return str(value)
 
 
@@ -173,6 +184,10 @@ def rows_from_rules(rules: dict) -> tuple[RuleRows, str, str]:
         key = f"{rule['field']}|{rule['op']}"
         if condition is not None and condition.value == GENDER:
             return Row(f"{key}|{rule['value']}")
+        value = rule.get("value")
+        one_group = isinstance(value, list) and len(value) == 1 and value[0] in RFM_GROUPS
+        if condition is not None and condition.value == RFM and one_group:
+            return Row(f"{key}|{value[0]}")
         kind = condition.value if condition else ""
         return Row(key, _text_of(kind, rule.get("value"), names))
 

@@ -40,6 +40,8 @@ from sqlalchemy import (
     true,
 )
 
+from app.audience.models_rfm import ContactScore
+from app.audience.rfm import RFM_GROUPS, rfm_group_condition
 from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
 from app.extensions import db
 from app.limits import ID_MAX
@@ -60,7 +62,7 @@ OWN_NAME_MAX = 50  # as app.contacts.service.OWN_FIELD_NAME_MAX
 TEXTS_MAX = 50  # values of one "one of" rule
 
 # What each kind of value is: checked and made canonical by _clean_value.
-TEXT, TEXTS, GENDER, NONE, DAYS, WINDOW, MONTH, COUNT, RIALS = (
+TEXT, TEXTS, GENDER, NONE, DAYS, WINDOW, MONTH, COUNT, RIALS, RFM, SCORE = (
     "text",
     "texts",
     "gender",
@@ -70,6 +72,8 @@ TEXT, TEXTS, GENDER, NONE, DAYS, WINDOW, MONTH, COUNT, RIALS = (
     "month",
     "count",
     "rials",
+    "rfm",  # RFM group keys (app.audience.rfm.RFM_GROUPS)
+    "score",  # an RFM score, 1 to 5
 )
 LIST, TAG, CAMPAIGN = "list", "tag", "campaign"
 GENDER_VALUES = ("male", "female", "unknown")
@@ -137,7 +141,13 @@ CONDITIONS = (
     Condition(
         "campaign", "not_delivered", _l("Was sent the campaign and it was not delivered"), CAMPAIGN
     ),
+    # From the latest RFM scoring (app/audience/rfm.py): contacts never scored match none.
+    Condition("rfm", "in", _l("RFM group is one of (comma-separated)"), RFM),
+    Condition("rfm_recency", "gte", _l("RFM recency score (1–5) is at least"), SCORE),
+    Condition("rfm_frequency", "gte", _l("RFM frequency score (1–5) is at least"), SCORE),
+    Condition("rfm_monetary", "gte", _l("RFM monetary score (1–5) is at least"), SCORE),
 )
+RFM_FIELDS = ("rfm", "rfm_recency", "rfm_frequency", "rfm_monetary")
 OWN_CONDITIONS = (
     Condition(OWN_FIELD, "eq", _l("“%(name)s” is"), TEXT),
     Condition(OWN_FIELD, "contains", _l("“%(name)s” contains"), TEXT),
@@ -358,6 +368,13 @@ def _clean_value(kind: str, value, name: str, strict: bool):  # noqa: C901 (a br
         if number is None:
             return None, _("Rule %(n)s: the month must be a number from 1 to 12.", n=name)
         return number, None
+    if kind == RFM:
+        return _rfm_groups(value, name, strict)
+    if kind == SCORE:
+        number = _number(value, 1, 5, strict)
+        if number is None:
+            return None, _("Rule %(n)s: an RFM score is a whole number from 1 to 5.", n=name)
+        return number, None
     if kind in (COUNT, RIALS):
         high = COUNT_MAX if kind == COUNT else RIALS_MAX
         number = _number(value, 0, high, strict)
@@ -381,6 +398,41 @@ def _clean_value(kind: str, value, name: str, strict: bool):  # noqa: C901 (a br
     if number is None or db.session.get(model, number) is None:
         return None, missing
     return number, None
+
+
+def rfm_group_names() -> dict[str, str]:
+    """Each RFM group's name as the owner reads it (the current language) → its key."""
+    return {normalize_text(str(group.name)): key for key, group in RFM_GROUPS.items()}
+
+
+def _rfm_groups(value, name: str, strict: bool):
+    """RFM group keys in ``RFM_GROUPS`` order; the form may name them (comma-separated)."""
+    if isinstance(value, str) and not strict:
+        value = [part for part in value.replace("،", ",").split(",") if part.strip()]
+    if not isinstance(value, list) or not 1 <= len(value) <= TEXTS_MAX:
+        return None, _("Rule %(n)s: choose one or more RFM groups.", n=name)
+    names = {} if strict else rfm_group_names()
+    keys = set()
+    for part in value:
+        if not isinstance(part, str):
+            return None, _("Rule %(n)s: choose one or more RFM groups.", n=name)
+        text = normalize_text(part.replace("\x00", "")[:TEXT_MAX])
+        key = text if text in RFM_GROUPS else names.get(text)
+        if key is None:
+            return None, _("Rule %(n)s: “%(value)s” is not an RFM group.", n=name, value=text)
+        keys.add(key)
+    return [key for key in RFM_GROUPS if key in keys], None
+
+
+def uses_rfm(rules) -> bool:
+    """Whether any rule reads the RFM scores (its page then says when they were made)."""
+    if not isinstance(rules, dict) or not isinstance(rules.get("rules"), list):
+        return False
+    return any(
+        uses_rfm(rule) if "match" in rule else rule.get("field") in RFM_FIELDS
+        for rule in rules["rules"]
+        if isinstance(rule, dict)
+    )
 
 
 # Compiling --------------------------------------------------------------------------
@@ -535,6 +587,12 @@ def _rule_condition(rule: dict, today: date, dialect: str) -> ColumnElement[bool
         # Every purchase recorded sets last_purchase_at (and purchase_count).
         bought = Contact.last_purchase_at.is_not(None)
         return bought if op == "ever" else Contact.last_purchase_at.is_(None)
+    if field == "rfm":
+        return rfm_group_condition(value)
+    if field in RFM_FIELDS:
+        column = getattr(ContactScore, field.removeprefix("rfm_"))
+        scored = select(ContactScore.contact_id).where(column >= _number_in_sql(value))
+        return Contact.id.in_(scored)
     if field == "campaign":
         statuses = {
             "received": HANDED_OVER,

@@ -38,11 +38,19 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 500
 
 
+CHAMPIONS_NAME = "مشتریان قهرمان"
+CHAMPIONS_DESCRIPTION = (
+    "از امتیازدهی شبانهٔ RFM: مشتریانی که جزو یک‌پنجمِ تازه‌ترین خریداران‌اند و از نظر "
+    "تعداد خرید هم در دو پنجمِ بالای مشتریان قرار دارند. امتیازها هر شب پس از ساعت ۳ "
+    "بامداد دوباره حساب می‌شوند؛ خرید امروز از فردا صبح اینجا به حساب می‌آید."
+)
+
+
 def _rule(field: str, op: str, value=None) -> dict:
     return {"field": field, "op": op, "value": value}
 
 
-# The segments of a fresh install (migration 0014 stores the same), by key. Their rules
+# The segments of a fresh install (migrations 0014 and 0019 store the same), by key. Their rules
 # are ordinary rules: the owner edits the thresholds; a built-in cannot be deleted.
 BUILTINS = (
     {
@@ -89,6 +97,12 @@ BUILTINS = (
         "description": "تولدشان از امروز تا ۶ روز آینده است (سال نو و ۳۰ اسفند هم حساب "
         "می‌شود)؛ برای تبریک تولد.",
         "rules": {"match": "all", "rules": [_rule("birthday", "within_next", 6)]},
+    },
+    {
+        "key": "champions",
+        "name": CHAMPIONS_NAME,
+        "description": CHAMPIONS_DESCRIPTION,
+        "rules": {"match": "all", "rules": [_rule("rfm", "in", ["champions"])]},
     },
 )
 

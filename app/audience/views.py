@@ -3,7 +3,7 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from app.audience import bp
+from app.audience import bp, rfm
 from app.audience import service as segments
 from app.audience.forms import (
     ROWS_MAX,
@@ -18,7 +18,7 @@ from app.audience.forms import (
     suggestions,
 )
 from app.audience.models import Segment
-from app.audience.rules import check_rules
+from app.audience.rules import check_rules, uses_rfm
 from app.contacts.record_forms import ConfirmForm
 from app.contacts.service import own_field_names
 from app.extensions import db
@@ -29,7 +29,7 @@ SAMPLE = 20
 @bp.get("/")
 def segments_index():
     items = [(segment, segments.live_count(segment)) for segment in segments.all_segments()]
-    return render_template("audience/index.html", items=items)
+    return render_template("audience/index.html", items=items, rfm_run=rfm.last_run())
 
 
 @bp.get("/<int:segment_id>")
@@ -51,6 +51,8 @@ def segment(segment_id: int):
         history=history,
         most=most,
         confirm=ConfirmForm(),
+        uses_rfm=uses_rfm(item.rules),
+        rfm_run=rfm.last_run(),
     )
 
 

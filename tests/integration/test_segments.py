@@ -15,7 +15,7 @@ from app.extensions import db
 from app.jobs import SCHEDULER_JOBS, run_job
 from app.persian import TEHRAN, gregorian_date
 
-KEYS = ["new", "active", "at_risk", "lost", "never_bought", "birthday_week"]
+KEYS = ["new", "active", "at_risk", "lost", "never_bought", "birthday_week", "champions"]
 
 
 def tehran(year, month, day, hour=12) -> datetime:
@@ -94,6 +94,7 @@ def test_the_builtin_segments_are_listed_with_live_counts(logged_in, shop):
         "lost": 0,
         "never_bought": 1,
         "birthday_week": 1,
+        "champions": 0,  # nobody scored yet
     }
     assert "مشتریان تازه پیش‌ساخته ۱" in row_text(page, "مشتریان تازه")
     assert 'data-menu="segments"' in page.text

@@ -151,3 +151,29 @@ def test_a_segment_whose_list_was_deleted_has_no_count_until_fixed(api, shop, lo
     assert api.get(f"/segments/{created['id']}/sample").json == {"count": None, "items": []}
     page = logged_in.get(f"/audience/{created['id']}")
     assert "قانون ۱: چنین گروه مخاطبانی وجود ندارد." in page.text
+
+
+def test_rfm_rules_name_groups_by_key(api, shop):
+    rules = {
+        "match": "all",
+        "rules": [
+            {"field": "rfm", "op": "in", "value": ["loyal", "champions"]},
+            {"field": "rfm_recency", "op": "gte", "value": 4},
+        ],
+    }
+    response = api.post("/segments", {"name": "بهترین‌ها", "rules": rules})
+    assert response.status_code == 201, response.text
+    assert response.json["rules"]["rules"][0]["value"] == ["champions", "loyal"]
+    assert response.json["count"] == 0  # nobody scored yet
+
+    bad = {
+        "match": "all",
+        "rules": [
+            {"field": "rfm", "op": "in", "value": ["قهرمان‌ها"]},  # a name, not a key
+            {"field": "rfm_monetary", "op": "gte", "value": 6},
+        ],
+    }
+    error = error_of(api.post("/segments", {"name": "بد", "rules": bad}), 422, "invalid")
+    assert fields_of(error) == ["rules.rules[0].value", "rules.rules[1].value"]
+    assert error["details"][0]["message"] == "قانون ۱: «قهرمان‌ها» یکی از گروه‌های RFM نیست."
+    assert error["details"][1]["message"] == "قانون ۲: امتیاز RFM عددی صحیح از ۱ تا ۵ است."
