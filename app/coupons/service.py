@@ -228,6 +228,13 @@ def issued_count(campaign_id: int) -> int:
     return db.session.scalar(select(func.count(Coupon.id)).where(Coupon.campaign_id == campaign_id))
 
 
+def first_code(campaign_id: int) -> str | None:
+    """One real code of a campaign (its first), to show what its codes look like."""
+    return db.session.scalar(
+        select(Coupon.code).where(Coupon.campaign_id == campaign_id).order_by(Coupon.id).limit(1)
+    )
+
+
 # Export ------------------------------------------------------------------------------
 
 

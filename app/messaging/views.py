@@ -15,6 +15,7 @@ from app.coupons.service import (
     PREFIX_MAX,
     PREFIX_PATTERN,
     CouponSettings,
+    first_code,
     issued_count,
     redemption_count,
 )
@@ -248,7 +249,10 @@ def _coupon_figures(campaign: Campaign) -> dict | None:
         return None
     settings = CouponSettings.of(campaign)
     used, sent = redemption_count(campaign.id) if issued else (0, 0)
-    return {"issued": issued, "used": used, "sent": sent, "settings": settings}
+    # Once written, a real code of the campaign: one made up for the page would be looked
+    # up at the counter and not found.
+    example = first_code(campaign.id) if issued else settings.sample()
+    return {"issued": issued, "used": used, "sent": sent, "settings": settings, "example": example}
 
 
 @bp.post("/<int:campaign_id>/confirm")

@@ -48,7 +48,7 @@ if (templateForm) {
     });
     if (!response.ok || ticket !== latest) return;
     const data = await response.json();
-    problems.textContent = data.problems.join(" ");
+    problems.textContent = data.problems.join("\n");
     problems.hidden = data.problems.length === 0;
   }
   text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 250); });
@@ -110,7 +110,7 @@ if (compose) {
     if (!response.ok) return;
     const data = await response.json();
     if (ticket !== latest) return;
-    problems.textContent = data.problems.join(" ");
+    problems.textContent = data.problems.join("\n");
     problems.hidden = data.problems.length === 0;
     showCount(data.longest);
     previewText.textContent = data.text;

@@ -51,7 +51,7 @@ def test_the_counter_counts_the_placeholder_as_the_longest_name(owner_page: Page
     page.goto("/campaigns/templates/new")
     page.locator("#body").fill("سلام {نام")
     expect(page.locator("#placeholder-problems")).to_have_text(
-        "آکولادِ «{نام» بسته نشده است: هر متغیر با } تمام می‌شود."
+        "آکولاد «{نام» بسته نشده است: هر متغیر با } تمام می‌شود."
     )
 
 

@@ -327,13 +327,16 @@ def test_staff_look_a_code_up_and_redeem_it_once(logged_in, staff_client, audien
 
     again = staff_client.post("/coupons/redeem", data={"code": code}, follow_redirects=True)
     assert re.search(r"این کد قبلاً در [۰-۹/: ]+ استفاده شده است\.", page_text(again))
+    # Looked up again later, the code says at once that it was used.
+    looked_up = staff_client.get("/coupons/", query_string={"code": code})
+    assert 'id="used"' in looked_up.text and "این کد قبلاً استفاده شده است." in page_text(looked_up)
     db.session.refresh(coupon)
     assert coupon.redeemed_by == "staff@example.com"
 
 
 def test_an_unknown_or_unreadable_code_is_said_so(staff_client):
     page = page_text(staff_client.get("/coupons/", query_string={"code": "abc-۲۳۴"}))
-    assert "کد تخفیفی با کد ABC234 وجود ندارد." in page
+    assert "کد تخفیف ABC234 پیدا نشد؛ املای آن را بررسی کنید." in page
     page = page_text(staff_client.get("/coupons/", query_string={"code": "کد من"}))
     assert "کد فقط حروف لاتین و رقم دارد" in page
 
@@ -387,7 +390,9 @@ def test_the_campaign_page_counts_the_codes_used(logged_in, audience):
 
     campaign = send(logged_in)
     page = page_text(logged_in.get(f"/campaigns/{campaign.id}"))
-    assert re.search(f"۸ نویسهٔ تصادفی، مثل [{ALPHABET}]{{8}}", page)
+    # Once written, the example is one of the campaign's own codes: it can be looked up.
+    example = re.search(f"۸ نویسهٔ تصادفی، مثل ([{ALPHABET}]{{8}})", page).group(1)
+    assert example in {c.code for c in coupons_of(campaign.id)}
     dispatch()
     page = page_text(logged_in.get(f"/campaigns/{campaign.id}"))
     assert "۰ از ۳ کد استفاده شده" in page

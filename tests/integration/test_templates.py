@@ -129,8 +129,8 @@ def test_without_a_contact_the_api_renders_a_sample(api_client):
     ("body", "message"),
     [
         ("سلام {کد ملی}", "متغیر ناشناخته: {کد ملی}"),
-        ("سلام {نام", "آکولادِ «{نام» بسته نشده است: هر متغیر با } تمام می‌شود."),
-        ("سلام نام}", "آکولادِ بستهٔ «سلام نام}» بازشدنی ندارد: هر متغیر با { شروع می‌شود."),
+        ("سلام {نام", "آکولاد «{نام» بسته نشده است: هر متغیر با } تمام می‌شود."),
+        ("سلام نام}", "آکولاد بستهٔ «سلام نام}» بازشدنی ندارد: هر متغیر با { شروع می‌شود."),
         ("سلام {}", "متغیر خالی {}: نام متغیر را بین دو آکولاد بنویسید، مثل {نام}."),
     ],
 )
@@ -281,7 +281,7 @@ def test_the_counter_is_one_query_not_a_render_per_contact(logged_in, shop, app)
 
 def test_the_editor_names_an_unknown_or_malformed_placeholder(logged_in, shop):
     data = preview(logged_in, "سلام {نام")
-    assert data["problems"] == ["آکولادِ «{نام» بسته نشده است: هر متغیر با } تمام می‌شود."]
+    assert data["problems"] == ["آکولاد «{نام» بسته نشده است: هر متغیر با } تمام می‌شود."]
     assert data["longest"] is None
 
 
@@ -309,7 +309,7 @@ def test_a_fresh_install_has_the_built_in_templates_in_persian(logged_in):
     for name, _body in BUILTIN_TEMPLATES.values():
         assert name in text
     assert "دلمون برات تنگ شده" in text
-    assert "استفاده از این الگو" in text
+    assert "استفاده از این قالب" in text
     # Every built-in is a text a campaign may send: its placeholders are all known.
     for _name, body in BUILTIN_TEMPLATES.values():
         assert logged_in.post("/campaigns/preview", data={"body": body}).json["problems"] == []
