@@ -37,6 +37,7 @@ from app.contacts.service import (
     tag_contacts,
 )
 from app.extensions import db
+from app.messaging.library import create_template
 from app.messaging.service import confirm_campaign, create_campaign
 from app.sending import accounts
 
@@ -58,6 +59,8 @@ NOT_PAGES = {
     "messaging.progress",
     "reports.messages_csv",
     "reports.messages_xlsx",
+    "coupons.export_csv",
+    "coupons.export_xlsx",
     "auth.login",  # a signed-in owner is sent on; measured before signing in
     "auth.setup",  # only before the first user exists
 }
@@ -175,8 +178,14 @@ def seed_shop(app, tmp_path) -> dict[str, int | str]:
                 ],
             },
         )
+        # A template of the owner's with a long name and text, beside the built-ins.
+        greeting = create_template(
+            "تبریک تولد مشتریان وفادار شعبهٔ مرکزی با کد تخفیف ویژه",
+            "{عنوان} {نام|دوست} عزیز، تولدت مبارک! کد تخفیف شما: {کد تخفیف}",
+        )
         db.session.commit()
         return {
+            "template_id": greeting.id,
             "segment_id": regulars.id,
             "contact_id": ids[0],
             "nameless_id": nameless.id,
@@ -202,6 +211,7 @@ def pages_of(app, ids: dict) -> list[str]:
         "account_id": ids["account_id"],
         "user_id": ids["user_id"],
         "segment_id": ids["segment_id"],
+        "template_id": ids["template_id"],
     }
     paths = set()
     for rule in app.url_map.iter_rules():
