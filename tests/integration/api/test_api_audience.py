@@ -127,8 +127,8 @@ def test_the_older_list_id_still_works(api, shop):
         (lambda ids: {"list_ids": [0]}, "audience.list_ids[0]"),
         (lambda ids: {"list_ids": ids["loyal"]}, "audience.list_ids"),
         (lambda ids: {"list_ids": list(range(1, 102))}, "audience.list_ids"),
-        (lambda ids: {"segment_ids": [1]}, "audience.segment_ids"),
-        (lambda ids: {"all": True, "exclude_segment_ids": [1]}, "audience.exclude_segment_ids"),
+        (lambda ids: {"segment_ids": [999]}, "audience.segment_ids"),
+        (lambda ids: {"all": True, "exclude_segment_ids": [999]}, "audience.exclude_segment_ids"),
         (
             lambda ids: {"list_ids": [ids["loyal"]], "exclude_list_ids": [ids["loyal"]]},
             "audience.exclude_list_ids",
@@ -142,10 +142,10 @@ def test_a_wrong_audience_is_named_and_nothing_is_stored(api, shop, audience, fi
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
-def test_segments_are_refused_for_now_in_persian(api, shop):
-    error = error_of(create(api, {"segment_ids": [1]}), 422, "invalid")
+def test_an_unknown_segment_is_refused_in_persian(api, shop):
+    error = error_of(create(api, {"segment_ids": [999]}), 422, "invalid")
     assert error["details"][0]["message"] == (
-        "هنوز نمی‌شود کمپین را برای بخش‌های هوشمند فرستاد یا آن‌ها را از کمپین کنار گذاشت."
+        "بخش هوشمندی با شناسهٔ ۹۹۹ نیست؛ شاید حذف شده باشد."
     )
 
 
