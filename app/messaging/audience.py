@@ -31,8 +31,8 @@ from sqlalchemy import ColumnElement, and_, exists, false, select, true, union_a
 from app.audience.models import Segment
 from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
 from app.extensions import db
-from app.persian import show_digits
 from app.messaging.models import AudienceEntry, Campaign
+from app.persian import show_digits
 
 
 class AudienceError(ValueError):

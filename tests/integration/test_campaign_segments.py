@@ -208,7 +208,9 @@ def test_the_audience_in_words_names_the_segments_as_they_are_called_now(shop):
     with force_locale("fa"):
         assert describe(campaign) == "گروه الف، بخش‌های هوشمند تهرانی‌ها و ویژه‌ها"
         assert describe(minus) == "همهٔ مخاطبان، به‌جز بخش هوشمند تهرانی‌ها"
-    segments.update_segment(shop["segments"]["tehran"], "پایتخت‌نشین‌ها", "", rule("city", "eq", "تهران"))
+    segments.update_segment(
+        shop["segments"]["tehran"], "پایتخت‌نشین‌ها", "", rule("city", "eq", "تهران")
+    )
     db.session.commit()
     with force_locale("fa"):
         assert describe(minus) == "همهٔ مخاطبان، به‌جز بخش هوشمند پایتخت‌نشین‌ها"
@@ -222,9 +224,7 @@ def test_a_deleted_segment_is_named_as_it_was_and_adds_nobody(shop):
     segments.delete_segment(shop["segments"]["special"])
     db.session.commit()
     db.session.expire_all()
-    entries = db.session.scalars(
-        select(AudienceEntry).where(AudienceEntry.name == "ویژه‌ها")
-    ).all()
+    entries = db.session.scalars(select(AudienceEntry).where(AudienceEntry.name == "ویژه‌ها")).all()
     assert len(entries) == 2 and {entry.segment_id for entry in entries} == {None}
     with force_locale("fa"):
         assert describe(sent) == "بخش هوشمند ویژه‌ها (حذف‌شده)"

@@ -144,9 +144,7 @@ def test_a_wrong_audience_is_named_and_nothing_is_stored(api, shop, audience, fi
 
 def test_an_unknown_segment_is_refused_in_persian(api, shop):
     error = error_of(create(api, {"segment_ids": [999]}), 422, "invalid")
-    assert error["details"][0]["message"] == (
-        "بخش هوشمندی با شناسهٔ ۹۹۹ نیست؛ شاید حذف شده باشد."
-    )
+    assert error["details"][0]["message"] == ("بخش هوشمندی با شناسهٔ ۹۹۹ نیست؛ شاید حذف شده باشد.")
 
 
 # Lists and tags ---------------------------------------------------------------------
