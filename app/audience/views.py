@@ -51,6 +51,7 @@ def segment(segment_id: int):
         history=history,
         most=most,
         confirm=ConfirmForm(),
+        waiting=segments.campaigns_waiting_for(item),
     )
 
 

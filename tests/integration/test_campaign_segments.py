@@ -239,6 +239,8 @@ def test_a_segment_a_waiting_campaign_names_is_not_deleted(logged_in, shop):
     campaign = a_campaign(AudienceChoice(everyone=True, exclude_segments=(outside,)))
     campaigns.confirm_campaign(campaign)
     db.session.commit()
+    page = logged_in.get(f"/audience/{outside}").text
+    assert 'id="segment-waiting"' in page and 'id="delete-segment"' not in page
     response = logged_in.post(f"/audience/{outside}/delete", follow_redirects=True)
     assert "فعلاً نمی‌شود: کمپین «یلدا» هنوز برای این بخش هوشمند ارسال نشده است" in page_text(
         response
