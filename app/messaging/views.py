@@ -244,10 +244,12 @@ def _previewed_audience() -> AudienceChoice:
 @bp.get("/<int:campaign_id>")
 def campaign(campaign_id: int):
     item = db.get_or_404(Campaign, campaign_id)
-    # A segment whose rules need fixing: said instead of figures (none would be right).
+    # A segment whose rules need fixing: said instead of figures (none would be right),
+    # while the audience is still to be read (messages written are not taken back).
+    unread = item.status in ("draft", "scheduled")
     problem = (
         campaigns.campaign_audience_problem(item)
-        if item.yet_to_go_out or item.status == "draft"
+        if unread or item.paused_reason == campaigns.AUDIENCE_UNUSABLE
         else None
     )
     return render_template(
