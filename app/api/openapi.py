@@ -27,18 +27,19 @@ ERROR_RESPONSES = {
     404: ("NotFound", "No such campaign (or contact, list, segment, template or coupon code)."),
     409: (
         "Conflict",
-        "The campaign's state (or credit) does not allow it; a list a campaign yet to go "
-        "out names cannot be deleted; the template is a built-in; or the coupon code was "
-        "already used (already_redeemed).",
+        "The campaign's state (or credit) does not allow it, or a segment of its audience "
+        "needs its rules fixed; a list a campaign yet to go out names cannot be deleted; "
+        "the template is a built-in; or the coupon code was already used "
+        "(already_redeemed).",
     ),
     413: ("TooLarge", "The body is larger than the API takes (VAFA_MAX_API_BODY)."),
     422: (
         "Invalid",
         "Fields are wrong; details names each by its path. A request the document "
-        "allows is refused only for what a schema cannot say: a list, tag or provider "
-        "account that does not exist, a list both chosen and excluded, a segment (campaigns "
-        "cannot be sent to segments yet), a list name another list has, a sender line of "
-        "another account, a moment that has passed (or a purchase more than a day "
+        "allows is refused only for what a schema cannot say: a list, tag, segment or "
+        "provider account that does not exist, a list or segment both chosen and "
+        "excluded, a segment whose rules need fixing, a list name another list has, a "
+        "sender line of another account, a moment that has passed (or a purchase more than a day "
         "ahead), a day missing from the calendar, a number "
         "sent twice in one request, a purchase of a number no contact has, more own "
         "fields than the shop may have, a placeholder the shop does not have (or a brace "
@@ -75,7 +76,7 @@ OPERATIONS = {
         "operationId": "estimateCampaign",
         "summary": "Recipients, parts and cost, and whether the credit covers them",
         "answer": (200, a.Estimate, "The estimate"),
-        "errors": (401, 404),
+        "errors": (401, 404, 409),
     },
     ("/campaigns/{campaign_id}/start", "post"): {
         "operationId": "startCampaign",

@@ -469,8 +469,9 @@ def _audience(value) -> AudienceChoice:
     ``{"list_ids": […], "tag_ids": […], "segment_ids": […]}``; the last two may leave
     out ``exclude_list_ids`` and ``exclude_segment_ids``."""
     shape = _(
-        'Choose the audience: {"all": true}, or lists and tags: '
-        '{"list_ids": […], "tag_ids": […]}, each with "exclude_list_ids": […] if you like.'
+        'Choose the audience: {"all": true}, or lists, tags and segments: '
+        '{"list_ids": […], "tag_ids": […], "segment_ids": […]}, each with '
+        '"exclude_list_ids": […] and "exclude_segment_ids": […] if you like.'
     )
     if not isinstance(value, dict) or not value:
         raise refuse(shape)
@@ -493,7 +494,7 @@ def _audience(value) -> AudienceChoice:
     everyone = "all" in value
     if everyone and any(parts.get(key) for key in _INCLUDED):
         raise refuse(
-            _('Send to all contacts ("all": true) or to lists and tags, not both.'),
+            _('Send to all contacts ("all": true) or to lists, tags and segments, not both.'),
             at=next(key for key in _INCLUDED if parts.get(key)),
         )
     choice = AudienceChoice(everyone, **{_AUDIENCE_PARTS[key]: ids for key, ids in parts.items()})
@@ -518,7 +519,7 @@ _EXCLUDED_SCHEMA = {
     "exclude_list_ids": {**_IDS_SCHEMA, "description": "Never to the contacts of these lists."},
     "exclude_segment_ids": {
         **_IDS_SCHEMA,
-        "description": "Never to the contacts of these segments (not yet possible).",
+        "description": "Never to the contacts of these segments.",
     },
 }
 Audience = Annotated[
@@ -541,7 +542,8 @@ Audience = Annotated[
                         "tag_ids": _IDS_SCHEMA,
                         "segment_ids": {
                             **_IDS_SCHEMA,
-                            "description": "Segments (not yet possible: refused).",
+                            "description": "Segments: the contacts their rules match when "
+                            "the messages are written.",
                         },
                         **_EXCLUDED_SCHEMA,
                     },
@@ -561,7 +563,8 @@ Audience = Annotated[
             "description": "Every contact, or those in any of the lists, tags and segments; "
             "either way minus those in the excluded lists and segments. A contact gets one "
             "message however many of them it is in; opted-out contacts get no marketing SMS. "
-            "A list both chosen and excluded is refused.",
+            "A list or segment both chosen and excluded is refused, and so is a segment "
+            "whose rules name a list, tag or campaign that was deleted.",
         }
     ),
 ]

@@ -296,7 +296,10 @@ def get_campaign(campaign_id: int):
 
 @bp.get("/campaigns/<int:campaign_id>/estimate")
 def estimate(campaign_id: int):
-    figures = campaigns.estimate(_campaign(campaign_id))
+    try:
+        figures = campaigns.estimate(_campaign(campaign_id))
+    except campaigns.CampaignError as error:  # a segment of its audience needs fixing
+        raise ApiError(409, "cannot_start", str(error)) from None
     return jsonify({"campaign_id": campaign_id, **estimate_json(figures)})
 
 

@@ -1,11 +1,15 @@
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import Contact
 from app.extensions import db
 from app.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.messaging.models import AudienceEntry
 
 
 class Segment(db.Model):
@@ -26,6 +30,12 @@ class Segment(db.Model):
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # The campaigns' audience entries that name the segment (sent to it or kept away
+    # from it): a segment a campaign yet to go out names is not deleted.
+    campaign_entries: Mapped[list["AudienceEntry"]] = relationship(
+        back_populates="segment", passive_deletes=True
+    )
 
 
 class SegmentCount(db.Model):

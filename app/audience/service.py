@@ -227,9 +227,27 @@ def update_segment(segment: Segment, name, description, rules, strict: bool = Fa
     return segment
 
 
+def campaigns_waiting_for(segment: Segment) -> list[str]:
+    """Names of the campaigns yet to go out that name a segment: deleting it would send
+    them to fewer contacts (or, a segment they keep away from, to those they meant to
+    spare)."""
+    campaigns = {entry.campaign.id: entry.campaign for entry in segment.campaign_entries}
+    return [campaign.name for campaign in campaigns.values() if campaign.yet_to_go_out]
+
+
 def delete_segment(segment: Segment) -> None:
+    """Delete an owner's segment; campaigns that named it keep its name (a draft's goes
+    to nobody for it). Refused for a built-in, or while a campaign yet to go out names it."""
     if segment.builtin:
         message = _("A built-in segment cannot be deleted; change its rules instead.")
+        raise SegmentError([Problem("", message)])
+    waiting = campaigns_waiting_for(segment)
+    if waiting:
+        message = _(
+            "Not now: the campaign “%(name)s” has yet to go out to this segment."
+            " Cancel it, or wait until it is sent.",
+            name=waiting[0],
+        )
         raise SegmentError([Problem("", message)])
     db.session.delete(segment)
     db.session.flush()

@@ -53,6 +53,7 @@ def segment(segment_id: int):
         confirm=ConfirmForm(),
         uses_rfm=uses_rfm(item.rules),
         rfm_run=rfm.last_run(),
+        waiting=segments.campaigns_waiting_for(item),
     )
 
 

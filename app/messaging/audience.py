@@ -28,9 +28,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, exists, false, select, true, union_all
 
+from app.audience.models import Segment
 from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_members
 from app.extensions import db
 from app.messaging.models import AudienceEntry, Campaign
+from app.persian import show_digits
 
 
 class AudienceError(ValueError):
@@ -61,11 +63,41 @@ class AudienceChoice:
 def segment_condition_of(segment_id: int) -> ColumnElement[bool]:
     """The condition over ``Contact`` a member of segment ``segment_id`` meets.
 
-    The one place segments plug into campaigns (app/audience builds them): until they
-    do, a campaign cannot be sent to or kept away from a segment, and every request
-    that names one is refused with this message.
+    AudienceError when there is no such segment (deleted), or when its rules no longer
+    hold (a list, tag or campaign they name was deleted): compiled anyway, "not in the
+    deleted list" would match everyone, so a campaign would go to people the owner
+    never meant, or "in it" to nobody. The owner fixes the rules first.
     """
-    raise AudienceError(_("Segments cannot be chosen for a campaign yet."))
+    from app.audience.service import check_rules, segment_condition
+
+    segment = db.session.get(Segment, segment_id)
+    if segment is None:
+        raise AudienceError(
+            _(
+                "There is no segment with id %(id)s; it may have been deleted.",
+                id=show_digits(str(segment_id)),
+            )
+        )
+    problems = check_rules(segment.rules)
+    if problems:
+        raise AudienceError(
+            _(
+                "The segment “%(name)s” cannot be used until its rules are fixed: %(problem)s",
+                name=segment.name,
+                problem=problems[0],
+            )
+        )
+    return segment_condition(segment)
+
+
+def audience_problem(choice: AudienceChoice) -> str | None:
+    """Why the audience cannot be read now (a segment whose rules need fixing), or None."""
+    try:
+        for segment_id in choice.segments + choice.exclude_segments:
+            segment_condition_of(segment_id)
+    except AudienceError as error:
+        return str(error)
+    return None
 
 
 def choice_of(campaign: Campaign) -> AudienceChoice:
@@ -130,8 +162,9 @@ def audience_condition(choice: AudienceChoice, window: tuple | None = None) -> C
 
 
 def check_choice(choice: AudienceChoice, field_names: dict[str, str] | None = None) -> None:
-    """Refuse a choice that names a list or tag that does not exist, a segment (not yet
-    possible), nobody at all, or one list both chosen and excluded.
+    """Refuse a choice that names a list, tag or segment that does not exist, a segment
+    whose rules need fixing, nobody at all, or one list or segment both chosen and
+    excluded.
 
     ``field_names`` says how the caller names each part (``lists`` → ``list_ids``) in
     ``AudienceError.at``.
@@ -146,7 +179,8 @@ def check_choice(choice: AudienceChoice, field_names: dict[str, str] | None = No
     }
     if not choice.includes_anyone:
         raise AudienceError(
-            _("Choose at least one list or tag, or send to all contacts."), names["lists"]
+            _("Choose at least one list, tag or segment, or send to all contacts."),
+            names["lists"],
         )
     for part, model in (("lists", ContactList), ("exclude_lists", ContactList), ("tags", Tag)):
         ids = set(getattr(choice, part))
@@ -172,22 +206,32 @@ def check_choice(choice: AudienceChoice, field_names: dict[str, str] | None = No
             _("The list “%(name)s” is both chosen and excluded; choose one.", name=name),
             names["exclude_lists"],
         )
+    both = set(choice.segments) & set(choice.exclude_segments)
+    if both:
+        name = _names(Segment, both)[min(both)]
+        raise AudienceError(
+            _("The segment “%(name)s” is both chosen and excluded; choose one.", name=name),
+            names["exclude_segments"],
+        )
 
 
 def audience_entries(choice: AudienceChoice) -> list[AudienceEntry]:
     """The rows that store a checked choice on its campaign, with each one's name."""
     list_names = _names(ContactList, choice.lists + choice.exclude_lists)
     tag_names = _names(Tag, choice.tags)
+    segment_names = _names(Segment, choice.segments + choice.exclude_segments)
     entries = [AudienceEntry(kind="list", list_id=i, name=list_names[i]) for i in choice.lists]
     entries += [AudienceEntry(kind="tag", tag_id=i, name=tag_names[i]) for i in choice.tags]
-    # Segments keep no name yet: when they arrive, their names go here as the lists' do.
-    entries += [AudienceEntry(kind="segment", segment_id=i) for i in choice.segments]
+    entries += [
+        AudienceEntry(kind="segment", segment_id=i, name=segment_names[i]) for i in choice.segments
+    ]
     entries += [
         AudienceEntry(kind="list", list_id=i, name=list_names[i], excluded=True)
         for i in choice.exclude_lists
     ]
     entries += [
-        AudienceEntry(kind="segment", segment_id=i, excluded=True) for i in choice.exclude_segments
+        AudienceEntry(kind="segment", segment_id=i, name=segment_names[i], excluded=True)
+        for i in choice.exclude_segments
     ]
     return entries
 

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX, PREFIX_PATTERN
-from app.messaging.audience import AudienceChoice
+from app.messaging.audience import AudienceChoice, AudienceError, segment_condition_of
 from app.messaging.rendering import message_template, text_problems
 from app.messaging.text import COUPON
 from app.persian import GregorianDate, ascii_digits, parse_jalali_datetime, show_number
@@ -54,9 +54,17 @@ class CampaignForm(FlaskForm):
         _l("Contacts with these tags"),
         _l("A chosen tag no longer exists (it may have been deleted); check the tags again."),
     )
+    segments = ChosenIds(
+        _l("Contacts in these segments"),
+        _l("A chosen segment no longer exists (it may have been deleted); check again."),
+    )
     exclude_lists = ChosenIds(
         _l("Except the contacts in these lists"),
         _l("A list to leave out no longer exists (it may have been deleted); check again."),
+    )
+    exclude_segments = ChosenIds(
+        _l("Except the contacts in these segments"),
+        _l("A segment to leave out no longer exists (it may have been deleted); check again."),
     )
     # "account id:sender line"
     route = SelectField(_l("Send through"))
@@ -72,8 +80,9 @@ class CampaignForm(FlaskForm):
     scheduled_at: datetime | None = None
     # What the coupon fields hold once checked: (prefix, length), None for the defaults.
     coupon_settings: tuple[str | None, int | None] = (None, None)
-    # (id, name) of every list: the choices' labels also show their member counts.
+    # (id, name) of every list and segment: the lists' labels also show their counts.
     list_names: list[tuple[int, str]] = []
+    segment_names: list[tuple[int, str]] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,16 +90,36 @@ class CampaignForm(FlaskForm):
         self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
         self.audience.choices = [
             ("all", _l("All contacts")),
-            ("chosen", _l("The contacts of the lists and tags chosen below")),
+            ("chosen", _l("The contacts of the lists, tags and segments chosen below")),
         ]
 
     def validate_lists(self, field):
-        chosen = bool(field.data or self.tags.data)
+        chosen = bool(field.data or self.tags.data or self.segments.data)
         if self.audience.data == "chosen" and not chosen:
-            raise ValidationError(_l("Choose at least one list or tag, or send to all contacts."))
+            raise ValidationError(
+                _l("Choose at least one list, tag or segment, or send to all contacts.")
+            )
         if self.audience.data == "all" and chosen:
             raise ValidationError(
-                _l("Lists or tags are chosen, but so is “All contacts”: choose one or the other.")
+                _l(
+                    "Lists, tags or segments are chosen, but so is “All contacts”: choose "
+                    "one or the other."
+                )
+            )
+
+    def validate_segments(self, field):
+        _usable(field.data)
+
+    def validate_exclude_segments(self, field):
+        _usable(field.data)
+        both = set(field.data or ()) & set(self.segments.data or ())
+        if both:
+            names = dict(self.segment_names)
+            raise ValidationError(
+                _l(
+                    "“%(name)s” is both chosen and left out; untick one of them.",
+                    name=names[min(both)],
+                )
             )
 
     def validate_exclude_lists(self, field):
@@ -111,7 +140,9 @@ class CampaignForm(FlaskForm):
             everyone=self.audience.data == "all",
             lists=tuple(dict.fromkeys(self.lists.data or ())),
             tags=tuple(dict.fromkeys(self.tags.data or ())),
+            segments=tuple(dict.fromkeys(self.segments.data or ())),
             exclude_lists=tuple(dict.fromkeys(self.exclude_lists.data or ())),
+            exclude_segments=tuple(dict.fromkeys(self.exclude_segments.data or ())),
         )
 
     def validate_body(self, field):
@@ -172,6 +203,15 @@ class CampaignForm(FlaskForm):
             ) from None
         if self.scheduled_at <= utcnow():
             raise ValidationError(_l("This moment has passed; choose a time in the future."))
+
+
+def _usable(segment_ids) -> None:
+    """Refuse a segment whose rules need fixing (a list they name was deleted), naming it."""
+    for segment_id in segment_ids or ():
+        try:
+            segment_condition_of(segment_id)
+        except AudienceError as error:
+            raise ValidationError(str(error)) from None
 
 
 class TemplateForm(FlaskForm):

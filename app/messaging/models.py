@@ -1,13 +1,17 @@
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import ContactList, Tag
 from app.extensions import db
 from app.sending.models import ProviderAccount
 from app.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.audience.models import Segment
 
 # draft (estimate shown) → scheduled → preparing (writing its messages)
 #   → sending (dispatcher at work) ⇄ paused → done | cancelled
@@ -98,10 +102,9 @@ AUDIENCE_KINDS = ("list", "tag", "segment")
 class AudienceEntry(db.Model):
     """One list, tag or segment a campaign goes to (or, ``excluded``, keeps away from).
 
-    Each kind has its own column, so the database itself forgets a deleted list or tag
-    (ON DELETE SET NULL) wherever it is deleted from; ``name`` keeps what the owner
-    chose, for the campaign's page. ``segment_id`` gets its foreign key to ``segments``
-    when segments arrive (app/audience).
+    Each kind has its own column, so the database itself forgets a deleted list, tag or
+    segment (ON DELETE SET NULL) wherever it is deleted from; ``name`` keeps what the
+    owner chose, for the campaign's page.
     """
 
     __tablename__ = "campaign_audience"
@@ -112,7 +115,7 @@ class AudienceEntry(db.Model):
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     list_id: Mapped[int | None] = mapped_column(ForeignKey("contact_lists.id", ondelete="SET NULL"))
     tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id", ondelete="SET NULL"))
-    segment_id: Mapped[int | None] = mapped_column(Integer)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(100), default="")
 
     campaign: Mapped[Campaign] = relationship(back_populates="audience")
@@ -121,11 +124,17 @@ class AudienceEntry(db.Model):
         back_populates="campaign_entries", lazy="joined"
     )
     tag: Mapped[Tag | None] = relationship(lazy="joined")
+    # By name: segments (app.audience) build on campaigns ("received campaign X"), not
+    # the other way round.
+    segment: Mapped["Segment | None"] = relationship(
+        back_populates="campaign_entries", lazy="joined"
+    )
 
     __table_args__ = (
         Index("ix_campaign_audience_campaign_id", "campaign_id"),
         Index("ix_campaign_audience_list_id", "list_id"),
         Index("ix_campaign_audience_tag_id", "tag_id"),
+        Index("ix_campaign_audience_segment_id", "segment_id"),
     )
 
     @property
@@ -135,6 +144,7 @@ class AudienceEntry(db.Model):
 
     @property
     def current_name(self) -> str:
-        """The list's or tag's name now (it may have been renamed), else the one kept."""
-        item = {"list": self.contact_list, "tag": self.tag}.get(self.kind)
+        """The list's, tag's or segment's name now (it may have been renamed), else the
+        one kept."""
+        item = {"list": self.contact_list, "tag": self.tag, "segment": self.segment}.get(self.kind)
         return item.name if item is not None else self.name

@@ -28,6 +28,7 @@ from app.messaging.audience import (
     AudienceChoice,
     audience_condition,
     audience_entries,
+    audience_problem,
     choice_of,
 )
 from app.messaging.models import Campaign
@@ -48,6 +49,8 @@ from app.sending.service import (
 from app.types import utcnow
 
 MATERIALISE_CHUNK = 10_000
+# Why a campaign is paused: a segment of its audience needs fixing (ERROR_LABELS).
+AUDIENCE_UNUSABLE = "audience_unusable"
 # A chunk whose new coupon code another process took in the same instant is written
 # again with fresh codes; this many times before giving up (it would take a miracle).
 COUPON_RETRIES = 5
@@ -71,12 +74,22 @@ def next_window(after: int) -> tuple[int, int] | None:
     return None if low is None else (low, low + MATERIALISE_CHUNK - 1)
 
 
-def audience_now(campaign: Campaign) -> int:
+def audience_now(campaign: Campaign) -> int | None:
     """How many contacts a campaign would be sent to if it went out now: what a scheduled
     campaign's page and the campaigns list show before its messages are written (for
     marketing, those materialise would skip are left out: opted out, or over the
-    frequency cap)."""
-    return audience_size(choice_of(campaign), campaign.marketing)
+    frequency cap). None while a segment of its audience needs fixing
+    (``campaign_audience_problem`` says which)."""
+    choice = choice_of(campaign)
+    if audience_problem(choice):
+        return None
+    return audience_size(choice, campaign.marketing)
+
+
+def campaign_audience_problem(campaign: Campaign) -> str | None:
+    """Why the campaign's audience cannot be read now (a segment whose rules name a
+    deleted list, tag or campaign), in Persian; None when it can."""
+    return audience_problem(choice_of(campaign))
 
 
 def audience_size(choice: AudienceChoice, marketing: bool = True) -> int:
@@ -201,7 +214,13 @@ def estimate(campaign: Campaign) -> Estimate:
     Parts are counted on each recipient's own text (names differ in length), rendered
     once for each distinct set of the values the text reads: the database groups the
     audience by them (one group for a text without placeholders).
+
+    CampaignError when a segment of the audience needs fixing: no figure is given for
+    an audience that cannot be read as the owner meant it.
     """
+    problem = campaign_audience_problem(campaign)
+    if problem:
+        raise CampaignError(problem)
     policy = load_policy()
     text = CampaignText(campaign, policy, own_field_names())
     marketing = campaign.marketing
@@ -467,13 +486,23 @@ def planned_start(
 
 
 def start_due_campaigns() -> int:
-    """Materialise every campaign whose time has come; return how many started."""
+    """Materialise every campaign whose time has come; return how many were due."""
     due = db.session.scalars(
         select(Campaign)
         .where(Campaign.status.in_(("scheduled", "preparing")), Campaign.scheduled_at <= utcnow())
         .order_by(Campaign.scheduled_at)
     ).all()
     for campaign in due:
+        problem = campaign_audience_problem(campaign)
+        if problem:
+            # A segment's rules broke after it was confirmed (a list they name was
+            # deleted): it waits, paused, rather than go to people the owner never meant.
+            # Resumed, it is scheduled again and checked again; one whose messages were
+            # being written when it stopped (a crash) goes on after the last one written.
+            campaign.started_at = None
+            pause_campaign(campaign, AUDIENCE_UNUSABLE, problem)
+            db.session.commit()
+            continue
         campaign.status = "preparing"
         campaign.started_at = campaign.started_at or utcnow()
         db.session.commit()

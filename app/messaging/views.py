@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.audience import service as segments  # by module: app.audience builds on campaigns
 from app.auth.audit import record_audit
 from app.contacts.models import Contact
 from app.contacts.service import all_lists, all_tags, own_field_names
@@ -20,9 +21,10 @@ from app.coupons.service import (
     redemption_count,
 )
 from app.extensions import db
+from app.limits import ID_MAX
 from app.messaging import bp
 from app.messaging import service as campaigns
-from app.messaging.audience import AudienceChoice, describe
+from app.messaging.audience import AudienceChoice, audience_problem, describe
 from app.messaging.forms import CAMPAIGN_TEXT_MAX, CampaignForm
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign, MessageTemplate
 from app.messaging.rendering import (
@@ -79,12 +81,17 @@ def _routes() -> list[tuple[str, str]]:
 
 
 def _audience_choices(form: CampaignForm) -> None:
-    """Offer every list and tag, each with its number of contacts."""
+    """Offer every list and tag, each with its number of contacts, and every segment
+    (built-ins first; their counts are on the segments page: counting each one live
+    would cost the form a query over all contacts per segment)."""
     lists = all_lists()
     form.list_names = [(item.id, item.name) for item, _count in lists]
     form.lists.choices = [(item.id, f"{item.name} ({show_number(n)})") for item, n in lists]
     form.exclude_lists.choices = form.lists.choices
     form.tags.choices = [(tag.id, f"{tag.name} ({show_number(n)})") for tag, n in all_tags()]
+    form.segment_names = [(item.id, item.name) for item in segments.all_segments()]
+    form.segments.choices = form.segment_names
+    form.exclude_segments.choices = form.segment_names
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -211,26 +218,48 @@ def _longest(body: str, audience, route: str, own_fields: list[str], coupon: str
 
 
 def _previewed_audience() -> AudienceChoice:
-    """The audience the compose form holds now, as far as it can be read: a list or tag
-    that is not there (deleted meanwhile) adds nobody; the form's own check says so."""
+    """The audience the compose form holds now, as far as it can be read: a list, tag or
+    segment that is not there (deleted meanwhile) adds nobody; the form's own check says
+    so."""
 
     def ids(name: str) -> tuple[int, ...]:
-        return tuple(value for value in request.form.getlist(name, type=int) if value > 0)
+        values = request.form.getlist(name, type=int)
+        return tuple(dict.fromkeys(value for value in values if 0 < value <= ID_MAX))
 
+    def usable(name: str) -> tuple[int, ...]:
+        """The segments that can be read (one whose rules need fixing is left out: the
+        form says so when it is sent)."""
+        return tuple(i for i in ids(name) if not audience_problem(AudienceChoice(segments=(i,))))
+
+    excluded = {
+        "exclude_lists": ids("exclude_lists"),
+        "exclude_segments": usable("exclude_segments"),
+    }
     if request.form.get("audience", "all") == "all":
-        return AudienceChoice(everyone=True, exclude_lists=ids("exclude_lists"))
-    return AudienceChoice(lists=ids("lists"), tags=ids("tags"), exclude_lists=ids("exclude_lists"))
+        return AudienceChoice(everyone=True, **excluded)
+    return AudienceChoice(
+        lists=ids("lists"), tags=ids("tags"), segments=usable("segments"), **excluded
+    )
 
 
 @bp.get("/<int:campaign_id>")
 def campaign(campaign_id: int):
     item = db.get_or_404(Campaign, campaign_id)
+    # A segment whose rules need fixing: said instead of figures (none would be right),
+    # while the audience is still to be read (messages written are not taken back).
+    unread = item.status in ("draft", "scheduled")
+    problem = (
+        campaigns.campaign_audience_problem(item)
+        if unread or item.paused_reason == campaigns.AUDIENCE_UNUSABLE
+        else None
+    )
     return render_template(
         "messaging/campaign.html",
         campaign=item,
         audience=describe(item),
+        audience_problem=problem,
         starts=campaigns.planned_start(item, load_policy()) or item.scheduled_at,
-        estimate=campaigns.estimate(item) if item.status == "draft" else None,
+        estimate=campaigns.estimate(item) if item.status == "draft" and not problem else None,
         window_wait=_window_wait(item),
         audience_now=campaigns.audience_now(item) if item.status == "scheduled" else None,
         progress=_progress(item),

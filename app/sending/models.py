@@ -74,6 +74,10 @@ ERROR_LABELS = {
     ),
     "opted_out": _l("The contact has opted out of marketing messages."),
     "frequency_cap": _l("The contact already received a marketing message recently."),
+    # A campaign's, not a message's: app.messaging.service.AUDIENCE_UNUSABLE.
+    "audience_unusable": _l(
+        "A segment of the audience needs its rules fixed before the campaign can go out."
+    ),
 }
 
 

@@ -65,9 +65,11 @@ if (compose) {
   const fill = (template, values) => template.replace(/%\((\w+)\)s/g, (_m, key) => values[key]);
 
   const body = compose.querySelector('textarea[name="body"]');
-  // The audience: everyone, or the lists and tags ticked, minus the lists left out.
+  // The audience: everyone, or the lists, tags and segments ticked, minus the lists and
+  // segments left out.
   const audience = compose.querySelectorAll(
-    'input[name="audience"], input[name="lists"], input[name="tags"], input[name="exclude_lists"]');
+    'input[name="audience"], input[name="lists"], input[name="tags"], input[name="segments"], ' +
+    'input[name="exclude_lists"], input[name="exclude_segments"]');
   const route = compose.querySelector('select[name="route"]');
   const counter = document.getElementById("counter");
   const problems = document.getElementById("placeholder-problems");

@@ -1,4 +1,4 @@
-"""campaign audience: lists, tags (and segments) to send to or keep away from
+"""campaign audience: lists, tags and segments to send to or keep away from
 
 A campaign went to everyone or to one list (``campaigns.list_id``, with ``list_name``
 kept for its page once the list is deleted). Its audience is now rows of
@@ -55,11 +55,18 @@ def upgrade():
             name=op.f("fk_campaign_audience_tag_id_tags"),
             ondelete="SET NULL",
         ),
+        sa.ForeignKeyConstraint(
+            ["segment_id"],
+            ["segments.id"],
+            name=op.f("fk_campaign_audience_segment_id_segments"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_audience")),
     )
     op.create_index("ix_campaign_audience_campaign_id", "campaign_audience", ["campaign_id"])
     op.create_index("ix_campaign_audience_list_id", "campaign_audience", ["list_id"])
     op.create_index("ix_campaign_audience_tag_id", "campaign_audience", ["tag_id"])
+    op.create_index("ix_campaign_audience_segment_id", "campaign_audience", ["segment_id"])
     op.execute(
         sa.text(
             "INSERT INTO campaign_audience (campaign_id, kind, excluded, list_id, name)"

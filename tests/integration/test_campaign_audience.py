@@ -18,7 +18,6 @@ from sqlalchemy import select, text
 from app.contacts import service as contacts
 from app.contacts.models import Contact, Tag, contact_tags
 from app.extensions import db
-from app.messaging import audience as audiences
 from app.messaging import service as campaigns
 from app.messaging.audience import AudienceChoice, AudienceError, check_choice, describe
 from app.messaging.models import Campaign
@@ -233,12 +232,12 @@ def test_the_audience_in_words(shop):
 @pytest.mark.parametrize(
     ("audience", "message"),
     [
-        (AudienceChoice(), "Choose at least one list or tag"),
+        (AudienceChoice(), "Choose at least one list, tag or segment"),
         (AudienceChoice(lists=(999,)), "There is no list with id 999"),
         (AudienceChoice(tags=(999,)), "There is no tag with id 999"),
         (AudienceChoice(everyone=True, exclude_lists=(999,)), "There is no list with id 999"),
-        (AudienceChoice(segments=(1,)), "Segments cannot be chosen"),
-        (AudienceChoice(everyone=True, exclude_segments=(1,)), "Segments cannot be chosen"),
+        (AudienceChoice(segments=(999,)), "There is no segment with id 999"),
+        (AudienceChoice(everyone=True, exclude_segments=(999,)), "There is no segment with id 999"),
     ],
 )
 def test_a_choice_that_cannot_be_sent_is_refused(app, audience, message):
@@ -249,21 +248,6 @@ def test_a_choice_that_cannot_be_sent_is_refused(app, audience, message):
 def test_a_list_both_chosen_and_excluded_is_refused(shop):
     with force_locale("en"), pytest.raises(AudienceError, match="both chosen and excluded"):
         check_choice(choice(shop, lists=["الف"], exclude_lists=["الف"]))
-
-
-def test_a_segment_plugs_in_as_a_condition_over_contacts(shop, monkeypatch):
-    """What the segments room will provide (segment_condition_of) joins the union and the
-    exclusions like a list: here segment 1 is "first name starts with m or h"."""
-    conditions = {1: Contact.first_name.in_(["mina", "hadi"]), 2: Contact.first_name == "ali"}
-    monkeypatch.setattr(audiences, "segment_condition_of", conditions.__getitem__)
-    audience = AudienceChoice(
-        lists=(shop["lists"]["الف"].id,), segments=(1,), exclude_segments=(2,)
-    )
-    check_choice(audience)
-    campaign = a_campaign(audience)
-    figures = campaigns.estimate(campaign)
-    assert queued(send(campaign)) == {"sara", "mina", "hadi"}
-    assert figures.recipients == 3
 
 
 def test_a_campaign_to_everyone_counts_everyone_but_the_opted_out(shop):
@@ -324,7 +308,7 @@ def test_lists_and_tags_chosen_in_the_form_make_the_audience(logged_in, shop):
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
-        ({"audience": "chosen"}, "دست‌کم یک گروه یا برچسب انتخاب کنید"),
+        ({"audience": "chosen"}, "دست‌کم یک گروه، برچسب یا بخش هوشمند انتخاب کنید"),
         ({"audience": "chosen", "lists": ["999"]}, "یکی از گروه‌های انتخاب‌شده دیگر وجود ندارد"),
         ({"audience": "chosen", "lists": ["abc"]}, "یکی از گروه‌های انتخاب‌شده دیگر وجود ندارد"),
         ({"audience": "chosen", "tags": ["999"]}, "یکی از برچسب‌های انتخاب‌شده دیگر وجود ندارد"),

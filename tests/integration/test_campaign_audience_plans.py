@@ -94,3 +94,48 @@ def test_a_window_of_everyone_walks_the_primary_key(app):
         assert "SEARCH contacts USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in shown, shown
     else:
         assert "pk_contacts" in shown and "SubPlan" not in shown, shown
+
+
+@pytest.fixture
+def with_segment(app) -> AudienceChoice:
+    """Lists 1 and 2 and a tag, and a segment of list 3's members with the tag: the
+    segment's own condition joins the union as one more set of contact ids."""
+    from app.audience.service import create_segment
+    from app.contacts.models import ContactList, Tag
+
+    lists = [ContactList(name=name) for name in ("الف", "ب", "ج")]
+    tag = Tag(name="ویژه")
+    db.session.add_all([*lists, tag])
+    db.session.flush()
+    rules = {
+        "match": "all",
+        "rules": [
+            {"field": "list", "op": "member", "value": lists[2].id},
+            {"field": "tag", "op": "has", "value": tag.id},
+        ],
+    }
+    segment = create_segment("ج و ویژه", "", rules)
+    db.session.commit()
+    return AudienceChoice(lists=(lists[0].id, lists[1].id), segments=(segment.id,))
+
+
+def test_a_segment_in_the_union_is_read_by_its_keys_too(with_segment):
+    shown = plan(campaigns.audience_query(with_segment).with_only_columns(Contact.id))
+    if sqlite():
+        assert "SCAN contacts" not in shown, shown
+        assert "sqlite_autoindex_list_members_1 (list_id=?)" in shown, shown
+        assert "sqlite_autoindex_contact_tags_1 (tag_id=?)" in shown, shown
+    else:
+        assert "SubPlan" not in shown, shown
+        assert "pk_list_members" in shown and "pk_contact_tags" in shown, shown
+    window = (
+        campaigns.audience_query(with_segment, (50_001, 60_000))
+        .with_only_columns(Contact.id, Contact.mobile)
+        .order_by(Contact.id)
+    )
+    shown = plan(window)
+    if sqlite():
+        assert "list_members_1 (list_id=? AND contact_id>? AND contact_id<?)" in shown, shown
+        assert "SCAN contacts" not in shown, shown
+    else:
+        assert "SubPlan" not in shown, shown

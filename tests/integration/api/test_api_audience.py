@@ -127,8 +127,8 @@ def test_the_older_list_id_still_works(api, shop):
         (lambda ids: {"list_ids": [0]}, "audience.list_ids[0]"),
         (lambda ids: {"list_ids": ids["loyal"]}, "audience.list_ids"),
         (lambda ids: {"list_ids": list(range(1, 102))}, "audience.list_ids"),
-        (lambda ids: {"segment_ids": [1]}, "audience.segment_ids"),
-        (lambda ids: {"all": True, "exclude_segment_ids": [1]}, "audience.exclude_segment_ids"),
+        (lambda ids: {"segment_ids": [999]}, "audience.segment_ids"),
+        (lambda ids: {"all": True, "exclude_segment_ids": [999]}, "audience.exclude_segment_ids"),
         (
             lambda ids: {"list_ids": [ids["loyal"]], "exclude_list_ids": [ids["loyal"]]},
             "audience.exclude_list_ids",
@@ -142,11 +142,67 @@ def test_a_wrong_audience_is_named_and_nothing_is_stored(api, shop, audience, fi
     assert db.session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
-def test_segments_are_refused_for_now_in_persian(api, shop):
-    error = error_of(create(api, {"segment_ids": [1]}), 422, "invalid")
-    assert error["details"][0]["message"] == (
-        "هنوز نمی‌شود کمپین را برای بخش‌های هوشمند فرستاد یا آن‌ها را از کمپین کنار گذاشت."
+def test_an_unknown_segment_is_refused_in_persian(api, shop):
+    error = error_of(create(api, {"segment_ids": [999]}), 422, "invalid")
+    assert error["details"][0]["message"] == ("بخش هوشمندی با شناسهٔ ۹۹۹ نیست؛ شاید حذف شده باشد.")
+
+
+def test_segments_to_send_to_and_to_keep_away_from(api, shop):
+    """«ویژه‌ها» (tag ویژه: mina, sara) and the contacts of «وفادار», minus «سارا‌ها»."""
+    from app.audience import service as segments
+
+    special = segments.create_segment(
+        "ویژه‌ها", "", {"rules": [{"field": "tag", "op": "has", "value": shop["special"]}]}
     )
+    saras = segments.create_segment(
+        "سارا‌ها", "", {"rules": [{"field": "first_name", "op": "eq", "value": "سارا"}]}
+    )
+    db.session.commit()
+    response = create(
+        api,
+        {
+            "list_ids": [shop["loyal"]],
+            "segment_ids": [special.id],
+            "exclude_segment_ids": [saras.id],
+        },
+    )
+    assert response.status_code == 201, response.text
+    audience = response.json["audience"]
+    assert (audience["segment_ids"], audience["exclude_segment_ids"]) == ([special.id], [saras.id])
+    assert audience["items"][1:] == [
+        {"kind": "segment", "id": special.id, "name": "ویژه‌ها", "excluded": False},
+        {"kind": "segment", "id": saras.id, "name": "سارا‌ها", "excluded": True},
+    ]
+    assert audience["description"] == ("گروه وفادار، بخش هوشمند ویژه‌ها، به‌جز بخش هوشمند سارا‌ها")
+    cid = response.json["id"]
+    estimate = api.get(f"/campaigns/{cid}/estimate").json
+    assert (estimate["recipients"], estimate["opted_out"]) == (2, 1)  # reza opted out
+    assert api.post(f"/campaigns/{cid}/start").status_code == 200
+    campaigns.start_due_campaigns()
+    assert written_to(cid) == {"علی", "مینا"} and len(written_to(cid)) == estimate["recipients"]
+
+
+def test_a_segment_whose_rules_broke_gives_no_estimate_and_does_not_start(api, shop):
+    from app.audience import service as segments
+
+    outside = segments.create_segment(
+        "بیرون از شکایت",
+        "",
+        {"rules": [{"field": "list", "op": "not_member", "value": shop["complained"]}]},
+    )
+    db.session.commit()
+    cid = create(api, {"segment_ids": [outside.id]}).json["id"]
+    assert api.delete(f"/lists/{shop['complained']}").status_code == 204  # a draft: allowed
+    problem = "تا شرط‌های بخش هوشمند «بیرون از شکایت» درست نشود"
+    assert (
+        problem in error_of(api.get(f"/campaigns/{cid}/estimate"), 409, "cannot_start")["message"]
+    )
+    assert problem in error_of(api.post(f"/campaigns/{cid}/start"), 409, "cannot_start")["message"]
+    assert db.session.get(Campaign, cid).status == "draft"
+    refused = error_of(
+        create(api, {"all": True, "exclude_segment_ids": [outside.id]}), 422, "invalid"
+    )
+    assert fields_of(refused) == ["audience.exclude_segment_ids"]
 
 
 # Lists and tags ---------------------------------------------------------------------
