@@ -245,6 +245,16 @@ def test_the_counter_counts_the_longest_name_of_the_audience(logged_in, shop):
     assert both["characters"] == len("محمدحسین میرزایی - کرمانشاه") + 6
 
 
+def test_the_counter_counts_an_emoji_in_a_name_as_two_units(logged_in, make_contact):
+    make_contact("09121000001", first_name="سارا😀")
+    make_contact("09121000002", first_name="محمد")
+    body = "س" * 58 + " {نام}"  # 59 + name + 6 for the opt-out line
+    longest = preview(logged_in, body)["longest"]
+    # «سارا😀» is five characters to the database but six UTF-16 units to the operator:
+    # 59 + 6 + 6 = 71, two parts (counted as five, it would seem to fit in one).
+    assert (longest["characters"], longest["parts"]) == (71, 2)
+
+
 def test_the_counter_knows_a_latin_text_with_latin_names_is_gsm(logged_in, make_contact):
     make_contact("09121000001", first_name="Sara")
     make_contact("09121000002", first_name="Alexandra")
