@@ -161,6 +161,8 @@ class Longest:
 
     rendered: Rendered
     recipients: int
+    # Placeholders (as written) without a fallback that show nothing to some recipients.
+    empty: tuple[str, ...] = ()
 
 
 def longest_variant(
@@ -196,7 +198,7 @@ def longest_variant(
     # line) is Persian already — then every character is one UTF-16 unit either way.
     around = sent_text(template.fill_slots(["a"] * len(template.slots)), marketing)
     recipients, figures = _measure(audience, measured, width=not count_parts(around).unicode)
-    texts = []
+    texts, empty = [], []
     for slot, show in zip(template.slots, template.shows, strict=True):
         if slot.kind == "coupon":
             texts.append(coupon + slot.tail)
@@ -204,17 +206,21 @@ def longest_variant(
         if slot.kind in ("business", "today"):
             shown = show(())
             texts.append(shown + slot.tail if shown else slot.fallback)
+            if not shown and not slot.fallback:
+                empty.append(slot.name)
             continue
         reads = _reads(template, slot)
         longest, shortest, wide, astral = figures[measured.index((slot.kind, reads))]
         if astral:
             longest = max(longest, _longest_astral(audience, reads))
         options = [slot.fallback] if shortest == 0 and slot.fallback else []
+        if shortest == 0 and not slot.fallback:
+            empty.append(slot.name)
         if longest:
             options.append(("ب" if wide else "a") * longest + slot.tail)
         texts.append(max(options, key=lambda text: count_parts(text).characters, default=""))
     text = template.fill_slots(texts)
-    return Longest(counted(sent_text(text, marketing)), recipients)
+    return Longest(counted(sent_text(text, marketing)), recipients, tuple(dict.fromkeys(empty)))
 
 
 def _reads(template: Template, slot) -> tuple[str, ...]:
