@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, case, func, literal
+from sqlalchemy import Boolean, Integer, and_, case, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -161,6 +161,8 @@ class Longest:
 
     rendered: Rendered
     recipients: int
+    # Placeholders (as written) without a fallback that show nothing to some recipients.
+    empty: tuple[str, ...] = ()
 
 
 def longest_variant(
@@ -175,11 +177,12 @@ def longest_variant(
     One query reads, for each placeholder, the longest and shortest value across the
     audience and whether any is outside ASCII; the text is then filled with a stand-in
     as long as the longest value (or the fallback, where some values are empty and the
-    fallback is longer) and counted — no contact's text is rendered. Lengths are the
-    database's character counts: an emoji inside a contact's name counts once here
-    (the estimate of a campaign counts each recipient's own text exactly), and a value
-    outside ASCII counts as Persian. Every coupon code of a campaign is as long as
-    ``coupon`` (by default, one made with the default coupon settings).
+    fallback is longer) and counted — no contact's text is rendered. Lengths are UTF-16
+    units, as the operator counts them: the database counts characters, so the few
+    values with a character beyond the Basic Multilingual Plane (an emoji, two units)
+    are read once more and measured here. A value outside ASCII counts as Persian. Every
+    coupon code of a campaign is as long as ``coupon`` (by default, one made with the
+    default coupon settings).
     """
     coupon = coupon or CouponSettings().sample()
     template = message_template(body, own_fields)
@@ -195,7 +198,7 @@ def longest_variant(
     # line) is Persian already — then every character is one UTF-16 unit either way.
     around = sent_text(template.fill_slots(["a"] * len(template.slots)), marketing)
     recipients, figures = _measure(audience, measured, width=not count_parts(around).unicode)
-    texts = []
+    texts, empty = [], []
     for slot, show in zip(template.slots, template.shows, strict=True):
         if slot.kind == "coupon":
             texts.append(coupon + slot.tail)
@@ -203,14 +206,21 @@ def longest_variant(
         if slot.kind in ("business", "today"):
             shown = show(())
             texts.append(shown + slot.tail if shown else slot.fallback)
+            if not shown and not slot.fallback:
+                empty.append(slot.name)
             continue
-        longest, shortest, wide = figures[measured.index((slot.kind, _reads(template, slot)))]
+        reads = _reads(template, slot)
+        longest, shortest, wide, astral = figures[measured.index((slot.kind, reads))]
+        if astral:
+            longest = max(longest, _longest_astral(audience, reads))
         options = [slot.fallback] if shortest == 0 and slot.fallback else []
+        if shortest == 0 and not slot.fallback:
+            empty.append(slot.name)
         if longest:
             options.append(("ب" if wide else "a") * longest + slot.tail)
         texts.append(max(options, key=lambda text: count_parts(text).characters, default=""))
     text = template.fill_slots(texts)
-    return Longest(counted(sent_text(text, marketing)), recipients)
+    return Longest(counted(sent_text(text, marketing)), recipients, tuple(dict.fromkeys(empty)))
 
 
 def _reads(template: Template, slot) -> tuple[str, ...]:
@@ -228,11 +238,10 @@ def _measure(
     for kind, reads in measured:
         read = [column(value) for value in reads]
         if kind == "text":
-            shown = func.coalesce(read[0], "")
-            for more in read[1:]:
-                shown = func.trim(shown + literal(" ") + func.coalesce(more, ""))
+            shown = _shown(reads)
             length = func.length(shown)
             wide = case((length < utf8_length(shown), 1), else_=0) if width else literal(1)
+            astral = case((has_astral(shown), 1), else_=0)
         else:
             if kind == "jalali":
                 present, fixed = read[0].is_not(None), DATE_LENGTH
@@ -240,13 +249,59 @@ def _measure(
                 present, fixed = read[0].in_(list(TITLES)), TITLE_LENGTH
             else:  # days
                 present, fixed = and_(read[0].is_not(None), read[1].is_not(None)), DAYS_LENGTH
-            length, wide = case((present, fixed), else_=0), literal(1)
-        columns += [func.max(length), func.min(length), func.max(wide)]
+            length, wide, astral = case((present, fixed), else_=0), literal(1), literal(0)
+        columns += [func.max(length), func.min(length), func.max(wide), func.max(astral)]
     row = db.session.execute(audience.with_only_columns(func.count(), *columns)).one()
     figures = [
-        (row[at] or 0, row[at + 1] or 0, row[at + 2]) for at in range(1, len(columns) + 1, 3)
+        (row[at] or 0, row[at + 1] or 0, row[at + 2], row[at + 3])
+        for at in range(1, len(columns) + 1, 4)
     ]
     return row[0], figures
+
+
+def _shown(reads: tuple[str, ...]):
+    """What a text slot shows of a contact, as SQL: its values joined by a space."""
+    read = [column(value) for value in reads]
+    shown = func.coalesce(read[0], "")
+    for more in read[1:]:
+        shown = func.trim(shown + literal(" ") + func.coalesce(more, ""))
+    return shown
+
+
+# How many of the values with a character beyond the BMP the counter measures itself.
+ASTRAL_READ_MAX = 10_000
+
+
+def _longest_astral(audience, reads: tuple[str, ...]) -> int:
+    """The longest value (UTF-16 units) of a text slot among those holding a character
+    beyond the BMP: few contacts have one (an emoji in a name), so they are read."""
+    shown = _shown(reads)
+    values = db.session.scalars(
+        audience.with_only_columns(shown).where(has_astral(shown)).limit(ASTRAL_READ_MAX)
+    )
+    return max((len(value.encode("utf-16-le")) // 2 for value in values), default=0)
+
+
+class has_astral(FunctionElement):
+    """Whether a text holds a character beyond the Basic Multilingual Plane (an emoji):
+    two UTF-16 units, where the database counts one character."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+# Every character from U+10000 on, as a bracket range both databases read by code point.
+_ASTRAL = f"[{chr(0x10000)}-{chr(0x10FFFF)}]"
+
+
+@compiles(has_astral)
+def _has_astral_sqlite(element, compiler, **kw):
+    return f"(({compiler.process(element.clauses, **kw)}) GLOB '*{_ASTRAL}*')"
+
+
+@compiles(has_astral, "postgresql")
+def _has_astral_postgresql(element, compiler, **kw):
+    return f"(({compiler.process(element.clauses, **kw)}) ~ '{_ASTRAL}')"
 
 
 class utf8_length(FunctionElement):

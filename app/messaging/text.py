@@ -240,6 +240,7 @@ class Slot:
     indexes: tuple[int, ...]
     fallback: str
     tail: str
+    name: str = ""  # as written: {شهر} → «شهر»
 
 
 class Template:
@@ -282,7 +283,7 @@ class Template:
                 tail, stop = " ", stop + 1
             pieces += [_literal(body[end : match.start()]), "{}"]
             indexes = tuple(map(self._index, found.reads))
-            self.slots.append(Slot(found.kind, indexes, fallback, tail))
+            self.slots.append(Slot(found.kind, indexes, fallback, tail, name))
             end = stop
         self._format = "".join([*pieces, _literal(body[end:])])
         self.shows = [self._shower(slot) for slot in self.slots]

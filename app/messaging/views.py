@@ -214,6 +214,14 @@ def _longest(body: str, audience, route: str, own_fields: list[str], coupon: str
         "unicode": found.rendered.unicode,
         "cost": cost,
         "cost_shown": show_number(cost),
+        "empty": _(
+            "Some recipients have no %(names)s: it is left out of their text. Give it "
+            "a fallback, like %(example)s.",
+            names="، ".join(f"{{{name}}}" for name in found.empty),
+            example=f"{{{found.empty[0]}|…}}",
+        )
+        if found.empty
+        else "",
     }
 
 

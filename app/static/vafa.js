@@ -86,7 +86,12 @@ if (compose) {
     characters: counted(texts.characters, characters), parts: counted(texts.parts, parts),
   });
 
+  const emptyValues = document.getElementById("empty-values");
   function showCount(longest) {
+    if (emptyValues) {
+      emptyValues.textContent = longest ? longest.empty : "";
+      emptyValues.hidden = !emptyValues.textContent;
+    }
     counter.dataset.characters = longest ? longest.characters : 0;
     counter.dataset.parts = longest ? longest.parts : 0;
     counter.textContent = longest

@@ -181,6 +181,12 @@ def test_bad_rules_keep_the_form_and_save_nothing(logged_in, shop):
     assert '<option value="last_purchase|more_than" selected>' in response.text
     assert "مشتریان &lt;b&gt;قدیمی&lt;/b&gt;" in response.text
     assert count(Segment) == before
+    # The rows keep the numbers the problems name; empty rows and the empty group carry
+    # none, so no two parts of the form share a number.
+    labels = re.findall(r'<label for="(?:rule|group)-\d+-condition">([^<]*)</label>', response.text)
+    numbered = [label for label in labels if label.startswith("قانون ") and label[6:].isdigit()]
+    assert numbered == ["قانون ۱", "قانون ۲", "قانون ۳"]
+    assert "قانون تازه" in labels and "دسته‌ای از قانون‌ها (اختیاری)" in text
 
 
 def test_a_name_is_needed_and_unique(logged_in, shop):

@@ -234,6 +234,9 @@ def test_the_counter_counts_the_longest_name_of_the_audience(logged_in, shop):
         "unicode": True,
         "cost": 2300,
         "cost_shown": "۲٬۳۰۰",
+        # One of them has no name.
+        "empty": "بعضی از گیرندگان {نام} ندارند و جایش در متنشان خالی می‌ماند. "
+        "برایش جایگزین بنویسید، مثل {نام|…}.",
     }
     # The list has «علی» and an empty name: 57 + 3 + 6 = 66, one part.
     assert preview(logged_in, body, members.id, route)["longest"]["characters"] == 66
@@ -243,6 +246,30 @@ def test_the_counter_counts_the_longest_name_of_the_audience(logged_in, shop):
     # The full name and the city: the longest of each.
     both = preview(logged_in, "{نام کامل} - {شهر}", route=route)["longest"]
     assert both["characters"] == len("محمدحسین میرزایی - کرمانشاه") + 6
+
+
+def test_the_counter_warns_of_placeholders_some_recipients_have_no_value_for(
+    logged_in, make_contact
+):
+    make_contact("09121000001", first_name="علی", city="قم")
+    make_contact("09121000002", first_name="سارا")
+    warned = preview(logged_in, "سلام {نام} از {شهر}، {تاریخ تولد}")["longest"]["empty"]
+    assert warned == (
+        "بعضی از گیرندگان {شهر}، {تاریخ تولد} ندارند و جایش در متنشان خالی می‌ماند. "
+        "برایش جایگزین بنویسید، مثل {شهر|…}."
+    )
+    # A fallback, or values everyone has: nothing to warn of.
+    assert preview(logged_in, "سلام {نام} از {شهر|شهر شما}")["longest"]["empty"] == ""
+
+
+def test_the_counter_counts_an_emoji_in_a_name_as_two_units(logged_in, make_contact):
+    make_contact("09121000001", first_name="سارا😀")
+    make_contact("09121000002", first_name="محمد")
+    body = "س" * 58 + " {نام}"  # 59 + name + 6 for the opt-out line
+    longest = preview(logged_in, body)["longest"]
+    # «سارا😀» is five characters to the database but six UTF-16 units to the operator:
+    # 59 + 6 + 6 = 71, two parts (counted as five, it would seem to fit in one).
+    assert (longest["characters"], longest["parts"]) == (71, 2)
 
 
 def test_the_counter_knows_a_latin_text_with_latin_names_is_gsm(logged_in, make_contact):
