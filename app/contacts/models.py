@@ -185,6 +185,10 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(50), unique=True)
 
     contacts: Mapped[list[Contact]] = relationship(secondary=contact_tags, back_populates="tags")
+    # The campaigns' audience entries that name the tag (as ContactList.campaign_entries).
+    campaign_entries: Mapped[list["AudienceEntry"]] = relationship(
+        back_populates="tag", passive_deletes=True
+    )
 
 
 class Purchase(db.Model):

@@ -110,10 +110,11 @@ def rename(item: ContactList | Tag, name: str) -> None:
     db.session.flush()
 
 
-def campaigns_waiting_for(contact_list: ContactList) -> list[str]:
-    """Names of the campaigns yet to go out that name a list: deleting it would send them
-    to fewer contacts (or, a list they keep away from, to those they meant to spare)."""
-    campaigns = {entry.campaign.id: entry.campaign for entry in contact_list.campaign_entries}
+def campaigns_waiting_for(chosen: ContactList | Tag) -> list[str]:
+    """Names of the campaigns yet to go out that name a list or tag: deleting it would
+    send them to fewer contacts (or, a list they keep away from, to those they meant to
+    spare)."""
+    campaigns = {entry.campaign.id: entry.campaign for entry in chosen.campaign_entries}
     return [campaign.name for campaign in campaigns.values() if campaign.yet_to_go_out]
 
 

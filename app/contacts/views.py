@@ -177,12 +177,29 @@ def rename_tag(tag_id: int):
     if _renamed(tag, form, _("Another tag has this name.")):
         flash(_("The tag is now called “%(name)s”.", name=tag.name), "success")
         return redirect(url_for("contacts.tags"))
-    return render_template("contacts/tag.html", tag=tag, form=form, confirm=ConfirmForm())
+    return render_template(
+        "contacts/tag.html",
+        tag=tag,
+        form=form,
+        confirm=ConfirmForm(),
+        waiting=contacts.campaigns_waiting_for(tag),
+    )
 
 
 @bp.post("/tags/<int:tag_id>/delete")
 def delete_tag(tag_id: int):
     tag = db.get_or_404(Tag, tag_id)
+    waiting = contacts.campaigns_waiting_for(tag)
+    if waiting:
+        flash(
+            _(
+                "Not now: the campaign “%(name)s” has yet to go out to this tag."
+                " Cancel it, or wait until it is sent.",
+                name=waiting[0],
+            ),
+            "error",
+        )
+        return redirect(url_for("contacts.rename_tag", tag_id=tag_id))
     if ConfirmForm().validate_on_submit():
         name = tag.name
         contacts.delete_tag(tag.id)

@@ -123,7 +123,7 @@ class AudienceEntry(db.Model):
     contact_list: Mapped[ContactList | None] = relationship(
         back_populates="campaign_entries", lazy="joined"
     )
-    tag: Mapped[Tag | None] = relationship(lazy="joined")
+    tag: Mapped[Tag | None] = relationship(back_populates="campaign_entries", lazy="joined")
     # By name: segments (app.audience) build on campaigns ("received campaign X"), not
     # the other way round.
     segment: Mapped["Segment | None"] = relationship(

@@ -138,3 +138,33 @@ def test_staff_rename_and_delete_lists(staff_client, vip):
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(ContactList, list_id) is None
+
+
+@pytest.mark.parametrize(("status", "refused"), [("scheduled", True), ("done", False)])
+def test_a_tag_a_campaign_yet_to_go_out_uses_is_not_deleted(english, vip, status, refused):
+    from app.contacts.models import Tag
+    from app.messaging.audience import AudienceChoice
+
+    tag = contacts.find_or_create_tags(["VIP"])[0]
+    db.session.commit()
+    campaign = campaigns.create_campaign(
+        name="یلدا",
+        body="شب یلدا مبارک",
+        audience=AudienceChoice(tags=(tag.id,)),
+        provider_id=default_account().id,
+        sender="10000000",
+        scheduled_at=None,
+        created_by_id=None,
+    )
+    campaign.status = status
+    db.session.commit()
+    tag_id = tag.id
+
+    page = english.get(f"/contacts/tags/{tag_id}")
+    waits = "the campaign “یلدا” has yet to go out to this tag"
+    assert (waits in page_text(page)) is refused
+    assert ('id="delete-tag"' in page.text) is not refused
+    response = english.post(f"/contacts/tags/{tag_id}/delete", follow_redirects=True)
+    assert (waits in page_text(response)) is refused
+    db.session.expire_all()
+    assert (db.session.get(Tag, tag_id) is not None) is refused
