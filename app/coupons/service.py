@@ -43,6 +43,25 @@ _TYPED_SEPARATORS = re.compile(r"[\s\u200c\u200f\u200e_-]+")
 EXPORT_CHUNK = 5000
 
 
+def typed_prefix(typed: str | None) -> str:
+    """A code prefix as the owner typed it (any case, Persian digits), made canonical."""
+    return ascii_digits(typed or "").strip().upper()
+
+
+def prefix_fits(prefix: str) -> bool:
+    """Is a (canonical) prefix one a code may start with?"""
+    return len(prefix) <= PREFIX_MAX and PREFIX_PATTERN.fullmatch(prefix) is not None
+
+
+def typed_length(typed: str | None) -> int | None:
+    """The random part's length as typed (Persian digits too), or None unless it is a
+    whole number from LENGTH_MIN to LENGTH_MAX."""
+    text = ascii_digits(typed or "").strip()
+    if text.isascii() and text.isdigit() and LENGTH_MIN <= int(text) <= LENGTH_MAX:
+        return int(text)
+    return None
+
+
 @dataclass(frozen=True)
 class CouponSettings:
     """How a campaign's codes look: ``prefix`` then ``length`` random symbols."""

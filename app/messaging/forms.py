@@ -7,7 +7,15 @@ from wtforms import RadioField, SelectField, SelectMultipleField, StringField, T
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_MAX, PREFIX_PATTERN
+from app.coupons.service import (
+    LENGTH_DEFAULT,
+    LENGTH_MAX,
+    LENGTH_MIN,
+    PREFIX_MAX,
+    PREFIX_PATTERN,
+    typed_length,
+    typed_prefix,
+)
 from app.messaging.audience import AudienceChoice, AudienceError, segment_condition_of
 from app.messaging.rendering import message_template, text_problems
 from app.messaging.text import COUPON
@@ -157,7 +165,7 @@ class CampaignForm(FlaskForm):
     def validate_coupon_prefix(self, field):
         if not self.has_coupon():
             return
-        prefix = ascii_digits(field.data or "").strip().upper()
+        prefix = typed_prefix(field.data)
         if len(prefix) > PREFIX_MAX:
             raise ValidationError(
                 _(
@@ -174,10 +182,10 @@ class CampaignForm(FlaskForm):
     def validate_coupon_length(self, field):
         if not self.has_coupon():
             return
-        typed = ascii_digits(field.data or "").strip()
-        if not typed:
+        if not ascii_digits(field.data or "").strip():
             return  # the default
-        if not typed.isdigit() or not LENGTH_MIN <= int(typed) <= LENGTH_MAX:
+        length = typed_length(field.data)
+        if length is None:
             raise ValidationError(
                 _(
                     "The random part of a code has from %(min)s to %(max)s characters.",
@@ -185,7 +193,7 @@ class CampaignForm(FlaskForm):
                     max=show_number(LENGTH_MAX),
                 )
             )
-        self.coupon_settings = (self.coupon_settings[0], int(typed))
+        self.coupon_settings = (self.coupon_settings[0], length)
 
     def validate_send_date(self, field):
         if self.when.data != "later":

@@ -11,14 +11,13 @@ from app.contacts.models import Contact
 from app.contacts.service import all_lists, all_tags, own_field_names
 from app.coupons.service import (
     LENGTH_DEFAULT,
-    LENGTH_MAX,
-    LENGTH_MIN,
-    PREFIX_MAX,
-    PREFIX_PATTERN,
     CouponSettings,
     first_code,
     issued_count,
+    prefix_fits,
     redemption_count,
+    typed_length,
+    typed_prefix,
 )
 from app.extensions import db
 from app.limits import ID_MAX
@@ -38,7 +37,6 @@ from app.messaging.rendering import (
 from app.messaging.template_views import placeholder_chips
 from app.messaging.text import COUPON
 from app.persian import (
-    ascii_digits,
     show_date,
     show_digits,
     show_mobile,
@@ -189,13 +187,9 @@ def preview():
 def _sample_coupon() -> str:
     """A code as the compose form's coupon fields would make one (defaults where they
     are not filled in or not right: the form says what is wrong when it is sent)."""
-    prefix = ascii_digits(request.form.get("coupon_prefix", "")).strip().upper()
-    length = ascii_digits(request.form.get("coupon_length", "")).strip()
-    if len(prefix) > PREFIX_MAX or not PREFIX_PATTERN.fullmatch(prefix):
-        prefix = ""
-    fits = length.isdigit() and LENGTH_MIN <= int(length) <= LENGTH_MAX
-    settings = CouponSettings(prefix, int(length) if fits else LENGTH_DEFAULT)
-    return settings.sample()
+    prefix = typed_prefix(request.form.get("coupon_prefix"))
+    length = typed_length(request.form.get("coupon_length"))
+    return CouponSettings(prefix if prefix_fits(prefix) else "", length or LENGTH_DEFAULT).sample()
 
 
 def _longest(body: str, audience, route: str, own_fields: list[str], coupon: str) -> dict:
