@@ -78,7 +78,8 @@ def _more_rows(rule_rows: RuleRows) -> RuleRows:
     """The same rows with room for more in the part whose button was pressed."""
 
     def grown(rows: list[Row], shown_field: str) -> list[Row]:
-        shown = request.form.get(shown_field, type=int) or 0
+        # The count shown comes from the page: bounded before any row is made for it.
+        shown = min(max(request.form.get(shown_field, type=int) or 0, 0), ROWS_MAX)
         room = max(shown - len(rows), 0) + ROWS_MORE
         return (rows + [Row() for _ in range(room)])[:ROWS_MAX]
 

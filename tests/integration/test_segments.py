@@ -198,6 +198,13 @@ def test_a_name_is_needed_and_unique(logged_in, shop):
     assert f"بخش دیگری با نام «{by_key('lost').name}» هست." in page_text(response)
 
 
+def test_a_forged_row_count_makes_no_more_than_the_editor_holds(logged_in, shop):
+    form = rows(("city|eq", "تهران"), more="rules", **{"rule-shown": "1000000000"})
+    response = logged_in.post("/audience/new", data=form)
+    assert response.status_code == 200
+    assert 'value="تهران"' in response.text
+
+
 def test_more_rows_keeps_what_was_typed(logged_in, shop):
     form = rows(("city|eq", "تهران"), more="rules", **{"rule-shown": "4"})
     response = logged_in.post("/audience/new", data=form)
