@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.contacts.models import ContactList, Tag
 from app.extensions import db
+from app.occasions.models import Automation
 from app.sending.models import ProviderAccount
 from app.types import UTCDateTime, utcnow
 
@@ -59,8 +60,15 @@ class Campaign(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A campaign an automation made for one of its occurrences (app/occasions/), named
+    # in the automation's terms: a day ("1405-09-30"), or an occasion's own year.
+    automation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automations.id", ondelete="SET NULL")
+    )
+    occurrence: Mapped[str | None] = mapped_column(String(64))
 
     provider: Mapped[ProviderAccount] = relationship()
+    automation: Mapped[Automation | None] = relationship()
     audience: Mapped[list["AudienceEntry"]] = relationship(
         back_populates="campaign",
         cascade="all, delete-orphan",
@@ -68,7 +76,11 @@ class Campaign(db.Model):
         lazy="selectin",
     )
 
-    __table_args__ = (Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),)
+    __table_args__ = (
+        Index("ix_campaigns_status_scheduled_at", "status", "scheduled_at"),
+        # One campaign per automation and occurrence.
+        Index("ix_campaigns_automation_id_occurrence", "automation_id", "occurrence", unique=True),
+    )
 
     @property
     def yet_to_go_out(self) -> bool:

@@ -1,0 +1,67 @@
+from datetime import datetime, time
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, Boolean, ForeignKey, SmallInteger, String, Text, Time
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.types import UTCDateTime, utcnow
+
+# What sets an automation off, and the fields each kind reads (the rest stay unused):
+# - birthday, anniversary: ``days_before`` the day, at ``send_time``; an anniversary
+#   counts from ``counts_from`` (the first purchase or the day the contact was added);
+# - occasion: ``occasion_key`` (app.occasions.calendar), at ``send_time`` of its day;
+# - winback: ``days_after`` the last purchase, once per quiet spell, at ``send_time``;
+# - welcome: ``delay_minutes`` after the contact was added or first bought (``counts_from``);
+# - followup: ``days_after`` a purchase (a thank-you, or a 0–10 survey), at ``send_time``.
+AUTOMATION_KINDS = {
+    "birthday": _l("Birthday"),
+    "anniversary": _l("Anniversary"),
+    "occasion": _l("Occasion"),
+    "winback": _l("Win-back"),
+    "welcome": _l("Welcome"),
+    "followup": _l("After a purchase"),
+}
+COUNTS_FROM = {
+    "signup": _l("The day the customer was added"),
+    "first_purchase": _l("The first purchase"),
+}
+
+
+class Automation(db.Model):
+    """A message the panel sends by itself, to each customer when their moment comes.
+
+    Each day (or occurrence) it sends on becomes one campaign, ``Campaign.automation_id``
+    and ``Campaign.occurrence`` naming it, so its messages are logged, paused and reported
+    as a campaign's are; a message's idempotency key names the automation, the contact
+    and the occurrence, so nothing is sent twice for one occurrence.
+    """
+
+    __tablename__ = "automations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    body: Mapped[str] = mapped_column(Text)
+    # Tehran time of day the messages go out (welcome: not used; it counts minutes).
+    send_time: Mapped[time] = mapped_column(Time, default=time(10, 0))
+    days_before: Mapped[int] = mapped_column(SmallInteger, default=0)
+    days_after: Mapped[int] = mapped_column(SmallInteger, default=0)
+    delay_minutes: Mapped[int] = mapped_column(SmallInteger, default=0)
+    counts_from: Mapped[str] = mapped_column(String(16), default="first_purchase")
+    occasion_key: Mapped[str | None] = mapped_column(String(64))
+    # Who may receive it, as app.messaging.audience.AudienceChoice's fields of ids
+    # ({"lists": [..], "tags": [..], "segments": [..], "exclude_lists": [..],
+    # "exclude_segments": [..]}); empty: every contact.
+    audience: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The account and line it sends through; None: the default account and its first line.
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_accounts.id", ondelete="SET NULL")
+    )
+    sender: Mapped[str | None] = mapped_column(String(32))
+    coupon_prefix: Mapped[str | None] = mapped_column(String(8))
+    coupon_length: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
