@@ -49,6 +49,7 @@ from integration_support import log_in, page_text, text_of
 from python_calamine import CalamineWorkbook
 from sqlalchemy import select
 
+from app.api.service import create_token
 from app.audience.models import Segment
 from app.audience.service import ensure_builtin_segments
 from app.contacts.models import Purchase
@@ -390,3 +391,87 @@ def test_the_page_reads_in_english_too(shop, english):
     page = english.get("/reports/retention?start=1405/08/01&end=1405/08/30")
     assert "Retention rate 66.7%" in metric(page, "retention_rate")
     assert "Azar 1404" in page_text(page)
+
+
+# The API ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api(client):
+    """``api(query)``: GET /api/v1/reports/retention with a fresh token."""
+    _token, secret = create_token("tests")
+    db.session.commit()
+
+    def get(query: str, **headers):
+        return client.get(
+            f"/api/v1/reports/retention{query}",
+            headers={"Authorization": f"Bearer {secret}", **headers},
+        )
+
+    return get
+
+
+def test_the_api_answers_the_numbers_of_the_period(shop, api):
+    answer = api("?from=2026-10-23&to=2026-11-21")
+    assert answer.status_code == 200, answer.json
+    assert answer.json == {
+        "from": "2026-10-23",
+        "to": "2026-11-21",
+        "from_jalali": "1405/08/01",
+        "to_jalali": "1405/08/30",
+        "lost_days": 180,
+        "customers_start": 6,
+        "customers_end": 6,
+        "new_customers": 2,
+        "retention_rate": 66.67,  # (6 − 2) ÷ 6 × 100
+        "churn_rate": 33.33,
+        "repeat_purchase_rate": 40.0,  # 2 ÷ 5 × 100
+        "purchase_frequency": 1.4,  # 7 ÷ 5
+        "average_order_value": 2_000_000,  # 14,000,000 ÷ 7
+        "clv": 8_400_000,  # 2,000,000 × 1.4 × 3
+        "customers_who_bought": 5,
+        "orders": 7,
+        "revenue": 14_000_000,
+    }
+    # The same days in the Jalali calendar, in Persian digits too.
+    assert api("?from=1405-08-01&to=۱۴۰۵-۰۸-۳۰").json == answer.json
+
+
+def test_the_api_answers_null_where_it_would_divide_by_zero(now, api):
+    answer = api("?from=2026-10-23&to=2026-11-21").json
+    assert answer["customers_start"] == 0 and answer["orders"] == 0
+    for field in (
+        "retention_rate",
+        "churn_rate",
+        "repeat_purchase_rate",
+        "purchase_frequency",
+        "average_order_value",
+        "clv",
+    ):
+        assert answer[field] is None, field
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("?to=2026-11-21", "from", "پر کردن این خانه الزامی است."),
+        ("?from=2026-11-21&to=2026-10-23", "to", "دوره پیش از آغازش تمام می‌شود."),
+        ("?from=2026-02-30&to=2026-11-21", "from", "«2026-02-30» تاریخ درستی نیست"),
+        ("?from=1405-07-31&to=1405-08-30", "from", "«1405-07-31» تاریخ درستی نیست"),
+        ("?from=2026-10-23&to=2026-12-02", "to", "«2026-12-02» در آینده است."),
+        ("?from=23/10/2026&to=2026-11-21", "from", "«2026-11-22»"),
+    ],
+)
+def test_the_api_refuses_wrong_days_naming_each(now, api, query, field, message):
+    answer = api(query)
+    assert answer.status_code == 422
+    error = answer.json["error"]
+    assert error["code"] == "invalid"
+    assert error["message"] == "دوره درست نیست؛ جزئیات را ببینید."
+    assert [problem["field"] for problem in error["details"]] == [field]
+    assert message in error["details"][0]["message"]
+
+
+def test_the_api_needs_a_token(client):
+    answer = client.get("/api/v1/reports/retention?from=2026-10-23&to=2026-11-21")
+    assert answer.status_code == 401 and answer.json["error"]["code"] == "unauthorized"
