@@ -438,8 +438,12 @@ class Retention(Answer):
     customers_start: Count = Field(description="Customers at the close of the day before from.")
     customers_end: Count = Field(description="Customers at the close of to.")
     new_customers: Count = Field(description="First purchase in the period.")
+    new_customers_at_end: Count = Field(
+        description="Those of new_customers who are still customers at the end: all of them "
+        "unless the period is longer than lost_days."
+    )
     retention_rate: Rate = Field(
-        description="(customers_end − new_customers) ÷ customers_start × 100"
+        description="(customers_end − new_customers_at_end) ÷ customers_start × 100"
     )
     churn_rate: Rate = Field(description="100 − retention_rate")
     repeat_purchase_rate: Rate = Field(

@@ -36,6 +36,7 @@ def retention_report():
             "customers_start": report.customers_start,
             "customers_end": report.customers_end,
             "new_customers": report.new_customers,
+            "new_customers_at_end": report.new_at_end,
             "retention_rate": _two(report.retention_rate),
             "churn_rate": _two(report.churn_rate),
             "repeat_purchase_rate": _two(report.repeat_purchase_rate),

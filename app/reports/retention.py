@@ -12,6 +12,11 @@ Everything is counted in SQL from the purchases (and ``Contact.first_purchase_at
   ``purchased_at``, whatever they bought after D.
 - Customers at the start of a period count at the close of the day before it; at the end,
   at the close of its last day. New customers made their first purchase in the period.
+- Retention rate = (customers at the end − new customers) ÷ customers at the start × 100,
+  where the new customers taken away are those among the customers at the end: all of
+  them when the period is no longer than the threshold. In a longer one (a year) some
+  who first bought early are lost by its end; taking them away too would count them
+  twice (once by not being at the end) and could make the rate negative.
 - Customer lifetime value = average order value × purchase frequency × average lifespan,
   where the lifespan is ``1 ÷ churn`` periods: if a share c of the customers leaves each
   period, a customer stays 1/c periods on average. Frequency is orders per customer per
@@ -131,6 +136,9 @@ class Retention:
     customers_start: int
     customers_end: int
     new_customers: int
+    # … of whom still customers at the end: all of them unless the period is longer than
+    # the threshold (a year's first buyers of spring may be lost by winter).
+    new_at_end: int
     buyers: int  # customers with a purchase in the period
     repeat_buyers: int  # … with two or more
     orders: int
@@ -138,7 +146,7 @@ class Retention:
 
     @property
     def retention_rate(self) -> float | None:
-        return _ratio(self.customers_end - self.new_customers, self.customers_start, 100)
+        return _ratio(self.customers_end - self.new_at_end, self.customers_start, 100)
 
     @property
     def churn_rate(self) -> float | None:
@@ -213,17 +221,25 @@ def retention_report(period: Period, lost: int | None = None) -> Retention:
             func.coalesce(func.sum(per_buyer.c.revenue), 0),
         )
     ).one()
-    new = db.session.scalar(
-        select(func.count()).where(
-            Contact.first_purchase_at >= start, Contact.first_purchase_at < end
+    first_in_period = (Contact.first_purchase_at >= start, Contact.first_purchase_at < end)
+    new = db.session.scalar(select(func.count()).where(*first_in_period)) or 0
+    end_window = day_start(period.end - timedelta(days=lost - 1))
+    new_at_end = new
+    if end_window > start:
+        # A new customer's first purchase may be older than the threshold at the end.
+        new_at_end = db.session.scalar(
+            select(func.count(distinct(Purchase.contact_id)))
+            .join(Contact, Contact.id == Purchase.contact_id)
+            .where(*first_in_period, Purchase.purchased_at >= end_window)
+            .where(Purchase.purchased_at < end)
         )
-    )
     return Retention(
         period=period,
         lost_days=lost,
         customers_start=customers_at(period.start - timedelta(days=1), lost),
         customers_end=customers_at(period.end, lost),
-        new_customers=new or 0,
+        new_customers=new,
+        new_at_end=new_at_end,
         buyers=buyers,
         repeat_buyers=int(repeat_buyers),
         orders=int(orders),
@@ -398,14 +414,25 @@ def report_lines(report: Retention) -> list[Line]:
             "count",
             _("Customers whose first purchase was in this period."),
             "",
+            ""
+            if r.new_at_end == r.new_customers
+            else _(
+                "The period is longer than %(days)s days: only %(count)s of them are still "
+                "customers at its end, and the retention rate takes away only those.",
+                days=days,
+                count=n(r.new_at_end),
+            ),
         ),
         Line(
             "retention_rate",
             _("Retention rate"),
             r.retention_rate,
             "percent",
-            _("(customers at the end − new customers) ÷ customers at the start × 100"),
-            f"({n(r.customers_end)} − {n(r.new_customers)}) ÷ {n(r.customers_start)} × {n(100)}",
+            _(
+                "(customers at the end − the new customers among them) ÷ customers at the "
+                "start × 100"
+            ),
+            f"({n(r.customers_end)} − {n(r.new_at_end)}) ÷ {n(r.customers_start)} × {n(100)}",
             _("No customers at the start of the period: there was no one to keep.")
             if r.retention_rate is None
             else "",

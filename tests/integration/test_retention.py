@@ -26,6 +26,7 @@ Purchases (Tehran days, noon unless said; amounts in Rials)::
     J  2026-05-25: 180 days before 11-21, lost at the end (a customer at the start)
     K  never bought
     L  2025-01-01, long lost; back in the period on 11-15 (3,500,000)
+    M  2026-03-01 only: lost long before the period
 
     At the start S: A B C H I J                    = 6
     At the end   E: A C D E I L                    = 6
@@ -110,6 +111,7 @@ def shop(now, make_contact) -> dict[str, int]:
         "J": [(at(d(5, 25)), small)],
         "K": [],
         "L": [(at(d(1, 1, 2025)), small), (at(d(11, 15)), 3_500_000)],
+        "M": [(at(d(3, 1)), small)],
     }
     return {
         name: record(make_contact, f"0912100{number:04d}", name, purchases)
@@ -125,6 +127,7 @@ def test_every_number_of_the_period_is_as_worked_out_by_hand(shop):
     assert ABAN.days == 30
     assert report.lost_days == 180
     assert (report.customers_start, report.customers_end, report.new_customers) == (6, 6, 2)
+    assert report.new_at_end == 2  # a period shorter than the threshold: every new one
     assert (report.buyers, report.repeat_buyers, report.orders) == (5, 2, 7)
     assert report.revenue == 14 * M
     assert report.retention_rate == pytest.approx(400 / 6)  # (6 − 2) ÷ 6 × 100
@@ -151,6 +154,20 @@ def test_the_edges_of_the_period_and_of_the_threshold(shop):
     assert retention.customers_at(d(10, 22), 180) == 6  # A B C H I J, not G
     assert retention.customers_at(d(10, 23), 180) == 6  # + E (00:00), − H (now 180 days)
     assert retention.customers_at(d(11, 21), 180) == 6  # A C D E I L, not J
+
+
+def test_a_period_longer_than_the_threshold_takes_away_only_the_new_customers_at_its_end(shop):
+    """1405/01/01 (2026-03-21) to 2026-11-21, 246 days.
+
+    At the start (close of 03-20: purchases since 2025-09-22): M = 1.
+    At the end, as before: A C D E I L = 6.
+    New (first purchase 03-21 … 11-21): A B C D E G H I J = 9; of them at the end A C D E I = 5.
+    Retention = (6 − 5) ÷ 1 × 100 = 100 %; (6 − 9) ÷ 1 would say −300 %.
+    """
+    report = retention.retention_report(Period(d(3, 21), d(11, 21)))
+    assert (report.customers_start, report.customers_end) == (1, 6)
+    assert (report.new_customers, report.new_at_end) == (9, 5)
+    assert report.retention_rate == 100 and report.churn_rate == 0
 
 
 def test_later_purchases_do_not_change_a_past_day(shop):
@@ -290,8 +307,8 @@ def test_the_page_shows_each_number_beside_its_formula_in_persian(shop, logged_i
     assert metric(page, "customers_start").startswith("مشتریان در آغاز دوره ۶ ")
     assert "۱۴۰۵/۰۷/۳۰" in metric(page, "customers_start")  # the day before the period
     assert metric(page, "retention_rate") == (
-        "نرخ حفظ مشتری ۶۶٫۷٪ (مشتریان پایان دوره − مشتری‌های تازه) ÷ مشتریان آغاز دوره × ۱۰۰"
-        " (۶ − ۲) ÷ ۶ × ۱۰۰"
+        "نرخ حفظ مشتری ۶۶٫۷٪ (مشتریان پایان دوره − مشتری‌های تازهٔ میان آن‌ها) ÷ "
+        "مشتریان آغاز دوره × ۱۰۰ (۶ − ۲) ÷ ۶ × ۱۰۰"
     )
     assert "۳۳٫۳٪" in metric(page, "churn_rate")
     assert "۴۰٫۰٪" in metric(page, "repeat_purchase_rate")
@@ -361,7 +378,7 @@ def test_the_report_exports_to_excel_with_persian_headers_and_jalali_days(shop, 
     assert by_label["مشتری‌های تازه"][1] == 2
     assert by_label["نرخ حفظ مشتری"][1:4] == [
         66.67,
-        "(مشتریان پایان دوره − مشتری‌های تازه) ÷ مشتریان آغاز دوره × ۱۰۰",
+        "(مشتریان پایان دوره − مشتری‌های تازهٔ میان آن‌ها) ÷ مشتریان آغاز دوره × ۱۰۰",
         "(۶ − ۲) ÷ ۶ × ۱۰۰",
     ]
     assert by_label["نرخ ریزش مشتری"][1] == 33.33
@@ -423,6 +440,7 @@ def test_the_api_answers_the_numbers_of_the_period(shop, api):
         "customers_start": 6,
         "customers_end": 6,
         "new_customers": 2,
+        "new_customers_at_end": 2,
         "retention_rate": 66.67,  # (6 − 2) ÷ 6 × 100
         "churn_rate": 33.33,
         "repeat_purchase_rate": 40.0,  # 2 ÷ 5 × 100
