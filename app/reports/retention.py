@@ -35,7 +35,7 @@ from app.audience.models import Segment
 from app.audience.rules import day_start, tehran_today
 from app.contacts.models import Contact, Purchase
 from app.extensions import db
-from app.persian import gregorian_date, jalali_month_day, show_date, show_digits, show_number
+from app.persian import digits_shown, gregorian_date, jalali_month_day, show_date, show_number
 
 DEFAULT_LOST_DAYS = 180
 COHORT_MONTHS = 12
@@ -356,11 +356,8 @@ def _fixed(value: float | None, places: int) -> str:
     if value is None:
         return "—"
     text = f"{value:,.{places}f}"
-    return show_digits(text.replace(",", "٬").replace(".", "٫")) if _persian() else text
-
-
-def _persian() -> bool:
-    return show_digits("1") != "1"
+    localised = digits_shown()
+    return text if localised is str else localised(text.replace(",", "٬").replace(".", "٫"))
 
 
 def shown(value: float | int | None, kind: str) -> str:
