@@ -201,7 +201,9 @@ def customers_at(day: date, lost: int) -> int:
 
 
 def retention_report(period: Period, lost: int | None = None) -> Retention:
-    """The period's counts, in five queries, each reading one range of an index."""
+    """The period's counts: a query for its purchases, one for its new customers (and, for
+    a period longer than the threshold, one for those of them still customers at its end),
+    one for each of the two days' customers."""
     lost = lost or lost_days()
     start, end = day_start(period.start), day_start(period.end + timedelta(days=1))
     per_buyer = (

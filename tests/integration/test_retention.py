@@ -156,7 +156,7 @@ def test_the_edges_of_the_period_and_of_the_threshold(shop):
     assert retention.customers_at(d(11, 21), 180) == 6  # A C D E I L, not J
 
 
-def test_a_period_longer_than_the_threshold_takes_away_only_the_new_customers_at_its_end(shop):
+def test_a_period_longer_than_the_threshold_takes_away_only_the_new_customers_at_its_end(app, shop):
     """1405/01/01 (2026-03-21) to 2026-11-21, 246 days.
 
     At the start (close of 03-20: purchases since 2025-09-22): M = 1.
@@ -168,6 +168,10 @@ def test_a_period_longer_than_the_threshold_takes_away_only_the_new_customers_at
     assert (report.customers_start, report.customers_end) == (1, 6)
     assert (report.new_customers, report.new_at_end) == (9, 5)
     assert report.retention_rate == 100 and report.churn_rate == 0
+    with app.test_request_context(headers={"Accept-Language": "fa"}):
+        lines = {line.key: line for line in retention.report_lines(report)}
+    assert lines["new_customers"].note.startswith("دوره از ۱۸۰ روز بلندتر است: فقط ۵ نفر")
+    assert lines["retention_rate"].worked == "(۶ − ۵) ÷ ۱ × ۱۰۰"
 
 
 def test_later_purchases_do_not_change_a_past_day(shop):
