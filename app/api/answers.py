@@ -415,3 +415,48 @@ class SampleContact(Answer):
 class SegmentSample(Answer):
     count: SegmentCount
     items: list[SampleContact] = Field(description="Up to 20 matching contacts, newest first.")
+
+
+# Reports -----------------------------------------------------------------------------
+
+Rate = Annotated[
+    float | None, Field(description="A percentage, to two decimals; null when its divisor is 0.")
+]
+
+
+class Retention(Answer):
+    """The retention report of a period (see the panel's page for every formula)."""
+
+    start: date = Field(alias="from", description="The period's first Tehran day (Gregorian).")
+    end: date = Field(alias="to", description="Its last day, included.")
+    from_jalali: str = Field(examples=["1405/09/01"])
+    to_jalali: str = Field(examples=["1405/09/30"])
+    lost_days: int = Field(
+        description="A customer counts on a day when their last purchase up to it is fewer "
+        "days old than this (the threshold of the built-in segment lost; 180 by default)."
+    )
+    customers_start: Count = Field(description="Customers at the close of the day before from.")
+    customers_end: Count = Field(description="Customers at the close of to.")
+    new_customers: Count = Field(description="First purchase in the period.")
+    new_customers_at_end: Count = Field(
+        description="Those of new_customers who are still customers at the end: all of them "
+        "unless the period is longer than lost_days."
+    )
+    retention_rate: Rate = Field(
+        description="(customers_end − new_customers_at_end) ÷ customers_start × 100"
+    )
+    churn_rate: Rate = Field(description="100 − retention_rate")
+    repeat_purchase_rate: Rate = Field(
+        description="Customers with 2+ purchases in the period ÷ customers with 1+ × 100"
+    )
+    purchase_frequency: float | None = Field(
+        description="Orders ÷ customers who bought in the period, to two decimals."
+    )
+    average_order_value: int | None = Field(description="Revenue ÷ orders, in whole Rials.")
+    clv: int | None = Field(
+        description="average_order_value × purchase_frequency × lifespan, where the lifespan is "
+        "1 ÷ churn periods (null when no one was lost), in whole Rials."
+    )
+    customers_who_bought: Count
+    orders: Count
+    revenue: int = Field(description="Rials")

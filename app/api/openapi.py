@@ -40,7 +40,8 @@ ERROR_RESPONSES = {
         "provider account that does not exist, a list or segment both chosen and "
         "excluded, a segment whose rules need fixing, a list name another list has, a "
         "sender line of another account, a moment that has passed (or a purchase more than a day "
-        "ahead), a day missing from the calendar, a number "
+        "ahead), a day missing from the calendar, a report period that ends before it "
+        "starts or has a day after today, a number "
         "sent twice in one request, a purchase of a number no contact has, more own "
         "fields than the shop may have, a placeholder the shop does not have (or a brace "
         "that is not closed), a contact that does not exist, or a template name taken.",
@@ -273,6 +274,16 @@ OPERATIONS = {
         "answer": (200, a.SegmentSample, "The count and the sample"),
         "errors": (401, 404),
     },
+    ("/reports/retention", "get"): {
+        "operationId": "retentionReport",
+        "summary": "Customer retention over a period: customers at its start and end, new "
+        "customers, retention, churn and repeat purchase rates, frequency, order value, CLV",
+        "description": "Days are Tehran days; both are included. A rate whose divisor is "
+        "zero (no customers at the start, nobody bought) is null.",
+        "query": s.RetentionQuery,
+        "answer": (200, a.Retention, "The report"),
+        "errors": (401, 422),
+    },
 }
 
 PATH_PARAMETERS = {
@@ -345,6 +356,8 @@ def _query_parameters(model, schemas: dict) -> list[dict]:
         description = prop.pop("description", None)
         prop.pop("title", None)
         parameter = {"name": name, "in": "query", "schema": prop}
+        if name in schema.get("required", ()):
+            parameter["required"] = True
         if description:
             parameter["description"] = description
         parameters.append(parameter)

@@ -1356,3 +1356,65 @@ class NewSegment(Strict):
 def segment_from_json(payload) -> NewSegment:
     """The fields of a segment to save, or ``Invalid``; the rules are checked on saving."""
     return validate(NewSegment, payload)
+
+
+# Reports -----------------------------------------------------------------------------
+
+_REPORT_DAY = r"^[0-9۰-۹]{4}-[0-9۰-۹]{2}-[0-9۰-۹]{2}$"
+
+
+def _report_day(value):
+    """A period's day: 2026-11-22 (Gregorian) or 1405-09-01 (Jalali: a year below 1700)."""
+    if not isinstance(value, str) or not re.match(_REPORT_DAY, value):
+        raise refuse(_('Give a day like "2026-11-22" or, in the Jalali calendar, "1405-09-01".'))
+    try:
+        return parse_date(value, past=True)
+    except RowError as error:
+        raise refuse(error.reason) from None
+
+
+def _not_before_start(value: date, info) -> date:
+    start = info.data.get("start")
+    if start is not None and value < start:
+        raise refuse(_("The period ends before it starts."))
+    return value
+
+
+_REPORT_DAY_SCHEMA = {
+    "type": "string",
+    "pattern": _REPORT_DAY,
+    "examples": ["2026-11-22", "1405-09-01"],
+}
+
+
+class RetentionQuery(BaseModel):
+    """The query of the retention report: the period's first and last Tehran days."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    start: Annotated[
+        date,
+        BeforeValidator(_report_day),
+        WithJsonSchema(_REPORT_DAY_SCHEMA),
+        Field(
+            alias="from",
+            description="The period's first day, Gregorian (2026-11-22) or Jalali (1405-09-01); "
+            "not after today (Tehran).",
+        ),
+    ]
+    end: Annotated[
+        date,
+        BeforeValidator(_report_day),
+        AfterValidator(_not_before_start),
+        WithJsonSchema(_REPORT_DAY_SCHEMA),
+        Field(
+            alias="to",
+            description="The period's last day (included), as from; not before from nor "
+            "after today.",
+        ),
+    ]
+
+
+def retention_args(args) -> RetentionQuery:
+    """``from`` and ``to`` of the retention report, or ``Invalid`` naming each."""
+    return validate(RetentionQuery, args.to_dict())

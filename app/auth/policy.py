@@ -26,7 +26,7 @@ API = "api"  # the JSON API checks its own bearer token (app.api.views.require_t
 CONTACTS = "contacts"  # contacts, purchases, opt-outs, lists, tags, bulk tag/list/opt-out
 IMPORTS = "imports"
 CAMPAIGNS = "campaigns"  # composing, starting, pausing, resuming and cancelling campaigns
-REPORTS = "reports"  # the delivery log and its exports
+REPORTS = "reports"  # the delivery log, the retention report and their exports
 PROVIDERS = "providers"  # provider accounts: seeing, adding, editing, testing
 API_TOKENS = "api_tokens"
 SENDING_RULES = "sending_rules"
@@ -142,6 +142,9 @@ ENDPOINTS: dict[str, Rule] = {
     "reports.messages": REPORTS,
     "reports.messages_csv": REPORTS,
     "reports.messages_xlsx": REPORTS,
+    "reports.retention": REPORTS,
+    "reports.retention_xlsx": REPORTS,
+    "reports.cohorts_xlsx": REPORTS,
     # The owner's settings.
     "settings.providers": PROVIDERS,
     "settings.provider": PROVIDERS,
@@ -183,6 +186,7 @@ ENDPOINTS: dict[str, Rule] = {
     "api.create_segment": API,
     "api.segment": API,
     "api.sample_segment": API,
+    "api.retention_report": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

@@ -59,6 +59,8 @@ NOT_PAGES = {
     "messaging.progress",
     "reports.messages_csv",
     "reports.messages_xlsx",
+    "reports.retention_xlsx",
+    "reports.cohorts_xlsx",
     "coupons.export_csv",
     "coupons.export_xlsx",
     "auth.login",  # a signed-in owner is sent on; measured before signing in

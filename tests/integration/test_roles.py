@@ -345,6 +345,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "coupons",
         "segments",
         "reports",
+        "retention",
     }
     assert menu(logged_in.get("/contacts/")) == {
         "campaigns",
@@ -353,6 +354,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "coupons",
         "segments",
         "reports",
+        "retention",
         "providers",
         "sending_rules",
         "api_tokens",

@@ -53,6 +53,7 @@ SEMANTIC = re.compile(
             r"is in the future",
             r"^This moment is in the future",
             r"is not a real date",  # a day missing from the calendar (1403/07/31)
+            r"^The period ends before it starts",  # a report's from after its to
             r"send each number once",
             r"^No contact has this number",
             r"^A shop can have at most .* there are already",
