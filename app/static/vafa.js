@@ -107,10 +107,13 @@ if (compose) {
     audience.forEach((box) => { if (box.checked) form.append(box.name, box.value); });
     form.append("route", route ? route.value : "");
     form.append("offset", offset);
-    for (const name of ["coupon_prefix", "coupon_length"]) {
+    for (const name of ["coupon_prefix", "coupon_length", "send_date"]) {
       const input = compose.querySelector(`[name="${name}"]`);
       if (input) form.append(name, input.value);
     }
+    // The day it is sent on names its occasion ({مناسبت}).
+    const when = compose.querySelector('input[name="when"]:checked');
+    if (when) form.append("when", when.value);
     const response = await fetch(compose.dataset.previewUrl, {
       method: "POST", body: form, headers: { "X-CSRFToken": csrfToken() },
     });
