@@ -273,6 +273,18 @@ OPERATIONS = {
         "answer": (200, a.SegmentSample, "The count and the sample"),
         "errors": (401, 404),
     },
+    ("/occasions", "get"): {
+        "operationId": "listOccasions",
+        "summary": "Every occasion from one day to another",
+        "description": "Solar (Jalali), lunar (Hijri, as Iran observes it) and Gregorian "
+        "occasions, built-in and the shop's own, in day order, with the owner's moved days "
+        "applied. A lunar day not yet in the official calendar is an estimate. 422 for a "
+        "day that is missing or not a day, a last day before the first, or more than "
+        f"{s.OCCASION_RANGE_MAX_DAYS} days.",
+        "query": s.OccasionRange,
+        "answer": (200, a.OccasionList, "The occasions"),
+        "errors": (401, 422),
+    },
 }
 
 PATH_PARAMETERS = {
@@ -345,6 +357,8 @@ def _query_parameters(model, schemas: dict) -> list[dict]:
         description = prop.pop("description", None)
         prop.pop("title", None)
         parameter = {"name": name, "in": "query", "schema": prop}
+        if name in schema.get("required", ()):
+            parameter["required"] = True
         if description:
             parameter["description"] = description
         parameters.append(parameter)

@@ -30,6 +30,25 @@ CALENDARS = {
     GREGORIAN: _l("Gregorian"),
 }
 
+# The months of each calendar, as the owner reads them.
+MONTHS = {
+    JALALI: (
+        _l("Farvardin"), _l("Ordibehesht"), _l("Khordad"), _l("Tir"), _l("Mordad"),
+        _l("Shahrivar"), _l("Mehr"), _l("Aban"), _l("Azar"), _l("Dey"), _l("Bahman"),
+        _l("Esfand"),
+    ),
+    HIJRI: (
+        _l("Muharram"), _l("Safar"), _l("Rabi' al-Awwal"), _l("Rabi' al-Thani"),
+        _l("Jumada al-Awwal"), _l("Jumada al-Thani"), _l("Rajab"), _l("Sha'ban"),
+        _l("Ramadan"), _l("Shawwal"), _l("Dhu al-Qa'da"), _l("Dhu al-Hijja"),
+    ),
+    GREGORIAN: (
+        _l("January"), _l("February"), _l("March"), _l("April"), _l("May"), _l("June"),
+        _l("July"), _l("August"), _l("September"), _l("October"), _l("November"),
+        _l("December"),
+    ),
+}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Occurrence:
