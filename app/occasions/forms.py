@@ -28,7 +28,7 @@ class ShiftForm(FlaskForm):
 class CustomOccasionForm(FlaskForm):
     """The shop's own occasion: a name, a calendar, a month and a day, every year."""
 
-    name = StringField(_l("Name"), validators=[Length(max=200)])
+    name = StringField(_l("Name"), validators=[Length(max=1000)])  # the service says more
     calendar = SelectField(_l("Calendar"), choices=[], default="jalali")
     month = StringField(_l("Month (1–12)"), validators=[Length(max=10)])
     day = StringField(_l("Day of the month"), validators=[Length(max=10)])

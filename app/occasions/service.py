@@ -28,7 +28,7 @@ from app.occasions.calendar import (
     persian_name,
 )
 from app.occasions.models import CustomOccasion, OccasionMourning, OccasionShift
-from app.persian import gregorian_date, normalize_text, to_tehran
+from app.persian import gregorian_date, normalize_text, show_number, to_tehran
 from app.types import utcnow
 
 CUSTOM_NAME_MAX = 100  # CustomOccasion.name
@@ -224,7 +224,11 @@ def check_custom(name: str, calendar: str, month, day, editing: int | None = Non
         raise OccasionError("name", _l("Write a name for the occasion."))
     if len(name) > CUSTOM_NAME_MAX:
         raise OccasionError(
-            "name", _l("The name is too long: at most %(count)s characters.", count=CUSTOM_NAME_MAX)
+            "name",
+            _l(
+                "The name is too long: at most %(count)s characters.",
+                count=show_number(CUSTOM_NAME_MAX),
+            ),
         )
     taken = db.session.scalar(select(CustomOccasion.id).where(CustomOccasion.name == name))
     if taken is not None and taken != editing:
@@ -235,7 +239,9 @@ def check_custom(name: str, calendar: str, month, day, editing: int | None = Non
         raise OccasionError("month", _l("The month is a number from 1 to 12."))
     longest = _MONTH_DAYS[calendar][month - 1]
     if not isinstance(day, int) or not 1 <= day <= longest:
-        raise OccasionError("day", _l("This month has days 1 to %(count)s.", count=longest))
+        raise OccasionError(
+            "day", _l("This month has days 1 to %(count)s.", count=show_number(longest))
+        )
     return {"name": name, "calendar": calendar, "month": month, "day": day}
 
 
@@ -252,7 +258,7 @@ def save_custom_occasion(
                 "name",
                 _l(
                     "The shop has %(count)s occasions of its own, the most it may.",
-                    count=CUSTOM_MAX,
+                    count=show_number(CUSTOM_MAX),
                 ),
             )
         occasion = CustomOccasion(**fields)
