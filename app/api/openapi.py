@@ -40,7 +40,8 @@ ERROR_RESPONSES = {
         "provider account that does not exist, a list or segment both chosen and "
         "excluded, a segment whose rules need fixing, a list name another list has, a "
         "sender line of another account, a moment that has passed (or a purchase more than a day "
-        "ahead), a day missing from the calendar, a number "
+        "ahead), a day missing from the calendar, a range of days that ends before it "
+        "starts or is too long, a number "
         "sent twice in one request, a purchase of a number no contact has, more own "
         "fields than the shop may have, a placeholder the shop does not have (or a brace "
         "that is not closed), a contact that does not exist, or a template name taken.",

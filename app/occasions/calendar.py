@@ -82,7 +82,10 @@ class Occasion:
 
     def within(self, start: date, end: date) -> Iterator[Occurrence]:
         for year in _years(self.calendar, start, end):
-            day = self.on(year)
+            try:
+                day = self.on(year)
+            except (ValueError, OverflowError):  # a year the calendar library cannot reach
+                continue
             if day is not None and start <= day <= end:
                 yield Occurrence(
                     self.key,
@@ -98,7 +101,7 @@ class Occasion:
 def _years(calendar: str, start: date, end: date) -> range:
     """The years of ``calendar`` that overlap the Gregorian days start..end."""
     if calendar == JALALI:
-        return range(start.year - 622, end.year - 620)
+        return range(max(start.year - 622, 1), end.year - 620)
     if calendar == HIJRI:
         return hijri.hijri_years(start, end)
     return range(max(start.year - 1, 1), min(end.year + 2, 10_000))
@@ -238,11 +241,15 @@ def occurrences(start: date, end: date, owner: OwnerCalendar | None = None) -> l
     owner = owner_calendar() if owner is None else owner
     shifts = dict(owner.shifts)
     # A day wider on each side: an occurrence moved by a day may move into the range.
+    wide_start = start - timedelta(1) if start > date.min else start
+    wide_end = end + timedelta(1) if end < date.max else end
     found = []
     for occasion in owner.occasions:
         mourning = owner.is_mourning(occasion)
-        for item in occasion.within(start - timedelta(1), end + timedelta(1)):
+        for item in occasion.within(wide_start, wide_end):
             shift = shifts.get(item.ident, 0)
+            if shift and not date.min + timedelta(1) < item.day < date.max - timedelta(1):
+                shift = 0
             item = replace(item, day=item.day + timedelta(shift), shift=shift, mourning=mourning)
             if start <= item.day <= end:
                 found.append(item)
