@@ -30,8 +30,8 @@ class CustomOccasionForm(FlaskForm):
 
     name = StringField(_l("Name"), validators=[Length(max=1000)])  # the service says more
     calendar = SelectField(_l("Calendar"), choices=[], default="jalali")
-    month = StringField(_l("Month (1–12)"), validators=[Length(max=10)])
-    day = StringField(_l("Day of the month"), validators=[Length(max=10)])
+    month = StringField(_l("Month"), validators=[Length(max=10)])
+    day = StringField(_l("Day"), validators=[Length(max=10)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

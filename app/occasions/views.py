@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.auth.audit import record_audit
 from app.auth.policy import can
 from app.extensions import db
 from app.limits import ID_MAX
@@ -133,6 +134,7 @@ def shift():
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("occasions.calendar"))
+    record_audit("occasions.shift", f"{found.name} ({found.ident})", {"days": int(form.days.data)})
     db.session.commit()
     flash(_("«%(name)s» is moved as you chose.", name=found.name), "success")
     return redirect(url_for("occasions.calendar", _anchor=f"day-{found.day.isoformat()}"))
@@ -144,6 +146,8 @@ def mourning():
         flash(_("The form could not be read; please try again."), "error")
         return redirect(url_for("occasions.calendar", _anchor="mourning"))
     occasions.set_mourning(request.form.getlist("mourning")[:1000])
+    chosen = [choice.name for choice in occasions.mourning_choices() if choice.mourning]
+    record_audit("occasions.mourning", detail={"mourning": "، ".join(chosen)})
     db.session.commit()
     flash(_("The mourning list is saved: no marketing SMS leave on these days."), "success")
     return redirect(url_for("occasions.calendar", _anchor="mourning"))

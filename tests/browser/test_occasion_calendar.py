@@ -12,7 +12,7 @@ from app.auth.service import create_user
 from app.extensions import db
 from app.occasions.service import today_in_tehran
 from app.persian import persian_digits
-from tests.browser.test_role_menus import log_in, open_page  # noqa: F401 (a fixture)
+from tests.browser.test_role_menus import keep_shot, log_in, open_page  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -65,3 +65,4 @@ def test_the_calendar_page(open_page, live_server, width):  # noqa: F811
     expect(page.locator(".flash-success")).to_contain_text("فهرست روزهای عزاداری")
     expect(page.locator('#mourning input[value="yalda"]')).to_be_checked()
     assert fits(page)
+    keep_shot(page, f"occasions-{width}")

@@ -147,6 +147,8 @@ def test_the_mourning_list_is_the_owners(logged_in):
     assert re.search(r'value="yalda" checked', page.text)
     assert not re.search(r'value="tasua" checked', page.text)
     assert "عزاداری" in day_text(page, "2026-12-21")
+    audit = text_of(logged_in.get("/audit").text)
+    assert "روزهای عزاداری تغییر کرد" in audit and "شب یلدا" in audit
 
 
 def test_staff_see_the_calendar_and_add_occasions_but_not_the_rules(staff_client):
