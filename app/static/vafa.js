@@ -165,6 +165,13 @@ document.querySelectorAll("form[data-confirm]").forEach((form) => {
   });
 });
 
+// A button that asks first, where the rest of its form does not (delete beside save).
+document.querySelectorAll("button[data-confirm]").forEach((button) => {
+  button.addEventListener("click", (event) => {
+    if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+});
+
 // Campaign page: progress refreshed from the server until the campaign is done.
 const progress = document.getElementById("progress");
 if (progress) {

@@ -65,4 +65,10 @@ def test_the_calendar_page(open_page, live_server, width):  # noqa: F811
     expect(page.locator(".flash-success")).to_contain_text("فهرست روزهای عزاداری")
     expect(page.locator('#mourning input[value="yalda"]')).to_be_checked()
     assert fits(page)
+
+    # The shop's own occasion, deleted with its form's button.
+    with page.expect_navigation():
+        page.locator(".custom-occasion button.danger").click()
+    expect(page.locator(".flash-success")).to_contain_text("حذف شد")
+    expect(page.locator(".occasion-name", has_text="سالگرد فروشگاه")).to_have_count(0)
     keep_shot(page, f"occasions-{width}")
