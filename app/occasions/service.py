@@ -16,7 +16,6 @@ from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.occasions.calendar import (
-    BY_KEY,
     CALENDARS,
     HIJRI,
     JALALI,
@@ -270,6 +269,17 @@ def save_custom_occasion(
     return occasion
 
 
+def custom_occasions() -> list[CustomOccasion]:
+    """The shop's own occasions, by calendar, month and day."""
+    return list(
+        db.session.scalars(
+            select(CustomOccasion).order_by(
+                CustomOccasion.calendar, CustomOccasion.month, CustomOccasion.day, CustomOccasion.id
+            )
+        )
+    )
+
+
 def delete_custom_occasion(occasion: CustomOccasion) -> None:
     """Delete the shop's own occasion, with its moved days and mourning choice."""
     key = occasion.key
@@ -314,10 +324,3 @@ def set_mourning(keys) -> None:
         if chosen != occasion.mourning:
             db.session.add(OccasionMourning(key=occasion.key, mourning=chosen))
     db.session.flush()
-
-
-def is_known(key: str) -> bool:
-    """Is ``key`` an occasion, built-in or the shop's own?"""
-    if key in BY_KEY:
-        return True
-    return any(spec[0] == key for spec in stored_owner_calendar().custom)

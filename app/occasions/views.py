@@ -3,7 +3,6 @@ a lunar day moved by a day, and the mourning list."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from app.auth.audit import record_audit
 from app.auth.policy import can
@@ -21,7 +20,7 @@ from app.sending.policy import WEEKDAY_LABELS
 @bp.get("/")
 def calendar():
     today = occasions.today_in_tehran()
-    customs = db.session.scalars(select_customs()).all()
+    customs = occasions.custom_occasions()
     return render_template(
         "occasions/calendar.html",
         months=occasions.coming_months(today),
@@ -36,12 +35,6 @@ def calendar():
         choices=occasions.mourning_choices(),
         may_change_rules=can("sending_rules"),
         weekday_names=WEEKDAY_LABELS,
-    )
-
-
-def select_customs():
-    return select(CustomOccasion).order_by(
-        CustomOccasion.calendar, CustomOccasion.month, CustomOccasion.day, CustomOccasion.id
     )
 
 
