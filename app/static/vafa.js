@@ -147,6 +147,10 @@ if (compose) {
   audience.forEach((box) => box.addEventListener("change", () => { offset = 0; changed(); }));
   compose.querySelectorAll("#coupon-settings input").forEach((input) => input.addEventListener("input", changed));
   if (route) route.addEventListener("change", changed);
+  // The day it is sent on names its occasion: {مناسبت} may read differently.
+  compose.querySelectorAll('input[name="when"], input[name="send_date"]').forEach(
+    (input) => input.addEventListener("change", changed),
+  );
   document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });
 
   const schedule = document.getElementById("schedule");
