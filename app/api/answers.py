@@ -460,3 +460,21 @@ class Retention(Answer):
     customers_who_bought: Count
     orders: Count
     revenue: int = Field(description="Rials")
+
+
+class OccasionItem(Answer):
+    key: str = Field(
+        description="The occasion: nowruz, yalda, eid_fitr, tasua, …; custom_<id> for the "
+        "shop's own"
+    )
+    name: str = Field(description="In Persian, whatever the request's language")
+    calendar: Literal["jalali", "hijri", "gregorian"]
+    date: Annotated[date, Field(description="The Gregorian day it falls on in Iran")]
+    jalali: str = Field(examples=["1405/09/30"])
+    estimate: bool = Field(
+        description="A lunar day computed ahead of the official calendar: it may move by a day"
+    )
+
+
+class OccasionList(Answer):
+    items: list[OccasionItem]

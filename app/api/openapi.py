@@ -40,8 +40,8 @@ ERROR_RESPONSES = {
         "provider account that does not exist, a list or segment both chosen and "
         "excluded, a segment whose rules need fixing, a list name another list has, a "
         "sender line of another account, a moment that has passed (or a purchase more than a day "
-        "ahead), a day missing from the calendar, a report period that ends before it "
-        "starts or has a day after today, a number "
+        "ahead), a day missing from the calendar, a report period or range of days that "
+        "ends before it starts, has a day after today or is too long, a number "
         "sent twice in one request, a purchase of a number no contact has, more own "
         "fields than the shop may have, a placeholder the shop does not have (or a brace "
         "that is not closed), a contact that does not exist, or a template name taken.",
@@ -282,6 +282,18 @@ OPERATIONS = {
         "zero (no customers at the start, nobody bought) is null.",
         "query": s.RetentionQuery,
         "answer": (200, a.Retention, "The report"),
+        "errors": (401, 422),
+    },
+    ("/occasions", "get"): {
+        "operationId": "listOccasions",
+        "summary": "Every occasion from one day to another",
+        "description": "Solar (Jalali), lunar (Hijri, as Iran observes it) and Gregorian "
+        "occasions, built-in and the shop's own, in day order, with the owner's moved days "
+        "applied. A lunar day not yet in the official calendar is an estimate. 422 for a "
+        "day that is missing or not a day, a last day before the first, or more than "
+        f"{s.OCCASION_RANGE_MAX_DAYS} days.",
+        "query": s.OccasionRange,
+        "answer": (200, a.OccasionList, "The occasions"),
         "errors": (401, 422),
     },
 }

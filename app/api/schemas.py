@@ -1418,3 +1418,59 @@ class RetentionQuery(BaseModel):
 def retention_args(args) -> RetentionQuery:
     """``from`` and ``to`` of the retention report, or ``Invalid`` naming each."""
     return validate(RetentionQuery, args.to_dict())
+
+
+# Occasions ---------------------------------------------------------------------------
+
+OCCASION_RANGE_MAX_DAYS = 3 * 366  # three years: a calendar, not an archive
+
+
+def _iso_day(value):
+    """A query parameter's Gregorian day, 2026-12-21 (Persian digits too)."""
+    if isinstance(value, str):
+        text = ascii_digits(value).strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                raise refuse(_("There is no such day in the calendar: %(day)s", day=text)) from None
+    raise refuse(_("A Gregorian day written like 2026-12-21."))
+
+
+IsoDay = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-12-21"]}),
+]
+
+
+class OccasionRange(BaseModel):
+    """The days whose occasions are asked for: ``from`` to ``to``, both included."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    start: IsoDay = Field(alias="from", description="The first day, Gregorian: 2026-12-01")
+    end: IsoDay = Field(
+        alias="to",
+        description=f"The last day, Gregorian: 2027-03-20; at most {OCCASION_RANGE_MAX_DAYS} "
+        "days after the first",
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        if self.end < self.start:
+            raise refuse(_("The last day comes before the first."), at="to")
+        if (self.end - self.start).days > OCCASION_RANGE_MAX_DAYS:
+            raise refuse(
+                _(
+                    "At most %(count)s days at a time; ask for the rest in another request.",
+                    count=show_number(OCCASION_RANGE_MAX_DAYS),
+                ),
+                at="to",
+            )
+        return self
+
+
+def occasion_range_args(args) -> OccasionRange:
+    """``from`` and ``to`` of GET /occasions, or ``Invalid``."""
+    return validate(OccasionRange, args.to_dict())

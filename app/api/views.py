@@ -14,6 +14,7 @@ from app.api.schemas import (
     campaign_from_json,
     contacts_from_json,
     list_name_from_json,
+    occasion_range_args,
     page_args,
     purchases_from_json,
     render_from_json,
@@ -32,6 +33,7 @@ from app.messaging import service as campaigns
 from app.messaging.audience import choice_of, describe
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign, MessageTemplate
 from app.messaging.rendering import render_text
+from app.occasions.calendar import occurrences, persian_name
 from app.persian import jalali_date, jalali_datetime
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, STATUSES, Message
 from app.sending.policy import SendingPolicy, load_policy
@@ -781,3 +783,26 @@ def list_tags():
             ]
         }
     )
+
+
+# Occasions ---------------------------------------------------------------------------
+
+
+@bp.get("/occasions")
+def list_occasions():
+    try:
+        asked = occasion_range_args(request.args)
+    except Invalid as error:
+        raise _invalid(error, _("The days asked for are not valid; see the details.")) from None
+    items = [
+        {
+            "key": item.key,
+            "name": persian_name(item),
+            "calendar": item.calendar,
+            "date": item.day.isoformat(),
+            "jalali": jalali_date(item.day),
+            "estimate": item.estimate,
+        }
+        for item in occurrences(asked.start, asked.end)
+    ]
+    return jsonify(items=items)

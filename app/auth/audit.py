@@ -41,6 +41,8 @@ ACTIONS = {
     "list.delete": _l("Deleted a list"),
     "contacts.export": _l("Exported contacts"),
     "campaign.retry": _l("Retried messages of unknown fate"),
+    "occasions.mourning": _l("Changed the days of mourning"),
+    "occasions.shift": _l("Moved a lunar occasion by a day"),
 }
 
 DETAIL_LABELS = {
@@ -62,6 +64,8 @@ DETAIL_LABELS = {
     "window": _l("Sending window"),
     "frequency_cap_days": _l("Frequency cap (days)"),
     "optout_line": _l("Add the opt-out line"),
+    "mourning": _l("Days of mourning"),
+    "days": _l("Days moved"),
 }
 
 FIELD_LABELS = {

@@ -146,6 +146,14 @@ ENDPOINTS: dict[str, Rule] = {
     "reports.retention_xlsx": REPORTS,
     "reports.cohorts_xlsx": REPORTS,
     # The owner's settings.
+    # The occasion calendar: seen by whoever plans campaigns; the shop's own occasions are
+    # theirs too; moving a day and the mourning list change when marketing may leave.
+    "occasions.calendar": CAMPAIGNS,
+    "occasions.add_custom": CAMPAIGNS,
+    "occasions.edit_custom": CAMPAIGNS,
+    "occasions.delete_custom": CAMPAIGNS,
+    "occasions.shift": SENDING_RULES,
+    "occasions.mourning": SENDING_RULES,
     "settings.providers": PROVIDERS,
     "settings.provider": PROVIDERS,
     "settings.test_provider": PROVIDERS,
@@ -187,6 +195,7 @@ ENDPOINTS: dict[str, Rule] = {
     "api.segment": API,
     "api.sample_segment": API,
     "api.retention_report": API,
+    "api.list_occasions": API,
 }
 
 PUBLIC_ENDPOINTS = frozenset(name for name, rule in ENDPOINTS.items() if rule == PUBLIC)

@@ -23,6 +23,7 @@ from app.coupons.service import CouponSettings
 from app.extensions import db
 from app.messaging.text import (
     ATTRIBUTES,
+    CONSTANT_KINDS,
     COUPON,
     OWN,
     TITLES,
@@ -81,10 +82,13 @@ def text_problems(body: str, own_fields: Collection[str] | None = None) -> list[
     return [describe(problem) for problem in placeholder_problems(body, own)]
 
 
-def message_template(body: str, own_fields: Collection[str] | None = None) -> Template:
-    """``body`` parsed with the shop's own fields and business name."""
+def message_template(
+    body: str, own_fields: Collection[str] | None = None, occasion: str = ""
+) -> Template:
+    """``body`` parsed with the shop's own fields, business name and ``occasion`` (what
+    {مناسبت} shows: app.occasions.service.campaign_occasion)."""
     own = own_field_names() if own_fields is None else own_fields
-    return Template(body, own, business=business_name())
+    return Template(body, own, business=business_name(), occasion=occasion)
 
 
 def column(value: str):
@@ -124,6 +128,7 @@ def render_text(
     marketing: bool = True,
     own_fields: Collection[str] | None = None,
     coupon: str | None = None,
+    occasion: str = "",
 ) -> Rendered:
     """``body`` as ``contact`` would receive it, or as a sample when no contact is named.
 
@@ -132,14 +137,15 @@ def render_text(
     ends with the opt-out line, as a campaign sends it. Raises PlaceholderError for
     unknown or malformed placeholders. ``own_fields``: own_field_names(), when the caller
     has it (reading it scans the contacts). ``coupon``: the code {کد تخفیف} shows (by
-    default, one made with the default coupon settings).
+    default, one made with the default coupon settings); ``occasion``: what {مناسبت}
+    shows (empty: its fallback).
     """
     coupon = coupon or CouponSettings().sample()
     own = own_field_names() if own_fields is None else own_fields
     problems = placeholder_problems(body, own)
     if problems:
         raise PlaceholderError(problems)
-    template = message_template(body, own)
+    template = message_template(body, own, occasion)
     if contact is not None:
         text = template.render(contact, coupon)
     else:
@@ -171,6 +177,7 @@ def longest_variant(
     marketing: bool = True,
     own_fields: Collection[str] | None = None,
     coupon: str | None = None,
+    occasion: str = "",
 ) -> Longest:
     """The longest text any contact of ``audience`` (a select of contacts) would receive.
 
@@ -182,16 +189,16 @@ def longest_variant(
     values with a character beyond the Basic Multilingual Plane (an emoji, two units)
     are read once more and measured here. A value outside ASCII counts as Persian. Every
     coupon code of a campaign is as long as ``coupon`` (by default, one made with the
-    default coupon settings).
+    default coupon settings). {مناسبت} shows ``occasion`` (or its fallback) to everyone.
     """
     coupon = coupon or CouponSettings().sample()
-    template = message_template(body, own_fields)
+    template = message_template(body, own_fields, occasion)
     # What each slot shows, as (kind, values read); constants are the same for everyone.
     measured = list(
         dict.fromkeys(
             (slot.kind, _reads(template, slot))
             for slot in template.slots
-            if slot.kind not in ("business", "today", "coupon")
+            if slot.kind not in (*CONSTANT_KINDS, "coupon")
         )
     )
     # Whether a value outside ASCII matters: not when the text around it (or the opt-out
@@ -203,7 +210,7 @@ def longest_variant(
         if slot.kind == "coupon":
             texts.append(coupon + slot.tail)
             continue
-        if slot.kind in ("business", "today"):
+        if slot.kind in CONSTANT_KINDS:
             shown = show(())
             texts.append(shown + slot.tail if shown else slot.fallback)
             if not shown and not slot.fallback:

@@ -34,6 +34,7 @@ from app.messaging.audience import (
 from app.messaging.models import Campaign
 from app.messaging.rendering import column, message_template
 from app.messaging.text import COUPON, count_parts
+from app.occasions.service import campaign_occasion
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
 from app.sending.models import HANDED_OVER, LEFT_TO_OWNER, Message, ProviderAccount
@@ -183,7 +184,7 @@ class CampaignText:
     """
 
     def __init__(self, campaign: Campaign, policy: SendingPolicy, own_fields: Collection[str]):
-        self.template = message_template(campaign.body, own_fields)
+        self.template = message_template(campaign.body, own_fields, campaign_occasion(campaign))
         reads = self.template.reads
         # Where the recipient's coupon code goes among the values the text reads; it is
         # made for each message, not read from the contact. None: the text has none.

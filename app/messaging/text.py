@@ -4,7 +4,9 @@ Placeholders are names in braces — every stored field of a contact in Persian 
 (``{نام}`` / ``{first_name}``, ``{شهر}``, ``{تاریخ تولد}``, ``{عنوان}`` for «آقای» /
 «خانم», ``{روز تا تولد}``…), the shop's own contact fields by their name
 (``{کد اشتراک}``), the business name, today's Jalali date and the message's own coupon
-code (``{کد تخفیف}``, app/coupons/) — with an optional
+code (``{کد تخفیف}``, app/coupons/) and the campaign's occasion (``{مناسبت}``: the
+occurrence an occasion automation sends for, else the first occasion of the day the
+campaign is scheduled for; app.occasions.service.campaign_occasion) — with an optional
 fallback for empty values: ``{نام|مشتری عزیز}``. They are substituted by a lookup,
 never evaluated, so a message text cannot run code (the sandbox is the grammar).
 
@@ -58,8 +60,8 @@ class Placeholder:
 
     Kinds: "text" (the values joined by a space), "jalali" (a date as ۱۳۷۰/۰۶/۱۵),
     "title" («آقای» / «خانم» by gender), "days" (days until the next birthday), "coupon"
-    (the message's own discount code), and the shop-wide "business" (the business name)
-    and "today" (today's Jalali date).
+    (the message's own discount code), and the campaign-wide "business" (the business
+    name), "today" (today's Jalali date) and "occasion" (the campaign's occasion).
     """
 
     kind: str
@@ -77,6 +79,9 @@ _TITLE, _DAYS = (
     Placeholder("days", ("birth_jmonth", "birth_jday")),
 )
 _BUSINESS, _TODAY = Placeholder("business"), Placeholder("today")
+_OCCASION = Placeholder("occasion")
+# Slots that show the same text to every recipient of a campaign.
+CONSTANT_KINDS = ("business", "today", "occasion")
 # The coupon code is read like a value (COUPON), but from the message, not the contact.
 COUPON = "coupon"
 _COUPON = Placeholder("coupon", (COUPON,))
@@ -94,6 +99,7 @@ PLACEHOLDERS = {
     "تاریخ سالگرد": _ANNIVERSARY,
     "نام کسب‌وکار": _BUSINESS,
     "تاریخ امروز": _TODAY,
+    "مناسبت": _OCCASION,
     "first_name": _FIRST,
     "last_name": _LAST,
     "full_name": _FULL,
@@ -104,6 +110,7 @@ PLACEHOLDERS = {
     "anniversary": _ANNIVERSARY,
     "business_name": _BUSINESS,
     "today": _TODAY,
+    "occasion": _OCCASION,
     # The recipient's own discount code: made for each message as it is written
     # (app/coupons/service.py), not read from the contact.
     "کد تخفیف": _COUPON,
@@ -254,7 +261,8 @@ class Template:
     Filling is a lookup: a slot shows the values it names, turned into text by its kind;
     nothing in the message is evaluated or used to reach an attribute, so ``{{ config }}``
     or ``{0.__class__}`` stay in the text as written (and the forms refuse them).
-    ``today`` and ``business`` are the values of {تاریخ امروز} and {نام کسب‌وکار}.
+    ``today``, ``business`` and ``occasion`` are the values of {تاریخ امروز},
+    {نام کسب‌وکار} and {مناسبت}.
     """
 
     def __init__(
@@ -264,11 +272,13 @@ class Template:
         *,
         today: date | None = None,
         business: str = "",
+        occasion: str = "",
     ):
         self.reads: list[str] = []
         self.slots: list[Slot] = []
         self.today = today or to_tehran(utcnow()).date()
         self.business = business
+        self.occasion = occasion
         self._birthdays = Birthdays(self.today)
         # The text as a format string with one field per slot.
         pieces, end = [], 0
@@ -325,7 +335,12 @@ class Template:
                     return ""
 
             return days
-        shown = self.business.strip() if kind == "business" else jalali_text(self.today)
+        if kind == "business":
+            shown = self.business.strip()
+        elif kind == "occasion":
+            shown = self.occasion.strip()
+        else:
+            shown = jalali_text(self.today)
         return lambda values: shown
 
     def fill(self, values) -> str:
@@ -381,6 +396,6 @@ def render(
 
     A name that is neither Vafa's nor one of ``own_fields`` is left as written (the
     compose form refuses such texts; the preview shows them as they are). ``context``:
-    ``today`` and ``business`` (see Template).
+    ``today``, ``business`` and ``occasion`` (see Template).
     """
     return Template(body, own_fields, **context).render(contact, coupon)

@@ -1,3 +1,4 @@
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
@@ -36,7 +37,9 @@ from app.messaging.rendering import (
 )
 from app.messaging.template_views import placeholder_chips
 from app.messaging.text import COUPON
+from app.occasions.service import occasion_text_on
 from app.persian import (
+    parse_jalali_date,
     show_date,
     show_digits,
     show_mobile,
@@ -157,15 +160,18 @@ def preview():
     own = own_field_names()
     problems = text_problems(body, own)
     coupon = _sample_coupon()
+    occasion = _previewed_occasion()
     longest = None
     if problems:
         # What is known is filled in; the rest stays as written, braces and all.
-        text = message_template(body, own).render(contact, coupon) if contact else body
+        template = message_template(body, own, occasion)
+        text = template.render(contact, coupon) if contact else body
         shown = counted(sent_text(text, marketing=True))
     else:
-        shown = render_text(body, contact, own_fields=own, coupon=coupon)
+        shown = render_text(body, contact, own_fields=own, coupon=coupon, occasion=occasion)
         if size and body.strip():
-            longest = _longest(body, audience, request.form.get("route", ""), own, coupon)
+            route = request.form.get("route", "")
+            longest = _longest(body, audience, route, own, coupon, occasion)
     return jsonify(
         text=shown.text,
         characters=shown.characters,
@@ -192,9 +198,22 @@ def _sample_coupon() -> str:
     return CouponSettings(prefix if prefix_fits(prefix) else "", length or LENGTH_DEFAULT).sample()
 
 
-def _longest(body: str, audience, route: str, own_fields: list[str], coupon: str) -> dict:
+def _previewed_occasion() -> str:
+    """What {مناسبت} shows for the compose form's day: the first occasion of the Jalali
+    date typed (when it is scheduled and the date can be read), else of today."""
+    day = to_tehran(utcnow()).date()
+    typed = request.form.get("send_date", "")
+    if request.form.get("when") == "later" and len(typed) <= 40:
+        with suppress(ValueError):  # the form says what is wrong when it is sent
+            day = parse_jalali_date(typed)
+    return occasion_text_on(day)
+
+
+def _longest(
+    body: str, audience, route: str, own_fields: list[str], coupon: str, occasion: str = ""
+) -> dict:
     """The counter's figures: the audience's longest text and its cost through ``route``."""
-    found = longest_variant(body, audience, own_fields=own_fields, coupon=coupon)
+    found = longest_variant(body, audience, own_fields=own_fields, coupon=coupon, occasion=occasion)
     account_id = route.split(":", 1)[0]
     account = (
         db.session.get(ProviderAccount, int(account_id))
@@ -380,6 +399,18 @@ def _wait_text(policy, wait, now, started: bool = False) -> str:
         if wait.quiet_day.weekday() in policy.quiet_weekdays
         else show_date(wait.quiet_day)
     )
+    mourning = (
+        wait.quiet_day in policy.mourning_dates
+        and wait.quiet_day.weekday() not in policy.quiet_weekdays
+        and wait.quiet_day not in policy.quiet_dates
+    )
+    if mourning:
+        return _(
+            "It will be sent %(day)s at %(time)s: %(quiet)s is a day of mourning, with no "
+            "marketing SMS (set on the occasions page).",
+            quiet=quiet,
+            **words,
+        )
     if started:
         return _(
             "The rest of this campaign will be sent %(day)s from %(time)s: %(quiet)s is a "

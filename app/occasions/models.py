@@ -65,3 +65,43 @@ class Automation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class CustomOccasion(db.Model):
+    """The shop's own occasion (its anniversary, a yearly sale) on one of the three
+    calendars, every year on ``month``/``day``; listed with the built-in ones
+    (app.occasions.calendar.occurrences) as ``custom_<id>``."""
+
+    __tablename__ = "custom_occasions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    calendar: Mapped[str] = mapped_column(String(16))  # jalali | hijri | gregorian
+    month: Mapped[int] = mapped_column(SmallInteger)
+    day: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def key(self) -> str:
+        return f"custom_{self.id}"
+
+
+class OccasionShift(db.Model):
+    """A lunar occurrence the owner moved by a day (the crescent was seen a day earlier or
+    later than the calendar said), by its ident: ``eid_fitr:1448`` → +1."""
+
+    __tablename__ = "occasion_shifts"
+
+    occurrence: Mapped[str] = mapped_column(String(64), primary_key=True)
+    days: Mapped[int] = mapped_column(SmallInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OccasionMourning(db.Model):
+    """An occasion the owner counts as mourning, or not, against its default (a missing
+    row: the default). On a mourning day no marketing SMS leaves (app.sending.policy)."""
+
+    __tablename__ = "occasion_mourning"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mourning: Mapped[bool] = mapped_column(Boolean)

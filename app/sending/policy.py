@@ -3,10 +3,11 @@ frequency cap, the opt-out line.
 
 Operators and providers refuse or defer advertising SMS at night, and sources differ on
 the exact hours, so the window is the owner's to set (08:00–22:00 Tehran by default).
-On a quiet day (a weekday such as Friday, or a Jalali date such as ۱۴۰۵/۰۱/۰۱) the window
-stays shut all day; the daily cap bounds how many marketing SMS leave in one Tehran day,
-so a mistake cannot spend the whole credit at once. Service messages keep none of these.
-The engine, not the UI, enforces every rule here.
+On a quiet day (a weekday such as Friday, a Jalali date such as ۱۴۰۵/۰۱/۰۱, or a day of
+mourning of the occasion calendar: Tasua, Ashura, … as the owner lists them on the
+occasions page) the window stays shut all day; the daily cap bounds how many marketing
+SMS leave in one Tehran day, so a mistake cannot spend the whole credit at once. Service
+messages keep none of these. The engine, not the UI, enforces every rule here.
 
 Where a rule comes from, strongest first: what the owner saved (the rules page, `vafa
 rules set`), the deployment's settings (VAFA_SENDING_WINDOW, VAFA_QUIET_DAYS,
@@ -16,7 +17,7 @@ and the defaults of ``SendingPolicy``.
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
@@ -84,6 +85,10 @@ class SendingPolicy:
     frequency_cap_days: int = 0
     optout_line: bool = True
     optout_text: str = "لغو۱۱"
+    # Days of mourning (app.occasions: the occasions the owner counts as mourning), from
+    # yesterday on: quiet like ``quiet_dates``, but the calendar's, not saved with the
+    # rules. A set, as the dispatcher asks about a day on every claim.
+    mourning_dates: frozenset[date] = field(default=frozenset(), compare=False, repr=False)
 
     def in_window(self, moment: datetime) -> bool:
         """May a marketing SMS leave at ``moment``? (A window may wrap past midnight.)"""
@@ -104,7 +109,7 @@ class SendingPolicy:
         local = to_tehran(moment)
         # Within a day the window opens at its start or, wrapping past midnight, at 00:00;
         # quiet days are skipped. At most 6 quiet weekdays, so an open day always comes.
-        for offset in range(len(self.quiet_dates) + 8):
+        for offset in range(len(self.quiet_dates) + len(self.mourning_dates) + 8):
             day = local.date() + timedelta(days=offset)
             for clock in (time(0), self.window_start):
                 opening = datetime.combine(day, clock, tzinfo=TEHRAN)
@@ -114,7 +119,11 @@ class SendingPolicy:
 
     def is_quiet(self, day: date) -> bool:
         """Is ``day`` (a Tehran day) one on which no marketing SMS may leave at all?"""
-        return day.weekday() in self.quiet_weekdays or day in self.quiet_dates
+        return (
+            day.weekday() in self.quiet_weekdays
+            or day in self.quiet_dates
+            or day in self.mourning_dates
+        )
 
     def next_day_opens(self, moment: datetime) -> datetime:
         """When the window opens on a later Tehran day than ``moment``'s (the cap is full)."""
@@ -342,19 +351,23 @@ def saved_rules() -> set[str]:
 
 
 def load_policy() -> SendingPolicy:
+    """The rules in force: the saved ones over the deployment's, and the days of mourning
+    of the occasion calendar."""
+    from app.occasions.service import mourning_days
+
     stored = dict(db.session.execute(select(SendingSetting.key, SendingSetting.value)).all())
     values = {
-        field.name: _decode(_TYPES[field.name], stored[field.name])
-        for field in fields(SendingPolicy)
-        if field.name in stored
+        rule.name: _decode(_TYPES[rule.name], stored[rule.name])
+        for rule in fields(SendingPolicy)
+        if rule.name in stored and rule.name in _TYPES
     }
-    return replace(deployment_policy(), **values)
+    return replace(deployment_policy(), **values, mourning_dates=mourning_days())
 
 
 def save_policy(policy: SendingPolicy) -> None:
-    """Store every rule; the caller commits."""
-    for key, value in asdict(policy).items():
-        db.session.merge(SendingSetting(key=key, value=_encode(value)))
+    """Store every rule (the days of mourning are the calendar's); the caller commits."""
+    for key in _TYPES:
+        db.session.merge(SendingSetting(key=key, value=_encode(getattr(policy, key))))
 
 
 def forget_policy() -> None:

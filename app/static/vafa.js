@@ -107,10 +107,13 @@ if (compose) {
     audience.forEach((box) => { if (box.checked) form.append(box.name, box.value); });
     form.append("route", route ? route.value : "");
     form.append("offset", offset);
-    for (const name of ["coupon_prefix", "coupon_length"]) {
+    for (const name of ["coupon_prefix", "coupon_length", "send_date"]) {
       const input = compose.querySelector(`[name="${name}"]`);
       if (input) form.append(name, input.value);
     }
+    // The day it is sent on names its occasion ({مناسبت}).
+    const when = compose.querySelector('input[name="when"]:checked');
+    if (when) form.append("when", when.value);
     const response = await fetch(compose.dataset.previewUrl, {
       method: "POST", body: form, headers: { "X-CSRFToken": csrfToken() },
     });
@@ -144,6 +147,10 @@ if (compose) {
   audience.forEach((box) => box.addEventListener("change", () => { offset = 0; changed(); }));
   compose.querySelectorAll("#coupon-settings input").forEach((input) => input.addEventListener("input", changed));
   if (route) route.addEventListener("change", changed);
+  // The day it is sent on names its occasion: {مناسبت} may read differently.
+  compose.querySelectorAll('input[name="when"], input[name="send_date"]').forEach(
+    (input) => input.addEventListener("change", changed),
+  );
   document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });
 
   const schedule = document.getElementById("schedule");
@@ -159,6 +166,13 @@ if (compose) {
 document.querySelectorAll("form[data-confirm]").forEach((form) => {
   form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+});
+
+// A button that asks first, where the rest of its form does not (delete beside save).
+document.querySelectorAll("button[data-confirm]").forEach((button) => {
+  button.addEventListener("click", (event) => {
+    if (!window.confirm(button.dataset.confirm)) event.preventDefault();
   });
 });
 

@@ -92,7 +92,7 @@ def test_each_empty_value_shows_its_fallback(name):
 def test_every_placeholder_has_a_persian_and_an_english_name():
     persian = {p for name, p in PLACEHOLDERS.items() if not name.isascii()}
     english = {p for name, p in PLACEHOLDERS.items() if name.isascii()}
-    assert persian == english and len(persian) == 11
+    assert persian == english and len(persian) == 12
 
 
 def test_the_salutation_follows_the_gender_and_is_empty_when_unknown():
@@ -217,3 +217,19 @@ def test_the_opt_out_line_pushes_a_full_part_into_a_second():
     assert count_parts("س" * 64).parts == count_parts(with_optout("س" * 64)).parts == 1
     assert count_parts("س" * 65).parts == 1
     assert count_parts(with_optout("س" * 65)).parts == 2  # 71
+
+
+def test_the_occasion_shows_the_campaigns_occasion_or_its_fallback():
+    body = "{مناسبت|جشن} مبارک {نام}!"
+    assert Template(body, today=TODAY, occasion="عید فطر").render(ALI) == "عید فطر مبارک علی!"
+    assert Template(body, today=TODAY, occasion="").render(ALI) == "جشن مبارک علی!"
+    # The English name reads the same value; without a fallback nothing shows.
+    assert Template("{occasion}!", occasion="شب یلدا").render(NOBODY) == "شب یلدا!"
+    assert Template("{مناسبت} مبارک", occasion="").render(NOBODY) == "مبارک"
+
+
+def test_the_occasion_is_the_same_for_every_recipient_and_counted():
+    template = Template("{مناسبت} مبارک {نام}", occasion="میلاد پیامبر")
+    texts = {template.render(Person(first_name=name)) for name in ("علی", "زهرا")}
+    assert texts == {"میلاد پیامبر مبارک علی", "میلاد پیامبر مبارک زهرا"}
+    assert count_parts(template.render(ALI)).characters == len("میلاد پیامبر مبارک علی")

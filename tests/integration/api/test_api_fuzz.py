@@ -50,6 +50,9 @@ SEMANTIC = re.compile(
             r"^There is no contact with id",
             r"^Another template is already named",
             r"^This moment has passed",
+            r"^At most [0-9,]+ days at a time",  # GET /occasions: a range of days
+            r"^The last day comes before the first",
+            r"^There is no such day in the calendar",
             r"is in the future",
             r"^This moment is in the future",
             r"is not a real date",  # a day missing from the calendar (1403/07/31)
