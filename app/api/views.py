@@ -280,7 +280,10 @@ def create_campaign():
 def list_campaigns():
     limit, after_id, _status = _paging()
     rows = db.session.scalars(
-        select(Campaign).where(Campaign.id > after_id).order_by(Campaign.id).limit(limit + 1)
+        select(Campaign)
+        .where(Campaign.id > after_id, Campaign.automation_id.is_(None))
+        .order_by(Campaign.id)
+        .limit(limit + 1)
     ).all()
     ids = [c.id for c in rows[:limit]]
     counts, left, policy = _counts(ids), campaigns.left_to_owner(ids), load_policy()

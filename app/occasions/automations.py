@@ -192,7 +192,7 @@ def _check_line(fields: AutomationFields) -> None:
     account = db.session.get(ProviderAccount, fields.provider_id)
     if account is None:
         raise AutomationError(_("There is no such provider account."), "provider_id")
-    if fields.sender and fields.sender not in account.sender_lines():
+    if fields.sender and fields.sender not in account.sender_lines:
         raise AutomationError(
             _("“%(sender)s” is not a line of this account.", sender=fields.sender), "sender"
         )
