@@ -249,12 +249,13 @@ def fields_of(automation: Automation) -> AutomationFields:
 
 
 def set_active(automation: Automation, active: bool) -> None:
-    """Switch an automation on or off. Refused on while its audience cannot be read (a
-    segment whose rules need fixing)."""
+    """Switch an automation on or off. Refused on while its audience names a list, tag
+    or segment deleted since, or a segment whose rules need fixing."""
     if active:
-        problem = audience_problem(audience_choice(automation.audience))
-        if problem:
-            raise AutomationError(problem, "audience")
+        try:
+            check_choice(audience_choice(automation.audience))
+        except AudienceError as error:
+            raise AutomationError(str(error), "audience") from None
     automation.active = active
 
 
@@ -274,6 +275,27 @@ def automations_waiting_for(kind: str, item_id: int) -> list[str]:
         if any(item_id in (stored.get(part) or ()) for part in parts):
             names.append(automation.name)
     return names
+
+
+def automation_waits(name: str, kind: str) -> str:
+    """Why a list, tag or segment an active automation names cannot be deleted."""
+    if kind == "list":
+        return _(
+            "Not now: the automation “%(name)s” sends to this list. Switch it off or"
+            " change its audience first.",
+            name=name,
+        )
+    if kind == "tag":
+        return _(
+            "Not now: the automation “%(name)s” sends to this tag. Switch it off or"
+            " change its audience first.",
+            name=name,
+        )
+    return _(
+        "Not now: the automation “%(name)s” sends to this segment. Switch it off or"
+        " change its audience first.",
+        name=name,
+    )
 
 
 # What it will send ------------------------------------------------------------------
