@@ -111,7 +111,9 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
     if not name:
         raise AutomationError(_("Give the automation a name."), "name")
     if len(name) > NAME_MAX:
-        raise AutomationError(_("At most %(max)s characters.", max=show_number(NAME_MAX)), "name")
+        raise AutomationError(
+            _("At most %(count)s characters.", count=show_number(NAME_MAX)), "name"
+        )
     taken = select(Automation.id).where(Automation.name == name)
     if automation is not None and automation.id is not None:
         taken = taken.where(Automation.id != automation.id)
@@ -125,7 +127,9 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
     if not body:
         raise AutomationError(_("Write the message text."), "body")
     if len(body) > TEXT_MAX:
-        raise AutomationError(_("At most %(max)s characters.", max=show_number(TEXT_MAX)), "body")
+        raise AutomationError(
+            _("At most %(count)s characters.", count=show_number(TEXT_MAX)), "body"
+        )
     problems = text_problems(body)
     if problems:
         raise AutomationError(" ".join(problems), "body")
@@ -135,7 +139,11 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
     if kind in ("birthday", "anniversary", "occasion"):
         _whole_in(fields.days_before, 0, DAYS_BEFORE_MAX, "days_before")
     if kind == "winback":
-        _whole_in(fields.days_after, 1, DAYS_AFTER_MAX, "days_after")
+        _whole_in(fields.days_after, 0, DAYS_AFTER_MAX, "days_after")
+        if fields.days_after < 1:
+            raise AutomationError(
+                _("A win-back comes at least one day after the last purchase."), "days_after"
+            )
     if kind == "followup":
         _whole_in(fields.days_after, 0, DAYS_AFTER_MAX, "days_after")
     if kind == "welcome":

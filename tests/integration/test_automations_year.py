@@ -124,7 +124,7 @@ def test_a_leap_year_walked_with_a_restart_half_way(app, make_contact, time_mach
         j(1403, 5, 20): sign_up,
     }
     # The job at its interval around each send time, and at a few other hours.
-    clocks = [time(0, 5), time(9, 59), time(10), time(10, 1), time(18), time(21, 30), time(21, 31)]
+    clocks = [time(9, 59), time(10), time(10, 1), time(18), time(21, 30)]
     runner = app
     day = first_day
     while day <= last_day:
@@ -141,6 +141,8 @@ def test_a_leap_year_walked_with_a_restart_half_way(app, make_contact, time_mach
             run_job(runner, JOB)
         day += timedelta(days=1)
 
+    with runner.app_context():
+        db.engine.dispose()  # the restarted app's connections
     sent = sends()
     assert all(len(times) == 1 for times in sent.values()), "each occurrence once"
 
