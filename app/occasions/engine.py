@@ -89,12 +89,20 @@ def _existing(choice: AudienceChoice) -> AudienceChoice:
 def _run_due(automation: Automation, since: datetime, now: datetime) -> int:
     choice = _existing(audience_choice(automation.audience))
     written = 0
-    for run in runs_between(automation, since, now + _NOW):
-        campaign = db.session.scalar(
+    due = runs_between(automation, since, now + _NOW)
+    if not due:
+        return 0
+    made = {
+        campaign.occurrence: campaign
+        for campaign in db.session.scalars(
             select(Campaign).where(
-                Campaign.automation_id == automation.id, Campaign.occurrence == run.occurrence
+                Campaign.automation_id == automation.id,
+                Campaign.occurrence.in_([run.occurrence for run in due]),
             )
         )
+    }
+    for run in due:
+        campaign = made.get(run.occurrence)
         if campaign is None:
             if not _anyone(choice, run):
                 continue

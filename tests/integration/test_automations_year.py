@@ -124,7 +124,12 @@ def test_a_leap_year_walked_with_a_restart_half_way(app, make_contact, time_mach
         j(1403, 5, 20): sign_up,
     }
     # The job at its interval around each send time, and at a few other hours.
-    clocks = [time(9, 59), time(10), time(10, 1), time(18), time(21, 30)]
+    # Every day at each send time and a minute later (a second tick within the grace
+    # window must not send again); around them, at the job's interval, on the days
+    # something is due.
+    clocks = [time(10), time(10, 1), time(18), time(21, 30)]
+    busy = {p.send_at.astimezone(TEHRAN).date() for item in planned.values() for p in item}
+    busy |= {day + timedelta(days=1) for day in events}
     runner = app
     day = first_day
     while day <= last_day:
@@ -134,6 +139,9 @@ def test_a_leap_year_walked_with_a_restart_half_way(app, make_contact, time_mach
             time_machine.move_to(tehran(day, time(0, 1)), tick=False)
             events[day]()
         moments = [tehran(day, clock) for clock in clocks]
+        if day in busy:
+            moments += [tehran(day, time(9, 59)), tehran(day, time(17, 59))]
+            moments += [tehran(day, time(21, 29)), tehran(day, time(21, 31))]
         if day == newcomer_at.astimezone(TEHRAN).date():
             moments += [newcomer_at + INTERVAL * step for step in range(25, 35)]
         for moment in sorted(moments):
