@@ -27,7 +27,12 @@ from sqlalchemy.exc import IntegrityError
 
 from app.contacts.models import Contact, ContactList, Tag
 from app.extensions import db
-from app.messaging.audience import AudienceChoice, audience_condition, audience_entries
+from app.messaging.audience import (
+    AudienceChoice,
+    audience_condition,
+    audience_entries,
+    audience_problem,
+)
 from app.messaging.models import Campaign
 from app.messaging.service import Trigger, materialise
 from app.occasions.automations import audience_choice
@@ -92,6 +97,11 @@ def _run_due(automation: Automation, since: datetime, now: datetime) -> int:
     if not due:
         return 0
     choice = _existing(audience_choice(automation.audience))
+    if audience_problem(choice):
+        # A segment of its audience needs fixing (its page says so): its runs wait
+        # rather than go to people the owner never meant; past the grace window, they
+        # are let go.
+        return 0
     made = {
         campaign.occurrence: campaign
         for campaign in db.session.scalars(

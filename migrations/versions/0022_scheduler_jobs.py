@@ -1,9 +1,7 @@
-"""automation engine: the scheduler's jobs kept in the app's database; trigger indexes
+"""scheduler jobs: the scheduler's jobs kept in the app's database
 
-- ``scheduler_jobs`` is the table of APScheduler's SQLAlchemyJobStore (app.jobs): the
-  automations' job and the others are stored there, each a textual reference.
-- ``ix_purchases_purchased_at``: a follow-up reads the purchases of one Tehran day (a
-  range of the moment).
+``scheduler_jobs`` is the table of APScheduler's SQLAlchemyJobStore (app.jobs): the
+automations' job and the others are stored there, each a textual reference.
 
 Revision ID: 0022
 Revises: 0020
@@ -31,10 +29,8 @@ def upgrade():
     op.create_index(
         op.f("ix_scheduler_jobs_next_run_time"), "scheduler_jobs", ["next_run_time"], unique=False
     )
-    op.create_index("ix_purchases_purchased_at", "purchases", ["purchased_at"])
 
 
 def downgrade():
-    op.drop_index("ix_purchases_purchased_at", table_name="purchases")
     op.drop_index(op.f("ix_scheduler_jobs_next_run_time"), table_name="scheduler_jobs")
     op.drop_table("scheduler_jobs")

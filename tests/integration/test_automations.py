@@ -140,3 +140,34 @@ def test_the_calendar_counts_are_the_plan_counted(app, make_contact, time_machin
     )
     assert counted == dict(planned)
     assert (made[2].id, gregorian_date(1405, 4, 11)) in counted  # the summer-time purchase
+
+
+def test_a_tag_or_segment_an_active_automation_sends_to_is_not_deleted(logged_in):
+    from app.audience import service as segments
+    from app.audience.models import Segment
+    from app.contacts.models import Tag
+
+    tag = Tag(name="ویژه")
+    db.session.add(tag)
+    segment = segments.create_segment(
+        "تهرانی‌ها", "", {"match": "all", "rules": [{"field": "city", "op": "eq", "value": "تهران"}]}
+    )
+    db.session.commit()
+    tag_id, segment_id = tag.id, segment.id
+    automation = save_automation(
+        birthday(active=True, audience=AudienceChoice(tags=(tag_id,), segments=(segment_id,)))
+    )
+    db.session.commit()
+    page = logged_in.post(f"/contacts/tags/{tag_id}/delete", follow_redirects=True)
+    assert "تبریک تولد" in page.get_data(as_text=True)
+    with pytest.raises(segments.SegmentError) as refused:
+        segments.delete_segment(segment)
+    assert "تبریک تولد" in str(refused.value)
+    set_active(automation, False)
+    db.session.commit()
+    segments.delete_segment(segment)
+    db.session.commit()
+    logged_in.post(f"/contacts/tags/{tag_id}/delete", data={"confirm": "y"})
+    db.session.expire_all()
+    assert db.session.get(Tag, tag_id) is None
+    assert db.session.get(Segment, segment_id) is None
