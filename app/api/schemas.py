@@ -1427,7 +1427,7 @@ class NewAutomation(Strict):
         Field(
             min_length=1,
             max_length=64,
-            pattern=r"^[a-z0-9_]+$",
+            pattern=r"^[A-Za-z0-9_:-]+$",
             description="occasion: the occasion's key (GET /occasions), e.g. yalda.",
         ),
     ] = None

@@ -30,7 +30,7 @@ from app.messaging.models import Campaign
 from app.messaging.rendering import message_template, text_problems
 from app.messaging.service import CampaignText
 from app.messaging.text import COUPON
-from app.occasions.calendar import BY_KEY
+from app.occasions.calendar import BY_KEY, occurrences
 from app.occasions.models import AUTOMATION_KINDS, COUNTS_FROM, Automation
 from app.occasions.triggers import and_range, runs_between, send_moment
 from app.persian import jalali_date, normalize_text, show_number, to_tehran
@@ -155,7 +155,7 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
             _("Count from the day the customer was added or from their first purchase."),
             "counts_from",
         )
-    if kind == "occasion" and fields.occasion_key not in BY_KEY:
+    if kind == "occasion" and not _known_occasion(fields.occasion_key):
         raise AutomationError(_("Choose an occasion from the calendar."), "occasion_key")
     try:
         check_choice(fields.audience, dict.fromkeys(AUDIENCE_PARTS, "audience"))
@@ -189,6 +189,17 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
                 ),
                 "coupon_length",
             )
+
+
+def _known_occasion(key: str | None) -> bool:
+    """Is ``key`` an occasion of the calendar: a built-in one, or one the calendar
+    names in the coming three years (the shop's own occasions too)?"""
+    if not key:
+        return False
+    if key in BY_KEY:
+        return True
+    today = to_tehran(utcnow()).date()
+    return any(item.key == key for item in occurrences(today, today + timedelta(days=3 * 366)))
 
 
 def _check_line(fields: AutomationFields) -> None:
