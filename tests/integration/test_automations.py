@@ -1,6 +1,6 @@
 """Automations: saving and checking them, and their plan."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -171,3 +171,26 @@ def test_a_tag_or_segment_an_active_automation_sends_to_is_not_deleted(logged_in
     db.session.expire_all()
     assert db.session.get(Tag, tag_id) is None
     assert db.session.get(Segment, segment_id) is None
+
+
+def test_the_plan_times_sends_as_the_sending_rules_would(app, make_contact, time_machine):
+    """A run due outside the window, or on a quiet day, is planned for when it opens."""
+    from app.sending.policy import SendingPolicy, save_policy
+
+    time_machine.move_to(datetime(2026, 12, 1, 8, 0, tzinfo=UTC), tick=False)
+    yalda = gregorian_date(1405, 9, 30)  # a Monday
+    save_policy(
+        SendingPolicy(
+            window_start=time(8), window_end=time(22), quiet_dates=(yalda + timedelta(days=1),)
+        )
+    )
+    make_contact("09120000001", first_name="سارا", birth_jmonth=9, birth_jday=30)
+    db.session.commit()
+    late = save_automation(birthday(send_time=time(23, 30)))
+    db.session.commit()
+    (planned,) = plan(late, yalda, yalda)
+    # 23:30 is past the window; the next day is quiet: 08:00 the day after.
+    assert planned.send_at == datetime.combine(
+        yalda + timedelta(days=2), time(8), tzinfo=TEHRAN
+    ).astimezone(UTC)
+    assert planned.occurrence == yalda.isoformat()

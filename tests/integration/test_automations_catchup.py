@@ -235,3 +235,56 @@ def test_runs_are_kept_out_of_the_campaigns_list(logged_in, make_contact, tick, 
     assert run.name not in page
     # Its own page shows it, as any campaign's.
     assert run.name in logged_in.get(f"/campaigns/{run.id}").get_data(as_text=True)
+
+
+def test_a_welcome_after_the_first_purchase_and_a_follow_up_per_purchase_day(
+    app, make_contact, tick, time_machine
+):
+    from app.contacts.record import add_purchase
+
+    time_machine.move_to(tehran(j(1405, 9, 1), time(8)), tick=False)
+    buyer = make_contact("09120000001", first_name="خریدار")
+    welcome = save_automation(
+        AutomationFields(
+            name="خوش‌آمد",
+            kind="welcome",
+            body="خوش آمدید",
+            delay_minutes=60,
+            counts_from="first_purchase",
+            active=True,
+        )
+    )
+    followup = save_automation(
+        AutomationFields(
+            name="نظرسنجی",
+            kind="followup",
+            body="از ۰ تا ۱۰ چه نمره‌ای می‌دهید؟",
+            days_after=2,
+            send_time=time(11),
+            active=True,
+        )
+    )
+    db.session.commit()
+    bought = tehran(j(1405, 9, 1), time(12))
+    for moment, reference in ((bought, "a"), (bought + timedelta(hours=3), "b")):
+        time_machine.move_to(moment, tick=False)
+        add_purchase(buyer, moment, 1000, reference)
+        db.session.commit()
+    time_machine.move_to(tehran(j(1405, 9, 2), time(9)), tick=False)
+    add_purchase(buyer, tehran(j(1405, 9, 2), time(9)), 1000, "c")
+    db.session.commit()
+    # The welcome: an hour after the first purchase, at the job's interval, once.
+    for step in range(-2, 4):
+        tick(bought + timedelta(hours=1) + step * INTERVAL)
+    walk(tick, j(1405, 9, 2), j(1405, 9, 5), clocks=(time(10, 59), time(11), time(11, 1)))
+    sent = greeted()
+    db.session.expire_all()
+    kinds = dict(db.session.execute(select(Campaign.occurrence, Campaign.automation_id)).all())
+    assert [(o, at) for _c, o, at in sent if kinds[o] == welcome.id] == [
+        (j(1405, 9, 1).isoformat(), bought + timedelta(hours=1))
+    ]
+    # Two purchases on the 1st, one on the 2nd: a follow-up on the 3rd and the 4th.
+    assert [(o, at) for _c, o, at in sent if kinds[o] == followup.id] == [
+        (j(1405, 9, 3).isoformat(), tehran(j(1405, 9, 3), time(11))),
+        (j(1405, 9, 4).isoformat(), tehran(j(1405, 9, 4), time(11))),
+    ]
