@@ -32,7 +32,7 @@ from app.messaging.service import CampaignText
 from app.messaging.text import COUPON
 from app.occasions.calendar import BY_KEY, occurrences
 from app.occasions.models import AUTOMATION_KINDS, COUNTS_FROM, Automation
-from app.occasions.triggers import and_range, runs_between, send_moment
+from app.occasions.triggers import Run, and_range, runs_between, send_moment
 from app.persian import jalali_date, normalize_text, show_number, to_tehran
 from app.sending.models import ProviderAccount
 from app.sending.policy import load_policy
@@ -337,15 +337,20 @@ def _audience_of(automation: Automation):
     return audience_condition(audience_choice(automation.audience)) & Contact.opted_out_at.is_(None)
 
 
-def _text_of(automation: Automation) -> CampaignText:
-    """The automation's text, prepared as a campaign's is (opt-out line, coupons)."""
+def _text_of(automation: Automation, run: Run, own_fields: list[str]) -> CampaignText:
+    """The automation's text as a run's campaign prepares it (opt-out line, coupons, and
+    whatever the text reads of the run itself: the campaign is made as the engine makes
+    it, never stored)."""
     campaign = Campaign(
         body=automation.body,
         marketing=True,
         coupon_prefix=automation.coupon_prefix,
         coupon_length=automation.coupon_length,
+        scheduled_at=run.due,
+        automation=automation,  # no backref: the unsaved campaign stays out of the session
+        occurrence=run.occurrence,
     )
-    return CampaignText(campaign, load_policy(), own_field_names())
+    return CampaignText(campaign, load_policy(), own_fields)
 
 
 def _range(start: date, end: date) -> tuple[datetime, datetime]:
@@ -363,10 +368,11 @@ def plan(
     ones are left out, as materialising would skip them.
     """
     policy = load_policy()
-    text = _text_of(automation)
+    own_fields = own_field_names()
     audience = _audience_of(automation)
     planned: list[PlannedSend] = []
     for run in runs_between(automation, *_range(start, end)):
+        text = _text_of(automation, run, own_fields)
         moment = run.moment if run.again else None
         query = (
             select(Contact.id, Contact.first_name, Contact.last_name, Contact.mobile)

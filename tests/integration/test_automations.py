@@ -3,10 +3,12 @@
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.contacts.models import ContactList
 from app.extensions import db
 from app.messaging.audience import AudienceChoice
+from app.messaging.models import Campaign
 from app.occasions.automations import (
     AutomationError,
     AutomationFields,
@@ -83,6 +85,8 @@ def test_the_plan_lists_whose_birthday_comes_with_their_text(app, make_contact, 
     assert [(p.contact_id, p.occurrence) for p in planned] == [(sara.id, yalda.isoformat())]
     assert planned[0].send_at == datetime(2026, 12, 21, 6, 30, tzinfo=UTC)
     assert planned[0].body.startswith("سارا عزیز، تولدت مبارک!")
+    db.session.commit()
+    assert db.session.scalars(select(Campaign)).all() == []  # a plan stores nothing
     set_active(automation, False)
 
 
