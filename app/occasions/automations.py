@@ -584,9 +584,15 @@ def next_send(automation: Automation) -> datetime | None:
     now = utcnow()
     policy = load_policy()
     if automation.kind == "welcome":
-        upcoming = plan(automation, *_today_and_year(now))
-        later = [item.send_at for item in upcoming if item.send_at > now]
-        return min(later) if later else None
+        # The next contact whose welcome is still to come (one seek of the column's index).
+        delay = timedelta(minutes=automation.delay_minutes)
+        column = (
+            Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
+        )
+        first = db.session.scalar(
+            select(func.min(column)).where(_audience_of(automation), column > now - delay)
+        )
+        return policy.window_opens(_aware(first) + delay) if first else None
     start, end = _today_and_year(now)
     for day, _count in sorted(_day_counts(automation, start, end).items()):
         due = send_moment(day, automation.send_time)

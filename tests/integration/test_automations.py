@@ -198,3 +198,29 @@ def test_the_plan_times_sends_as_the_sending_rules_would(app, make_contact, time
         yalda + timedelta(days=2), time(8), tzinfo=TEHRAN
     ).astimezone(UTC)
     assert planned.occurrence == yalda.isoformat()
+
+
+def test_a_welcome_says_when_it_next_sends(app, make_contact, time_machine):
+    from app.occasions.automations import next_send
+
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    time_machine.move_to(now, tick=False)
+    welcome = save_automation(
+        AutomationFields(
+            name="خوش‌آمد",
+            kind="welcome",
+            body="خوش آمدید",
+            delay_minutes=90,
+            counts_from="signup",
+            active=True,
+        )
+    )
+    db.session.commit()
+    assert next_send(welcome) is None
+    make_contact("09120000001", created_at=now - timedelta(minutes=100))  # welcomed already
+    make_contact("09120000002", created_at=now - timedelta(minutes=30))
+    assert next_send(welcome) == now + timedelta(minutes=60)
+    assert [p.send_at for p in plan(welcome, date(2026, 12, 1), date(2026, 12, 1))] == [
+        now - timedelta(minutes=10),
+        now + timedelta(minutes=60),
+    ]
