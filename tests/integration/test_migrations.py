@@ -289,3 +289,17 @@ def test_0014_gives_a_fresh_install_its_builtin_segments(old_install):
     db.session.rollback()
     downgrade(revision="0013")
     assert "segments" not in sa_inspect(db.engine).get_table_names()
+
+
+def test_0022_keeps_the_scheduler_jobs_and_its_downgrade_drops_them(old_install):
+    from flask_migrate import downgrade
+
+    upgrade(revision="0022")
+    assert "scheduler_jobs" in sa_inspect(db.engine).get_table_names()
+    db.session.execute(
+        text("INSERT INTO scheduler_jobs (id, next_run_time, job_state) VALUES ('a', 1.5, :s)"),
+        {"s": b"\x80state"},
+    )
+    db.session.commit()
+    downgrade(revision="0020")
+    assert "scheduler_jobs" not in sa_inspect(db.engine).get_table_names()
