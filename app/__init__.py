@@ -101,7 +101,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import api, audience, auth, contacts, coupons, messaging, reports, settings
+    from app import api, audience, auth, contacts, coupons, messaging, occasions, reports, settings
+    from app.occasions import automation_views  # noqa: F401  (the pages' routes)
 
     for blueprint in (
         auth.bp,
@@ -109,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
         audience.bp,
         coupons.bp,
         messaging.bp,
+        occasions.bp,
         reports.bp,
         settings.bp,
         api.bp,

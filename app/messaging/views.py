@@ -181,11 +181,16 @@ def _longest(body: str, audience, route: str, own_fields: list[str], coupon: str
     """The counter's figures: the audience's longest text and its cost through ``route``."""
     found = longest_variant(body, audience, own_fields=own_fields, coupon=coupon)
     account_id = route.split(":", 1)[0]
-    account = (
-        db.session.get(ProviderAccount, int(account_id))
-        if account_id.isascii() and account_id.isdigit() and len(account_id) < 10
-        else None
-    )
+    if not route:  # an automation on the default account
+        account = db.session.scalar(
+            select(ProviderAccount).order_by(ProviderAccount.is_default.desc(), ProviderAccount.id)
+        )
+    else:
+        account = (
+            db.session.get(ProviderAccount, int(account_id))
+            if account_id.isascii() and account_id.isdigit() and len(account_id) < 10
+            else None
+        )
     cost = found.rendered.parts * (account.price_per_part if account else 0)
     return {
         "characters": found.rendered.characters,
