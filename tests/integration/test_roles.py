@@ -340,6 +340,7 @@ def menu(response) -> set[str]:
 def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
     assert menu(staff_client.get("/contacts/")) == {
         "campaigns",
+        "automations",
         "contacts",
         "lists",
         "coupons",
@@ -348,6 +349,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
     }
     assert menu(logged_in.get("/contacts/")) == {
         "campaigns",
+        "automations",
         "contacts",
         "lists",
         "coupons",
