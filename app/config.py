@@ -87,6 +87,10 @@ def load_config(instance_path: Path) -> dict:
         "VAFA_FREQUENCY_CAP_DAYS": os.environ.get("VAFA_FREQUENCY_CAP_DAYS", ""),
         "VAFA_OPTOUT_LINE": os.environ.get("VAFA_OPTOUT_LINE", ""),
         "VAFA_OPTOUT_TEXT": os.environ.get("VAFA_OPTOUT_TEXT", ""),
+        # Automations (app/occasions/engine.py): after downtime, the runs missed within
+        # this many hours are still made (a birthday greeted at 14:00 instead of 10:00);
+        # those further back are let go. Never twice either way.
+        "VAFA_AUTOMATION_GRACE": _int("VAFA_AUTOMATION_GRACE", 6),
         "VAFA_CONTACTS_PER_PAGE": _int("VAFA_CONTACTS_PER_PAGE", 50),
         # The contacts page counts a search's matches up to this many ("more than …"
         # beyond), so a million contacts cost no more to count than ten thousand.

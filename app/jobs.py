@@ -12,6 +12,11 @@
 - Both hold a lease (``app.sending.leases``) renewed from a thread of its own; a worker
   that dies leaves claims that go back to the queue when its lease runs out, and a
   worker that sees no scheduler while campaigns are due says so in its log.
+- The scheduler keeps its jobs in the app's database (APScheduler's SQLAlchemyJobStore,
+  table ``scheduler_jobs``), each referenced by text (``app.jobs:run_scheduled``, its
+  id as argument) so it is stored without pickling the app. Automations catch up on
+  runs missed while it was down by themselves (app.occasions.engine, within
+  ``VAFA_AUTOMATION_GRACE``).
 - ``vafa run`` runs the web panel, the scheduler and one worker in one process: a
   campaign sent now is started at once (``campaigns.start_soon``), and the worker claims each chunk
   of its outbox as it is committed (``sending.queued_here``).
@@ -30,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
 from sqlalchemy import text
@@ -39,6 +45,7 @@ from app.audience import service as segments
 from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
+from app.occasions import engine as automations
 from app.sending import reconcile
 from app.sending import service as sending
 from app.sending.leases import LeaseKeeper, scheduler_alive
@@ -123,7 +130,12 @@ SCHEDULER_JOBS = (
     Job("score_rfm_nightly", rfm.score_if_due, every=60),
     # Each segment's count once a Tehran day (a cheap look at today's rows otherwise).
     Job("record_segment_counts", segments.record_segment_counts, every=60),
+    # Every active automation's runs due now, and those missed within the grace window.
+    Job("run_automations", automations.run_automations, every=60),
 )
+SCHEDULER_JOBS_BY_ID = {job.id: job for job in SCHEDULER_JOBS}
+# The table APScheduler keeps the scheduler's jobs in (declared in app.sending.models).
+JOBS_TABLE = "scheduler_jobs"
 
 # The dispatcher runs beside these, in its own thread (Worker.run).
 WORKER_JOBS = (
@@ -148,17 +160,38 @@ def run_job(app: Flask, job: Job, *args):
             db.session.remove()
 
 
+# The app whose scheduler runs in this process (one at most: ``vafa scheduler`` or
+# ``vafa run``); the stored jobs name only their id, run_scheduled finds the app here.
+_running: dict[str, Flask] = {}
+
+
+def run_scheduled(job_id: str):
+    """What the stored jobs call: the scheduler job ``job_id``, in the running app."""
+    app = _running.get("app")
+    if app is None:  # the scheduler is shutting down
+        return None
+    return run_job(app, SCHEDULER_JOBS_BY_ID[job_id])
+
+
 class Scheduler(BackgroundScheduler):
-    """APScheduler's background scheduler, holding the scheduler lease while it runs."""
+    """APScheduler's background scheduler, holding the scheduler lease while it runs,
+    with its jobs stored in the app's database."""
 
     def __init__(self, app: Flask):
+        with app.app_context():
+            store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)
         # One executor thread runs the jobs one after another: they hand work to each
         # other in order, and SQLite takes one writer at a time anyway.
-        super().__init__(timezone="UTC", executors={"default": ThreadPoolExecutor(max_workers=1)})
+        super().__init__(
+            timezone="UTC",
+            jobstores={"default": store},
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+        )
         self.app = app
         self.lease: LeaseKeeper | None = None
 
     def start(self, *args, **kwargs) -> None:
+        _running["app"] = self.app
         super().start(*args, **kwargs)
         with self.app.app_context():
             self.lease = LeaseKeeper(self.app, "scheduler", _lease())
@@ -171,6 +204,8 @@ class Scheduler(BackgroundScheduler):
     def shutdown(self, wait: bool = True) -> None:
         self.app.extensions.pop("vafa.scheduler", None)
         super().shutdown(wait)
+        if _running.get("app") is self.app:
+            del _running["app"]
         if self.lease is not None:
             self.lease.close()
 
@@ -180,14 +215,15 @@ def start_scheduler(app: Flask) -> Scheduler:
     scheduler = Scheduler(app)
     for job in SCHEDULER_JOBS:
         scheduler.add_job(
-            run_job,
+            f"{__name__}:run_scheduled",
             "interval",
-            args=(app, job),
+            args=(job.id,),
             id=job.id,
             name=job.id,
             seconds=min(job.every, app.config["VAFA_TICK_SECONDS"]),
             max_instances=1,
             coalesce=True,
+            misfire_grace_time=None,  # a late tick still runs (once: coalesced)
             replace_existing=True,
         )
     scheduler.start()

@@ -11,4 +11,4 @@ from app.extensions import csrf
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-from app.api import errors, segments, views  # noqa: E402,F401
+from app.api import automations, errors, segments, views  # noqa: E402,F401

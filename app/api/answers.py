@@ -415,3 +415,64 @@ class SampleContact(Answer):
 class SegmentSample(Answer):
     count: SegmentCount
     items: list[SampleContact] = Field(description="Up to 20 matching contacts, newest first.")
+
+
+class AutomationAudience(Answer):
+    """Who may receive it: everyone ("all"), or the contacts of any of the lists, tags and
+    segments; minus those of the excluded lists and segments (ids as saved)."""
+
+    all: bool
+    list_ids: list[int]
+    tag_ids: list[int]
+    segment_ids: list[int]
+    exclude_list_ids: list[int]
+    exclude_segment_ids: list[int]
+
+
+class Automation(Answer):
+    id: int
+    name: str
+    kind: Literal["birthday", "anniversary", "occasion", "winback", "welcome", "followup"]
+    kind_label: str
+    active: bool
+    text: str
+    time: str = Field(description="Tehran time of day, HH:MM", examples=["10:00"])
+    days_before: Count
+    days_after: Count
+    delay_minutes: Count
+    counts_from: Literal["signup", "first_purchase"]
+    occasion: str | None
+    audience: AutomationAudience
+    provider_account_id: int | None = Field(description="null: the default account")
+    sender: str | None = Field(description="null: the account's first line")
+    coupon: CampaignCoupon | None = Field(description="null: the text has no {کد تخفیف}")
+    next_send_at: datetime | None = Field(
+        description="When it next sends to someone, ISO 8601 in Tehran time (+03:30); null "
+        "when it is off or nobody is due within a year"
+    )
+    created_at: Moment
+    created_at_jalali: Jalali
+    updated_at: Moment
+    updated_at_jalali: Jalali
+
+
+class AutomationList(Answer):
+    items: list[Automation]
+
+
+class PlannedSend(Answer):
+    contact_id: int
+    mobile: MobileOut
+    send_at: datetime = Field(
+        description="ISO 8601 in Tehran time, as the sending rules time it",
+        examples=["2026-12-21T10:00:00+03:30"],
+    )
+    occurrence: str = Field(
+        description="The run it belongs to: its day (2026-12-21) or, for an occasion, the "
+        "occurrence (yalda:1405)"
+    )
+
+
+class AutomationPlan(Answer):
+    items: list[PlannedSend] = Field(description="By time, then contact; at most limit")
+    more: bool = Field(description="More sends fall in the range than limit")

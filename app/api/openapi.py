@@ -273,9 +273,77 @@ OPERATIONS = {
         "answer": (200, a.SegmentSample, "The count and the sample"),
         "errors": (401, 404),
     },
+    ("/automations", "get"): {
+        "operationId": "listAutomations",
+        "summary": "Every automation, oldest first",
+        "answer": (200, a.AutomationList, "The automations"),
+        "errors": (401,),
+    },
+    ("/automations", "post"): {
+        "operationId": "createAutomation",
+        "summary": "Create an automation (birthday, anniversary, occasion, win-back, welcome, "
+        "follow-up)",
+        "description": "Off unless active is true. Every field is checked; on a problem "
+        "nothing is stored and the 422 names the field.",
+        "body": s.NewAutomation,
+        "answer": (201, a.Automation, "The automation; Location names it."),
+        "errors": (400, 401, 413, 422),
+    },
+    ("/automations/{automation_id}", "get"): {
+        "operationId": "getAutomation",
+        "summary": "An automation, with when it next sends",
+        "answer": (200, a.Automation, "The automation"),
+        "errors": (401, 404),
+    },
+    ("/automations/{automation_id}", "put"): {
+        "operationId": "replaceAutomation",
+        "summary": "Replace an automation's settings",
+        "description": "Fields left out take their defaults.",
+        "body": s.NewAutomation,
+        "answer": (200, a.Automation, "The automation as saved"),
+        "errors": (400, 401, 404, 413, 422),
+    },
+    ("/automations/{automation_id}", "patch"): {
+        "operationId": "updateAutomation",
+        "summary": "Change some of an automation's settings",
+        "description": "Fields left out keep their values; the result is checked as a whole "
+        "(the body's shape is NewAutomation's, every field optional).",
+        "body": s.AutomationChanges,
+        "answer": (200, a.Automation, "The automation as saved"),
+        "errors": (400, 401, 404, 413, 422),
+    },
+    ("/automations/{automation_id}/activate", "post"): {
+        "operationId": "activateAutomation",
+        "summary": "Switch an automation on",
+        "description": "409 invalid_state while its audience names a segment whose rules "
+        "need fixing, or a list, tag or segment that was deleted.",
+        "answer": (200, a.Automation, "The automation"),
+        "errors": (401, 404, 409),
+    },
+    ("/automations/{automation_id}/deactivate", "post"): {
+        "operationId": "deactivateAutomation",
+        "summary": "Switch an automation off",
+        "answer": (200, a.Automation, "The automation"),
+        "errors": (401, 404, 409),
+    },
+    ("/automations/{automation_id}/plan", "get"): {
+        "operationId": "planAutomation",
+        "summary": "Every send the automation would make on the Tehran days from..to",
+        "description": "Active or not, with the contacts as they are now, timed as the "
+        "sending rules would time them (quiet and mourning days wait).",
+        "query": s.PlanQuery,
+        "answer": (200, a.AutomationPlan, "The sends, by time"),
+        "errors": (401, 404, 422),
+    },
 }
 
 PATH_PARAMETERS = {
+    "automation_id": {
+        "name": "automation_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX},
+    },
     "template_id": {
         "name": "template_id",
         "in": "path",

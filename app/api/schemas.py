@@ -71,6 +71,7 @@ from app.persian import (
     ascii_digits,
     jalali_month_day,
     normalize_text,
+    parse_clock,
     parse_jalali_datetime,
     show_number,
 )
@@ -1356,3 +1357,160 @@ class NewSegment(Strict):
 def segment_from_json(payload) -> NewSegment:
     """The fields of a segment to save, or ``Invalid``; the rules are checked on saving."""
     return validate(NewSegment, payload)
+
+
+# Automations -------------------------------------------------------------------------
+
+AUTOMATION_NAME_MAX = 100  # Automation.name
+_CLOCK_PATTERN = r"^\s*[0-9۰-۹٠-٩]{1,2}\s*:\s*[0-9۰-۹٠-٩]{2}\s*$"
+
+
+def _clock(value: str) -> str:
+    """A Tehran time of day, 10:00 or ۱۰:۰۰, as HH:MM."""
+    try:
+        clock = parse_clock(value)
+    except ValueError:
+        raise refuse(_("Give a time of day such as 10:00.")) from None
+    return f"{clock.hour:02d}:{clock.minute:02d}"
+
+
+class NewAutomation(Strict):
+    """An automation to create, or one's new settings (PUT; PATCH sends only those that
+    change). A kind reads only its own fields; the others are kept as sent."""
+
+    MESSAGES: ClassVar = {
+        "name": _l("Give the automation a name (at most 100 characters)."),
+        "text": _l("Write the message text."),
+        "time": _l("Give a time of day such as 10:00."),
+        "occasion": _l("Choose an occasion from the calendar."),
+    }
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=AUTOMATION_NAME_MAX, pattern=NOT_BLANK),
+        AfterValidator(str.strip),
+    ]
+    kind: Literal["birthday", "anniversary", "occasion", "winback", "welcome", "followup"] = Field(
+        description="birthday and anniversary: days_before the day; occasion: the occasion "
+        "(GET /occasions) days_before it; winback: days_after the last purchase, once per "
+        "quiet spell; welcome: delay_minutes after the contact was added or first bought "
+        "(counts_from); followup: days_after each purchase. All but welcome send at time."
+    )
+    text: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=CAMPAIGN_TEXT_MAX,
+            pattern=NOT_BLANK,
+            description=f"The message. {_TEXT_DESCRIPTION}",
+            examples=["{نام} عزیز، تولدت مبارک!"],
+        ),
+        AfterValidator(_campaign_text),
+    ]
+    time: Annotated[
+        str,
+        Field(pattern=_CLOCK_PATTERN, description="Tehran time of day", examples=["10:00"]),
+        AfterValidator(_clock),
+    ] = "10:00"
+    days_before: Annotated[int, Field(ge=0, le=60), Whole] = 0
+    days_after: Annotated[int, Field(ge=0, le=730, description="winback: at least 1."), Whole] = 0
+    delay_minutes: Annotated[
+        int, Field(ge=0, le=20_160, description="Two weeks at most."), Whole
+    ] = 0
+    counts_from: Literal["signup", "first_purchase"] = Field(
+        "first_purchase",
+        description="anniversary and welcome: the day the contact was added, or its first "
+        "purchase.",
+    )
+    occasion: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[a-z0-9_]+$",
+            description="occasion: the occasion's key (GET /occasions), e.g. yalda.",
+        ),
+    ] = None
+    audience: Audience = Field(
+        None, description="Who may receive it, as a campaign's audience; default: everyone."
+    )
+    active: bool = Field(False, description="On: it sends when its moments come.")
+    provider_account_id: Annotated[
+        int, Field(ge=1, le=ID_MAX, description="Default: the default provider account."), Whole
+    ] = None
+    sender: Annotated[
+        str,
+        Field(
+            max_length=32,
+            pattern=NO_NUL,
+            description="One of the account's sender lines; default: its first.",
+        ),
+    ] = None
+    coupon: CouponShape = Field(
+        None, description="The codes of {کد تخفیف}; default: no prefix, 8 characters."
+    )
+
+
+class AutomationChanges(NewAutomation):
+    """Some of an automation's settings (PATCH): those left out keep their values, and
+    the result is checked as NewAutomation."""
+
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=AUTOMATION_NAME_MAX, pattern=NOT_BLANK),
+        AfterValidator(str.strip),
+    ] = None
+    kind: Literal["birthday", "anniversary", "occasion", "winback", "welcome", "followup"] = None
+
+
+def automation_from_json(payload) -> NewAutomation:
+    """An automation's settings as sent, or ``Invalid``; the rest is checked on saving
+    (app.occasions.automations.check_automation)."""
+    return validate(NewAutomation, payload)
+
+
+def _iso_day(value):
+    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
+        raise refuse(_('Give a date like "2026-12-21".'))
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise refuse(_('Give a date like "2026-12-21".')) from None
+
+
+PLAN_DAYS_MAX = 366
+PLAN_ITEMS_MAX = 10_000
+
+
+class PlanQuery(BaseModel):
+    """The days an automation's plan covers (Tehran days, both included)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
+
+    start: Annotated[
+        date,
+        BeforeValidator(_iso_day),
+        WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-12-01"]}),
+        Field(alias="from"),
+    ]
+    end: Annotated[
+        date,
+        BeforeValidator(_iso_day),
+        WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-12-31"]}),
+        Field(alias="to", description=f"At most {PLAN_DAYS_MAX} days after from."),
+    ]
+    limit: Annotated[int, Field(ge=1, le=PLAN_ITEMS_MAX), BeforeValidator(_digits)] = 1000
+
+    @model_validator(mode="after")
+    def _span(self):
+        if self.end < self.start:
+            raise refuse(_("“to” comes before “from”."), at="to")
+        if (self.end - self.start).days > PLAN_DAYS_MAX:
+            raise refuse(
+                _("At most %(days)s days at a time.", days=show_number(PLAN_DAYS_MAX)), at="to"
+            )
+        return self
+
+
+def plan_args(args) -> PlanQuery:
+    return validate(PlanQuery, args.to_dict())

@@ -32,6 +32,7 @@ from app.messaging import service as campaigns
 from app.messaging.audience import choice_of, describe
 from app.messaging.models import CAMPAIGN_STATUS_LABELS, Campaign, MessageTemplate
 from app.messaging.rendering import render_text
+from app.occasions.automations import automation_waits, automations_waiting_for
 from app.persian import jalali_date, jalali_datetime
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, STATUSES, Message
 from app.sending.policy import SendingPolicy, load_policy
@@ -280,7 +281,10 @@ def create_campaign():
 def list_campaigns():
     limit, after_id, _status = _paging()
     rows = db.session.scalars(
-        select(Campaign).where(Campaign.id > after_id).order_by(Campaign.id).limit(limit + 1)
+        select(Campaign)
+        .where(Campaign.id > after_id, Campaign.automation_id.is_(None))
+        .order_by(Campaign.id)
+        .limit(limit + 1)
     ).all()
     ids = [c.id for c in rows[:limit]]
     counts, left, policy = _counts(ids), campaigns.left_to_owner(ids), load_policy()
@@ -763,6 +767,9 @@ def _delete_list(contact_list: ContactList):
                 name=waiting[0],
             ),
         )
+    automations = automations_waiting_for("list", contact_list.id)
+    if automations:
+        raise ApiError(409, "invalid_state", automation_waits(automations[0], "list"))
     name, members = contact_list.name, contact_list.member_count
     contacts.delete_list(contact_list.id)
     record_audit("list.delete", name, {"count": members, "via": _token_label()})

@@ -237,7 +237,8 @@ def campaigns_waiting_for(segment: Segment) -> list[str]:
 
 def delete_segment(segment: Segment) -> None:
     """Delete an owner's segment; campaigns that named it keep its name (a draft's goes
-    to nobody for it). Refused for a built-in, or while a campaign yet to go out names it."""
+    to nobody for it). Refused for a built-in, or while a campaign yet to go out or an
+    active automation names it."""
     if segment.builtin:
         message = _("A built-in segment cannot be deleted; change its rules instead.")
         raise SegmentError([Problem("", message)])
@@ -249,6 +250,11 @@ def delete_segment(segment: Segment) -> None:
             name=waiting[0],
         )
         raise SegmentError([Problem("", message)])
+    from app.occasions.automations import automation_waits, automations_waiting_for
+
+    automations = automations_waiting_for("segment", segment.id)
+    if automations:
+        raise SegmentError([Problem("", automation_waits(automations[0], "segment"))])
     db.session.delete(segment)
     db.session.flush()
 

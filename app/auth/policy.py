@@ -164,6 +164,12 @@ ENDPOINTS: dict[str, Rule] = {
     # The JSON API: a bearer token, made by the owner on the API tokens page.
     "api.openapi": API,
     "api.list_campaigns": API,
+    "api.list_automations": API,
+    "api.create_automation": API,
+    "api.automation": API,
+    "api.activate_automation": API,
+    "api.deactivate_automation": API,
+    "api.automation_plan": API,
     "api.create_campaign": API,
     "api.get_campaign": API,
     "api.estimate": API,

@@ -204,7 +204,11 @@ class Purchase(db.Model):
     reference: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_purchases_contact_id_purchased_at", "contact_id", "purchased_at"),)
+    __table_args__ = (
+        Index("ix_purchases_contact_id_purchased_at", "contact_id", "purchased_at"),
+        # A day's purchases, for the follow-ups of that day (app.occasions.triggers).
+        Index("ix_purchases_purchased_at", "purchased_at"),
+    )
 
 
 class ImportJob(db.Model):

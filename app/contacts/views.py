@@ -153,6 +153,12 @@ def delete_list(list_id: int):
             "error",
         )
         return redirect(url_for("contacts.edit_list", list_id=list_id))
+    from app.occasions.automations import automation_waits, automations_waiting_for
+
+    automations = automations_waiting_for("list", contact_list.id)
+    if automations:
+        flash(automation_waits(automations[0], "list"), "error")
+        return redirect(url_for("contacts.edit_list", list_id=list_id))
     name, members = contact_list.name, contact_list.member_count
     contacts.delete_list(contact_list.id)
     record_audit("list.delete", name, {"count": members})
@@ -199,6 +205,12 @@ def delete_tag(tag_id: int):
             ),
             "error",
         )
+        return redirect(url_for("contacts.rename_tag", tag_id=tag_id))
+    from app.occasions.automations import automation_waits, automations_waiting_for
+
+    automations = automations_waiting_for("tag", tag.id)
+    if automations:
+        flash(automation_waits(automations[0], "tag"), "error")
         return redirect(url_for("contacts.rename_tag", tag_id=tag_id))
     if ConfirmForm().validate_on_submit():
         name = tag.name

@@ -67,11 +67,34 @@ def campaign_audience(campaign: Campaign, window: tuple | None = None):
     return audience_query(choice_of(campaign), window)
 
 
-def next_window(after: int) -> tuple[int, int] | None:
+def next_window(after: int, condition: ColumnElement[bool] | None = None) -> tuple[int, int] | None:
     """The next ``MATERIALISE_CHUNK`` contact ids to read an audience in, from the first
-    contact after ``after``; None past the last contact."""
-    low = db.session.scalar(select(func.min(Contact.id)).where(Contact.id > after))
+    contact after ``after`` (meeting ``condition``, when given: an automation's run
+    jumps from one contact whose moment it is to the next); None past the last."""
+    low = db.session.scalar(
+        select(func.min(Contact.id)).where(Contact.id > after, *_given(condition))
+    )
     return None if low is None else (low, low + MATERIALISE_CHUNK - 1)
+
+
+def _given(condition: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
+    return [] if condition is None else [condition]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What narrows a campaign an automation's run made to the contacts whose moment it
+    is (app.occasions.triggers), and the idempotency key of each message: ``key`` with
+    ``{contact}`` standing for the contact's id (``birthday:3:{contact}:1405``).
+
+    ``again``: the run is read from its first contact each time, not resumed after the
+    last one written (contacts become due through the day: a welcome); its condition
+    leaves out those it already has.
+    """
+
+    condition: ColumnElement[bool]
+    key: str
+    again: bool = False
 
 
 def audience_now(campaign: Campaign) -> int | None:
@@ -277,7 +300,7 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def materialise(campaign: Campaign) -> int:
+def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
     """Write one queued message per recipient, in committed chunks; return how many.
 
     Opted-out contacts and those over the frequency cap get a ``skipped`` row saying
@@ -295,18 +318,26 @@ def materialise(campaign: Campaign) -> int:
     text and in ``coupons``, written with the chunk in the same transaction: a resumed
     run gives no recipient a second code. Skipped messages get one too (every row's text
     is the text as it would have gone out); the campaign page counts the codes sent.
+
+    ``trigger``: an automation's run (app.occasions.engine) adds its condition and its
+    own idempotency key per message.
     """
     policy = load_policy()
     text = CampaignText(campaign, policy, own_field_names())
-    done_up_to = (
-        db.session.scalar(
-            select(func.max(Message.contact_id)).where(Message.campaign_id == campaign.id)
+    condition = trigger.condition if trigger else None
+    done_up_to = 0
+    if trigger is None or not trigger.again:
+        done_up_to = (
+            db.session.scalar(
+                select(func.max(Message.contact_id)).where(Message.campaign_id == campaign.id)
+            )
+            or 0
         )
-        or 0
-    )
+    key_of = trigger.key if trigger else f"campaign:{campaign.id}:{{contact}}"
     # The audience in windows of ids (see app.messaging.audience): at most one chunk each.
     chunk = (
         campaign_audience(campaign, (bindparam("low"), bindparam("high")))
+        .where(*_given(condition))
         .with_only_columns(
             Contact.id, Contact.mobile, Contact.opted_out_at.is_not(None), *text.columns
         )
@@ -326,7 +357,7 @@ def materialise(campaign: Campaign) -> int:
         if campaign.status == "cancelled":
             return written
         waiting = "held" if campaign.status == "paused" else "queued"
-        window = next_window(done_up_to)
+        window = next_window(done_up_to, condition)
         if window is None:
             return written
         low, high = window
@@ -342,7 +373,7 @@ def materialise(campaign: Campaign) -> int:
         rows, coupons = [], []
         for index, (contact_id, mobile, opted_out, *values) in enumerate(contacts):
             body, parts = text.compose(*values)
-            key = f"campaign:{campaign_id}:{contact_id}"
+            key = key_of.format(contact=contact_id)
             if codes is not None:
                 body = text.render(values, codes[index])
                 coupons.append((codes[index], campaign_id, contact_id, now, key, body))
@@ -489,7 +520,12 @@ def start_due_campaigns() -> int:
     """Materialise every campaign whose time has come; return how many were due."""
     due = db.session.scalars(
         select(Campaign)
-        .where(Campaign.status.in_(("scheduled", "preparing")), Campaign.scheduled_at <= utcnow())
+        .where(
+            Campaign.status.in_(("scheduled", "preparing")),
+            Campaign.scheduled_at <= utcnow(),
+            # An automation's runs are made and resumed by its engine (app.occasions.engine).
+            Campaign.automation_id.is_(None),
+        )
         .order_by(Campaign.scheduled_at)
     ).all()
     for campaign in due:
@@ -531,7 +567,9 @@ def due_campaigns(now: datetime) -> int:
     """How many campaigns are due to start (the scheduler starts them)."""
     return db.session.scalar(
         select(func.count(Campaign.id)).where(
-            Campaign.status.in_(("scheduled", "preparing")), Campaign.scheduled_at <= now
+            Campaign.status.in_(("scheduled", "preparing")),
+            Campaign.scheduled_at <= now,
+            Campaign.automation_id.is_(None),
         )
     )
 

@@ -51,7 +51,13 @@ from app.types import utcnow
 
 @bp.get("/")
 def campaigns_index():
-    rows = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
+    # An automation's runs are listed on its own page (app.occasions), not here.
+    rows = db.session.scalars(
+        select(Campaign)
+        .where(Campaign.automation_id.is_(None))
+        .order_by(Campaign.id.desc())
+        .limit(200)
+    ).all()
     policy = load_policy()
     held = {row.id: campaigns.planned_start(row, policy) for row in rows}
     return render_template(

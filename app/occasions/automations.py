@@ -111,7 +111,9 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
     if not name:
         raise AutomationError(_("Give the automation a name."), "name")
     if len(name) > NAME_MAX:
-        raise AutomationError(_("At most %(max)s characters.", max=show_number(NAME_MAX)), "name")
+        raise AutomationError(
+            _("At most %(count)s characters.", count=show_number(NAME_MAX)), "name"
+        )
     taken = select(Automation.id).where(Automation.name == name)
     if automation is not None and automation.id is not None:
         taken = taken.where(Automation.id != automation.id)
@@ -125,7 +127,9 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
     if not body:
         raise AutomationError(_("Write the message text."), "body")
     if len(body) > TEXT_MAX:
-        raise AutomationError(_("At most %(max)s characters.", max=show_number(TEXT_MAX)), "body")
+        raise AutomationError(
+            _("At most %(count)s characters.", count=show_number(TEXT_MAX)), "body"
+        )
     problems = text_problems(body)
     if problems:
         raise AutomationError(" ".join(problems), "body")
@@ -135,7 +139,11 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
     if kind in ("birthday", "anniversary", "occasion"):
         _whole_in(fields.days_before, 0, DAYS_BEFORE_MAX, "days_before")
     if kind == "winback":
-        _whole_in(fields.days_after, 1, DAYS_AFTER_MAX, "days_after")
+        _whole_in(fields.days_after, 0, DAYS_AFTER_MAX, "days_after")
+        if fields.days_after < 1:
+            raise AutomationError(
+                _("A win-back comes at least one day after the last purchase."), "days_after"
+            )
     if kind == "followup":
         _whole_in(fields.days_after, 0, DAYS_AFTER_MAX, "days_after")
     if kind == "welcome":
@@ -192,7 +200,7 @@ def _check_line(fields: AutomationFields) -> None:
     account = db.session.get(ProviderAccount, fields.provider_id)
     if account is None:
         raise AutomationError(_("There is no such provider account."), "provider_id")
-    if fields.sender and fields.sender not in account.sender_lines():
+    if fields.sender and fields.sender not in account.sender_lines:
         raise AutomationError(
             _("“%(sender)s” is not a line of this account.", sender=fields.sender), "sender"
         )
@@ -249,12 +257,13 @@ def fields_of(automation: Automation) -> AutomationFields:
 
 
 def set_active(automation: Automation, active: bool) -> None:
-    """Switch an automation on or off. Refused on while its audience cannot be read (a
-    segment whose rules need fixing)."""
+    """Switch an automation on or off. Refused on while its audience names a list, tag
+    or segment deleted since, or a segment whose rules need fixing."""
     if active:
-        problem = audience_problem(audience_choice(automation.audience))
-        if problem:
-            raise AutomationError(problem, "audience")
+        try:
+            check_choice(audience_choice(automation.audience))
+        except AudienceError as error:
+            raise AutomationError(str(error), "audience") from None
     automation.active = active
 
 
@@ -274,6 +283,27 @@ def automations_waiting_for(kind: str, item_id: int) -> list[str]:
         if any(item_id in (stored.get(part) or ()) for part in parts):
             names.append(automation.name)
     return names
+
+
+def automation_waits(name: str, kind: str) -> str:
+    """Why a list, tag or segment an active automation names cannot be deleted."""
+    if kind == "list":
+        return _(
+            "Not now: the automation “%(name)s” sends to this list. Switch it off or"
+            " change its audience first.",
+            name=name,
+        )
+    if kind == "tag":
+        return _(
+            "Not now: the automation “%(name)s” sends to this tag. Switch it off or"
+            " change its audience first.",
+            name=name,
+        )
+    return _(
+        "Not now: the automation “%(name)s” sends to this segment. Switch it off or"
+        " change its audience first.",
+        name=name,
+    )
 
 
 # What it will send ------------------------------------------------------------------

@@ -274,3 +274,15 @@ class Process(db.Model):
     # Ids are never reused (SQLite would reuse a deleted highest one): a message still
     # marked with a retired lease's id must never match a new lease.
     __table_args__ = {"sqlite_autoincrement": True}
+
+
+# The scheduler's jobs, as APScheduler's SQLAlchemyJobStore keeps them (app.jobs): each
+# job's id, its next run as a POSIX timestamp, and its pickled state (a textual
+# reference to the function, its arguments and trigger). Declared here so that the
+# migrations make it and the store finds it made; APScheduler owns its rows.
+scheduler_jobs = db.Table(
+    "scheduler_jobs",
+    db.Column("id", db.Unicode(191), primary_key=True),
+    db.Column("next_run_time", db.Float(25), index=True),
+    db.Column("job_state", db.LargeBinary, nullable=False),
+)

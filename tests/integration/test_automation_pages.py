@@ -195,7 +195,8 @@ def test_without_a_script_the_kind_is_changed_by_asking_the_server(logged_in):
     [
         ({"days_before": "۶۱"}, "days_before", "۶۰"),
         ({"send_time": "۲۵:۰۰"}, "send_time", "۱۰:۰۰"),
-        ({"kind": "winback", "days_after": "0"}, "days_after", "۷۳۰"),
+        ({"kind": "winback", "days_after": "0"}, "days_after", "یک روز"),
+        ({"kind": "followup", "days_after": "۹۹۹"}, "days_after", "۷۳۰"),
         ({"kind": "welcome", "delay": "15", "delay_unit": "days"}, "delay", "۱۴ روز"),
         ({"body": "سلام {نام"}, "body", "{"),
         ({"name": ""}, "name", ""),
