@@ -382,6 +382,31 @@ def test_its_page_lists_the_sends_it_made_each_linking_to_its_campaign(logged_in
     assert f'href="/campaigns/{run.id}"' in response.text
     assert "۱۴۰۵/۰۹/۳۰" in page_text(response) and "ارسال‌شده" in page_text(response)
     assert 'id="no-runs"' not in response.text
+    campaign_page = logged_in.get(f"/campaigns/{run.id}")
+    assert f'href="/occasions/automations/{saved.id}"' in campaign_page.text
+    assert "تبریک تولد" in page_text(campaign_page)
+
+
+def test_a_line_of_a_chosen_account_is_kept(logged_in):
+    account = default_account()
+    account.senders = "10004346\n3000123456"
+    db.session.commit()
+    page = logged_in.get("/occasions/automations/new")
+    assert f'value="{account.id}:3000123456"' in page.text
+    response = logged_in.post(
+        "/occasions/automations/new", data=editor_form(route=f"{account.id}:3000123456")
+    )
+    assert response.status_code == 302, page_text(response)
+    assert (automation().provider_id, automation().sender) == (account.id, "3000123456")
+    edit = logged_in.get(f"/occasions/automations/{automation().id}/edit")
+    assert re.search(rf'<option selected value="{account.id}:3000123456"', edit.text)
+    # A line the account does not have (a forged form) is refused at the route.
+    response = logged_in.post(
+        f"/occasions/automations/{automation().id}/edit",
+        data=editor_form(route=f"{account.id}:99999"),
+    )
+    assert response.status_code == 200
+    assert re.search(r'<div class="field has-error">\s*<label for="route"', response.text)
 
 
 # Roles -------------------------------------------------------------------------------------------
