@@ -169,10 +169,14 @@ class AudienceForm(FlaskForm):
         )
 
     def choose(self, choice: AudienceChoice) -> None:
-        """Fill the chooser with a stored choice (an automation being edited)."""
+        """Fill the chooser (its choices offered) with a stored choice (an automation
+        being edited). A list, tag or segment deleted since is left out: it has no box to
+        untick, and kept it would refuse every save."""
         self.audience.data = "all" if choice.everyone else "chosen"
         for part in ("lists", "tags", "segments", "exclude_lists", "exclude_segments"):
-            getattr(self, part).data = list(getattr(choice, part))
+            field = getattr(self, part)
+            offered = {value for value, _label in field.choices or ()}
+            field.data = [item for item in getattr(choice, part) if item in offered]
 
 
 class MessageForm(AudienceForm):

@@ -244,6 +244,28 @@ def test_an_automation_is_edited(logged_in):
     )
 
 
+def test_a_list_deleted_since_is_left_out_of_the_editor(logged_in):
+    kept, gone = ContactList(name="مشتریان"), ContactList(name="قدیمی")
+    db.session.add_all([kept, gone])
+    db.session.commit()
+    saved = birthday(audience=AudienceChoice(lists=(kept.id, gone.id)), active=False)
+    db.session.delete(gone)
+    db.session.commit()
+    page = logged_in.get(f"/occasions/automations/{saved.id}")
+    assert "گروه‌های مشتریان و (حذف‌شده)" in page_text(page)
+    edit = logged_in.get(f"/occasions/automations/{saved.id}/edit")
+    boxes = re.findall(r'<input[^>]*name="lists"[^>]*>', edit.text)
+    assert [box for box in boxes if "checked" in box] == [
+        box for box in boxes if f'value="{kept.id}"' in box
+    ]
+    response = logged_in.post(
+        f"/occasions/automations/{saved.id}/edit",
+        data=editor_form(audience="chosen", lists=kept.id),
+    )
+    assert response.status_code == 302, page_text(response)
+    assert automation().audience == {"lists": [kept.id]}
+
+
 def test_a_segment_chosen_and_left_out_is_refused_at_the_audience(logged_in):
     ensure_builtin_segments()
     db.session.commit()
