@@ -4,13 +4,15 @@ The engine that makes their runs is app.occasions.engine; the trigger of each ki
 SQL, is app.occasions.triggers. The caller commits.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.audience.rules import day_start, day_window
 from app.contacts.models import Contact
@@ -30,8 +32,8 @@ from app.messaging.service import CampaignText
 from app.messaging.text import COUPON
 from app.occasions.calendar import BY_KEY
 from app.occasions.models import AUTOMATION_KINDS, COUNTS_FROM, Automation
-from app.occasions.triggers import first_year, runs_between, send_moment
-from app.persian import normalize_text, show_number, to_tehran
+from app.occasions.triggers import and_range, runs_between, send_moment
+from app.persian import jalali_date, normalize_text, show_number, to_tehran
 from app.sending.models import ProviderAccount
 from app.sending.policy import load_policy
 from app.types import utcnow
@@ -391,44 +393,150 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# A moment's hour in Tehran standard time (+03:30), as text: "2026-12-21 10". Tehran kept
+# summer time (+04:30) until 2022, always from one whole hour to the next, so every
+# moment of one such hour falls on the same Tehran day; which one, Python says exactly.
+class _standard_hour(FunctionElement):
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_standard_hour, "sqlite")
+def _standard_hour_sqlite(element, compiler, **kw):
+    (column,) = element.clauses
+    return f"strftime('%Y-%m-%d %H', {compiler.process(column, **kw)}, '+210 minutes')"
+
+
+@compiles(_standard_hour, "postgresql")
+def _standard_hour_postgresql(element, compiler, **kw):
+    (column,) = element.clauses
+    moment = compiler.process(column, **kw)
+    return f"to_char(({moment} AT TIME ZONE 'UTC') + interval '210 minutes', 'YYYY-MM-DD HH24')"
+
+
+def _tehran_days(column, *where) -> Counter:
+    """How many contacts' ``column`` falls on each Tehran day (one grouped query: an
+    index-only read of the column's index when ``where`` allows)."""
+    hour = _standard_hour(column)
+    rows = db.session.execute(
+        select(hour, func.count())
+        .select_from(Contact)
+        .where(column.is_not(None), *where)
+        .group_by(hour)
+    ).all()
+    days: Counter = Counter()
+    for text, count in rows:
+        standard = datetime.strptime(text, "%Y-%m-%d %H").replace(tzinfo=UTC)
+        days[to_tehran(standard - _STANDARD_OFFSET).date()] += count
+    return days
+
+
+_STANDARD_OFFSET = timedelta(hours=3, minutes=30)
+
+
+def _opted_out(audience, *columns) -> list:
+    """``column`` of the audience's opted-out contacts (materialising skips them): they
+    are few, read through their partial index, and taken off counts made from the
+    indexes alone (with "not opted out" in it, a count would read every contact's row)."""
+    query = select(*columns).where(audience, Contact.opted_out_at.is_not(None))
+    return db.session.execute(query).all()
+
+
+def _take_off(by_day: Counter, moments) -> None:
+    """One fewer on the Tehran day of each moment counted."""
+    for (moment,) in moments:
+        day = to_tehran(moment).date() if moment else None
+        if by_day.get(day):
+            by_day[day] -= 1
+
+
 def _day_counts(automation: Automation, start: date, end: date) -> dict[date, int]:
     """How many contacts each day's run of the automation would send to (by SQL; no
     text is rendered), for the Tehran days start..end; days with none are left out."""
-    audience = _audience_of(automation)
+    audience = audience_condition(audience_choice(automation.audience))
     kind = automation.kind
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     counts: dict[date, int] = {}
     if kind == "birthday":
         # One pass over the birthday index: contacts per Jalali (month, day).
-        rows = db.session.execute(
-            select(Contact.birth_jmonth, Contact.birth_jday, func.count())
-            .where(audience, Contact.birth_jmonth.is_not(None))
-            .group_by(Contact.birth_jmonth, Contact.birth_jday)
-        ).all()
-        by_day = {(month, day): count for month, day, count in rows}
-        day = start
-        while day <= end:
+        def per_birthday(where) -> Counter:
+            rows = db.session.execute(
+                select(Contact.birth_jmonth, Contact.birth_jday, func.count())
+                .where(where, Contact.birth_jmonth.is_not(None))
+                .group_by(Contact.birth_jmonth, Contact.birth_jday)
+            ).all()
+            return Counter({(month, day): count for month, day, count in rows})
+
+        by_day = per_birthday(audience)
+        for month, day in _opted_out(audience, Contact.birth_jmonth, Contact.birth_jday):
+            if month is not None:
+                by_day[(month, day)] -= 1
+        for day in days:
             target = day + timedelta(days=automation.days_before)
             total = sum(
-                by_day.get((month, number), 0)
+                by_day[(month, number)]
                 for month, first, last in day_window(target, 0)
                 for number in range(first, last + 1)
             )
             if total:
                 counts[day] = total
-            day += timedelta(days=1)
         return counts
+    if kind == "anniversary":
+        column = (
+            Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
+        )
+        by_day = _tehran_days(column, audience)
+        _take_off(by_day, _opted_out(audience, column))
+        # (Jalali month, day) → {Jalali year: contacts}
+        years: dict[tuple[int, int], Counter] = defaultdict(Counter)
+        for day, count in by_day.items():
+            year, month, number = (int(part) for part in jalali_date(day).split("/"))
+            years[(month, number)][year] += count
+        for day in days:
+            target = day + timedelta(days=automation.days_before)
+            year = int(jalali_date(target)[:4])
+            total = sum(
+                count
+                for month, first, last in day_window(target, 0)
+                for number in range(first, last + 1)
+                for past, count in years.get((month, number), {}).items()
+                if past < year
+            )
+            if total:
+                counts[day] = total
+        return counts
+    if kind == "winback":
+        shift = timedelta(days=automation.days_after)
+        column = Contact.last_purchase_at
+        within = and_range(
+            column, day_start(start - shift), day_start(end + timedelta(days=1) - shift)
+        )
+        by_day = _tehran_days(column, audience, within)
+        _take_off(by_day, _opted_out(audience, column))
+        return {day: by_day[day - shift] for day in days if by_day[day - shift] > 0}
     if kind == "occasion":
         runs = runs_between(automation, *_range(start, end))
         if runs:
-            everyone = db.session.scalar(select(func.count()).select_from(Contact).where(audience))
+            everyone = db.session.scalar(
+                select(func.count())
+                .select_from(Contact)
+                .where(audience, Contact.opted_out_at.is_(None))
+            )
             for run in runs:
                 if everyone:
                     counts[run.day] = counts.get(run.day, 0) + everyone
         return counts
-    first = first_year(automation) if kind == "anniversary" else None
-    for run in runs_between(automation, *_range(start, end)):
-        if kind == "anniversary" and first is None:
-            break
+    # followup and welcome: only days whose purchases or signups have happened can have
+    # anyone (a purchase days_after before them; a signup delay_minutes before them).
+    today = to_tehran(utcnow()).date()
+    if kind == "followup":
+        last = today + timedelta(days=automation.days_after)
+    else:
+        last = to_tehran(utcnow() + timedelta(minutes=automation.delay_minutes)).date()
+    if min(end, last) < start:
+        return counts
+    audience = audience & Contact.opted_out_at.is_(None)
+    for run in runs_between(automation, *_range(start, min(end, last))):
         count = db.session.scalar(
             select(func.count()).select_from(Contact).where(audience, run.condition)
         )

@@ -87,11 +87,11 @@ def _existing(choice: AudienceChoice) -> AudienceChoice:
 
 
 def _run_due(automation: Automation, since: datetime, now: datetime) -> int:
-    choice = _existing(audience_choice(automation.audience))
     written = 0
     due = runs_between(automation, since, now + _NOW)
     if not due:
         return 0
+    choice = _existing(audience_choice(automation.audience))
     made = {
         campaign.occurrence: campaign
         for campaign in db.session.scalars(
@@ -182,13 +182,17 @@ def _let_go(since: datetime) -> None:
     """Runs still ``preparing`` that will not be resumed (due before the grace window,
     or of an automation switched off) go out as far as they got."""
     inactive = select(Automation.id).where(Automation.active.is_(False))
+    stale = (
+        Campaign.automation_id.is_not(None),
+        Campaign.status == "preparing",
+        (Campaign.scheduled_at < since) | Campaign.automation_id.in_(inactive),
+    )
+    # Looked for first: nearly always there is none, and a read costs no commit.
+    if db.session.scalar(select(Campaign.id).where(*stale).limit(1)) is None:
+        return
     db.session.execute(
         update(Campaign)
-        .where(
-            Campaign.automation_id.is_not(None),
-            Campaign.status == "preparing",
-            (Campaign.scheduled_at < since) | Campaign.automation_id.in_(inactive),
-        )
+        .where(*stale)
         .values(status="sending")
         .execution_options(synchronize_session=False)
     )

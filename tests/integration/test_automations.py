@@ -15,7 +15,7 @@ from app.occasions.automations import (
     save_automation,
     set_active,
 )
-from app.persian import gregorian_date
+from app.persian import TEHRAN, gregorian_date
 
 
 def birthday(**changes) -> AutomationFields:
@@ -84,3 +84,59 @@ def test_the_plan_lists_whose_birthday_comes_with_their_text(app, make_contact, 
     assert planned[0].send_at == datetime(2026, 12, 21, 6, 30, tzinfo=UTC)
     assert planned[0].body.startswith("سارا عزیز، تولدت مبارک!")
     set_active(automation, False)
+
+
+def test_the_calendar_counts_are_the_plan_counted(app, make_contact, time_machine):
+    """planned_counts (by SQL, for the calendar page) agrees with plan (each contact),
+    day by day, opted-out contacts and a summer-time purchase of 1400 included."""
+    from collections import Counter
+
+    from app.contacts.record import add_purchase
+    from app.occasions.automations import planned_counts
+
+    time_machine.move_to(datetime(2026, 3, 1, 8, 0, tzinfo=UTC), tick=False)
+    group = ContactList(name="گروه")
+    db.session.add(group)
+    people = [
+        make_contact(
+            f"0912000{i:04d}", first_name=f"ن{i}", birth_jmonth=1 + i % 12, birth_jday=1 + i % 30
+        )
+        for i in range(40)
+    ]
+    people[3].opted_out_at = datetime(2025, 1, 1, tzinfo=UTC)
+    group.contacts.extend(people[::2])
+    db.session.commit()
+    # 00:15 in Tehran on 1400/04/11 under summer time (+04:30), 19:45 UTC the day before.
+    add_purchase(people[5], datetime(2021, 7, 1, 19, 45, tzinfo=UTC), 1000, "summer")
+    add_purchase(people[6], datetime(2025, 8, 1, 10, 0, tzinfo=UTC), 1000, "later")
+    add_purchase(people[7], datetime(2026, 1, 20, 10, 0, tzinfo=UTC), 1000, "quiet")
+    db.session.commit()
+    made = [
+        save_automation(birthday(active=True, audience=AudienceChoice(lists=(group.id,)))),
+        save_automation(birthday(name="پیش از تولد", active=True, days_before=2)),
+        save_automation(
+            AutomationFields(name="سالگرد", kind="anniversary", body="سلام", active=True)
+        ),
+        save_automation(
+            AutomationFields(name="دلتنگی", kind="winback", body="سلام", days_after=45, active=True)
+        ),
+        save_automation(
+            AutomationFields(
+                name="یلدا", kind="occasion", body="سلام", occasion_key="yalda", active=True
+            )
+        ),
+    ]
+    db.session.commit()
+    start, end = date(2026, 3, 1), date(2027, 2, 28)
+    counted = {
+        (automation.id, day): count
+        for day, items in planned_counts(start, end).items()
+        for automation, count in items
+    }
+    planned = Counter(
+        (automation.id, p.send_at.astimezone(TEHRAN).date())
+        for automation in made
+        for p in plan(automation, start, end)
+    )
+    assert counted == dict(planned)
+    assert (made[2].id, gregorian_date(1405, 4, 11)) in counted  # the summer-time purchase
