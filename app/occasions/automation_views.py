@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.audience.models import Segment
+from app.audience.service import ensure_builtin_segments
 from app.extensions import db
 from app.messaging import library
 from app.messaging.audience import AudienceChoice, describe_choice
@@ -252,6 +253,8 @@ def edit_automation(automation_id: int):
 
 def _editor(automation: Automation | None):
     form = AutomationForm()
+    if request.args.get("start") in STARTERS:
+        ensure_builtin_segments()  # the Yalda starter's «active customers»
     _offer(form)
     if request.method == "GET":
         form.fill(_starting_fields(automation))
@@ -409,7 +412,7 @@ def _plan_range(today: date) -> tuple[date, date, str | None]:
         if request.args.get("to"):
             end = parse_jalali_date(request.args["to"][:40])
     except ValueError:
-        return today, today, _("Enter the dates as Jalali dates, like 1405/09/30.")
+        return start, end, _("Enter the dates as Jalali dates, like 1405/09/30.")
     if end < start:
         return start, end, _("The end of the range comes before its start.")
     if (end - start).days + 1 > PLAN_DAYS_MAX:

@@ -104,9 +104,6 @@ def test_an_empty_list_explains_and_offers_starting_points(logged_in):
 
 
 def test_a_starting_point_fills_the_editor_from_the_template_library(logged_in):
-    ensure_builtin_segments()
-    all_templates()
-    db.session.commit()
     response = logged_in.get("/occasions/automations/new?start=yalda")
     assert response.status_code == 200
     yalda_text = BUILTIN_TEMPLATES["yalda"][1]
