@@ -101,14 +101,12 @@ def _clock(automation: Automation) -> str:
 def when_words(automation: Automation) -> str:
     """When it sends, as the owner would say it: «روز تولد هر مشتری، ساعت ۱۰:۰۰»."""
     kind, clock = automation.kind, _clock(automation)
-    days_before = show_number(automation.days_before)
-    days_after = show_number(automation.days_after)
+    before = _days(automation.days_before)
+    after = _days(automation.days_after)
     if kind == "birthday":
         if automation.days_before:
             return _(
-                "%(days)s days before each customer's birthday, at %(time)s",
-                days=days_before,
-                time=clock,
+                "%(days)s before each customer's birthday, at %(time)s", days=before, time=clock
             )
         return _("On each customer's birthday, at %(time)s", time=clock)
     if kind == "anniversary":
@@ -117,8 +115,8 @@ def when_words(automation: Automation) -> str:
         )
         if automation.days_before:
             return _(
-                "%(days)s days before each anniversary of %(since)s, at %(time)s",
-                days=days_before,
+                "%(days)s before each anniversary of %(since)s, at %(time)s",
+                days=before,
                 since=since,
                 time=clock,
             )
@@ -128,21 +126,21 @@ def when_words(automation: Automation) -> str:
         name = str(occasion.name) if occasion else (automation.occasion_key or "—")
         if automation.days_before:
             return _(
-                "%(days)s days before %(occasion)s, at %(time)s",
-                days=days_before,
+                "%(days)s before %(occasion)s, at %(time)s",
+                days=before,
                 occasion=name,
                 time=clock,
             )
         return _("On %(occasion)s, at %(time)s", occasion=name, time=clock)
     if kind == "winback":
         return _(
-            "%(days)s days after a customer's last purchase, at %(time)s (once per quiet spell)",
-            days=days_after,
+            "%(days)s after a customer's last purchase, at %(time)s (once per quiet spell)",
+            days=after,
             time=clock,
         )
     if kind == "followup":
         if automation.days_after:
-            return _("%(days)s days after each purchase, at %(time)s", days=days_after, time=clock)
+            return _("%(days)s after each purchase, at %(time)s", days=after, time=clock)
         return _("On the day of each purchase, at %(time)s", time=clock)
     # welcome
     since = (
@@ -155,15 +153,19 @@ def when_words(automation: Automation) -> str:
     return _("%(wait)s after %(since)s", wait=wait_words(automation.delay_minutes), since=since)
 
 
+def _days(count: int) -> str:
+    """«۳ روز», "1 day", "3 days"."""
+    # ngettext formats the count itself, in Latin digits: localised after.
+    return show_digits(ngettext("%(num)s day", "%(num)s days", count))
+
+
 def wait_words(minutes: int) -> str:
     """«۲ روز», «۳ ساعت», «۱۰ دقیقه»."""
     if minutes % 1440 == 0:
-        count = minutes // 1440
-        return ngettext("%(num)s day", "%(num)s days", count, num=show_number(count))
+        return _days(minutes // 1440)
     if minutes % 60 == 0:
-        count = minutes // 60
-        return ngettext("%(num)s hour", "%(num)s hours", count, num=show_number(count))
-    return ngettext("%(num)s minute", "%(num)s minutes", minutes, num=show_number(minutes))
+        return show_digits(ngettext("%(num)s hour", "%(num)s hours", minutes // 60))
+    return show_digits(ngettext("%(num)s minute", "%(num)s minutes", minutes))
 
 
 def occurrence_words(occurrence: str | None) -> str:

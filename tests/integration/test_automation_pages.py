@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from integration_support import log_in, page_text
+from integration_support import in_locale, log_in, page_text
 from sqlalchemy import func, insert, select
 
 from app.audience.models import Segment
@@ -453,3 +453,51 @@ def test_the_pages_read_in_english_too(app, client, owner):
     birthday()
     text = page_text(client.get("/occasions/automations/"))
     assert "On each customer's birthday, at 10:00" in text
+
+
+@pytest.mark.parametrize(
+    ("changes", "persian", "english"),
+    [
+        (
+            {"days_before": 3},
+            "۳ روز پیش از تولد هر مشتری، ساعت ۱۰:۰۰",
+            "3 days before each customer's birthday, at 10:00",
+        ),
+        (
+            {"kind": "anniversary", "counts_from": "signup"},
+            "سالگرد عضویت هر مشتری، ساعت ۱۰:۰۰",
+            "On each anniversary of joining, at 10:00",
+        ),
+        (
+            {"kind": "occasion", "occasion_key": "nowruz", "days_before": 1},
+            "۱ روز پیش از نوروز، ساعت ۱۰:۰۰",
+            "1 day before Nowruz, at 10:00",
+        ),
+        (
+            {"kind": "winback", "days_after": 60},
+            "۶۰ روز پس از آخرین خرید مشتری، ساعت ۱۰:۰۰ (در هر دورهٔ بی‌خریدی یک بار)",
+            "60 days after a customer's last purchase, at 10:00 (once per quiet spell)",
+        ),
+        (
+            {"kind": "followup", "days_after": 1},
+            "۱ روز پس از هر خرید، ساعت ۱۰:۰۰",
+            "1 day after each purchase, at 10:00",
+        ),
+        (
+            {"kind": "welcome", "counts_from": "signup", "delay_minutes": 120},
+            "۲ ساعت پس از ثبت مشتری",
+            "2 hours after a customer is added",
+        ),
+        (
+            {"kind": "welcome", "counts_from": "first_purchase"},
+            "بلافاصله پس از اولین خرید مشتری",
+            "As soon as their first purchase",
+        ),
+    ],
+)
+def test_when_it_sends_is_said_in_the_owners_words(app, changes, persian, english):
+    from app.occasions.automation_views import when_words
+
+    saved = birthday(**changes)
+    assert in_locale("fa", lambda: when_words(saved)) == persian
+    assert in_locale("en", lambda: when_words(saved)) == english
