@@ -501,3 +501,26 @@ def test_when_it_sends_is_said_in_the_owners_words(app, changes, persian, englis
     saved = birthday(**changes)
     assert in_locale("fa", lambda: when_words(saved)) == persian
     assert in_locale("en", lambda: when_words(saved)) == english
+
+
+def test_an_automation_whose_segment_needs_fixing_is_not_switched_on(logged_in):
+    group = ContactList(name="الف")
+    db.session.add(group)
+    db.session.commit()
+    segment = Segment(
+        name="در گروه الف",
+        rules={"match": "all", "rules": [{"field": "list", "op": "member", "value": group.id}]},
+    )
+    db.session.add(segment)
+    db.session.commit()
+    saved = birthday(audience=AudienceChoice(segments=(segment.id,)), active=False)
+    db.session.delete(group)  # the segment's rule now names a list that is gone
+    db.session.commit()
+    response = logged_in.post(
+        f"/occasions/automations/{saved.id}/active",
+        data={"active": "1", "back": "automation"},
+        follow_redirects=True,
+    )
+    assert automation().active is False
+    error = re.search(r'<div class="flash flash-error"[^>]*>(.*?)</div>', response.text, re.S)
+    assert error and "در گروه الف" in error.group(1)
