@@ -222,3 +222,16 @@ def test_the_scheduler_keeps_its_jobs_in_the_database_and_a_new_one_reads_them(a
     finally:
         with restarted.app_context():
             db.engine.dispose()
+
+
+def test_runs_are_kept_out_of_the_campaigns_list(logged_in, make_contact, tick, time_machine):
+    time_machine.move_to(tehran(j(1405, 9, 1), time(8)), tick=False)
+    make_contact("09120000001", first_name="یک", birth_jmonth=9, birth_jday=10)
+    birthday_automation()
+    walk(tick, j(1405, 9, 10), j(1405, 9, 10), clocks=(time(10),))
+    run = db.session.scalars(select(Campaign)).one()
+    assert run.automation_id is not None
+    page = logged_in.get("/campaigns/").get_data(as_text=True)
+    assert run.name not in page
+    # Its own page shows it, as any campaign's.
+    assert run.name in logged_in.get(f"/campaigns/{run.id}").get_data(as_text=True)

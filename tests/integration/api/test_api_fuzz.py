@@ -59,6 +59,15 @@ SEMANTIC = re.compile(
             r"^Another segment is already named",
             r"^Rule [0-9.]+: there is no such (list|tag|campaign)",
             r"^A segment has at most .* rules",
+            r"^Another automation is already called",
+            r"^Choose an occasion from the calendar",  # a key the calendar does not have
+            r"^A win-back comes at least one day after",
+            r"^Choose the provider account the sender line belongs to",
+            r"is not a line of this account",
+            r"^There is no such provider account",
+            r"^Give a time of day such as",  # 24:00, 10:75
+            r"comes before .from.",  # a plan whose "to" is before its "from"
+            r"days at a time",
         ]
     )
 )
