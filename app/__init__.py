@@ -101,17 +101,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import (
-        api,
-        audience,
-        auth,
-        contacts,
-        coupons,
-        messaging,
-        occasions,
-        reports,
-        settings,
-    )
+    from app import api, audience, auth, contacts, coupons, messaging, occasions, reports, settings
+    from app.occasions import automation_views, views  # noqa: F401  (the pages' routes)
 
     for blueprint in (
         auth.bp,

@@ -134,6 +134,13 @@ ENDPOINTS: dict[str, Rule] = {
     # A campaign's codes with names and numbers: a report, as its delivery log is.
     "coupons.export_csv": REPORTS,
     "coupons.export_xlsx": REPORTS,
+    # Automatic messages: set up and switched like campaigns.
+    "occasions.automations": CAMPAIGNS,
+    "occasions.automation": CAMPAIGNS,
+    "occasions.new_automation": CAMPAIGNS,
+    "occasions.edit_automation": CAMPAIGNS,
+    "occasions.automation_active": CAMPAIGNS,
+    "occasions.automation_plan": CAMPAIGNS,
     "messaging.templates": CAMPAIGNS,
     "messaging.new_template": CAMPAIGNS,
     "messaging.edit_template": CAMPAIGNS,

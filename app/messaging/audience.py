@@ -267,23 +267,52 @@ _KINDS_IN_WORDS = {
 }
 
 
-def _groups(entries: list[AudienceEntry]) -> list[str]:
-    """«گروه‌های الف و ب»، «برچسب ویژه»: the entries of each kind, in words."""
+def _groups(named: list[tuple[str, str]]) -> list[str]:
+    """«گروه‌های الف و ب»، «برچسب ویژه»: (kind, name) pairs of each kind, in words."""
     groups = []
     for kind, (one, several) in _KINDS_IN_WORDS.items():
-        names = [_shown(entry) for entry in entries if entry.kind == kind]
+        names = [name for of_kind, name in named if of_kind == kind]
         if names:
             words = one if len(names) == 1 else several
             groups.append(str(words) % {"names": _joined(names)})
     return groups
 
 
-def describe(campaign: Campaign) -> str:
-    """The audience in words: «گروه‌های الف و ب، برچسب ویژه، به‌جز گروه ج»."""
-    included = [_("All contacts")] if campaign.to_everyone else []
-    included += _groups([entry for entry in campaign.audience if not entry.excluded])
-    excluded = _groups([entry for entry in campaign.audience if entry.excluded])
-    words = _(", ").join(included) if included else _("Nobody")
+def _in_words(everyone: bool, included: list[str], excluded: list[str]) -> str:
+    words = _(", ").join(([_("All contacts")] if everyone else []) + included) or _("Nobody")
     if excluded:
         return _("%(audience)s, except %(excluded)s", audience=words, excluded=_joined(excluded))
     return words
+
+
+def describe(campaign: Campaign) -> str:
+    """The audience in words: «گروه‌های الف و ب، برچسب ویژه، به‌جز گروه ج»."""
+    return _in_words(
+        campaign.to_everyone,
+        _groups([(entry.kind, _shown(entry)) for entry in campaign.audience if not entry.excluded]),
+        _groups([(entry.kind, _shown(entry)) for entry in campaign.audience if entry.excluded]),
+    )
+
+
+def describe_choice(choice: AudienceChoice) -> str:
+    """A choice of ids in words, as ``describe`` says a campaign's (an automation's
+    audience); a list, tag or segment deleted since is named as such."""
+    names = {
+        "list": _names(ContactList, choice.lists + choice.exclude_lists),
+        "tag": _names(Tag, choice.tags),
+        "segment": _names(Segment, choice.segments + choice.exclude_segments),
+    }
+
+    def named(kind: str, ids: tuple[int, ...]) -> list[tuple[str, str]]:
+        deleted = _("(deleted)")
+        return [(kind, names[kind].get(item, deleted)) for item in ids]
+
+    return _in_words(
+        choice.everyone,
+        _groups(
+            named("list", choice.lists)
+            + named("tag", choice.tags)
+            + named("segment", choice.segments)
+        ),
+        _groups(named("list", choice.exclude_lists) + named("segment", choice.exclude_segments)),
+    )

@@ -48,11 +48,11 @@ class ChosenIds(SelectMultipleField):
             raise ValidationError(self.gone)
 
 
-class CampaignForm(FlaskForm):
-    name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField(
-        _l("Message text"), validators=[DataRequired(), Length(max=CAMPAIGN_TEXT_MAX)]
-    )
+class AudienceForm(FlaskForm):
+    """The audience chooser the compose page and the automation editor share: everyone, or
+    the contacts of the lists, tags and segments ticked, minus the lists and segments left
+    out (templates/messaging/_compose.html draws it)."""
+
     audience = RadioField(_l("Send to"), default="all")
     lists = ChosenIds(
         _l("Contacts in these lists"),
@@ -74,20 +74,7 @@ class CampaignForm(FlaskForm):
         _l("Except the contacts in these segments"),
         _l("A segment to leave out no longer exists (it may have been deleted); check again."),
     )
-    # "account id:sender line"
-    route = SelectField(_l("Send through"))
-    when = RadioField(_l("When"), default="now")
-    send_date = StringField(_l("Date (Jalali)"))
-    send_time = StringField(_l("Time (Tehran)"))
-    # The codes of {کد تخفیف}: read only when the text has it.
-    coupon_prefix = StringField(_l("Code prefix (optional)"), validators=[Length(max=40)])
-    coupon_length = StringField(
-        _l("Random characters after the prefix"), default=str(LENGTH_DEFAULT)
-    )
 
-    scheduled_at: datetime | None = None
-    # What the coupon fields hold once checked: (prefix, length), None for the defaults.
-    coupon_settings: tuple[str | None, int | None] = (None, None)
     # (id, name) of every list and segment: the lists' labels also show their counts.
     list_names: list[tuple[int, str]] = []
     segment_names: list[tuple[int, str]] = []
@@ -95,11 +82,27 @@ class CampaignForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Set here, not in the declaration: WTForms 3.3 deprecates declared tuple choices.
-        self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
         self.audience.choices = [
             ("all", _l("All contacts")),
             ("chosen", _l("The contacts of the lists, tags and segments chosen below")),
         ]
+
+    def offer_choices(self) -> None:
+        """Offer every list and tag, each with its number of contacts, and every segment
+        (built-ins first; their counts are on the segments page: counting each one live
+        would cost the form a query over all contacts per segment)."""
+        # By module: app.audience builds on campaigns.
+        from app.audience import service as segments
+        from app.contacts.service import all_lists, all_tags
+
+        lists = all_lists()
+        self.list_names = [(item.id, item.name) for item, _count in lists]
+        self.lists.choices = [(item.id, f"{item.name} ({show_number(n)})") for item, n in lists]
+        self.exclude_lists.choices = self.lists.choices
+        self.tags.choices = [(tag.id, f"{tag.name} ({show_number(n)})") for tag, n in all_tags()]
+        self.segment_names = [(item.id, item.name) for item in segments.all_segments()]
+        self.segments.choices = self.segment_names
+        self.exclude_segments.choices = self.segment_names
 
     def validate_lists(self, field):
         chosen = bool(field.data or self.tags.data or self.segments.data)
@@ -142,8 +145,20 @@ class CampaignForm(FlaskForm):
             )
 
     @property
+    def audience_errors(self) -> list[str]:
+        """Every error of the chooser, shown together under it."""
+        return [
+            *self.audience.errors,
+            *self.lists.errors,
+            *self.tags.errors,
+            *self.segments.errors,
+            *self.exclude_lists.errors,
+            *self.exclude_segments.errors,
+        ]
+
+    @property
     def choice(self) -> AudienceChoice:
-        """Who the campaign goes to, as the form was filled (once it is valid)."""
+        """Who the messages go to, as the form was filled (once it is valid)."""
         return AudienceChoice(
             everyone=self.audience.data == "all",
             lists=tuple(dict.fromkeys(self.lists.data or ())),
@@ -152,6 +167,33 @@ class CampaignForm(FlaskForm):
             exclude_lists=tuple(dict.fromkeys(self.exclude_lists.data or ())),
             exclude_segments=tuple(dict.fromkeys(self.exclude_segments.data or ())),
         )
+
+    def choose(self, choice: AudienceChoice) -> None:
+        """Fill the chooser (its choices offered) with a stored choice (an automation
+        being edited). A list, tag or segment deleted since is left out: it has no box to
+        untick, and kept it would refuse every save."""
+        self.audience.data = "all" if choice.everyone else "chosen"
+        for part in ("lists", "tags", "segments", "exclude_lists", "exclude_segments"):
+            field = getattr(self, part)
+            offered = {value for value, _label in field.choices or ()}
+            field.data = [item for item in getattr(choice, part) if item in offered]
+
+
+class MessageForm(AudienceForm):
+    """A message text to an audience, with the coupon codes of {کد تخفیف}: what a campaign
+    and an automation have in common (templates/messaging/_compose.html)."""
+
+    body = TextAreaField(
+        _l("Message text"), validators=[DataRequired(), Length(max=CAMPAIGN_TEXT_MAX)]
+    )
+    # The codes of {کد تخفیف}: read only when the text has it.
+    coupon_prefix = StringField(_l("Code prefix (optional)"), validators=[Length(max=40)])
+    coupon_length = StringField(
+        _l("Random characters after the prefix"), default=str(LENGTH_DEFAULT)
+    )
+
+    # What the coupon fields hold once checked: (prefix, length), None for the defaults.
+    coupon_settings: tuple[str | None, int | None] = (None, None)
 
     def validate_body(self, field):
         problems = text_problems(field.data or "")
@@ -194,6 +236,21 @@ class CampaignForm(FlaskForm):
                 )
             )
         self.coupon_settings = (self.coupon_settings[0], length)
+
+
+class CampaignForm(MessageForm):
+    name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
+    # "account id:sender line"
+    route = SelectField(_l("Send through"))
+    when = RadioField(_l("When"), default="now")
+    send_date = StringField(_l("Date (Jalali)"))
+    send_time = StringField(_l("Time (Tehran)"))
+
+    scheduled_at: datetime | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.when.choices = [("now", _l("Now")), ("later", _l("At a date and time"))]
 
     def validate_send_date(self, field):
         if self.when.data != "later":

@@ -1,6 +1,6 @@
 """The template library's pages: list, add, edit, delete, and «use this template»."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -16,7 +16,12 @@ from app.messaging.text import PLACEHOLDERS
 def templates():
     items = library.all_templates()
     db.session.commit()  # the built-ins, on first use
-    return render_template("messaging/templates.html", templates=items)
+    # Opened from the automation editor («Start from a template»): a template goes back
+    # there, to a new automation or to the one being edited.
+    automation = request.args.get("automation", "")
+    if automation != "new" and not (automation.isascii() and automation.isdigit()):
+        automation = ""
+    return render_template("messaging/templates.html", templates=items, automation=automation[:10])
 
 
 @bp.route("/templates/new", methods=["GET", "POST"])

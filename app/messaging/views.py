@@ -6,10 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.audience import service as segments  # by module: app.audience builds on campaigns
 from app.auth.audit import record_audit
 from app.contacts.models import Contact
-from app.contacts.service import all_lists, all_tags, own_field_names
+from app.contacts.service import own_field_names
 from app.coupons.service import (
     LENGTH_DEFAULT,
     CouponSettings,
@@ -87,24 +86,10 @@ def _routes() -> list[tuple[str, str]]:
     ]
 
 
-def _audience_choices(form: CampaignForm) -> None:
-    """Offer every list and tag, each with its number of contacts, and every segment
-    (built-ins first; their counts are on the segments page: counting each one live
-    would cost the form a query over all contacts per segment)."""
-    lists = all_lists()
-    form.list_names = [(item.id, item.name) for item, _count in lists]
-    form.lists.choices = [(item.id, f"{item.name} ({show_number(n)})") for item, n in lists]
-    form.exclude_lists.choices = form.lists.choices
-    form.tags.choices = [(tag.id, f"{tag.name} ({show_number(n)})") for tag, n in all_tags()]
-    form.segment_names = [(item.id, item.name) for item in segments.all_segments()]
-    form.segments.choices = form.segment_names
-    form.exclude_segments.choices = form.segment_names
-
-
 @bp.route("/new", methods=["GET", "POST"])
 def new_campaign():
     form = CampaignForm()
-    _audience_choices(form)
+    form.offer_choices()
     form.route.choices = _routes()
     if request.method == "GET" and (template_id := request.args.get("template", type=int)):
         # «Use this template»: the compose form starts from the template's text.
@@ -221,11 +206,16 @@ def _longest(
     """The counter's figures: the audience's longest text and its cost through ``route``."""
     found = longest_variant(body, audience, own_fields=own_fields, coupon=coupon, occasion=occasion)
     account_id = route.split(":", 1)[0]
-    account = (
-        db.session.get(ProviderAccount, int(account_id))
-        if account_id.isascii() and account_id.isdigit() and len(account_id) < 10
-        else None
-    )
+    if not route:  # an automation on the default account
+        account = db.session.scalar(
+            select(ProviderAccount).order_by(ProviderAccount.is_default.desc(), ProviderAccount.id)
+        )
+    else:
+        account = (
+            db.session.get(ProviderAccount, int(account_id))
+            if account_id.isascii() and account_id.isdigit() and len(account_id) < 10
+            else None
+        )
     cost = found.rendered.parts * (account.price_per_part if account else 0)
     return {
         "characters": found.rendered.characters,

@@ -579,9 +579,7 @@ def planned_counts(start: date, end: date) -> dict[date, list[tuple[Automation, 
             goes_out = policy.window_opens(send_moment(day, automation.send_time))
             found[to_tehran(goes_out).date()][automation] += count
     return {
-        day: list(counts.items())
-        for day, counts in sorted(found.items())
-        if start <= day <= end
+        day: list(counts.items()) for day, counts in sorted(found.items()) if start <= day <= end
     }
 
 

@@ -19,7 +19,7 @@ AUTOMATION_KINDS = {
     "anniversary": _l("Anniversary"),
     "occasion": _l("Occasion"),
     "winback": _l("Win-back"),
-    "welcome": _l("Welcome"),
+    "welcome": _l("Welcome message"),
     "followup": _l("After a purchase"),
 }
 COUNTS_FROM = {

@@ -154,12 +154,28 @@ if (compose) {
   document.getElementById("preview-next").addEventListener("click", () => { offset += 1; preview(); });
 
   const schedule = document.getElementById("schedule");
-  const syncSchedule = () => {
-    schedule.hidden = !compose.querySelector('input[name="when"][value="later"]').checked;
-  };
-  compose.querySelectorAll('input[name="when"]').forEach((r) => r.addEventListener("change", syncSchedule));
-  syncSchedule();
+  if (schedule) { // the campaign's "when" (an automation has its own timing)
+    const syncSchedule = () => {
+      schedule.hidden = !compose.querySelector('input[name="when"][value="later"]').checked;
+    };
+    compose.querySelectorAll('input[name="when"]').forEach((r) => r.addEventListener("change", syncSchedule));
+    syncSchedule();
+  }
   changed();
+}
+
+// The automation editor: each kind's own fields (data-kinds) show for that kind only.
+// The server hides the others too, and without a script its "show" button asks it again.
+const kindSelect = document.querySelector("select[data-kind-select]");
+if (kindSelect) {
+  const syncKind = () => {
+    document.querySelectorAll("[data-kinds]").forEach((part) => {
+      part.hidden = !part.dataset.kinds.split(" ").includes(kindSelect.value);
+    });
+  };
+  document.querySelectorAll("[data-kind-refresh]").forEach((button) => { button.hidden = true; });
+  kindSelect.addEventListener("change", syncKind);
+  syncKind();
 }
 
 // Forms that ask before doing something that cannot be undone.

@@ -37,8 +37,11 @@ from app.contacts.service import (
     tag_contacts,
 )
 from app.extensions import db
+from app.messaging.audience import AudienceChoice
 from app.messaging.library import create_template
 from app.messaging.service import confirm_campaign, create_campaign
+from app.occasions.automations import AutomationFields, save_automation
+from app.persian import jalali_month_day, to_tehran
 from app.sending import accounts
 
 pytestmark = pytest.mark.browser
@@ -185,8 +188,23 @@ def seed_shop(app, tmp_path) -> dict[str, int | str]:
             "تبریک تولد مشتریان وفادار شعبهٔ مرکزی با کد تخفیف ویژه",
             "{عنوان} {نام|دوست} عزیز، تولدت مبارک! کد تخفیف شما: {کد تخفیف}",
         )
+        # An automatic birthday greeting, and a customer whose birthday is in 5 days (the
+        # plan page lists her), with a long name and audience.
+        people[1].birth_jmonth, people[1].birth_jday = jalali_month_day(
+            to_tehran(now).date() + timedelta(days=5)
+        )
+        birthdays = save_automation(
+            AutomationFields(
+                name="تبریک تولد مشتریان وفادار شعبهٔ مرکزی اصفهان با کد تخفیف ویژه",
+                kind="birthday",
+                body="{نام|دوست} عزیز، تولدت مبارک! هدیهٔ تولدت در شعبهٔ مرکزی منتظرت است.",
+                audience=AudienceChoice(lists=(customers.id,), exclude_segments=(regulars.id,)),
+                active=True,
+            )
+        )
         db.session.commit()
         return {
+            "automation_id": birthdays.id,
             "template_id": greeting.id,
             "segment_id": regulars.id,
             "contact_id": ids[0],
@@ -214,6 +232,7 @@ def pages_of(app, ids: dict) -> list[str]:
         "user_id": ids["user_id"],
         "segment_id": ids["segment_id"],
         "template_id": ids["template_id"],
+        "automation_id": ids["automation_id"],
     }
     paths = set()
     for rule in app.url_map.iter_rules():

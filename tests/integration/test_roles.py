@@ -341,6 +341,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
     assert menu(staff_client.get("/contacts/")) == {
         "campaigns",
         "occasions",
+        "automations",
         "contacts",
         "lists",
         "coupons",
@@ -351,6 +352,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
     assert menu(logged_in.get("/contacts/")) == {
         "campaigns",
         "occasions",
+        "automations",
         "contacts",
         "lists",
         "coupons",
