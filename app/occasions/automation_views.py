@@ -21,8 +21,8 @@ from app.occasions.automation_forms import FIELD_KINDS, FORM_FIELD, AutomationFo
 from app.occasions.automations import (
     AutomationError,
     AutomationFields,
-    _day_counts,
     audience_choice,
+    day_counts,
     fields_of,
     next_send,
     plan,
@@ -384,7 +384,7 @@ def automation_plan(automation_id: int):
         total = len(rows)
         if total > PLAN_ROWS:
             rows = rows[:PLAN_ROWS]
-            total = sum(_day_counts(item, start, end).values())
+            total = sum(day_counts(item, start, end).values())
     return render_template(
         "occasions/plan.html",
         automation=item,

@@ -467,7 +467,7 @@ def _take_off(by_day: Counter, moments) -> None:
             by_day[day] -= 1
 
 
-def _day_counts(automation: Automation, start: date, end: date) -> dict[date, int]:
+def day_counts(automation: Automation, start: date, end: date) -> dict[date, int]:
     """How many contacts each day's run of the automation would send to (by SQL; no
     text is rendered), for the Tehran days start..end; days with none are left out."""
     audience = audience_condition(audience_choice(automation.audience))
@@ -575,7 +575,7 @@ def planned_counts(start: date, end: date) -> dict[date, list[tuple[Automation, 
     ):
         if audience_problem(audience_choice(automation.audience)):
             continue
-        for day, count in sorted(_day_counts(automation, start, end).items()):
+        for day, count in sorted(day_counts(automation, start, end).items()):
             goes_out = policy.window_opens(send_moment(day, automation.send_time))
             found[to_tehran(goes_out).date()][automation] += count
     return {
@@ -601,7 +601,7 @@ def next_send(automation: Automation) -> datetime | None:
         )
         return policy.window_opens(_aware(first) + delay) if first else None
     start, end = _today_and_year(now)
-    for day, _count in sorted(_day_counts(automation, start, end).items()):
+    for day, _count in sorted(day_counts(automation, start, end).items()):
         due = send_moment(day, automation.send_time)
         if due > now:
             return policy.window_opens(due)

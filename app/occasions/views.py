@@ -10,6 +10,7 @@ from app.extensions import db
 from app.limits import ID_MAX
 from app.occasions import bp
 from app.occasions import service as occasions
+from app.occasions.automations import planned_counts
 from app.occasions.calendar import CALENDARS, HIJRI, MONTHS
 from app.occasions.forms import CustomOccasionForm, MourningForm, ShiftForm
 from app.occasions.models import CustomOccasion
@@ -21,9 +22,16 @@ from app.sending.policy import WEEKDAY_LABELS
 def calendar():
     today = occasions.today_in_tehran()
     customs = occasions.custom_occasions()
+    months = occasions.coming_months(today)
+    planned = planned_counts(today, months[-1].days[-1].day)
     return render_template(
         "occasions/calendar.html",
-        months=occasions.coming_months(today),
+        # Each month with the days that have an occasion or an automatic send.
+        months=[
+            (month, [day for day in month.days if day.occurrences or day.day in planned])
+            for month in months
+        ],
+        planned=planned,
         today=today,
         month_names=MONTHS,
         calendars=CALENDARS,

@@ -175,3 +175,39 @@ def test_the_compose_preview_counts_the_occasion_of_the_day_it_is_sent(logged_in
     assert found["longest"]["characters"] == len("شب یلدا مبارک\nلغو۱۱")
     today = logged_in.post("/campaigns/preview", data=data).get_json()
     assert today["text"].startswith("جشن مبارک")  # 1405/09/10 has no occasion
+
+
+def planned_on(page, iso: str) -> str:
+    found = re.search(
+        rf'<li[^>]*id="day-{iso}"[^>]*>.*?<ul class="planned-sends"[^>]*>(.*?)</ul>',
+        page.text,
+        re.S,
+    )
+    return text_of(found.group(1)) if found else ""
+
+
+def test_the_calendar_shows_the_automatic_messages_planned_on_each_day(logged_in, make_contact):
+    from datetime import date
+
+    from app.occasions.automations import AutomationFields, save_automation
+    from app.persian import gregorian_date
+
+    # Two birthdays on 1405/09/20 (11 December 2026), one on Yalda (1405/09/30).
+    for mobile in ("09120000001", "09120000002"):
+        make_contact(mobile, birth_date=date(1990, 12, 11), birth_jmonth=9, birth_jday=20)
+    make_contact("09120000003", birth_date=date(1990, 12, 21), birth_jmonth=9, birth_jday=30)
+    greeting = save_automation(
+        AutomationFields(name="تبریک تولد", kind="birthday", body="تولدت مبارک", active=True)
+    )
+    save_automation(AutomationFields(name="خاموش", kind="birthday", body="سلام", active=False))
+    db.session.commit()
+
+    page = logged_in.get("/occasions/")
+    birthday_day = gregorian_date(1405, 9, 20).isoformat()
+    # A day with no occasion is listed for its automatic messages, with their count.
+    assert planned_on(page, birthday_day).replace(" :", ":") == "تبریک تولد: ۲ گیرنده"
+    assert "تبریک تولد: ۱ گیرنده" in planned_on(page, "2026-12-21").replace(" :", ":")
+    assert "شب یلدا" in day_text(page, "2026-12-21")
+    # Only active automations plan sends; each count links to the day's plan.
+    assert "خاموش" not in page.text
+    assert f"/occasions/automations/{greeting.id}/plan?from=" in page.text
