@@ -39,6 +39,7 @@ from app.audience import service as segments
 from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
+from app.reports import dashboard
 from app.sending import reconcile
 from app.sending import service as sending
 from app.sending.leases import LeaseKeeper, scheduler_alive
@@ -123,6 +124,10 @@ SCHEDULER_JOBS = (
     Job("score_rfm_nightly", rfm.score_if_due, every=60),
     # Each segment's count once a Tehran day (a cheap look at today's rows otherwise).
     Job("record_segment_counts", segments.record_segment_counts, every=60),
+    # The dashboard's figures: the last week's days counted again, older ones once.
+    Job("count_dashboard_days", dashboard.count_recent_days, every=300),
+    # Each real account's credit, for the dashboard, every half hour.
+    Job("read_credits", dashboard.read_credits, every=60),
 )
 
 # The dispatcher runs beside these, in its own thread (Worker.run).

@@ -210,6 +210,17 @@ def show_number(value: int | None) -> str:
     return persian_digits(text.replace(",", "٬")) if _is_persian() else text
 
 
+def show_percent(value: float | None) -> str:
+    """62.5% in English, ۶۲٫۵٪ in Persian, to one decimal (none when whole); «—» for None
+    (a share of nothing)."""
+    if value is None:
+        return "—"
+    text = f"{value:.1f}".removesuffix(".0")
+    if _is_persian():
+        return persian_digits(text.replace(".", "٫")) + "٪"
+    return text + "%"
+
+
 def show_datetime(moment: datetime | None) -> str:
     return _localised(jalali_datetime(moment)) if moment else ""
 
@@ -281,4 +292,5 @@ FILTERS = {
     "jdate": show_date,
     "mobile": show_mobile,
     "toman": show_toman,
+    "percent": show_percent,
 }
