@@ -255,6 +255,7 @@ def test_0018_moves_each_campaigns_list_into_its_audience(old_install):
         (1, "list", False, 1, "ویژه"),
         (2, "list", False, None, "قدیمی"),
     ]
+    upgrade()  # the models are the latest schema's
     to_list, gone, everyone = (db.session.get(Campaign, i) for i in (1, 2, 3))
     assert [campaigns.audience_now(c) for c in (to_list, gone, everyone)] == [1, 0, 2]
     assert "قدیمی" in describe(gone)
