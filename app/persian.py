@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import jdatetime
 from markupsafe import Markup
 
+from app.types import utcnow
+
 TEHRAN = ZoneInfo("Asia/Tehran")
 
 _TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
@@ -53,6 +55,16 @@ def to_tehran(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(TEHRAN)
+
+
+def tehran_today() -> date:
+    """Today's date in Tehran."""
+    return utcnow().astimezone(TEHRAN).date()
+
+
+def day_start(day: date) -> datetime:
+    """Midnight in Tehran at the start of ``day``, as a UTC moment."""
+    return datetime.combine(day, time(), tzinfo=TEHRAN).astimezone(UTC)
 
 
 @lru_cache(maxsize=16384)

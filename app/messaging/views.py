@@ -43,6 +43,7 @@ from app.persian import (
     show_number,
     to_tehran,
 )
+from app.reports.campaigns import campaign_report
 from app.sending.accounts import all_accounts
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, ProviderAccount
 from app.sending.policy import WEEKDAY_LABELS, load_policy
@@ -269,6 +270,7 @@ def campaign(campaign_id: int):
         labels=CAMPAIGN_STATUS_LABELS,
         error_labels=ERROR_LABELS,
         coupons=_coupon_figures(item),
+        report=campaign_report(item) if item.started_at else None,
     )
 
 

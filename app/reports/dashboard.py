@@ -16,8 +16,8 @@ import jdatetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, literal, select
 
-from app.audience.rules import day_start, tehran_today
 from app.extensions import db
+from app.persian import day_start, tehran_today
 from app.reports.models import CountedDay, DailyMessages
 from app.sending.accounts import check_credit
 from app.sending.models import ERROR_LABELS, STATUS_LABELS, Message, ProviderAccount
