@@ -24,7 +24,7 @@ STAFF = "staff@example.com"
 PASSWORD = "a good password"
 STAFF_PASSWORD = "staff's own password"
 
-STAFF_MENU = ["campaigns", "contacts", "lists", "segments", "coupons", "reports"]
+STAFF_MENU = ["campaigns", "contacts", "lists", "segments", "coupons", "dashboard", "reports"]
 OWNER_MENU = [*STAFF_MENU, "providers", "sending_rules", "api_tokens", "users", "audit"]
 OWNER_URLS = [
     "/settings/providers",

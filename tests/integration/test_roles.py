@@ -344,6 +344,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "lists",
         "coupons",
         "segments",
+        "dashboard",
         "reports",
     }
     assert menu(logged_in.get("/contacts/")) == {
@@ -352,6 +353,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "lists",
         "coupons",
         "segments",
+        "dashboard",
         "reports",
         "providers",
         "sending_rules",
