@@ -6,15 +6,14 @@ GROUP BY for the figures, one for the hours.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Integer, cast, func, literal, select
+from sqlalchemy import ColumnElement, func, select
 
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.reports.dashboard import FAILED, SETTLED, failure_reason
 from app.sending.models import HANDED_OVER, Message, ProviderAccount
-from app.types import UTCDateTime
 
 # Delivery over time: the first this many hours after the send, hour by hour.
 HOURS = 48
@@ -100,28 +99,40 @@ def delivery_report(of: ColumnElement[bool]) -> DeliveryReport:
 
 
 def _delivered_by_hour(of: ColumnElement[bool]) -> list[int]:
-    """Delivered messages per hour after the first message was handed over."""
+    """Delivered messages per hour after the first message was handed over.
+
+    The database groups them by the UTC hour they were delivered in (a cut of the stored
+    moment, cheaper per row than date arithmetic); the hours after the send are counted
+    here, from the few groups.
+    """
     start = db.session.scalar(select(func.min(Message.handed_over_at)).where(of))
     if start is None:
         return []
-    hour = _hours_after(Message.done_at, start)
+    hour = _hour_of(Message.done_at)
     rows = db.session.execute(
         select(hour, func.count())
         .where(of, Message.status == "delivered", Message.done_at.is_not(None))
         .group_by(hour)
     ).all()
+    first = start.replace(minute=0, second=0, microsecond=0)
     hours = [0] * HOURS
-    for index, count in rows:
-        if index is not None and 0 <= index < HOURS:
+    for moment, count in rows:
+        index = int((_as_hour(moment) - first).total_seconds() // 3600)
+        if 0 <= index < HOURS:
             hours[index] += count
     last = max((index for index, count in enumerate(hours) if count), default=-1)
     return hours[: last + 1]
 
 
-def _hours_after(column, start: datetime):
-    """Whole hours from ``start`` to ``column``, in SQL (each database its own way)."""
-    moment = literal(start, UTCDateTime())
+def _hour_of(column):
+    """The UTC hour a moment falls in, in SQL (each database its own way)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column - moment) / 3600), Integer)
-    # SQLite keeps moments as UTC text, which julianday() reads.
-    return cast((func.julianday(column) - func.julianday(moment)) * 24, Integer)
+        return func.date_trunc("hour", func.timezone("UTC", column))
+    # SQLite keeps moments as UTC text: "2026-12-01 08:30:00.000000" → "2026-12-01 08".
+    return func.substr(column, 1, 13)
+
+
+def _as_hour(value) -> datetime:
+    if isinstance(value, str):
+        return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC)
