@@ -46,6 +46,7 @@ from app.contacts import importing
 from app.extensions import db
 from app.messaging import service as campaigns
 from app.occasions import engine as automations
+from app.reports import dashboard
 from app.sending import reconcile
 from app.sending import service as sending
 from app.sending.leases import LeaseKeeper, scheduler_alive
@@ -132,6 +133,10 @@ SCHEDULER_JOBS = (
     Job("record_segment_counts", segments.record_segment_counts, every=60),
     # Every active automation's runs due now, and those missed within the grace window.
     Job("run_automations", automations.run_automations, every=60),
+    # The dashboard's figures: the last week's days counted again, older ones once.
+    Job("count_dashboard_days", dashboard.count_recent_days, every=300),
+    # Each real account's credit, for the dashboard, every half hour.
+    Job("read_credits", dashboard.read_credits, every=60),
 )
 SCHEDULER_JOBS_BY_ID = {job.id: job for job in SCHEDULER_JOBS}
 # The table APScheduler keeps the scheduler's jobs in (declared in app.sending.models).

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import jdatetime
 from markupsafe import Markup
 
+from app.types import utcnow
+
 TEHRAN = ZoneInfo("Asia/Tehran")
 
 _TO_ASCII = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
@@ -53,6 +55,16 @@ def to_tehran(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(TEHRAN)
+
+
+def tehran_today() -> date:
+    """Today's date in Tehran."""
+    return utcnow().astimezone(TEHRAN).date()
+
+
+def day_start(day: date) -> datetime:
+    """Midnight in Tehran at the start of ``day``, as a UTC moment."""
+    return datetime.combine(day, time(), tzinfo=TEHRAN).astimezone(UTC)
 
 
 @lru_cache(maxsize=16384)
@@ -210,6 +222,17 @@ def show_number(value: int | None) -> str:
     return persian_digits(text.replace(",", "٬")) if _is_persian() else text
 
 
+def show_percent(value: float | None) -> str:
+    """62.5% in English, ۶۲٫۵٪ in Persian, to one decimal (none when whole); «—» for None
+    (a share of nothing)."""
+    if value is None:
+        return "—"
+    text = f"{value:.1f}".removesuffix(".0")
+    if _is_persian():
+        return persian_digits(text.replace(".", "٫")) + "٪"
+    return text + "%"
+
+
 def show_datetime(moment: datetime | None) -> str:
     return _localised(jalali_datetime(moment)) if moment else ""
 
@@ -281,4 +304,5 @@ FILTERS = {
     "jdate": show_date,
     "mobile": show_mobile,
     "toman": show_toman,
+    "percent": show_percent,
 }

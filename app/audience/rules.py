@@ -20,7 +20,7 @@ answers: a moment column compared to the start of a Tehran day, a birthday windo
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 
 import jdatetime
@@ -46,9 +46,15 @@ from app.contacts.models import Contact, ContactList, Tag, contact_tags, list_me
 from app.extensions import db
 from app.limits import ID_MAX
 from app.messaging.models import Campaign
-from app.persian import TEHRAN, ascii_digits, jalali_month_day, normalize_text, show_digits
+from app.persian import (
+    ascii_digits,
+    day_start,
+    jalali_month_day,
+    normalize_text,
+    show_digits,
+    tehran_today,
+)
 from app.sending.models import HANDED_OVER, Message
-from app.types import utcnow
 
 MATCHES = ("all", "any")
 MAX_RULES = 20  # in a segment, those of its group included
@@ -436,15 +442,6 @@ def uses_rfm(rules) -> bool:
 
 
 # Compiling --------------------------------------------------------------------------
-
-
-def tehran_today() -> date:
-    return utcnow().astimezone(TEHRAN).date()
-
-
-def day_start(day: date) -> datetime:
-    """Midnight in Tehran at the start of ``day``, as a UTC moment."""
-    return datetime.combine(day, time(), tzinfo=TEHRAN).astimezone(UTC)
 
 
 def rules_condition(rules: dict) -> ColumnElement[bool]:

@@ -146,6 +146,8 @@ ENDPOINTS: dict[str, Rule] = {
     "messaging.edit_template": CAMPAIGNS,
     "messaging.delete_template": CAMPAIGNS,
     # Reports.
+    "reports.dashboard": REPORTS,
+    "reports.read_credit": REPORTS,
     "reports.messages": REPORTS,
     "reports.messages_csv": REPORTS,
     "reports.messages_xlsx": REPORTS,

@@ -279,6 +279,7 @@ def estimate(campaign: Campaign) -> Estimate:
         credit = adapter_for(account).credit()
     except ProviderError as error:
         return Estimate(recipients, opted_out, parts, cost, None, error.message, capped)
+    account.credit, account.credit_read_at = credit, utcnow()
     return Estimate(recipients, opted_out, parts, cost, credit, capped=capped)
 
 

@@ -45,6 +45,8 @@ from app.persian import (
     show_number,
     to_tehran,
 )
+from app.reports.campaigns import campaign_report
+from app.reports.effect import DAYS_DEFAULT, DAYS_MAX, campaign_effect
 from app.sending.accounts import all_accounts
 from app.sending.models import ERROR_LABELS, HANDED_OVER, STATUS_LABELS, ProviderAccount
 from app.sending.policy import WEEKDAY_LABELS, load_policy
@@ -284,7 +286,16 @@ def campaign(campaign_id: int):
         labels=CAMPAIGN_STATUS_LABELS,
         error_labels=ERROR_LABELS,
         coupons=_coupon_figures(item),
+        report=campaign_report(item) if item.started_at else None,
+        effect=campaign_effect(item, _effect_days()) if item.started_at else None,
+        effect_days_max=DAYS_MAX,
     )
+
+
+def _effect_days() -> int:
+    """The days after the send the effect counts purchases in (the page's own form)."""
+    days = request.args.get("days", type=int)
+    return days if days is not None and 1 <= days <= DAYS_MAX else DAYS_DEFAULT
 
 
 def _coupon_figures(campaign: Campaign) -> dict | None:

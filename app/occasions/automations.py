@@ -14,7 +14,7 @@ from sqlalchemy import String, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from app.audience.rules import day_start, day_window
+from app.audience.rules import day_window
 from app.contacts.models import Contact
 from app.contacts.service import own_field_names
 from app.coupons.service import LENGTH_MAX, LENGTH_MIN, PREFIX_MAX, prefix_fits, typed_prefix
@@ -33,7 +33,7 @@ from app.messaging.text import COUPON
 from app.occasions.calendar import BY_KEY, occurrences
 from app.occasions.models import AUTOMATION_KINDS, COUNTS_FROM, Automation
 from app.occasions.triggers import Run, and_range, runs_between, send_moment
-from app.persian import jalali_date, normalize_text, show_number, to_tehran
+from app.persian import day_start, jalali_date, normalize_text, show_number, to_tehran
 from app.sending.models import ProviderAccount
 from app.sending.policy import load_policy
 from app.types import utcnow

@@ -25,12 +25,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, false, func, or_, select, true
 
-from app.audience.rules import day_start, day_window, day_window_condition
+from app.audience.rules import day_window, day_window_condition
 from app.contacts.models import Contact, Purchase
 from app.extensions import db
 from app.occasions.calendar import occurrences
 from app.occasions.models import Automation
-from app.persian import TEHRAN, gregorian_date, jalali_date, to_tehran
+from app.persian import TEHRAN, day_start, gregorian_date, jalali_date, to_tehran
 
 # Kinds sent at their Tehran time on a day; welcome counts minutes from each contact's
 # own moment instead.

@@ -32,10 +32,17 @@ from flask_babel import gettext as _
 from sqlalchemy import Index, case, distinct, exists, func, select
 
 from app.audience.models import Segment
-from app.audience.rules import day_start, tehran_today
 from app.contacts.models import Contact, Purchase
 from app.extensions import db
-from app.persian import digits_shown, gregorian_date, jalali_month_day, show_date, show_number
+from app.persian import (
+    day_start,
+    digits_shown,
+    gregorian_date,
+    jalali_month_day,
+    show_date,
+    show_number,
+    tehran_today,
+)
 
 DEFAULT_LOST_DAYS = 180
 COHORT_MONTHS = 12

@@ -212,7 +212,7 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
     """Test the connection: (credit in Rials, None) or (None, the reason it failed).
 
     The result is the account's state on the providers page, until the next test or
-    the next request of a campaign; the caller commits.
+    the next request of a campaign, and the credit the dashboard shows; the caller commits.
     """
     account.checked_at = utcnow()
     try:
@@ -222,6 +222,7 @@ def check_credit(account: ProviderAccount) -> tuple[int | None, str | None]:
         return None, error.message
     account.last_error = account.last_error_detail = account.failing_since = None
     account.failures = 0
+    account.credit, account.credit_read_at = credit, account.checked_at
     return credit, None
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -117,6 +118,9 @@ class ProviderAccount(db.Model):
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the owner last tested the connection (None: never).
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The credit in Rials as last read from the provider, and when (the dashboard shows it).
+    credit: Mapped[int | None] = mapped_column(BigInteger)
+    credit_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

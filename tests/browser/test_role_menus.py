@@ -32,6 +32,7 @@ STAFF_MENU = [
     "lists",
     "segments",
     "coupons",
+    "dashboard",
     "reports",
     "retention",
 ]

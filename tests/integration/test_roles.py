@@ -346,6 +346,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "lists",
         "coupons",
         "segments",
+        "dashboard",
         "reports",
         "retention",
     }
@@ -357,6 +358,7 @@ def test_each_role_sees_the_menu_of_what_it_may_do(staff_client, logged_in):
         "lists",
         "coupons",
         "segments",
+        "dashboard",
         "reports",
         "retention",
         "providers",
