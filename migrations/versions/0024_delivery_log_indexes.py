@@ -2,7 +2,7 @@
 
 The delivery log is read newest first and keyset-paged on ``(created_at, id)``. Each of
 its filters (none, a date range, a status, a campaign, a campaign and a status, a provider
-account, a number) gets an index that starts with the filter's column and ends with
+account, a number or its last digits) gets an index that starts with the filter's column and ends with
 those two, so the first page and the thousandth are both a range read of 51 entries at
 ten million messages, with no sort (bench/log.py prints the figures and plans).
 
@@ -12,6 +12,7 @@ Create Date: 2026-12-01 17:00:00
 
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
@@ -26,6 +27,8 @@ INDEXES = {
     "ix_messages_campaign_id_status_created_at_id": ["campaign_id", "status", "created_at", "id"],
     "ix_messages_provider_id_created_at_id": ["provider_id", "created_at", "id"],
     "ix_messages_mobile_created_at_id": ["mobile", "created_at", "id"],
+    # The last four digits of the number (+98912123|4567), for "the one ending in 4567".
+    "ix_messages_mobile_tail_created_at_id": [sa.text("substr(mobile, 10)"), "created_at", "id"],
 }
 
 

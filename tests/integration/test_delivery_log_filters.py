@@ -155,6 +155,9 @@ def test_filter_by_status_campaign_provider_and_number(logged_in, shop):
     assert shown(logged_in, mobile="+98 901 444 5566") == {REZA}
     assert shown(logged_in, mobile="٠٩١٢") == {ALI}  # Arabic-Indic digits, a start
     assert shown(logged_in, mobile="5566") == {REZA}  # the end of a number
+    assert shown(logged_in, mobile="۴۴۵۵۶۶") == {REZA}
+    assert shown(logged_in, mobile="34445566") == set()
+    assert shown(logged_in, mobile="22") == {NAMELESS}
     # Junk is ignored, not an error.
     assert shown(logged_in, campaign="x", provider="-1", status="nope") == {
         ALI,
