@@ -294,6 +294,15 @@ def export_filter(messages: int, rows: int) -> LogFilter:
     return LogFilter(start=end - timedelta(days=round(days) - 1), end=end)
 
 
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux keeps ru_maxrss
+    across exec, so a child of a large parent would report the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def export_child(url: str, kind: str, start: str, end: str) -> None:
     """In a child process: write one export and print its time and peak memory."""
     app = create(url)
@@ -308,7 +317,7 @@ def export_child(url: str, kind: str, start: str, end: str) -> None:
         else:
             reports.write_log_xlsx(target, log_filter, rtl=True)
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_memory_mb()
         print(f"{seconds:.2f} {peak:.0f} {target.stat().st_size}")
         target.unlink()
 
