@@ -106,7 +106,11 @@ def fill(messages: int, dialect: str) -> None:
         if dialect == "sqlite"
         else ""
     )
-    source = "FROM n" if dialect == "sqlite" else "FROM generate_series(1, :count) AS n(i)"
+    source = (
+        "FROM n"
+        if dialect == "sqlite"
+        else "FROM generate_series(CAST(1 AS bigint), :count) AS n(i)"
+    )
 
     indexes = drop_message_indexes(dialect)
     seconds = SPAN.total_seconds() / messages
@@ -175,15 +179,12 @@ def drop_message_indexes(dialect: str) -> list[str]:
         rows = db.session.execute(
             text(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'messages'"
-                " AND indexname NOT LIKE '%pkey'"
+                " AND indexname NOT IN (SELECT conname FROM pg_constraint)"
             )
         ).all()
+    # The primary key and the unique keys stay (the keys are written in their order).
     for name, _sql in rows:
-        if dialect == "postgresql" and name.startswith("uq_"):
-            constraint = f"ALTER TABLE messages DROP CONSTRAINT {name}"
-            db.session.execute(text(constraint))
-        else:
-            db.session.execute(text(f"DROP INDEX {name}"))
+        db.session.execute(text(f"DROP INDEX {name}"))
     db.session.commit()
     return [sql for _name, sql in rows]
 
