@@ -199,6 +199,9 @@ def filters(messages: int) -> dict[str, LogFilter]:
         "a year": LogFilter(start=moment(0.2).date(), end=moment(0.7).date()),
         "status failed": LogFilter(status="failed"),
         "status unknown (1 %)": LogFilter(status="unknown"),
+        "status delivered": LogFilter(status="delivered"),
+        "status sent": LogFilter(status="sent"),
+        "status queued (2 %, spread)": LogFilter(status="queued"),
         "a campaign": LogFilter(campaign_id=messages // CAMPAIGN_SIZE // 2),
         "a campaign, failed": LogFilter(
             campaign_id=messages // CAMPAIGN_SIZE // 2, status="failed"
