@@ -28,6 +28,7 @@ from app.contacts.phones import search_digits
 from app.exports import _FORMULA_START, CSV_FLUSH_ROWS, write_xlsx, xlsx_file
 from app.extensions import db
 from app.messaging.models import Campaign
+from app.occasions.models import Automation
 from app.persian import (
     TEHRAN,
     GregorianDate,
@@ -65,6 +66,8 @@ class LogFilter:
     end: date | None = None
     status: str | None = None
     campaign_id: int | None = None
+    # Every campaign an automation made (one per day or occurrence it sent on).
+    automation_id: int | None = None
     provider_id: int | None = None
     mobile: str = ""
     errors: tuple[str, ...] = field(default=(), compare=False)
@@ -118,6 +121,7 @@ class LogFilter:
             end=end,
             status=status if status in STATUS_LABELS else None,
             campaign_id=number("campaign"),
+            automation_id=number("automation"),
             provider_id=number("provider"),
             mobile=str(values.get("mobile") or "").strip()[:40],
             errors=tuple(errors),
@@ -130,6 +134,7 @@ class LogFilter:
             "to": jalali_date(self.end) if self.end else None,
             "status": self.status,
             "campaign": self.campaign_id,
+            "automation": self.automation_id,
             "provider": self.provider_id,
             "mobile": self.mobile,
         }
@@ -137,8 +142,8 @@ class LogFilter:
 
     @property
     def is_campaign(self) -> bool:
-        """Whether this is one campaign's log (a report staff may export)."""
-        return self.campaign_id is not None
+        """Whether this is one campaign's or automation's log (a report staff may export)."""
+        return self.campaign_id is not None or self.automation_id is not None
 
 
 def _tehran_midnight(day: date) -> datetime:
@@ -193,6 +198,10 @@ def conditions(log_filter: LogFilter) -> list:
         terms.append(Message.status.concat("") == log_filter.status)
     if log_filter.campaign_id:
         terms.append(Message.campaign_id == log_filter.campaign_id)
+    if log_filter.automation_id:
+        # Its runs' messages: a range of (campaign_id, created_at, id) each, sorted.
+        runs = select(Campaign.id).where(Campaign.automation_id == log_filter.automation_id)
+        terms.append(Message.campaign_id.in_(runs))
     if log_filter.provider_id:
         terms.append(Message.provider_id == log_filter.provider_id)
     mobile = _mobile_condition(log_filter.mobile)
@@ -272,6 +281,13 @@ def contact_name(first_name: str | None, last_name: str | None) -> str:
 def error_text(message) -> str:
     label = ERROR_LABELS.get(message.error or "")
     return str(label) if label else (message.error or "")
+
+
+def automations_for_filter() -> list[tuple[int, str]]:
+    """Every automation, for the log's automation choice."""
+    return db.session.execute(
+        select(Automation.id, Automation.name).order_by(Automation.name)
+    ).all()
 
 
 def campaigns_for_filter(limit: int = 200) -> list[tuple[int, str]]:

@@ -39,6 +39,7 @@ def messages():
         filter_args=log_filter.as_args(),
         campaign=campaign,
         campaigns=campaigns,
+        automations=reports.automations_for_filter(),
         accounts=reports.provider_accounts(),
         labels=STATUS_LABELS,
         error_text=reports.error_text,

@@ -48,7 +48,7 @@ def add_message(contact, campaign, account, status, at, n, mobile=None) -> Messa
     return message
 
 
-def campaign_named(name: str, account, automation=None) -> Campaign:
+def campaign_named(name: str, account, automation=None, occurrence="birthday:1405") -> Campaign:
     campaign = Campaign(
         name=name,
         body="سلام",
@@ -56,7 +56,7 @@ def campaign_named(name: str, account, automation=None) -> Campaign:
         sender="10000000",
         status="done",
         automation_id=automation.id if automation else None,
-        occurrence="birthday:1405" if automation else None,
+        occurrence=occurrence if automation else None,
     )
     db.session.add(campaign)
     db.session.flush()
@@ -89,7 +89,12 @@ def shop(make_contact):
     db.session.execute(delete(Campaign).where(Campaign.id == gone.id))
     db.session.execute(delete(Contact).where(Contact.id == reza.id))
     db.session.commit()
-    return {"nowruz": nowruz.id, "birthdays": birthdays.id, "second": second.id}
+    return {
+        "nowruz": nowruz.id,
+        "birthdays": birthdays.id,
+        "second": second.id,
+        "automation": birthday.id,
+    }
 
 
 def shown(client, **filters) -> set[str]:
@@ -165,6 +170,18 @@ def test_filter_by_status_campaign_provider_and_number(logged_in, shop):
         NAMELESS,
         REZA,
     }
+
+
+def test_filter_by_automation_takes_every_campaign_it_made(logged_in, shop):
+    birthday = db.session.get(Automation, shop["automation"])
+    later = campaign_named("تبریک تولد ۱۴۰۵/۰۲/۰۲", default_account(), birthday, "1405-02-02")
+    add_message(db.session.get(Contact, 1), later, default_account(), "failed", NOWRUZ, 5)
+    db.session.commit()
+    assert shown(logged_in, automation=shop["automation"]) == {NAMELESS, ALI}
+    assert shown(logged_in, automation=shop["automation"], status="failed") == {ALI}
+    assert shown(logged_in, automation=shop["automation"] + 1) == set()
+    page = logged_in.get("/reports/messages")
+    assert 'name="automation"' in page.text and "تبریک تولد" in page.text
 
 
 def test_filters_combine(logged_in, shop):
