@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from app.api.schemas import SegmentRules
-from app.messaging.models import CAMPAIGN_STATUS_LABELS
+from app.messaging.models import CAMPAIGN_STATUS_LABELS, HOLDOUT_PERCENT_MAX
 from app.sending.models import STATUSES
 
 
@@ -153,7 +153,9 @@ class Campaign(Answer):
     paused_detail: str | None
     coupon: CampaignCoupon
     holdout_percent: int = Field(
-        ge=0, le=50, description="The share of the audience (per cent) kept unsent; 0: none."
+        ge=0,
+        le=HOLDOUT_PERCENT_MAX,
+        description="The share of the audience (per cent) kept unsent; 0: none.",
     )
     counts: Counts
     totals: Totals
@@ -549,7 +551,9 @@ class Automation(Answer):
     sender: str | None = Field(description="null: the account's first line")
     coupon: CampaignCoupon | None = Field(description="null: the text has no {کد تخفیف}")
     holdout_percent: int = Field(
-        ge=0, le=50, description="The share of each send's audience (per cent) kept unsent."
+        ge=0,
+        le=HOLDOUT_PERCENT_MAX,
+        description="The share of each send's audience (per cent) kept unsent.",
     )
     next_send_at: datetime | None = Field(
         description="When it next sends to someone, ISO 8601 in Tehran time (+03:30); null "
