@@ -35,6 +35,7 @@ AUDIT = "audit"
 CONTACT_EXPORTS = "contact_exports"  # every contact as CSV or Excel
 BULK_DELETE = "bulk_delete"
 RETRY_UNKNOWN = "retry_unknown"  # sending again messages that may have arrived
+LOG_EXPORTS = "log_exports"  # the delivery log as CSV or Excel, beyond one campaign's
 
 STAFF_PERMISSIONS = frozenset({CONTACTS, IMPORTS, CAMPAIGNS, REPORTS})
 OWNER_PERMISSIONS = STAFF_PERMISSIONS | {
@@ -46,6 +47,7 @@ OWNER_PERMISSIONS = STAFF_PERMISSIONS | {
     CONTACT_EXPORTS,
     BULK_DELETE,
     RETRY_UNKNOWN,
+    LOG_EXPORTS,
 }
 ROLES: dict[str, frozenset[str]] = {"owner": OWNER_PERMISSIONS, "staff": STAFF_PERMISSIONS}
 
@@ -61,6 +63,14 @@ def _bulk_action(req: Request) -> str:
 def _campaign_control(req: Request) -> str:
     """Retrying messages of unknown fate may send them twice: the owner decides that."""
     return RETRY_UNKNOWN if (req.view_args or {}).get("action") == "retry" else CAMPAIGNS
+
+
+def _log_export(req: Request) -> str:
+    """One campaign's log is a report, as its coupon codes are: staff export it. The whole
+    log, or any other slice of it (a day, a status, a number), is a full export of every
+    number messaged: the owner's."""
+    campaign = str(req.args.get("campaign") or "").strip()
+    return REPORTS if campaign.isascii() and campaign.isdigit() and int(campaign) else LOG_EXPORTS
 
 
 Rule = str | Callable[[Request], str]
@@ -149,8 +159,11 @@ ENDPOINTS: dict[str, Rule] = {
     "reports.dashboard": REPORTS,
     "reports.read_credit": REPORTS,
     "reports.messages": REPORTS,
-    "reports.messages_csv": REPORTS,
-    "reports.messages_xlsx": REPORTS,
+    "reports.messages_csv": _log_export,
+    "reports.messages_xlsx": _log_export,
+    # A large Excel export's page and file: named by an unguessable token.
+    "reports.export_status": REPORTS,
+    "reports.export_file": REPORTS,
     "reports.retention": REPORTS,
     "reports.retention_xlsx": REPORTS,
     "reports.cohorts_xlsx": REPORTS,

@@ -38,6 +38,7 @@ from app.messaging.template_views import placeholder_chips
 from app.messaging.text import COUPON
 from app.occasions.service import occasion_text_on
 from app.persian import (
+    ascii_digits,
     parse_jalali_date,
     show_date,
     show_digits,
@@ -289,13 +290,13 @@ def campaign(campaign_id: int):
         coupons=_coupon_figures(item),
         report=campaign_report(item) if item.started_at else None,
         effect=campaign_effect(item, _effect_days()) if item.started_at else None,
-        effect_days_max=DAYS_MAX,
     )
 
 
 def _effect_days() -> int:
     """The days after the send the effect counts purchases in (the page's own form)."""
-    days = request.args.get("days", type=int)
+    typed = ascii_digits(request.args.get("days", "")).strip()
+    days = int(typed) if typed.isascii() and typed.isdigit() and len(typed) < 4 else None
     return days if days is not None and 1 <= days <= DAYS_MAX else DAYS_DEFAULT
 
 

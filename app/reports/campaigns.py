@@ -1,7 +1,7 @@
 """A campaign's (or an automation's) delivery report: who it reached, what failed and why,
 what it cost, and how delivery came in over the hours after the send.
 
-Read from the campaign's own messages through ``ix_messages_campaign_id_status``: one
+Read from the campaign's own messages through ``ix_messages_campaign_id_status_created_at_id``: one
 GROUP BY for the figures, one for the hours.
 """
 

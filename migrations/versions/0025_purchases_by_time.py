@@ -7,7 +7,7 @@ from one range of the index, without reading the purchases table (1,000,000 purc
 bench/retention.py).
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-01 16:30:00
 
 """
@@ -15,7 +15,7 @@ Create Date: 2026-12-01 16:30:00
 from alembic import op
 
 revision = "0025"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

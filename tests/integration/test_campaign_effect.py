@@ -95,3 +95,13 @@ def test_a_campaign_not_started_has_no_effect_yet(app):
     db.session.add(campaign)
     db.session.commit()
     assert campaign_effect(campaign).recipients == 0
+
+
+def test_the_days_are_typed_in_persian_digits_and_a_wrong_number_is_the_default(yalda, logged_in):
+    page = logged_in.get(f"/campaigns/{yalda.id}?days=۱۵")
+    assert 'data-figure="recipient-rate">۲۱٪<' in page.text
+    assert 'value="۱۵"' in page.text
+    for typed in ("abc", "0", "366", "-3", "۱۵۰۰۰"):
+        page = logged_in.get(f"/campaigns/{yalda.id}", query_string={"days": typed})
+        assert page.status_code == 200
+        assert 'value="۱۴"' in page.text, typed

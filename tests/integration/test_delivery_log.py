@@ -206,27 +206,32 @@ def export(client, **filters) -> list[list[str]]:
 
 def test_export_is_excel_ready_utf8_with_jalali_dates(sent_on_nowruz):
     header, *rows = export(sent_on_nowruz)
-    assert len(header) == 12
+    assert header == [
+        "پیامک", "کمپین", "مخاطب", "موبایل", "متن", "بخش", "وضعیت", "سرویس‌دهنده",
+        "شناسهٔ سرویس‌دهنده", "زمان ورود به صف", "زمان ارسال", "زمان وضعیت نهایی", "خطا",
+    ]  # fmt: skip
     assert len(rows) == 3
-    assert all(len(row) == 12 for row in rows)
-    by_mobile = {row[2]: row for row in rows}
+    assert all(len(row) == 13 for row in rows)
+    by_mobile = {row[3]: row for row in rows}
     ali = by_mobile["0912 123 4567"]  # the national form, so Excel keeps the 0
     message_id = db.session.scalar(select(Message.id).where(Message.mobile == ALI))
     assert ali[0] == str(message_id)
-    assert ali[3] == "سلام علی، نوروز مبارک! می\u200cخواهیم"  # Persian and ZWNJ intact
-    assert ali[4] == "1"
-    assert ali[5] == in_locale("fa", lambda: STATUS_LABELS["delivered"])
-    assert (ali[6], ali[7]) == ("console", f"console-{message_id}")
-    assert ali[8:11] == ["1405/01/01 10:30"] * 3
-    assert ali[11] == ""
-    assert by_mobile["0919 000 1122"][3].startswith("سلام دوست عزیز،")
+    assert ali[1:3] == ["نوروز", "علی رضایی"]  # names, not ids
+    assert ali[4] == "سلام علی، نوروز مبارک! می\u200cخواهیم"  # Persian and ZWNJ intact
+    assert ali[5] == "1"
+    assert ali[6] == in_locale("fa", lambda: STATUS_LABELS["delivered"])
+    assert (ali[7], ali[8]) == ("console", f"console-{message_id}")
+    assert ali[9:12] == ["1405/01/01 10:30"] * 3
+    assert ali[12] == ""
+    assert by_mobile["0919 000 1122"][2] == ""  # a contact without a name
+    assert by_mobile["0919 000 1122"][4].startswith("سلام دوست عزیز،")
 
 
 def test_export_headers_in_english(sent_on_nowruz):
     sent_on_nowruz.post("/language", data={"lang": "en"})
     header, *rows = export(sent_on_nowruz)
-    assert header[:4] == ["Message", "Campaign", "Mobile", "Text"]
-    assert {row[5] for row in rows} == {"Delivered"}
+    assert header[:5] == ["Message", "Campaign", "Contact", "Mobile", "Text"]
+    assert {row[6] for row in rows} == {"Delivered"}
 
 
 def test_export_quotes_commas_quotes_and_line_breaks(client, owner, make_contact, app):
@@ -235,20 +240,19 @@ def test_export_quotes_commas_quotes_and_line_breaks(client, owner, make_contact
     run_all_once(app)
     log_in(client)
     _header, row = export(client)
-    assert row[3] == 'سلام علی, "ویژه"\nخط دوم، ۱۲٪'
+    assert row[4] == 'سلام علی, "ویژه"\nخط دوم، ۱۲٪'
 
 
 def test_export_filtered_by_campaign_and_status(sent_on_nowruz):
     second = new_campaign("پیام دوم")
     run_all_once(sent_on_nowruz.application)
     _header, *rows = export(sent_on_nowruz, campaign=second.id)
-    assert [row[3] for row in rows] == ["پیام دوم"] * 3
-    assert {row[1] for row in rows} == {str(second.id)}
+    assert [row[4] for row in rows] == ["پیام دوم"] * 3
     set_status(SARA, "failed")
     _header, *rows = export(sent_on_nowruz, status="failed")
-    assert [row[2] for row in rows] == ["0935 111 2233"] * 2
+    assert [row[3] for row in rows] == ["0935 111 2233"] * 2
     _header, *rows = export(sent_on_nowruz, campaign=second.id, mobile="0912 123 4567")
-    assert [(row[1], row[2]) for row in rows] == [(str(second.id), "0912 123 4567")]
+    assert [(row[1], row[3], row[4]) for row in rows] == [("نوروز", "0912 123 4567", "پیام دوم")]
 
 
 def test_export_of_many_messages_is_read_in_chunks(sent_on_nowruz, monkeypatch):
@@ -264,8 +268,8 @@ def test_export_of_an_unknown_message_explains_the_error(sent_on_nowruz):
     set_status(NAMELESS, "unknown", "dispatcher_stopped")
     _header, *rows = export(sent_on_nowruz, status="unknown")
     [row] = rows
-    assert row[5] == in_locale("fa", lambda: STATUS_LABELS["unknown"])
-    assert row[11] == in_locale("fa", lambda: ERROR_LABELS["dispatcher_stopped"])
+    assert row[6] == in_locale("fa", lambda: STATUS_LABELS["unknown"])
+    assert row[12] == in_locale("fa", lambda: ERROR_LABELS["dispatcher_stopped"])
 
 
 def test_export_of_an_empty_log_has_the_header_only(logged_in):

@@ -74,15 +74,22 @@ def test_the_delivery_log_to_xlsx(logged_in, log):
     response = logged_in.get("/reports/messages.xlsx")
     assert "vafa-delivery-log.xlsx" in response.headers["Content-Disposition"]
     header, *rows = read_xlsx(response)
-    assert header[:4] == [fa(_l("Message")), fa(_l("Campaign")), fa(_l("Mobile")), fa(_l("Text"))]
-    assert [row[2] for row in rows] == ["0912 123 4567"] * 3
-    assert rows[0][3] == "سلام علی، پیام 0\nخط دوم"
-    assert rows[0][5] == fa(STATUS_LABELS["delivered"])
-    assert rows[0][8:10] == ["1405/01/01 10:30"] * 2
+    assert header[:5] == [
+        fa(_l("Message")),
+        fa(_l("Campaign")),
+        fa(_l("Contact")),
+        fa(_l("Mobile")),
+        fa(_l("Text")),
+    ]
+    assert [row[3] for row in rows] == ["0912 123 4567"] * 3
+    assert [row[2] for row in rows] == ["علی"] * 3
+    assert rows[0][4] == "سلام علی، پیام 0\nخط دوم"
+    assert rows[0][6] == fa(STATUS_LABELS["delivered"])
+    assert rows[0][9:11] == ["1405/01/01 10:30"] * 2
     assert rows[0][1] == ""  # no campaign
     assert 'rightToLeft="1"' in sheet_xml(response)
     failed = read_xlsx(logged_in.get("/reports/messages.xlsx", query_string={"status": "failed"}))
-    assert [row[5] for row in failed[1:]] == [fa(STATUS_LABELS["failed"])]
+    assert [row[6] for row in failed[1:]] == [fa(STATUS_LABELS["failed"])]
 
 
 def test_the_delivery_log_xlsx_and_csv_hold_the_same_rows(logged_in, log):
