@@ -6,6 +6,7 @@ worked out here in Python from its documented formula; materialise writes their 
 automation's runs keep back the share the automation names.
 """
 
+import re
 from datetime import UTC, datetime, time
 
 import pytest
@@ -13,10 +14,12 @@ from sqlalchemy import func, insert, select, update
 
 from app.contacts.models import Contact
 from app.extensions import db
+from app.jobs import SCHEDULER_JOBS_BY_ID, run_job
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
 from app.occasions.automations import AutomationFields, save_automation
-from app.persian import TEHRAN, gregorian_date
+from app.occasions.models import Automation
+from app.persian import TEHRAN, gregorian_date, show_number
 from app.sending.models import HOLDOUT, Message
 from app.sending.policy import SendingPolicy, save_policy
 from app.sending.service import default_account
@@ -177,8 +180,6 @@ def test_the_review_page_says_how_many_are_kept_back_and_why(app, logged_in):
         select(func.count()).select_from(Contact).where(campaigns.held_out(campaign.id, 30))
     )
     page = logged_in.get(f"/campaigns/{campaign.id}").text
-    from app.persian import show_number
-
     assert f'data-stat="held_out">{show_number(held)}<' in page
     assert 'id="holdout-why"' in page and "۳۰٪" in page
     assert f'data-stat="recipients">{show_number(100 - held)}<' in page
@@ -189,8 +190,6 @@ def test_the_review_page_says_how_many_are_kept_back_and_why(app, logged_in):
 
 def compose(client, percent: str):
     form = client.get("/campaigns/new").text
-    import re
-
     route = re.search(r'name="route"[^>]*>\s*<option[^>]*value="([^"]+)"', form).group(1)
     return client.post(
         "/campaigns/new",
@@ -222,8 +221,6 @@ def test_the_composer_refuses_a_share_it_cannot_keep_in_persian(logged_in, typed
 
 
 def test_an_automation_run_keeps_back_the_automations_share(app, logged_in, time_machine):
-    from app.jobs import SCHEDULER_JOBS_BY_ID, run_job
-
     day = gregorian_date(1405, 9, 10)
     time_machine.move_to(datetime.combine(day, time(8), tzinfo=TEHRAN).astimezone(UTC), tick=False)
     db.session.execute(
@@ -266,8 +263,6 @@ def test_an_automation_run_keeps_back_the_automations_share(app, logged_in, time
 
 
 def test_the_automation_editor_saves_the_share(app, logged_in):
-    import re
-
     form = logged_in.get("/occasions/automations/new").text
     assert 'name="holdout_percent"' in form
     data = {
@@ -279,8 +274,6 @@ def test_the_automation_editor_saves_the_share(app, logged_in):
     }  # fmt: skip
     response = logged_in.post("/occasions/automations/new", data=data)
     assert response.status_code == 302, re.sub(r"\s+", " ", response.text)[-3000:]
-    from app.occasions.models import Automation
-
     saved = db.session.scalars(select(Automation)).one()
     assert saved.holdout_percent == 15
     edit = logged_in.get(f"/occasions/automations/{saved.id}/edit").text
