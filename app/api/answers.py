@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from app.api.schemas import SegmentRules
-from app.messaging.models import CAMPAIGN_STATUS_LABELS
+from app.messaging.models import CAMPAIGN_STATUS_LABELS, HOLDOUT_PERCENT_MAX
 from app.sending.models import STATUSES
 
 
@@ -152,6 +152,11 @@ class Campaign(Answer):
     paused_reason_label: str | None
     paused_detail: str | None
     coupon: CampaignCoupon
+    holdout_percent: int = Field(
+        ge=0,
+        le=HOLDOUT_PERCENT_MAX,
+        description="The share of the audience (per cent) kept unsent; 0: none.",
+    )
     counts: Counts
     totals: Totals
     scheduled_at: Moment
@@ -183,6 +188,9 @@ class Estimate(Answer):
     capped: Count = Field(
         description="audience members the frequency cap would hold back if it were sent now"
     )
+    held_out: Count = Field(
+        description="audience members kept unsent to measure the effect (holdout_percent)"
+    )
     parts: Count = Field(description="SMS parts in all")
     cost: Count = Field(description="Rials")
     credit: int | None = Field(description="Rials left at the provider; null if unreadable")
@@ -196,6 +204,7 @@ class EstimateFigures(Answer):
     recipients: Count
     opted_out: Count
     capped: Count
+    held_out: Count
     parts: Count
     cost: Count
     credit: int | None
@@ -462,6 +471,38 @@ class Retention(Answer):
     revenue: int = Field(description="Rials")
 
 
+class CampaignEffect(Answer):
+    """Did the campaign bring customers back: its recipients' purchases against its
+    holdout's, from its start to ``days`` later (the panel's campaign page shows the same)."""
+
+    campaign_id: int
+    days: int = Field(ge=1, le=365)
+    recipients: Count = Field(description="Contacts its messages went to.")
+    holdout: Count = Field(description="Contacts kept unsent (error holdout).")
+    recipient_conversions: Count = Field(description="Recipients who bought in the days.")
+    holdout_conversions: Count = Field(description="Holdout contacts who bought in the days.")
+    recipient_rate: float | None = Field(
+        description="recipient_conversions ÷ recipients (a fraction, 0 to 1); null if none."
+    )
+    holdout_rate: float | None = Field(description="holdout_conversions ÷ holdout; null if none.")
+    uplift: float | None = Field(
+        description="recipient_rate − holdout_rate; null without both groups."
+    )
+    z: float | None = Field(
+        description="Two-proportion z statistic (pooled); null when nobody bought or a group "
+        "is empty."
+    )
+    p_value: float | None = Field(description="Two-sided: erfc(|z| ÷ √2).")
+    interval: list[float] | None = Field(
+        min_length=2,
+        max_length=2,
+        description="[low, high]: the uplift's 95 % interval (unpooled standard error).",
+    )
+    revenue: int = Field(description="Rials the recipients spent in the days.")
+    coupons_redeemed: Count = Field(description="The campaign's coupon codes used.")
+    summary: str = Field(description="What it means, in the request's language.")
+
+
 class OccasionItem(Answer):
     key: str = Field(
         description="The occasion: nowruz, yalda, eid_fitr, tasua, …; custom_<id> for the "
@@ -509,6 +550,11 @@ class Automation(Answer):
     provider_account_id: int | None = Field(description="null: the default account")
     sender: str | None = Field(description="null: the account's first line")
     coupon: CampaignCoupon | None = Field(description="null: the text has no {کد تخفیف}")
+    holdout_percent: int = Field(
+        ge=0,
+        le=HOLDOUT_PERCENT_MAX,
+        description="The share of each send's audience (per cent) kept unsent.",
+    )
     next_send_at: datetime | None = Field(
         description="When it next sends to someone, ISO 8601 in Tehran time (+03:30); null "
         "when it is off or nobody is due within a year"

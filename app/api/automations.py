@@ -76,6 +76,7 @@ def automation_json(automation: Automation) -> dict:
         }
         if has_coupon
         else None,
+        "holdout_percent": automation.holdout_percent,
         "next_send_at": to_tehran(next_at).isoformat() if next_at else None,
         **_times(automation, "created_at", "updated_at"),
     }
@@ -96,6 +97,7 @@ def _request_shape(automation: Automation) -> dict:
         "counts_from": automation.counts_from,
         "audience": audience,
         "active": automation.active,
+        "holdout_percent": automation.holdout_percent,
     }
     optional = {
         "occasion": automation.occasion_key,
@@ -128,6 +130,7 @@ def _fields(sent: NewAutomation) -> service.AutomationFields:
         sender=sent.sender,
         coupon_prefix=sent.coupon.prefix if sent.coupon else None,
         coupon_length=sent.coupon.length if sent.coupon else None,
+        holdout_percent=sent.holdout_percent,
         active=sent.active,
     )
 

@@ -79,6 +79,18 @@ OPERATIONS = {
         "answer": (200, a.Estimate, "The estimate"),
         "errors": (401, 404, 409),
     },
+    ("/campaigns/{campaign_id}/effect", "get"): {
+        "operationId": "campaignEffect",
+        "summary": "Did the campaign bring customers back: recipients against the holdout",
+        "description": "Conversion (a purchase within days of the campaign's start) among "
+        "the recipients and among the holdout the campaign kept unsent (holdout_percent), "
+        "the uplift with a two-proportion z-test and its 95 % interval, the recipients' "
+        "revenue and the coupons redeemed. Figures that need both groups are null until "
+        "both have members. 422 for days outside 1 to 365.",
+        "query": s.EffectQuery,
+        "answer": (200, a.CampaignEffect, "The effect"),
+        "errors": (401, 404, 422),
+    },
     ("/campaigns/{campaign_id}/start", "post"): {
         "operationId": "startCampaign",
         "summary": "Start a draft",

@@ -4,10 +4,11 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 
 from app.api import bp
-from app.api.schemas import Invalid, retention_args
-from app.api.views import _invalid
+from app.api.schemas import Invalid, effect_args, retention_args
+from app.api.views import _campaign, _invalid
 from app.persian import jalali_date
 from app.reports import retention
+from app.reports.effect import campaign_effect
 
 
 def _two(value: float | None) -> float | None:
@@ -46,5 +47,34 @@ def retention_report():
             "customers_who_bought": report.buyers,
             "orders": report.orders,
             "revenue": report.revenue,
+        }
+    )
+
+
+@bp.get("/campaigns/<int:campaign_id>/effect")
+def campaign_effect_report(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    try:
+        query = effect_args(request.args)
+    except Invalid as error:
+        raise _invalid(error, _("The number of days is not valid; see the details.")) from None
+    effect = campaign_effect(campaign, query.days)
+    return jsonify(
+        {
+            "campaign_id": campaign.id,
+            "days": effect.days,
+            "recipients": effect.recipients,
+            "holdout": effect.holdout,
+            "recipient_conversions": effect.recipient_conversions,
+            "holdout_conversions": effect.holdout_conversions,
+            "recipient_rate": effect.recipient_rate,
+            "holdout_rate": effect.holdout_rate,
+            "uplift": effect.uplift,
+            "z": effect.z,
+            "p_value": effect.p_value,
+            "interval": list(effect.interval) if effect.interval else None,
+            "revenue": effect.revenue,
+            "coupons_redeemed": effect.coupons_redeemed,
+            "summary": effect.in_words(),
         }
     )

@@ -66,6 +66,7 @@ from app.coupons.service import LENGTH_DEFAULT, LENGTH_MAX, LENGTH_MIN, PREFIX_M
 from app.extensions import db
 from app.limits import ID_MAX
 from app.messaging.audience import AudienceChoice, AudienceError, check_choice
+from app.messaging.models import HOLDOUT_PERCENT_MAX
 from app.messaging.rendering import text_problems
 from app.persian import (
     ascii_digits,
@@ -75,6 +76,8 @@ from app.persian import (
     parse_jalali_datetime,
     show_number,
 )
+from app.reports.effect import DAYS_DEFAULT as EFFECT_DAYS_DEFAULT
+from app.reports.effect import DAYS_MAX as EFFECT_DAYS_MAX
 from app.sending.models import STATUSES, ProviderAccount
 from app.sending.service import default_account
 from app.types import utcnow
@@ -148,6 +151,8 @@ _BOUNDS = {
     "list_id": (1, ID_MAX),
     "provider_account_id": (1, ID_MAX),
     "length": (LENGTH_MIN, LENGTH_MAX),  # a coupon code's random part
+    "holdout_percent": (0, HOLDOUT_PERCENT_MAX),
+    "days": (1, EFFECT_DAYS_MAX),  # a campaign's effect
 }
 
 
@@ -677,6 +682,18 @@ class CouponShape(Strict):
     ] = LENGTH_DEFAULT
 
 
+HoldoutPercent = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=HOLDOUT_PERCENT_MAX,
+        description="The share of the audience (per cent) kept unsent, chosen at random, to "
+        "measure the effect against (GET /campaigns/{id}/effect); 0: none.",
+    ),
+    Whole,
+]
+
+
 class NewCampaign(Strict):
     """A campaign to create, as a draft."""
 
@@ -724,6 +741,7 @@ class NewCampaign(Strict):
     coupon: CouponShape = Field(
         None, description="The codes of {کد تخفیف}; default: no prefix, 8 characters."
     )
+    holdout_percent: HoldoutPercent = 0
 
     _account: ProviderAccount | None = PrivateAttr(None)
 
@@ -778,6 +796,7 @@ class NewCampaign(Strict):
             "marketing": self.marketing,
             "coupon_prefix": (self.coupon.prefix or None) if self.coupon else None,
             "coupon_length": self.coupon.length if self.coupon else None,
+            "holdout_percent": self.holdout_percent,
         }
 
 
@@ -1421,6 +1440,27 @@ def retention_args(args) -> RetentionQuery:
     return validate(RetentionQuery, args.to_dict())
 
 
+class EffectQuery(BaseModel):
+    """The query of a campaign's effect: how many days after its start purchases count."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    days: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=EFFECT_DAYS_MAX,
+            description="Purchases from the campaign's start to this many days later count.",
+        ),
+        BeforeValidator(_digits),
+    ] = EFFECT_DAYS_DEFAULT
+
+
+def effect_args(args) -> EffectQuery:
+    """``days`` of a campaign's effect, or ``Invalid``."""
+    return validate(EffectQuery, args.to_dict())
+
+
 # Occasions ---------------------------------------------------------------------------
 
 OCCASION_RANGE_MAX_DAYS = 3 * 366  # three years: a calendar, not an archive
@@ -1567,6 +1607,7 @@ class NewAutomation(Strict):
     coupon: CouponShape = Field(
         None, description="The codes of {کد تخفیف}; default: no prefix, 8 characters."
     )
+    holdout_percent: HoldoutPercent = 0
 
 
 class AutomationChanges(NewAutomation):

@@ -128,6 +128,7 @@ def campaign_json(
             "prefix": campaign.coupon_prefix,
             "length": coupons.CouponSettings.of(campaign).length,
         },
+        "holdout_percent": campaign.holdout_percent,
         "counts": {status: counts.get(status, 0) for status in STATUSES},
         "totals": {
             "messages": total,
@@ -192,6 +193,7 @@ def estimate_json(figures: campaigns.Estimate) -> dict:
         "recipients": figures.recipients,
         "opted_out": figures.opted_out,
         "capped": figures.capped,
+        "held_out": figures.held_out,
         "parts": figures.parts,
         "cost": figures.cost,
         "credit": figures.credit,

@@ -223,6 +223,7 @@ ENDPOINTS: dict[str, Rule] = {
     "api.segment": API,
     "api.sample_segment": API,
     "api.retention_report": API,
+    "api.campaign_effect_report": API,
     "api.list_occasions": API,
 }
 

@@ -17,6 +17,7 @@ from app.coupons.service import (
     typed_prefix,
 )
 from app.messaging.audience import AudienceChoice, AudienceError, segment_condition_of
+from app.messaging.models import HOLDOUT_PERCENT_MAX
 from app.messaging.rendering import message_template, text_problems
 from app.messaging.text import COUPON
 from app.persian import GregorianDate, ascii_digits, parse_jalali_datetime, show_number
@@ -192,13 +193,36 @@ class MessageForm(AudienceForm):
         _l("Random characters after the prefix"), default=str(LENGTH_DEFAULT)
     )
 
+    # The holdout: this share of the audience gets no message, to measure the effect.
+    holdout_percent = StringField(
+        _l("Keep back this share of the audience unsent, to measure the effect (per cent)"),
+        default="0",
+    )
+
     # What the coupon fields hold once checked: (prefix, length), None for the defaults.
     coupon_settings: tuple[str | None, int | None] = (None, None)
+    # What the holdout field holds once checked: a whole number from 0 to 50.
+    holdout: int = 0
 
     def validate_body(self, field):
         problems = text_problems(field.data or "")
         if problems:
             raise ValidationError(" ".join(problems))
+
+    def validate_holdout_percent(self, field):
+        typed = ascii_digits(field.data or "").strip().rstrip("%٪").strip()
+        if not typed:
+            self.holdout = 0
+            return
+        if not (typed.isascii() and typed.isdigit()) or int(typed) > HOLDOUT_PERCENT_MAX:
+            raise ValidationError(
+                _(
+                    "The share kept back is a whole number of per cent from %(min)s to %(max)s.",
+                    min=show_number(0),
+                    max=show_number(HOLDOUT_PERCENT_MAX),
+                )
+            )
+        self.holdout = int(typed)
 
     def has_coupon(self) -> bool:
         """Does the text put a coupon code in each message?"""

@@ -30,6 +30,11 @@ CAMPAIGN_STATUS_LABELS = {
 }
 
 
+# At most this share of an audience (per cent) may be kept unsent as the holdout: beyond
+# half, the campaign would mostly not be sent at all.
+HOLDOUT_PERCENT_MAX = 50
+
+
 class Campaign(db.Model):
     """One message text sent to an audience, now or at a scheduled moment."""
 
@@ -51,6 +56,10 @@ class Campaign(db.Model):
     # the random part; empty means the defaults (app/coupons/service.py: CouponSettings).
     coupon_prefix: Mapped[str | None] = mapped_column(String(8))
     coupon_length: Mapped[int | None] = mapped_column(SmallInteger)
+    # The share of the audience (per cent, 0–50) kept unsent to measure the campaign's
+    # effect: their messages are written ``skipped`` with the error ``holdout``, the
+    # contacts chosen by app.messaging.service.held_out.
+    holdout_percent: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="draft")
     # Why the campaign is paused: an error code (see ERROR_LABELS) or "owner".
     paused_reason: Mapped[str | None] = mapped_column(String(32))

@@ -111,6 +111,7 @@ def new_campaign():
             created_by_id=current_user.id,
             coupon_prefix=form.coupon_settings[0],
             coupon_length=form.coupon_settings[1],
+            holdout_percent=form.holdout,
         )
         db.session.commit()
         return redirect(url_for("messaging.campaign", campaign_id=campaign.id))

@@ -113,6 +113,7 @@ class AutomationForm(MessageForm):
         self.coupon_prefix.data = fields.coupon_prefix or ""
         if fields.coupon_length:
             self.coupon_length.data = show_digits(str(fields.coupon_length))
+        self.holdout_percent.data = show_digits(str(fields.holdout_percent))
         self.active.data = fields.active
 
     def fields(self) -> AutomationFields:
@@ -146,5 +147,6 @@ class AutomationForm(MessageForm):
             sender=sender,
             coupon_prefix=self.coupon_settings[0],
             coupon_length=self.coupon_settings[1],
+            holdout_percent=self.holdout,
             active=bool(self.active.data),
         )

@@ -40,6 +40,7 @@ from app.persian import (
     show_number,
     to_tehran,
 )
+from app.reports.campaigns import automation_report
 from app.sending.accounts import all_accounts
 from app.sending.models import Message
 from app.sending.policy import load_policy
@@ -214,6 +215,7 @@ def automation(automation_id: int):
         counts=_run_counts([run.id for run in made]),
         occurrences={run.id: occurrence_words(run.occurrence) for run in made},
         labels=CAMPAIGN_STATUS_LABELS,
+        report=automation_report(item.id) if made else None,
     )
 
 

@@ -26,7 +26,7 @@ from app.messaging.audience import (
     audience_problem,
     check_choice,
 )
-from app.messaging.models import Campaign
+from app.messaging.models import HOLDOUT_PERCENT_MAX, Campaign
 from app.messaging.rendering import message_template, text_problems
 from app.messaging.service import CampaignText
 from app.messaging.text import COUPON
@@ -73,6 +73,7 @@ class AutomationFields:
     sender: str | None = None
     coupon_prefix: str | None = None
     coupon_length: int | None = None
+    holdout_percent: int = 0
     active: bool = False
 
 
@@ -162,6 +163,7 @@ def check_automation(fields: AutomationFields, automation: Automation | None = N
     except AudienceError as error:
         raise AutomationError(str(error), "audience") from None
     _check_line(fields)
+    _whole_in(fields.holdout_percent, 0, HOLDOUT_PERCENT_MAX, "holdout_percent")
     if COUPON in message_template(body).reads:
         prefix = typed_prefix(fields.coupon_prefix)
         if len(prefix) > PREFIX_MAX:
@@ -242,6 +244,7 @@ def save_automation(
     automation.sender = fields.sender or None
     automation.coupon_prefix = (typed_prefix(fields.coupon_prefix) or None) if with_coupon else None
     automation.coupon_length = fields.coupon_length if with_coupon else None
+    automation.holdout_percent = fields.holdout_percent
     automation.active = bool(fields.active)
     db.session.add(automation)
     db.session.flush()
@@ -265,6 +268,7 @@ def fields_of(automation: Automation) -> AutomationFields:
         sender=automation.sender,
         coupon_prefix=automation.coupon_prefix,
         coupon_length=automation.coupon_length,
+        holdout_percent=automation.holdout_percent,
         active=automation.active,
     )
 

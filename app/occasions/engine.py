@@ -173,6 +173,7 @@ def _open_run(
         marketing=True,
         coupon_prefix=automation.coupon_prefix,
         coupon_length=automation.coupon_length,
+        holdout_percent=automation.holdout_percent,
         status="preparing",
         scheduled_at=run.due,
         started_at=now,

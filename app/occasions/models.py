@@ -62,6 +62,8 @@ class Automation(db.Model):
     sender: Mapped[str | None] = mapped_column(String(32))
     coupon_prefix: Mapped[str | None] = mapped_column(String(8))
     coupon_length: Mapped[int | None] = mapped_column(SmallInteger)
+    # Copied onto each run's campaign (Campaign.holdout_percent): the share kept unsent.
+    holdout_percent: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -31,11 +31,10 @@ from app.coupons.models import Coupon
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.persian import show_number
-from app.sending.models import HANDED_OVER, Message
+from app.sending.models import HANDED_OVER, HOLDOUT, Message
 
 DAYS_DEFAULT = 14
 DAYS_MAX = 365
-HOLDOUT = "holdout"  # the error of a message kept unsent for the comparison
 Z_95 = 1.959964
 
 

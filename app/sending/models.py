@@ -66,6 +66,10 @@ FINAL_STATUSES = (*HANDED_OVER[1:], "rejected", "skipped", "cancelled")
 LEFT_TO_OWNER = "unverifiable"
 
 # Error codes a message can carry: the providers' (ErrorCode) and the engine's own.
+# The error of a message kept unsent on purpose, so the campaign's effect can be measured
+# against those who did not get it (app.reports.effect).
+HOLDOUT = "holdout"
+
 ERROR_LABELS = {
     **{str(code): text for code, text in ERROR_MESSAGES.items()},
     "maybe_sent": _l("The provider's answer was lost; the message may have been sent."),
@@ -77,6 +81,7 @@ ERROR_LABELS = {
     ),
     "opted_out": _l("The contact has opted out of marketing messages."),
     "frequency_cap": _l("The contact already received a marketing message recently."),
+    HOLDOUT: _l("Deliberately not sent, to measure the campaign's effect (the comparison group)."),
     # A campaign's, not a message's: app.messaging.service.AUDIENCE_UNUSABLE.
     "audience_unusable": _l(
         "A segment of the audience needs its rules fixed before the campaign can go out."

@@ -303,3 +303,41 @@ def test_0022_keeps_the_scheduler_jobs_and_its_downgrade_drops_them(old_install)
     db.session.commit()
     downgrade(revision="0020")
     assert "scheduler_jobs" not in sa_inspect(db.engine).get_table_names()
+
+
+def test_0026_gives_campaigns_no_holdout_keeps_their_messages_and_its_downgrade_drops_it(
+    old_install,
+):
+    from flask_migrate import downgrade
+
+    upgrade(revision="0001")
+    now = "2026-03-21 07:00:00"
+    for statement in (
+        "INSERT INTO contacts (mobile, first_name, last_name, created_at)"
+        " VALUES ('+989121234567', 'علی', 'رضایی', '{now}')",
+        "INSERT INTO campaigns (name, body, provider, sender, status, scheduled_at, created_at)"
+        " VALUES ('نوروز', 'سلام', 'console', '10000000', 'done', '{now}', '{now}')",
+        "INSERT INTO messages (campaign_id, contact_id, mobile, body, parts, provider, sender,"
+        " status, idempotency_key, created_at) VALUES (1, 1, '+989121234567', 'سلام', 1,"
+        " 'console', '10000000', 'delivered', 'campaign:1:1', '{now}')",
+    ):
+        db.session.execute(text(statement.format(now=now)))
+    db.session.commit()
+    upgrade(revision="0025")
+    # (An earlier revision's SQLite table copy emptied it; from 0025 on, it must stay.)
+    db.session.execute(text("UPDATE messages SET campaign_id = 1"))
+    db.session.commit()
+    upgrade(revision="0026")
+
+    def columns(table: str) -> set[str]:
+        return {column["name"] for column in sa_inspect(db.engine).get_columns(table)}
+
+    assert db.session.execute(text("SELECT holdout_percent FROM campaigns")).scalar_one() == 0
+    # Added in place: the messages keep their campaign (a copied table would empty it).
+    assert db.session.execute(text("SELECT campaign_id FROM messages")).scalar_one() == 1
+    assert "holdout_percent" in columns("automations")
+    db.session.rollback()
+
+    downgrade(revision="0025")
+    assert "holdout_percent" not in columns("campaigns") | columns("automations")
+    assert db.session.execute(text("SELECT campaign_id FROM messages")).scalar_one() == 1

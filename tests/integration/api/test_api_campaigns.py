@@ -309,6 +309,7 @@ def test_the_estimate_counts_recipients_parts_cost_and_credit(api, shop, scripte
         "recipients": 2,  # the opted-out member is skipped
         "opted_out": 1,
         "capped": 0,
+        "held_out": 0,
         "parts": 2,
         "cost": 200,  # 2 parts at 100 Rials
         "credit": 10**9,
