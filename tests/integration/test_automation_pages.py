@@ -401,6 +401,8 @@ def test_its_page_lists_the_sends_it_made_each_linking_to_its_campaign(logged_in
     assert f'href="/campaigns/{run.id}"' in response.text
     assert "۱۴۰۵/۰۹/۳۰" in page_text(response) and "ارسال‌شده" in page_text(response)
     assert 'id="no-runs"' not in response.text
+    # Its whole delivery log, every send together.
+    assert f'href="/reports/messages?automation={saved.id}"' in response.text
     campaign_page = logged_in.get(f"/campaigns/{run.id}")
     assert f'href="/occasions/automations/{saved.id}"' in campaign_page.text
     assert "تبریک تولد" in page_text(campaign_page)
