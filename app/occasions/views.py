@@ -20,6 +20,12 @@ from app.sending.policy import WEEKDAY_LABELS
 
 @bp.get("/")
 def calendar():
+    return _calendar_page()
+
+
+def _calendar_page(failed: CustomOccasionForm | None = None, failed_id: int | None = None):
+    """The calendar; ``failed``: a shop's occasion form refused, shown again as typed, its
+    errors at their fields (``failed_id``: the occasion it edits; None: the new one)."""
     today = occasions.today_in_tehran()
     customs = occasions.custom_occasions()
     months = occasions.coming_months(today)
@@ -36,8 +42,14 @@ def calendar():
         month_names=MONTHS,
         calendars=CALENDARS,
         hijri=HIJRI,
-        customs=[(item, _form_of(item)) for item in customs],
-        new_form=CustomOccasionForm(prefix="new"),
+        customs=[
+            (item, failed if failed is not None and failed_id == item.id else _form_of(item))
+            for item in customs
+        ],
+        new_form=failed
+        if failed is not None and failed_id is None
+        else CustomOccasionForm(prefix="new"),
+        failed=failed,
         shift_form=ShiftForm(),
         mourning_form=MourningForm(),
         choices=occasions.mourning_choices(),
@@ -61,10 +73,11 @@ class _FormValues:
         self.day = show_digits(str(item.day))
 
 
-def _save(occasion: CustomOccasion | None, form: CustomOccasionForm) -> None:
+def _save(occasion: CustomOccasion | None, form: CustomOccasionForm) -> bool:
+    """Save the shop's occasion from its form; False with the problem at its field."""
     if not form.validate():
         flash(_("The form could not be read; please try again."), "error")
-        return
+        return False
     try:
         saved = occasions.save_custom_occasion(
             occasion,
@@ -75,27 +88,19 @@ def _save(occasion: CustomOccasion | None, form: CustomOccasionForm) -> None:
         )
     except occasions.OccasionError as error:
         db.session.rollback()
-        flash(
-            _(
-                "%(field)s: %(message)s",
-                field=_field_label(form, error.field),
-                message=error.message,
-            ),
-            "error",
-        )
-        return
+        field = getattr(form, error.field, None) or form.name
+        field.errors = [*field.errors, error.message]
+        return False
     db.session.commit()
     flash(_("The occasion «%(name)s» is saved.", name=saved.name), "success")
-
-
-def _field_label(form: CustomOccasionForm, name: str) -> str:
-    field = getattr(form, name, None)
-    return str(field.label.text) if field is not None else name
+    return True
 
 
 @bp.post("/custom")
 def add_custom():
-    _save(None, CustomOccasionForm(prefix="new"))
+    form = CustomOccasionForm(prefix="new")
+    if not _save(None, form):
+        return _calendar_page(form), 422
     return redirect(url_for("occasions.calendar", _anchor="custom"))
 
 
@@ -109,7 +114,9 @@ def _custom(occasion_id: int) -> CustomOccasion:
 @bp.post("/custom/<int:occasion_id>")
 def edit_custom(occasion_id: int):
     occasion = _custom(occasion_id)
-    _save(occasion, CustomOccasionForm(prefix=f"c{occasion.id}"))
+    form = CustomOccasionForm(prefix=f"c{occasion.id}")
+    if not _save(occasion, form):
+        return _calendar_page(form, occasion.id), 422
     return redirect(url_for("occasions.calendar", _anchor="custom"))
 
 

@@ -211,3 +211,22 @@ def test_the_calendar_shows_the_automatic_messages_planned_on_each_day(logged_in
     # Only active automations plan sends; each count links to the day's plan.
     assert "خاموش" not in page.text
     assert f"/occasions/automations/{greeting.id}/plan?from=" in page.text
+
+
+def test_a_refused_occasion_keeps_what_was_typed_with_the_problem_at_its_field(logged_in):
+    response = logged_in.post(
+        "/occasions/custom",
+        data={
+            "new-name": "حراج پاییز",
+            "new-calendar": "jalali",
+            "new-month": "۱۳",
+            "new-day": "۵",
+        },
+    )
+    assert response.status_code == 422
+    form = re.search(r'<form[^>]*id="new-occasion".*?</form>', response.text, re.S).group(0)
+    assert 'value="حراج پاییز"' in form and 'value="۱۳"' in form and 'value="۵"' in form
+    # The month's box holds the problem and the focus (the browser scrolls to it).
+    month = re.search(r'<div class="field has-error">(.*?)</div>', form, re.S).group(1)
+    assert "ماه عددی از ۱ تا ۱۲ است" in month and "autofocus" in month
+    assert db.session.scalars(select(CustomOccasion)).all() == []
