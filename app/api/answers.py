@@ -478,7 +478,8 @@ class Retention(Answer):
 
 class CampaignEffect(Answer):
     """Did the campaign bring customers back: its recipients' purchases against its
-    holdout's, from its start to ``days`` later (the panel's campaign page shows the same)."""
+    holdout's over ``days`` Tehran days from the midnight that begins the day it started
+    (the panel's campaign page shows the same)."""
 
     campaign_id: int
     days: int = Field(ge=1, le=365)
