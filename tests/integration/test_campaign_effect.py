@@ -127,9 +127,26 @@ def test_the_campaign_page_says_what_the_effect_means(yalda, logged_in):
     assert 'data-figure="holdout-rate">۱۰٪<' in page.text
     formula = page.text.split('id="effect-formula">')[1].split("</p>")[0]
     assert "در ۱۴ روز از نیمه‌شبِ آغاز روز ارسال (به وقت تهران)" in formula
+    # The test's figures, each isolated left to right so RTL does not scramble them.
+    assert (
+        'آزمون z دو نسبت: <bdi dir="ltr" data-figure="z">z = ۱.۵۵</bdi>، '
+        '<bdi dir="ltr" data-figure="p">p = ۰.۱۲۱</bdi>.'
+    ) in formula
     # Another window, from the page's own form.
     page = logged_in.get(f"/campaigns/{yalda.id}?days=15")
     assert 'data-figure="recipient-rate">۲۱٪<' in page.text
+
+
+def test_without_a_holdout_the_page_shows_no_test(yalda, logged_in):
+    held = Message.__table__.delete().where(
+        Message.campaign_id == yalda.id, Message.error == "holdout"
+    )
+    db.session.execute(held)
+    db.session.commit()
+    page = logged_in.get(f"/campaigns/{yalda.id}")
+    formula = page.text.split('id="effect-formula">')[1].split("</p>")[0]
+    assert "نرخ تبدیل" in formula
+    assert "آزمون z" not in formula and 'data-figure="z"' not in page.text
 
 
 def test_a_campaign_not_started_has_no_effect_yet(app):
