@@ -114,7 +114,7 @@ def test_each_day_counts_the_messages_handed_over_on_it_in_tehran_time(
     assert "لیست سیاه" in text
 
 
-def test_weeks_start_on_saturday_and_months_are_jalali(app, accounts, time_machine):
+def test_weeks_start_on_saturday_and_months_are_jalali(app, accounts, time_machine, logged_in):
     time_machine.move_to(NOW, tick=False)
     kave, _ = accounts
     # 1405/08/30 (21 November 2026) ends Aban; 1405/09/01 (22 November) starts Azar.
@@ -126,14 +126,20 @@ def test_weeks_start_on_saturday_and_months_are_jalali(app, accounts, time_machi
     count(app)
 
     months = dashboard.dashboard("month", TODAY).buckets
-    assert [b.label for b in months[-2:]] == ["1405/08", "1405/09"]
+    assert [b.label for b in months[-2:]] == ["آبان ۱۴۰۵", "آذر ۱۴۰۵"]
     assert (months[-2].messages, months[-1].messages) == (5, 2 + 7 + 11)
     assert months[-1].start == date(2026, 11, 22)
     weeks = dashboard.dashboard("week", TODAY).buckets
     assert len(weeks) == 12
     assert weeks[-1].start == date(2026, 11, 28) and weeks[-1].messages == 7
+    assert weeks[-1].label == "هفتهٔ ۰۹/۰۷"  # Saturday 1405/09/07
     # The week before: Saturday 21 to Friday 27 November.
     assert weeks[-2].start == date(2026, 11, 21) and weeks[-2].messages == 5 + 2 + 11
+    # The page's rows name the month and the week, in Persian.
+    page = logged_in.get("/reports/?period=month")
+    assert '<tr data-bucket="2026-11-22"><td><bdi>آذر ۱۴۰۵</bdi></td>' in page.text
+    page = logged_in.get("/reports/?period=week")
+    assert '<tr data-bucket="2026-11-28"><td><bdi>هفتهٔ ۰۹/۰۷</bdi></td>' in page.text
 
 
 def test_a_late_delivery_report_is_counted_while_its_day_settles(app, accounts, time_machine):
