@@ -125,6 +125,7 @@ def test_the_campaign_page_says_what_the_effect_means(yalda, logged_in):
     assert 'id="campaign-effect"' in page.text
     assert 'data-figure="recipient-rate">۲۰٪<' in page.text
     assert 'data-figure="holdout-rate">۱۰٪<' in page.text
+    assert 'data-figure="revenue">۲۰٬۵۰۰٬۰۰۰<' in page.text  # Rials, as the panel's costs
     formula = page.text.split('id="effect-formula">')[1].split("</p>")[0]
     assert "در ۱۴ روز از نیمه‌شبِ آغاز روز ارسال (به وقت تهران)" in formula
     # The test's figures, each isolated left to right so RTL does not scramble them.

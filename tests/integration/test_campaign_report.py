@@ -80,7 +80,8 @@ def test_the_report_counts_each_message_once_where_the_owner_expects_it(
     page = logged_in.get(f"/campaigns/{campaign.id}")
     assert page.status_code == 200
     assert 'data-figure="delivery-rate">۶۲٫۵٪<' in page.text
-    assert 'data-figure="cost">۹۰۰<' in page.text  # 9,000 Rials = 900 Toman
+    # 9,000 Rials, in Rials as the campaign's own cost estimate above it.
+    assert 'data-figure="cost">۹٬۰۰۰<' in page.text
     text = page_text(page)
     assert "گزارش تحویل" in text
     assert "شماره" in text  # the bad number's reason, in Persian

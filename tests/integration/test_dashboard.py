@@ -107,8 +107,9 @@ def test_each_day_counts_the_messages_handed_over_on_it_in_tehran_time(
     assert page.status_code == 200
     text = page_text(page)
     assert "پیشخوان" in text or "داشبورد" in text
-    # Cost in Toman: 14,000 Rials → ۱٬۴۰۰ Toman; the rate as 60 (3 of 5).
-    assert re.search(r"data-figure=\"cost\">۱٬۴۰۰<", page.text)
+    # Cost in Rials, the unit the campaign form and the settings use; the rate as 60 (3 of 5).
+    assert re.search(r"data-figure=\"cost\">۱۴٬۰۰۰<", page.text)
+    assert "هزینه (ریال)" in text and "تومان" not in text
     assert 'data-figure="delivery-rate">۶۰٪<' in page.text
     # Failures by reason, most first: the blacklisted one and the provider's error 5.
     assert "لیست سیاه" in text
@@ -162,7 +163,7 @@ def test_a_late_delivery_report_is_counted_while_its_day_settles(app, accounts, 
     assert sorted(rows) == [TODAY - timedelta(days=30), TODAY - timedelta(days=2)]
 
 
-def test_the_credit_is_read_from_the_provider_and_shown_in_toman(app, logged_in, fake_kavenegar):
+def test_the_credit_is_read_from_the_provider_and_shown_in_rials(app, logged_in, fake_kavenegar):
     account = ProviderAccount(
         name="کاوه", kind="kavenegar", base_url=fake_kavenegar.base_url, senders="3000123456"
     )
@@ -174,8 +175,8 @@ def test_the_credit_is_read_from_the_provider_and_shown_in_toman(app, logged_in,
     (job,) = [job for job in SCHEDULER_JOBS if job.id == "read_credits"]
     run_job(app, job)
     page = logged_in.get("/reports/")
-    # 1,234,567 Rials = 123,456 Toman.
-    assert "۱۲۳٬۴۵۶" in page_text(page)
+    # 1,234,567 Rials, as the campaign form shows a provider's credit.
+    assert "۱٬۲۳۴٬۵۶۷" in page_text(page)
     response = logged_in.post("/reports/credit", follow_redirects=True)
     assert response.status_code == 200
     assert len([r for r in fake_kavenegar.state["requests"] if r[1] == "account/info"]) == 2
