@@ -451,8 +451,13 @@ class Retention(Answer):
         description="Those of new_customers who are still customers at the end: all of them "
         "unless the period is longer than lost_days."
     )
+    returning_customers: Count = Field(
+        description="Customers at the end who bought before the period but were not customers "
+        "at its start: they had lapsed and came back."
+    )
     retention_rate: Rate = Field(
-        description="(customers_end − new_customers_at_end) ÷ customers_start × 100"
+        description="(customers_end − new_customers_at_end − returning_customers) ÷ "
+        "customers_start × 100: the share of the start's customers still customers at the end."
     )
     churn_rate: Rate = Field(description="100 − retention_rate")
     repeat_purchase_rate: Rate = Field(
@@ -473,7 +478,8 @@ class Retention(Answer):
 
 class CampaignEffect(Answer):
     """Did the campaign bring customers back: its recipients' purchases against its
-    holdout's, from its start to ``days`` later (the panel's campaign page shows the same)."""
+    holdout's over ``days`` Tehran days from the midnight that begins the day it started
+    (the panel's campaign page shows the same)."""
 
     campaign_id: int
     days: int = Field(ge=1, le=365)

@@ -38,6 +38,7 @@ def retention_report():
             "customers_end": report.customers_end,
             "new_customers": report.new_customers,
             "new_customers_at_end": report.new_at_end,
+            "returning_customers": report.returning,
             "retention_rate": _two(report.retention_rate),
             "churn_rate": _two(report.churn_rate),
             "repeat_purchase_rate": _two(report.repeat_purchase_rate),

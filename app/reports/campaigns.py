@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, select
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.reports.dashboard import FAILED, SETTLED, failure_reason
+from app.reports.labels import hour_name
 from app.sending.models import HANDED_OVER, Message, ProviderAccount
 
 # Delivery over time: the first this many hours after the send, hour by hour.
@@ -44,8 +45,11 @@ class DeliveryReport:
 
     @property
     def hour_rows(self) -> list[dict]:
-        """The hours as the chart reads them: {"hour": 0, "delivered": …}, …"""
-        return [{"hour": hour, "delivered": count} for hour, count in enumerate(self.hours)]
+        """The hours as the chart reads them: {"hour": 0, "label": "ساعت ۱", "delivered": …}."""
+        return [
+            {"hour": hour, "label": hour_name(hour + 1), "delivered": count}
+            for hour, count in enumerate(self.hours)
+        ]
 
 
 def campaign_report(campaign: Campaign) -> DeliveryReport:

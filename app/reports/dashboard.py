@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, insert, literal, select
 
 from app.extensions import db
 from app.persian import day_start, tehran_today
+from app.reports.labels import month_name, week_name
 from app.reports.models import CountedDay, DailyMessages
 from app.sending.accounts import check_credit
 from app.sending.models import ERROR_LABELS, STATUS_LABELS, Message, ProviderAccount
@@ -163,7 +164,9 @@ def buckets(period: str, today: date) -> list[Bucket]:
                 if index + 1 < len(starts)
                 else today + timedelta(days=1)
             )
-            result.append(Bucket(first.strftime("%Y/%m"), first.togregorian(), following))
+            result.append(
+                Bucket(month_name(first.year, first.month), first.togregorian(), following)
+            )
         return result
     if period == "week":
         # date.weekday(): Monday 0 … Saturday 5.
@@ -171,7 +174,7 @@ def buckets(period: str, today: date) -> list[Bucket]:
         starts = [saturday - timedelta(weeks=back) for back in range(11, -1, -1)]
         return [
             Bucket(
-                jdatetime.date.fromgregorian(date=start).strftime("%m/%d"),
+                week_name(jdatetime.date.fromgregorian(date=start)),
                 start,
                 min(start + timedelta(days=7), today + timedelta(days=1)),
             )

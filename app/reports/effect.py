@@ -3,7 +3,10 @@
 A campaign (or an automation's campaign) may keep a share of its audience unsent: their
 messages are written ``skipped`` with the error ``holdout``, chosen by a hash of the
 contact and the campaign (``app.messaging.service.held_out``). Both groups are then
-followed over the same days — from the campaign's start to ``days`` later — and compared:
+followed over the same days and compared: ``days`` whole Tehran days from the midnight
+that begins the day the campaign started, i.e. that day through that day + ``days`` − 1.
+Whole days, not hours from the send: a purchase entered by hand is stored at 12:00
+Tehran of its day, so a same-day purchase after an evening send would be missed.
 
 - conversion rate of each group: contacts with at least one purchase in those days ÷
   contacts in the group;
@@ -30,7 +33,7 @@ from app.contacts.models import Purchase
 from app.coupons.models import Coupon
 from app.extensions import db
 from app.messaging.models import Campaign
-from app.persian import show_number
+from app.persian import day_start, show_number, to_tehran
 from app.sending.models import HANDED_OVER, HOLDOUT, Message
 
 DAYS_DEFAULT = 14
@@ -41,7 +44,7 @@ Z_95 = 1.959964
 @dataclass(frozen=True)
 class Effect:
     days: int
-    start: datetime | None
+    start: datetime | None  # the first moment counted: Tehran midnight of the start's day
     recipients: int
     holdout: int
     recipient_conversions: int
@@ -120,11 +123,12 @@ class Effect:
 
 
 def campaign_effect(campaign: Campaign, days: int = DAYS_DEFAULT) -> Effect:
-    """The recipients' purchases against the holdout's, ``days`` days from the start."""
-    start = campaign.started_at
-    if start is None:
+    """The recipients' purchases against the holdout's over ``days`` Tehran days, from the
+    midnight that begins the day the campaign started (see the module)."""
+    if campaign.started_at is None:
         return Effect(days, None, 0, 0, 0, 0, 0, 0)
-    end = start + timedelta(days=days)
+    first_day = to_tehran(campaign.started_at).date()
+    start, end = day_start(first_day), day_start(first_day + timedelta(days=days))
     in_group = case((Message.error == HOLDOUT, "holdout"), else_="recipients")
     counted = and_(
         Message.campaign_id == campaign.id,

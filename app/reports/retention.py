@@ -11,12 +11,16 @@ Everything is counted in SQL from the purchases (and ``Contact.first_purchase_at
   purchase of theirs falls in the window", so it is one range of an index on
   ``purchased_at``, whatever they bought after D.
 - Customers at the start of a period count at the close of the day before it; at the end,
-  at the close of its last day. New customers made their first purchase in the period.
+  at the close of its last day. New customers made their first purchase in the period;
+  returning customers are customers at the end who had bought before the period but were
+  not customers at its start: they had lapsed and came back.
 - Retention rate = (customers at the end − new customers) ÷ customers at the start × 100,
-  where the new customers taken away are those among the customers at the end: all of
-  them when the period is no longer than the threshold. In a longer one (a year) some
-  who first bought early are lost by its end; taking them away too would count them
-  twice (once by not being at the end) and could make the rate negative.
+  where the "new customers" taken away are every customer at the end who was not one at
+  the start: the first-time buyers among them and the returning ones. So the rate is the
+  share of the start's customers who are still customers at the end, never above 100 %
+  (returning customers would otherwise count as kept, and a shop whose lapsed customers
+  came back would read «۲۰۰٪»), and never below 0 (in a period longer than the threshold
+  some first-time buyers are lost again by its end; they are not among the end's).
 - Customer lifetime value = average order value × purchase frequency × average lifespan,
   where the lifespan is ``1 ÷ churn`` periods: if a share c of the customers leaves each
   period, a customer stays 1/c periods on average. Frequency is orders per customer per
@@ -146,14 +150,21 @@ class Retention:
     # … of whom still customers at the end: all of them unless the period is longer than
     # the threshold (a year's first buyers of spring may be lost by winter).
     new_at_end: int
+    # Customers at the end who bought before the period but were not customers at its start.
+    returning: int
     buyers: int  # customers with a purchase in the period
     repeat_buyers: int  # … with two or more
     orders: int
     revenue: int  # Rials
 
     @property
+    def kept(self) -> int:
+        """Customers at the start still customers at the end."""
+        return self.customers_end - self.new_at_end - self.returning
+
+    @property
     def retention_rate(self) -> float | None:
-        return _ratio(self.customers_end - self.new_at_end, self.customers_start, 100)
+        return _ratio(self.kept, self.customers_start, 100)
 
     @property
     def churn_rate(self) -> float | None:
@@ -176,7 +187,7 @@ class Retention:
     def lifespan_periods(self) -> float | None:
         """1 ÷ churn: how many periods like this one a customer stays, on average.
 
-        None when no one left (or more came back than left): the stay has no end to count.
+        None when no one left: the stay has no end to count.
         """
         churn = self.churn_rate
         return 100 / churn if churn is not None and churn > 0 else None
@@ -210,7 +221,7 @@ def customers_at(day: date, lost: int) -> int:
 def retention_report(period: Period, lost: int | None = None) -> Retention:
     """The period's counts: a query for its purchases, one for its new customers (and, for
     a period longer than the threshold, one for those of them still customers at its end),
-    one for each of the two days' customers."""
+    one for the returning customers, one for each of the two days' customers."""
     lost = lost or lost_days()
     start, end = day_start(period.start), day_start(period.end + timedelta(days=1))
     per_buyer = (
@@ -247,6 +258,24 @@ def retention_report(period: Period, lost: int | None = None) -> Retention:
                 ),
             )
         )
+    # Returning: a purchase in the end's window, a first purchase before the period and no
+    # purchase in the start's window. Driven by the end window's purchases (one range of
+    # ix_purchases_purchased_at_contact_id_amount), each a seek for the start's window.
+    earlier = Purchase.__table__.alias("earlier")
+    returning = db.session.scalar(
+        select(func.count(distinct(Purchase.contact_id)))
+        .join(Contact, Contact.id == Purchase.contact_id)
+        .where(
+            Purchase.purchased_at >= end_window,
+            Purchase.purchased_at < end,
+            Contact.first_purchase_at < start,
+            ~exists().where(
+                earlier.c.contact_id == Purchase.contact_id,
+                earlier.c.purchased_at >= day_start(period.start - timedelta(days=lost)),
+                earlier.c.purchased_at < start,
+            ),
+        )
+    )
     return Retention(
         period=period,
         lost_days=lost,
@@ -254,6 +283,7 @@ def retention_report(period: Period, lost: int | None = None) -> Retention:
         customers_end=customers_at(period.end, lost),
         new_customers=new,
         new_at_end=new_at_end,
+        returning=returning or 0,
         buyers=buyers,
         repeat_buyers=int(repeat_buyers),
         orders=int(orders),
@@ -435,15 +465,27 @@ def report_lines(report: Retention) -> list[Line]:
             ),
         ),
         Line(
+            "returning_customers",
+            _("Returning customers"),
+            r.returning,
+            "count",
+            _(
+                "Customers at the end who had bought before the period but were not "
+                "customers at its start: they had lapsed and came back."
+            ),
+            "",
+        ),
+        Line(
             "retention_rate",
             _("Retention rate"),
             r.retention_rate,
             "percent",
             _(
-                "(customers at the end − the new customers among them) ÷ customers at the "
-                "start × 100"
+                "(customers at the end − those of them who were not customers at the start: "
+                "the new and the returning) ÷ customers at the start × 100"
             ),
-            f"({n(r.customers_end)} − {n(r.new_at_end)}) ÷ {n(r.customers_start)} × {n(100)}",
+            f"({n(r.customers_end)} − {n(r.new_at_end)} − {n(r.returning)})"
+            f" ÷ {n(r.customers_start)} × {n(100)}",
             _("No customers at the start of the period: there was no one to keep.")
             if r.retention_rate is None
             else "",

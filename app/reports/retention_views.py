@@ -1,6 +1,5 @@
 """The retention page (numbers, formulas, cohorts) and its two Excel files: thin handlers."""
 
-import jdatetime
 from flask import render_template, request, send_file
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -9,6 +8,7 @@ from app.exports import xlsx_file
 from app.persian import jalali_date, show_date, show_digits
 from app.reports import bp
 from app.reports import retention as service
+from app.reports.labels import month_name
 from app.reports.retention_forms import PeriodForm
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,13 +30,6 @@ def _period() -> tuple[PeriodForm, service.Period | None, str | None]:
     period = service.preset_period(preset, service.today())
     form.start.data, form.end.data = show_date(period.start), show_date(period.end)
     return form, period, preset
-
-
-def month_name(year: int, month: int) -> str:
-    """«آذر ۱۴۰۵» in Persian, "Azar 1405" in English."""
-    persian = get_locale().language == "fa"
-    names = jdatetime.date.j_months_fa if persian else jdatetime.date.j_months_en
-    return f"{names[month - 1]} {show_digits(str(year))}"
 
 
 def heat(share: float | None) -> int:

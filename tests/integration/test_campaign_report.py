@@ -1,6 +1,7 @@
 """A campaign's delivery report: recipients, sent, delivered, failures by reason, cost, and
 deliveries hour by hour after the send — on a campaign whose messages are set here."""
 
+import re
 from datetime import UTC, datetime, time, timedelta
 
 from integration_support import page_text
@@ -79,10 +80,16 @@ def test_the_report_counts_each_message_once_where_the_owner_expects_it(
     page = logged_in.get(f"/campaigns/{campaign.id}")
     assert page.status_code == 200
     assert 'data-figure="delivery-rate">۶۲٫۵٪<' in page.text
-    assert 'data-figure="cost">۹۰۰<' in page.text  # 9,000 Rials = 900 Toman
+    # 9,000 Rials, in Rials as the campaign's own cost estimate above it.
+    assert 'data-figure="cost">۹٬۰۰۰<' in page.text
     text = page_text(page)
     assert "گزارش تحویل" in text
     assert "شماره" in text  # the bad number's reason, in Persian
+    # The hourly chart's ends are named as hours: the first and the third after the send.
+    labels = page.text.split('class="bar-labels"')[1].split("</div>")[0]
+    # Each isolated, so «ساعت ۱» keeps its Persian order in the left-to-right axis.
+    assert re.findall(r"<span><bdi>(.*?)</bdi></span>", labels) == ["ساعت ۱", "ساعت ۳"]
+    assert "<title>ساعت ۲: ۰</title>" in page.text
 
 
 def test_a_draft_has_no_report_yet(app, logged_in, make_contact):

@@ -107,14 +107,15 @@ def test_each_day_counts_the_messages_handed_over_on_it_in_tehran_time(
     assert page.status_code == 200
     text = page_text(page)
     assert "پیشخوان" in text or "داشبورد" in text
-    # Cost in Toman: 14,000 Rials → ۱٬۴۰۰ Toman; the rate as 60 (3 of 5).
-    assert re.search(r"data-figure=\"cost\">۱٬۴۰۰<", page.text)
+    # Cost in Rials, the unit the campaign form and the settings use; the rate as 60 (3 of 5).
+    assert re.search(r"data-figure=\"cost\">۱۴٬۰۰۰<", page.text)
+    assert "هزینه (ریال)" in text and "تومان" not in text
     assert 'data-figure="delivery-rate">۶۰٪<' in page.text
     # Failures by reason, most first: the blacklisted one and the provider's error 5.
     assert "لیست سیاه" in text
 
 
-def test_weeks_start_on_saturday_and_months_are_jalali(app, accounts, time_machine):
+def test_weeks_start_on_saturday_and_months_are_jalali(app, accounts, time_machine, logged_in):
     time_machine.move_to(NOW, tick=False)
     kave, _ = accounts
     # 1405/08/30 (21 November 2026) ends Aban; 1405/09/01 (22 November) starts Azar.
@@ -126,14 +127,20 @@ def test_weeks_start_on_saturday_and_months_are_jalali(app, accounts, time_machi
     count(app)
 
     months = dashboard.dashboard("month", TODAY).buckets
-    assert [b.label for b in months[-2:]] == ["1405/08", "1405/09"]
+    assert [b.label for b in months[-2:]] == ["آبان ۱۴۰۵", "آذر ۱۴۰۵"]
     assert (months[-2].messages, months[-1].messages) == (5, 2 + 7 + 11)
     assert months[-1].start == date(2026, 11, 22)
     weeks = dashboard.dashboard("week", TODAY).buckets
     assert len(weeks) == 12
     assert weeks[-1].start == date(2026, 11, 28) and weeks[-1].messages == 7
+    assert weeks[-1].label == "هفتهٔ ۰۹/۰۷"  # Saturday 1405/09/07
     # The week before: Saturday 21 to Friday 27 November.
     assert weeks[-2].start == date(2026, 11, 21) and weeks[-2].messages == 5 + 2 + 11
+    # The page's rows name the month and the week, in Persian.
+    page = logged_in.get("/reports/?period=month")
+    assert '<tr data-bucket="2026-11-22"><td><bdi>آذر ۱۴۰۵</bdi></td>' in page.text
+    page = logged_in.get("/reports/?period=week")
+    assert '<tr data-bucket="2026-11-28"><td><bdi>هفتهٔ ۰۹/۰۷</bdi></td>' in page.text
 
 
 def test_a_late_delivery_report_is_counted_while_its_day_settles(app, accounts, time_machine):
@@ -156,7 +163,7 @@ def test_a_late_delivery_report_is_counted_while_its_day_settles(app, accounts, 
     assert sorted(rows) == [TODAY - timedelta(days=30), TODAY - timedelta(days=2)]
 
 
-def test_the_credit_is_read_from_the_provider_and_shown_in_toman(app, logged_in, fake_kavenegar):
+def test_the_credit_is_read_from_the_provider_and_shown_in_rials(app, logged_in, fake_kavenegar):
     account = ProviderAccount(
         name="کاوه", kind="kavenegar", base_url=fake_kavenegar.base_url, senders="3000123456"
     )
@@ -168,8 +175,8 @@ def test_the_credit_is_read_from_the_provider_and_shown_in_toman(app, logged_in,
     (job,) = [job for job in SCHEDULER_JOBS if job.id == "read_credits"]
     run_job(app, job)
     page = logged_in.get("/reports/")
-    # 1,234,567 Rials = 123,456 Toman.
-    assert "۱۲۳٬۴۵۶" in page_text(page)
+    # 1,234,567 Rials, as the campaign form shows a provider's credit.
+    assert "۱٬۲۳۴٬۵۶۷" in page_text(page)
     response = logged_in.post("/reports/credit", follow_redirects=True)
     assert response.status_code == 200
     assert len([r for r in fake_kavenegar.state["requests"] if r[1] == "account/info"]) == 2

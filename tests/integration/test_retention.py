@@ -27,18 +27,22 @@ Purchases (Tehran days, noon unless said; amounts in Rials)::
     K  never bought
     L  2025-01-01, long lost; back in the period on 11-15 (3,500,000)
     M  2026-03-01 only: lost long before the period
+    N  2025-06-01, lapsed; back in the period on 11-20 (1,000,000)
 
     At the start S: A B C H I J                    = 6
-    At the end   E: A C D E I L                    = 6
+    At the end   E: A C D E I L N                  = 7
     New          N: D E (F's first is after the end) = 2
-    Bought in the period: A C D E L = 5; twice or more: C E = 2
-    Orders 1 + 2 + 1 + 2 + 1 = 7; revenue 1 + 5 + 0.5 + 4 + 3.5 = 14,000,000 Rials
+    Returning    R: L N (at the end, not at the start, bought before the period) = 2
+    Still customers from the start: A C I = 7 − 2 − 2 = 3
+    Bought in the period: A C D E L N = 6; twice or more: C E = 2
+    Orders 1 + 2 + 1 + 2 + 1 + 1 = 8; revenue 1 + 5 + 0.5 + 4 + 3.5 + 1 = 15,000,000 Rials
 
-    retention = (6 − 2) ÷ 6 × 100 = 66.67 %      churn = 100 − 66.67 = 33.33 %
-    repeat purchase rate = 2 ÷ 5 × 100 = 40 %    frequency = 7 ÷ 5 = 1.4
-    average order value = 14,000,000 ÷ 7 = 2,000,000
-    lifespan = 1 ÷ (1/3) = 3 periods of 30 days (90 days)
-    CLV = 2,000,000 × 1.4 × 3 = 8,400,000 Rials
+    retention = (7 − 2 − 2) ÷ 6 × 100 = 50 %     churn = 100 − 50 = 50 %
+    (counting L and N as kept would say (7 − 2) ÷ 6 = 83.33 %: they were not there to keep)
+    repeat purchase rate = 2 ÷ 6 × 100 = 33.33 % frequency = 8 ÷ 6 = 1.33
+    average order value = 15,000,000 ÷ 8 = 1,875,000
+    lifespan = 1 ÷ (1/2) = 2 periods of 30 days (60 days)
+    CLV = 1,875,000 × 4/3 × 2 = 5,000,000 Rials
 """
 
 import io
@@ -112,6 +116,7 @@ def shop(now, make_contact) -> dict[str, int]:
         "K": [],
         "L": [(at(d(1, 1, 2025)), small), (at(d(11, 15)), 3_500_000)],
         "M": [(at(d(3, 1)), small)],
+        "N": [(at(d(6, 1, 2025)), small), (at(d(11, 20)), M)],
     }
     return {
         name: record(make_contact, f"0912100{number:04d}", name, purchases)
@@ -126,18 +131,35 @@ def test_every_number_of_the_period_is_as_worked_out_by_hand(shop):
     report = retention.retention_report(ABAN)
     assert ABAN.days == 30
     assert report.lost_days == 180
-    assert (report.customers_start, report.customers_end, report.new_customers) == (6, 6, 2)
+    assert (report.customers_start, report.customers_end, report.new_customers) == (6, 7, 2)
     assert report.new_at_end == 2  # a period shorter than the threshold: every new one
-    assert (report.buyers, report.repeat_buyers, report.orders) == (5, 2, 7)
-    assert report.revenue == 14 * M
-    assert report.retention_rate == pytest.approx(400 / 6)  # (6 − 2) ÷ 6 × 100
-    assert report.churn_rate == pytest.approx(100 / 3)  # 100 − 66.67
-    assert report.repeat_purchase_rate == 40  # 2 ÷ 5 × 100
-    assert report.purchase_frequency == pytest.approx(1.4)  # 7 ÷ 5
-    assert report.average_order_value == 2 * M  # 14,000,000 ÷ 7
-    assert report.lifespan_periods == pytest.approx(3)  # 1 ÷ (1/3)
-    assert report.lifespan_days == pytest.approx(90)  # 3 × 30
-    assert report.clv == pytest.approx(8_400_000)  # 2,000,000 × 1.4 × 3
+    assert report.returning == 2  # L and N
+    assert report.kept == 3  # A C I
+    assert (report.buyers, report.repeat_buyers, report.orders) == (6, 2, 8)
+    assert report.revenue == 15 * M
+    assert report.retention_rate == 50  # (7 − 2 − 2) ÷ 6 × 100
+    assert report.churn_rate == 50  # 100 − 50
+    assert report.repeat_purchase_rate == pytest.approx(100 / 3)  # 2 ÷ 6 × 100
+    assert report.purchase_frequency == pytest.approx(4 / 3)  # 8 ÷ 6
+    assert report.average_order_value == 1_875_000  # 15,000,000 ÷ 8
+    assert report.lifespan_periods == pytest.approx(2)  # 1 ÷ (1/2)
+    assert report.lifespan_days == pytest.approx(60)  # 2 × 30
+    assert report.clv == pytest.approx(5 * M)  # 1,875,000 × 4/3 × 2
+
+
+def test_customers_who_lapsed_and_came_back_are_not_counted_as_kept(now, make_contact):
+    """One customer at the start, lost in the period; two lapsed ones came back in it.
+
+    Start 1 (A), end 2 (B C), no new one, returning B C: (2 − 0 − 2) ÷ 1 = 0 %, churn
+    100 %. Counting B and C as kept would say 200 % and churn −100 %.
+    """
+    record(make_contact, "09121000001", "A", [(at(d(5, 1)), M)])  # lost on 10-28
+    record(make_contact, "09121000002", "B", [(at(d(1, 1)), M), (at(d(11, 1)), M)])
+    record(make_contact, "09121000003", "C", [(at(d(2, 1)), M), (at(d(11, 2)), M)])
+    report = retention.retention_report(ABAN)
+    assert (report.customers_start, report.customers_end) == (1, 2)
+    assert (report.new_customers, report.returning, report.kept) == (0, 2, 0)
+    assert (report.retention_rate, report.churn_rate) == (0, 100)
 
 
 def test_the_edges_of_the_period_and_of_the_threshold(shop):
@@ -153,31 +175,32 @@ def test_the_edges_of_the_period_and_of_the_threshold(shop):
     # Exactly 180 days ago is lost, 179 days ago still counts: G and J drop, H and I stay.
     assert retention.customers_at(d(10, 22), 180) == 6  # A B C H I J, not G
     assert retention.customers_at(d(10, 23), 180) == 6  # + E (00:00), − H (now 180 days)
-    assert retention.customers_at(d(11, 21), 180) == 6  # A C D E I L, not J
+    assert retention.customers_at(d(11, 21), 180) == 7  # A C D E I L N, not J
 
 
 def test_a_period_longer_than_the_threshold_takes_away_only_the_new_customers_at_its_end(app, shop):
     """1405/01/01 (2026-03-21) to 2026-11-21, 246 days.
 
     At the start (close of 03-20: purchases since 2025-09-22): M = 1.
-    At the end, as before: A C D E I L = 6.
+    At the end, as before: A C D E I L N = 7.
     New (first purchase 03-21 … 11-21): A B C D E G H I J = 9; of them at the end A C D E I = 5.
-    Retention = (6 − 5) ÷ 1 × 100 = 100 %; (6 − 9) ÷ 1 would say −300 %.
+    Returning: L N = 2. Retention = (7 − 5 − 2) ÷ 1 × 100 = 0 % (M, the one customer at the
+    start, is lost); (7 − 9) ÷ 1 would say −200 %.
     """
     report = retention.retention_report(Period(d(3, 21), d(11, 21)))
-    assert (report.customers_start, report.customers_end) == (1, 6)
-    assert (report.new_customers, report.new_at_end) == (9, 5)
-    assert report.retention_rate == 100 and report.churn_rate == 0
+    assert (report.customers_start, report.customers_end) == (1, 7)
+    assert (report.new_customers, report.new_at_end, report.returning) == (9, 5, 2)
+    assert report.retention_rate == 0 and report.churn_rate == 100
     with app.test_request_context(headers={"Accept-Language": "fa"}):
         lines = {line.key: line for line in retention.report_lines(report)}
     assert lines["new_customers"].note.startswith("دوره از ۱۸۰ روز بلندتر است: فقط ۵ نفر")
-    assert lines["retention_rate"].worked == "(۶ − ۵) ÷ ۱ × ۱۰۰"
+    assert lines["retention_rate"].worked == "(۷ − ۵ − ۲) ÷ ۱ × ۱۰۰"
 
 
 def test_later_purchases_do_not_change_a_past_day(shop):
     """B bought again after the period and A too: the end still counts up to its last day."""
-    assert retention.customers_at(d(11, 21), 180) == 6
-    assert retention.customers_at(d(11, 30), 180) == 7  # + B (11-30) + F (11-22) − I (05-26)
+    assert retention.customers_at(d(11, 21), 180) == 7
+    assert retention.customers_at(d(11, 30), 180) == 8  # + B (11-30) + F (11-22) − I (05-26)
 
 
 def test_the_threshold_is_the_lost_segments_when_the_owner_changed_it(shop):
@@ -191,8 +214,8 @@ def test_the_threshold_is_the_lost_segments_when_the_owner_changed_it(shop):
     assert retention.lost_days() == 200
     report = retention.retention_report(ABAN)
     # Start: 200 days up to 10-22 reach back to 04-06, so G (04-25) counts too: 7.
-    # End: back to 05-06, so J (05-25) counts too; B (05-01) does not: 7.
-    assert (report.customers_start, report.customers_end) == (7, 7)
+    # End: back to 05-06, so J (05-25) counts too; B (05-01) does not: 8.
+    assert (report.customers_start, report.customers_end) == (7, 8)
     # "More than 199 days" is the same threshold; rules of another kind fall back to 180.
     lost.rules = {
         "match": "all",
@@ -208,6 +231,7 @@ def test_the_threshold_is_the_lost_segments_when_the_owner_changed_it(shop):
 def test_an_empty_shop_divides_by_nothing_and_says_so(now, app):
     report = retention.retention_report(ABAN)
     assert (report.customers_start, report.customers_end, report.new_customers) == (0, 0, 0)
+    assert report.returning == 0
     assert report.retention_rate is None and report.churn_rate is None
     assert report.repeat_purchase_rate is None and report.purchase_frequency is None
     assert report.average_order_value is None and report.clv is None
@@ -311,16 +335,20 @@ def test_the_page_shows_each_number_beside_its_formula_in_persian(shop, logged_i
     assert metric(page, "customers_start").startswith("مشتریان در آغاز دوره ۶ ")
     assert "۱۴۰۵/۰۷/۳۰" in metric(page, "customers_start")  # the day before the period
     assert metric(page, "retention_rate") == (
-        "نرخ حفظ مشتری ۶۶٫۷٪ (مشتریان پایان دوره − مشتری‌های تازهٔ میان آن‌ها) ÷ "
-        "مشتریان آغاز دوره × ۱۰۰ (۶ − ۲) ÷ ۶ × ۱۰۰"
+        "نرخ حفظ مشتری ۵۰٫۰٪ (مشتریان پایان دوره − آن‌هایی از میانشان که در آغاز دوره مشت"
+        "ری نبودند: تازه‌ها و برگشته‌ها) ÷ مشتریان آغاز دوره × ۱۰۰ (۷ − ۲ − ۲) ÷ ۶ × ۱۰۰"
     )
-    assert "۳۳٫۳٪" in metric(page, "churn_rate")
-    assert "۴۰٫۰٪" in metric(page, "repeat_purchase_rate")
-    assert "۱٫۴۰" in metric(page, "purchase_frequency")
-    assert "۲٬۰۰۰٬۰۰۰ ریال (۲۰۰٬۰۰۰ تومان)" in metric(page, "average_order_value")
-    assert "۸٬۴۰۰٬۰۰۰ ریال" in metric(page, "clv")
-    assert "۲٬۰۰۰٬۰۰۰ × ۱٫۴۰ × ۳٫۰۰" in metric(page, "clv")
-    assert "حدود ۹۰ روز" in metric(page, "lifespan")
+    assert metric(page, "returning_customers").startswith("مشتری‌های برگشته ۲ ")
+    assert "از دست رفته بودند و برگشتند" in metric(page, "returning_customers")
+    assert "۵۰٫۰٪" in metric(page, "churn_rate")
+    assert "۳۳٫۳٪" in metric(page, "repeat_purchase_rate")
+    assert "۱٫۳۳" in metric(page, "purchase_frequency")
+    assert "۱٬۸۷۵٬۰۰۰ ریال (۱۸۷٬۵۰۰ تومان)" in metric(page, "average_order_value")
+    assert "۵٬۰۰۰٬۰۰۰ ریال" in metric(page, "clv")
+    assert "۱٬۸۷۵٬۰۰۰ × ۱٫۳۳ × ۲٫۰۰" in metric(page, "clv")
+    assert "حدود ۶۰ روز" in metric(page, "lifespan")
+    # Each value is isolated in the page's direction: a minus would stay on its right.
+    assert '<bdi dir="rtl">۵۰٫۰٪</bdi>' in page.text
     # The cohort table's months are Jalali, by name.
     assert 'data-cohort="1405-8"' in page.text and "آبان ۱۴۰۵" in page_text(page)
 
@@ -378,17 +406,19 @@ def test_the_report_exports_to_excel_with_persian_headers_and_jalali_days(shop, 
     assert rows[1][:2] == ["دوره", "1405/08/01 – 1405/08/30"]
     by_label = {row[0]: row for row in rows[1:]}
     assert by_label["مشتریان در آغاز دوره"][1] == 6
-    assert by_label["مشتریان در پایان دوره"][1] == 6
+    assert by_label["مشتریان در پایان دوره"][1] == 7
     assert by_label["مشتری‌های تازه"][1] == 2
+    assert by_label["مشتری‌های برگشته"][1] == 2
     assert by_label["نرخ حفظ مشتری"][1:4] == [
-        66.67,
-        "(مشتریان پایان دوره − مشتری‌های تازهٔ میان آن‌ها) ÷ مشتریان آغاز دوره × ۱۰۰",
-        "(۶ − ۲) ÷ ۶ × ۱۰۰",
+        50,
+        "(مشتریان پایان دوره − آن‌هایی از میانشان که در آغاز دوره مشت"
+        "ری نبودند: تازه‌ها و برگشته‌ها) ÷ مشتریان آغاز دوره × ۱۰۰",
+        "(۷ − ۲ − ۲) ÷ ۶ × ۱۰۰",
     ]
-    assert by_label["نرخ ریزش مشتری"][1] == 33.33
-    assert by_label["نرخ تکرار خرید"][1] == 40
-    assert by_label["میانگین ارزش سفارش"][1] == 2 * M
-    assert by_label["ارزش طول عمر مشتری (CLV)"][1] == 8_400_000
+    assert by_label["نرخ ریزش مشتری"][1] == 50
+    assert by_label["نرخ تکرار خرید"][1] == 33.33
+    assert by_label["میانگین ارزش سفارش"][1] == 1_875_000
+    assert by_label["ارزش طول عمر مشتری (CLV)"][1] == 5 * M
 
 
 def test_the_cohort_table_exports_to_excel(cohort_shop, logged_in):
@@ -410,7 +440,8 @@ def test_an_export_of_wrong_days_is_refused(now, logged_in):
 
 def test_the_page_reads_in_english_too(shop, english):
     page = english.get("/reports/retention?start=1405/08/01&end=1405/08/30")
-    assert "Retention rate 66.7%" in metric(page, "retention_rate")
+    assert "Retention rate 50.0%" in metric(page, "retention_rate")
+    assert '<bdi dir="ltr">50.0%</bdi>' in page.text
     assert "Azar 1404" in page_text(page)
 
 
@@ -442,18 +473,19 @@ def test_the_api_answers_the_numbers_of_the_period(shop, api):
         "to_jalali": "1405/08/30",
         "lost_days": 180,
         "customers_start": 6,
-        "customers_end": 6,
+        "customers_end": 7,
         "new_customers": 2,
         "new_customers_at_end": 2,
-        "retention_rate": 66.67,  # (6 − 2) ÷ 6 × 100
-        "churn_rate": 33.33,
-        "repeat_purchase_rate": 40.0,  # 2 ÷ 5 × 100
-        "purchase_frequency": 1.4,  # 7 ÷ 5
-        "average_order_value": 2_000_000,  # 14,000,000 ÷ 7
-        "clv": 8_400_000,  # 2,000,000 × 1.4 × 3
-        "customers_who_bought": 5,
-        "orders": 7,
-        "revenue": 14_000_000,
+        "returning_customers": 2,  # L N
+        "retention_rate": 50.0,  # (7 − 2 − 2) ÷ 6 × 100
+        "churn_rate": 50.0,
+        "repeat_purchase_rate": 33.33,  # 2 ÷ 6 × 100
+        "purchase_frequency": 1.33,  # 8 ÷ 6
+        "average_order_value": 1_875_000,  # 15,000,000 ÷ 8
+        "clv": 5_000_000,  # 1,875,000 × 4/3 × 2
+        "customers_who_bought": 6,
+        "orders": 8,
+        "revenue": 15_000_000,
     }
     # The same days in the Jalali calendar, in Persian digits too.
     assert api("?from=1405-08-01&to=۱۴۰۵-۰۸-۳۰").json == answer.json

@@ -20,8 +20,9 @@ def yalda(app):
     """Started at START: 100 recipients, 50 kept back, 10 opted out.
 
     Within 14 days, 20 recipients bought (one of them twice: 1,000,000 + 500,000 Rials)
-    and 5 of the held back; a purchase the minute before START and one on the 15th day
-    do not count. Two of its coupon codes were used, one not.
+    and 5 of the held back; a purchase at 23:59 Tehran the day before START's day (START
+    is 12:00 Tehran) and one on the 15th day do not count. Two of its coupon codes were
+    used, one not.
     """
     account = default_account()
     campaign = Campaign(
@@ -59,7 +60,7 @@ def yalda(app):
     buy(contacts[0], timedelta(days=10), 500_000)
     for contact in contacts[100:105]:
         buy(contact, timedelta(hours=1))
-    buy(contacts[50], -timedelta(minutes=1))
+    buy(contacts[50], -timedelta(hours=12, minutes=1))
     buy(contacts[51], timedelta(days=14))
     db.session.add_all(
         Coupon(code=f"YALDA{n}", campaign_id=campaign.id, redeemed_at=used)
