@@ -32,7 +32,7 @@ from app.messaging.service import CampaignText
 from app.messaging.text import COUPON
 from app.occasions.calendar import BY_KEY, occurrences
 from app.occasions.models import AUTOMATION_KINDS, COUNTS_FROM, Automation
-from app.occasions.triggers import Run, and_range, runs_between, send_moment
+from app.occasions.triggers import Run, and_range, runs_between, send_moment, welcomed
 from app.persian import day_start, jalali_date, normalize_text, show_number, to_tehran
 from app.sending.models import ProviderAccount
 from app.sending.policy import load_policy
@@ -601,7 +601,9 @@ def next_send(automation: Automation) -> datetime | None:
             Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
         )
         first = db.session.scalar(
-            select(func.min(column)).where(_audience_of(automation), column > now - delay)
+            select(func.min(column)).where(
+                _audience_of(automation), column > now - delay, welcomed(automation)
+            )
         )
         return policy.window_opens(_aware(first) + delay) if first else None
     start, end = _today_and_year(now)

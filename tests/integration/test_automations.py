@@ -224,3 +224,41 @@ def test_a_welcome_says_when_it_next_sends(app, make_contact, time_machine):
         now - timedelta(minutes=10),
         now + timedelta(minutes=60),
     ]
+
+
+def test_a_signup_welcome_greets_customers_added_by_hand_or_api_never_the_imported(
+    app, make_contact, time_machine, tmp_path
+):
+    from app.contacts.importing import import_file
+    from app.occasions.automations import day_counts, next_send
+    from app.occasions.engine import run_automations
+    from app.sending.models import Message
+
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    today = date(2026, 12, 1)
+    time_machine.move_to(now, tick=False)
+    welcome = save_automation(
+        AutomationFields(
+            name="خوش‌آمد",
+            kind="welcome",
+            body="خوش آمدید",
+            delay_minutes=30,
+            counts_from="signup",
+            active=True,
+        )
+    )
+    db.session.commit()
+    time_machine.move_to(now + timedelta(minutes=5), tick=False)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("علی,09120000001\nسارا,09120000002\n")
+    assert import_file(customers).created == 2
+    added = now + timedelta(minutes=5)
+    by_hand = make_contact("09120000003", source="manual", created_at=added)
+    by_api = make_contact("09120000004", source="api", created_at=added)
+    assert {p.contact_id for p in plan(welcome, today, today)} == {by_hand.id, by_api.id}
+    assert day_counts(welcome, today, today) == {today: 2}
+    assert next_send(welcome) == added + timedelta(minutes=30)
+    time_machine.move_to(added + timedelta(minutes=30), tick=False)
+    run_automations()
+    greeted = db.session.scalars(select(Message.contact_id).order_by(Message.contact_id))
+    assert list(greeted) == [by_hand.id, by_api.id]
