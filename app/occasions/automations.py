@@ -364,20 +364,24 @@ def _range(start: date, end: date) -> tuple[datetime, datetime]:
 def plan(
     automation: Automation, start: date, end: date, limit: int | None = None
 ) -> list[PlannedSend]:
-    """Who would receive this automation's messages on the Tehran days start..end, when,
+    """Who will receive this automation's messages on the Tehran days start..end, when,
     and with which text (active or not), as the sending rules would time them: a run
     due outside the sending window, or on a quiet or mourning day, waits for it to open.
 
-    Contacts are read as they are now (a future purchase cannot be foreseen); opted-out
-    ones are left out, as materialising would skip them.
+    Only what is still to be sent: from now on (a send whose moment has passed, sent or
+    not, is left out). Contacts are read as they are now (a future purchase cannot be
+    foreseen); opted-out ones are left out, as materialising would skip them.
     """
     policy = load_policy()
+    now = utcnow()
     own_fields = own_field_names()
     audience = _audience_of(automation)
     planned: list[PlannedSend] = []
     for run in runs_between(automation, *_range(start, end)):
-        text = _text_of(automation, run, own_fields)
         moment = run.moment if run.again else None
+        if moment is None and policy.window_opens(run.due) < now:
+            continue
+        text = _text_of(automation, run, own_fields)
         query = (
             select(Contact.id, Contact.first_name, Contact.last_name, Contact.mobile)
             .add_columns(*text.columns)
@@ -385,7 +389,10 @@ def plan(
             .order_by(Contact.id)
         )
         if moment is not None:
-            query = query.add_columns(moment)
+            # A welcome's moments come through the day: those still to come.
+            query = query.add_columns(moment).where(
+                moment >= now - timedelta(minutes=automation.delay_minutes)
+            )
         if limit is not None:
             query = query.limit(limit - len(planned))
         for row in db.session.execute(query):
@@ -412,6 +419,10 @@ def plan(
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _counts_from_column(automation: Automation):
+    return Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
 
 
 # A moment's hour in Tehran standard time (+03:30), as text: "2026-12-21 10". Tehran kept
@@ -472,8 +483,23 @@ def _take_off(by_day: Counter, moments) -> None:
 
 
 def day_counts(automation: Automation, start: date, end: date) -> dict[date, int]:
-    """How many contacts each day's run of the automation would send to (by SQL; no
-    text is rendered), for the Tehran days start..end; days with none are left out."""
+    """How many contacts each day's run of the automation will send to (by SQL; no
+    text is rendered), for the Tehran days start..end; days with none are left out.
+
+    As the plan, only what is still to be sent: a run whose moment (as the sending rules
+    time it) has passed is left out."""
+    counts = _day_counts(automation, start, end)
+    if automation.kind == "welcome":  # counted from now on already
+        return counts
+    policy, now = load_policy(), utcnow()
+    return {
+        day: count
+        for day, count in counts.items()
+        if policy.window_opens(send_moment(day, automation.send_time)) >= now
+    }
+
+
+def _day_counts(automation: Automation, start: date, end: date) -> dict[date, int]:
     audience = audience_condition(audience_choice(automation.audience))
     kind = automation.kind
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
@@ -503,9 +529,7 @@ def day_counts(automation: Automation, start: date, end: date) -> dict[date, int
                 counts[day] = total
         return counts
     if kind == "anniversary":
-        column = (
-            Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
-        )
+        column = _counts_from_column(automation)
         by_day = _tehran_days(column, audience)
         _take_off(by_day, _opted_out(audience, column))
         # (Jalali month, day) → {Jalali year: contacts}
@@ -557,6 +581,9 @@ def day_counts(automation: Automation, start: date, end: date) -> dict[date, int
     if min(end, last) < start:
         return counts
     audience = audience & Contact.opted_out_at.is_(None)
+    if kind == "welcome":  # those whose moment is still to come
+        delay = timedelta(minutes=automation.delay_minutes)
+        audience = audience & (_counts_from_column(automation) >= utcnow() - delay)
     for run in runs_between(automation, *_range(start, min(end, last))):
         count = db.session.scalar(
             select(func.count()).select_from(Contact).where(audience, run.condition)
@@ -597,9 +624,7 @@ def next_send(automation: Automation) -> datetime | None:
     if automation.kind == "welcome":
         # The next contact whose welcome is still to come (one seek of the column's index).
         delay = timedelta(minutes=automation.delay_minutes)
-        column = (
-            Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
-        )
+        column = _counts_from_column(automation)
         first = db.session.scalar(
             select(func.min(column)).where(
                 _audience_of(automation), column > now - delay, welcomed(automation)
