@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -282,6 +282,20 @@ def set_active(automation: Automation, active: bool) -> None:
         except AudienceError as error:
             raise AutomationError(str(error), "audience") from None
     automation.active = active
+
+
+def delete_automation(automation: Automation) -> None:
+    """Delete an automation. The campaigns its runs made stay, with their messages and
+    reports (``Campaign.automation_id`` becomes NULL through the foreign key); a run
+    stopped half-way goes out as far as it got, as the engine lets such runs go."""
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.automation_id == automation.id, Campaign.status == "preparing")
+        .values(status="sending")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.delete(automation)
+    db.session.flush()
 
 
 def automations_waiting_for(kind: str, item_id: int) -> list[str]:

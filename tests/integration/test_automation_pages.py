@@ -430,6 +430,42 @@ def test_a_line_of_a_chosen_account_is_kept(logged_in):
     assert re.search(r'<div class="field has-error">\s*<label for="route"', response.text)
 
 
+def test_an_automation_is_deleted_and_its_sends_stay(logged_in):
+    saved = birthday()
+    number = saved.id
+    account = default_account()
+    runs = [
+        Campaign(
+            name=f"تبریک تولد · {count}",
+            body=saved.body,
+            provider_id=account.id,
+            sender=account.sender_lines[0],
+            status=status,
+            automation_id=saved.id,
+            occurrence=occurrence,
+        )
+        for count, status, occurrence in (
+            ("۱", "done", "2026-12-21"),
+            ("۲", "preparing", "2026-12-22"),
+        )
+    ]
+    db.session.add_all(runs)
+    db.session.commit()
+    page = logged_in.get(f"/occasions/automations/{saved.id}")
+    assert 'id="delete-automation"' in page.text
+    assert "data-confirm=" in page.text and 'name="csrf_token"' in page.text
+    assert logged_in.get(f"/occasions/automations/{saved.id}/delete").status_code == 405
+    response = logged_in.post(f"/occasions/automations/{saved.id}/delete", follow_redirects=True)
+    assert "پیام خودکار «تبریک تولد» حذف شد" in page_text(response)
+    assert automation() is None
+    kept = db.session.execute(
+        select(Campaign.name, Campaign.automation_id, Campaign.status).order_by(Campaign.id)
+    ).all()
+    # The half-written run goes out as far as it got.
+    assert kept == [("تبریک تولد · ۱", None, "done"), ("تبریک تولد · ۲", None, "sending")]
+    assert logged_in.post(f"/occasions/automations/{number}/delete").status_code == 404
+
+
 # Roles -------------------------------------------------------------------------------------------
 
 
@@ -442,6 +478,8 @@ def test_staff_manage_automations_as_they_manage_campaigns(app, staff_client):
     assert staff_client.get(f"/occasions/automations/{saved.id}/plan").status_code == 200
     staff_client.post(f"/occasions/automations/{saved.id}/active", data={"active": "0"})
     assert automation().active is False
+    staff_client.post(f"/occasions/automations/{saved.id}/delete")
+    assert automation() is None
 
 
 def test_the_pages_need_a_session(client, owner):
