@@ -173,6 +173,9 @@ def test_each_kind_shows_its_own_fields(logged_in):
     welcome = logged_in.get("/occasions/automations/new?kind=welcome")
     assert wrapper_hidden(welcome, "send_time")
     assert re.search(r'<div class="row"\s+data-kinds="welcome">', welcome.text)
+    # What each kind leaves out, said where it is set.
+    assert "بیش از این تعداد روز است خرید نکرده‌اند" in page_text(response)
+    assert "مشتریانی که از فایل وارد شده‌اند پیام خوشامد" in page_text(welcome)
 
 
 def test_without_a_script_the_kind_is_changed_by_asking_the_server(logged_in):
