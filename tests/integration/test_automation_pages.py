@@ -122,6 +122,8 @@ def test_a_starting_point_fills_the_editor_from_the_template_library(logged_in):
     ]
     winback = logged_in.get("/occasions/automations/new?start=winback")
     assert 'value="60"' in winback.text or 'value="۶۰"' in winback.text
+    library = logged_in.get("/campaigns/templates?automation=new")
+    assert "برای شروع یک کمپین یا پیام خودکار" in page_text(library)
 
 
 def test_the_list_says_when_each_sends_to_whom_and_next(logged_in, make_contact, now):
@@ -173,6 +175,7 @@ def test_each_kind_shows_its_own_fields(logged_in):
     welcome = logged_in.get("/occasions/automations/new?kind=welcome")
     assert wrapper_hidden(welcome, "send_time")
     assert re.search(r'<div class="row"\s+data-kinds="welcome">', welcome.text)
+    assert "زمان افزوده‌شدن مشتری" in page_text(welcome)
     # What each kind leaves out, said where it is set.
     assert "بیش از این تعداد روز است خرید نکرده‌اند" in page_text(response)
     assert "مشتریانی که از فایل وارد شده‌اند پیام خوشامد" in page_text(welcome)
@@ -194,7 +197,8 @@ def test_without_a_script_the_kind_is_changed_by_asking_the_server(logged_in):
     ("changes", "field", "words"),
     [
         ({"days_before": "۶۱"}, "days_before", "۶۰"),
-        ({"send_time": "۲۵:۰۰"}, "send_time", "۱۰:۰۰"),
+        ({"send_time": "۲۵:۰۰"}, "send_time", "ساعت باید بین ۰۰:۰۰ و ۲۳:۵۹ باشد، مثل ۱۰:۰۰."),
+        ({"send_time": "ده صبح"}, "send_time", "۱۰:۰۰"),
         ({"kind": "winback", "days_after": "0"}, "days_after", "یک روز"),
         ({"kind": "followup", "days_after": "۹۹۹"}, "days_after", "۷۳۰"),
         ({"kind": "welcome", "delay": "15", "delay_unit": "days"}, "delay", "۱۴ روز"),
@@ -456,6 +460,7 @@ def test_an_automation_is_deleted_and_its_sends_stay(logged_in):
     db.session.commit()
     page = logged_in.get(f"/occasions/automations/{saved.id}")
     assert 'id="delete-automation"' in page.text
+    assert "روز ارسال" in page_text(page)
     assert "data-confirm=" in page.text and 'name="csrf_token"' in page.text
     assert logged_in.get(f"/occasions/automations/{saved.id}/delete").status_code == 405
     response = logged_in.post(f"/occasions/automations/{saved.id}/delete", follow_redirects=True)
