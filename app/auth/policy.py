@@ -151,6 +151,7 @@ ENDPOINTS: dict[str, Rule] = {
     "occasions.edit_automation": CAMPAIGNS,
     "occasions.automation_active": CAMPAIGNS,
     "occasions.automation_plan": CAMPAIGNS,
+    "occasions.delete_automation": CAMPAIGNS,
     "messaging.templates": CAMPAIGNS,
     "messaging.new_template": CAMPAIGNS,
     "messaging.edit_template": CAMPAIGNS,

@@ -1,6 +1,7 @@
 """The automation editor's form: the campaign composer's audience, text and coupon fields
 (app.messaging.forms.MessageForm), and each kind's own timing."""
 
+import re
 from datetime import time
 
 from flask_babel import gettext as _
@@ -16,6 +17,9 @@ from app.occasions.automations import (
 )
 from app.occasions.models import AUTOMATION_KINDS, COUNTS_FROM
 from app.persian import ascii_digits, parse_clock, show_digits, show_number
+
+# A time of day as typed (hours:minutes), whether or not the clock has it.
+_CLOCK_SHAPED = re.compile(r"^\s*\d{1,2}\s*:\s*\d{2}\s*$")
 
 # The kinds each timing field belongs to (the editor shows it for those only).
 FIELD_KINDS = {
@@ -77,9 +81,19 @@ class AutomationForm(MessageForm):
     def validate_send_time(self, field):
         if not self.uses("send_time"):
             return
+        typed = (field.data or "")[:20]
         try:
-            parse_clock((field.data or "")[:20])
+            parse_clock(typed)
         except ValueError:
+            if _CLOCK_SHAPED.match(ascii_digits(typed)):  # 25:00, 10:75
+                raise ValidationError(
+                    _(
+                        "The time must be between %(first)s and %(last)s, such as %(example)s.",
+                        first=show_digits("00:00"),
+                        last=show_digits("23:59"),
+                        example=show_digits("10:00"),
+                    )
+                ) from None
             raise ValidationError(
                 _("Give a time of day such as %(example)s.", example=show_digits("10:00"))
             ) from None

@@ -30,6 +30,7 @@ from app.occasions.automations import (
     save_automation,
     set_active,
 )
+from app.occasions.automations import delete_automation as remove_automation
 from app.occasions.calendar import BY_KEY, occurrences
 from app.occasions.models import AUTOMATION_KINDS, Automation
 from app.persian import (
@@ -217,6 +218,24 @@ def automation(automation_id: int):
         labels=CAMPAIGN_STATUS_LABELS,
         report=automation_report(item.id) if made else None,
     )
+
+
+@bp.post("/automations/<int:automation_id>/delete")
+def delete_automation(automation_id: int):
+    # The button of its own form: its CSRF token was checked (CSRFProtect).
+    item = db.get_or_404(Automation, automation_id)
+    name = item.name
+    remove_automation(item)
+    db.session.commit()
+    flash(
+        _(
+            "The automatic message “%(name)s” is deleted; what it has sent stays in the"
+            " campaigns and the delivery log.",
+            name=name,
+        ),
+        "success",
+    )
+    return redirect(url_for("occasions.automations"))
 
 
 # A run's messages, counted in the groups its row shows.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -32,7 +32,7 @@ from app.messaging.service import CampaignText
 from app.messaging.text import COUPON
 from app.occasions.calendar import BY_KEY, occurrences
 from app.occasions.models import AUTOMATION_KINDS, COUNTS_FROM, Automation
-from app.occasions.triggers import Run, and_range, runs_between, send_moment
+from app.occasions.triggers import Run, and_range, runs_between, send_moment, welcomed
 from app.persian import day_start, jalali_date, normalize_text, show_number, to_tehran
 from app.sending.models import ProviderAccount
 from app.sending.policy import load_policy
@@ -284,6 +284,20 @@ def set_active(automation: Automation, active: bool) -> None:
     automation.active = active
 
 
+def delete_automation(automation: Automation) -> None:
+    """Delete an automation. The campaigns its runs made stay, with their messages and
+    reports (``Campaign.automation_id`` becomes NULL through the foreign key); a run
+    stopped half-way goes out as far as it got, as the engine lets such runs go."""
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.automation_id == automation.id, Campaign.status == "preparing")
+        .values(status="sending")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.delete(automation)
+    db.session.flush()
+
+
 def automations_waiting_for(kind: str, item_id: int) -> list[str]:
     """Names of the active automations whose audience names a list, tag or segment
     (``kind``: "list", "tag", "segment"): deleting it would change who they send to."""
@@ -364,20 +378,24 @@ def _range(start: date, end: date) -> tuple[datetime, datetime]:
 def plan(
     automation: Automation, start: date, end: date, limit: int | None = None
 ) -> list[PlannedSend]:
-    """Who would receive this automation's messages on the Tehran days start..end, when,
+    """Who will receive this automation's messages on the Tehran days start..end, when,
     and with which text (active or not), as the sending rules would time them: a run
     due outside the sending window, or on a quiet or mourning day, waits for it to open.
 
-    Contacts are read as they are now (a future purchase cannot be foreseen); opted-out
-    ones are left out, as materialising would skip them.
+    Only what is still to be sent: from now on (a send whose moment has passed, sent or
+    not, is left out). Contacts are read as they are now (a future purchase cannot be
+    foreseen); opted-out ones are left out, as materialising would skip them.
     """
     policy = load_policy()
+    now = utcnow()
     own_fields = own_field_names()
     audience = _audience_of(automation)
     planned: list[PlannedSend] = []
     for run in runs_between(automation, *_range(start, end)):
-        text = _text_of(automation, run, own_fields)
         moment = run.moment if run.again else None
+        if moment is None and policy.window_opens(run.due) < now:
+            continue
+        text = _text_of(automation, run, own_fields)
         query = (
             select(Contact.id, Contact.first_name, Contact.last_name, Contact.mobile)
             .add_columns(*text.columns)
@@ -385,7 +403,10 @@ def plan(
             .order_by(Contact.id)
         )
         if moment is not None:
-            query = query.add_columns(moment)
+            # A welcome's moments come through the day: those still to come.
+            query = query.add_columns(moment).where(
+                moment >= now - timedelta(minutes=automation.delay_minutes)
+            )
         if limit is not None:
             query = query.limit(limit - len(planned))
         for row in db.session.execute(query):
@@ -412,6 +433,10 @@ def plan(
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _counts_from_column(automation: Automation):
+    return Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
 
 
 # A moment's hour in Tehran standard time (+03:30), as text: "2026-12-21 10". Tehran kept
@@ -472,8 +497,23 @@ def _take_off(by_day: Counter, moments) -> None:
 
 
 def day_counts(automation: Automation, start: date, end: date) -> dict[date, int]:
-    """How many contacts each day's run of the automation would send to (by SQL; no
-    text is rendered), for the Tehran days start..end; days with none are left out."""
+    """How many contacts each day's run of the automation will send to (by SQL; no
+    text is rendered), for the Tehran days start..end; days with none are left out.
+
+    As the plan, only what is still to be sent: a run whose moment (as the sending rules
+    time it) has passed is left out."""
+    counts = _day_counts(automation, start, end)
+    if automation.kind == "welcome":  # counted from now on already
+        return counts
+    policy, now = load_policy(), utcnow()
+    return {
+        day: count
+        for day, count in counts.items()
+        if policy.window_opens(send_moment(day, automation.send_time)) >= now
+    }
+
+
+def _day_counts(automation: Automation, start: date, end: date) -> dict[date, int]:
     audience = audience_condition(audience_choice(automation.audience))
     kind = automation.kind
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
@@ -503,9 +543,7 @@ def day_counts(automation: Automation, start: date, end: date) -> dict[date, int
                 counts[day] = total
         return counts
     if kind == "anniversary":
-        column = (
-            Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
-        )
+        column = _counts_from_column(automation)
         by_day = _tehran_days(column, audience)
         _take_off(by_day, _opted_out(audience, column))
         # (Jalali month, day) → {Jalali year: contacts}
@@ -557,6 +595,9 @@ def day_counts(automation: Automation, start: date, end: date) -> dict[date, int
     if min(end, last) < start:
         return counts
     audience = audience & Contact.opted_out_at.is_(None)
+    if kind == "welcome":  # those whose moment is still to come
+        delay = timedelta(minutes=automation.delay_minutes)
+        audience = audience & (_counts_from_column(automation) >= utcnow() - delay)
     for run in runs_between(automation, *_range(start, min(end, last))):
         count = db.session.scalar(
             select(func.count()).select_from(Contact).where(audience, run.condition)
@@ -597,11 +638,11 @@ def next_send(automation: Automation) -> datetime | None:
     if automation.kind == "welcome":
         # The next contact whose welcome is still to come (one seek of the column's index).
         delay = timedelta(minutes=automation.delay_minutes)
-        column = (
-            Contact.created_at if automation.counts_from == "signup" else Contact.first_purchase_at
-        )
+        column = _counts_from_column(automation)
         first = db.session.scalar(
-            select(func.min(column)).where(_audience_of(automation), column > now - delay)
+            select(func.min(column)).where(
+                _audience_of(automation), column > now - delay, welcomed(automation)
+            )
         )
         return policy.window_opens(_aware(first) + delay) if first else None
     start, end = _today_and_year(now)

@@ -1,8 +1,10 @@
 """The automations' engine: the scheduler's job that makes each automation's runs.
 
 At every tick (app.jobs, ``run_automations``) every active automation's runs due
-within the grace window (``VAFA_AUTOMATION_GRACE`` hours back from now) that have not
-been made yet are made: one campaign per run (``Campaign.automation_id`` and
+within the grace window (``VAFA_AUTOMATION_GRACE`` hours back from now), and since the
+automation was last saved or switched on (``Automation.updated_at``: a survey saved at
+20:48 for 18:30 waits for tomorrow rather than go out at once), that have not been
+made yet are made: one campaign per run (``Campaign.automation_id`` and
 ``Campaign.occurrence``, unique), materialised with the run's trigger and idempotency
 key (app.occasions.triggers). So after downtime the runs missed within the window are
 caught up, those further back are let go (a birthday greeted three days late is worse
@@ -93,6 +95,8 @@ def _existing(choice: AudienceChoice) -> AudienceChoice:
 
 def _run_due(automation: Automation, since: datetime, now: datetime) -> int:
     written = 0
+    # Nothing due before it was last saved or switched on (its moment had passed then).
+    since = max(since, automation.updated_at or since)
     due = runs_between(automation, since, now + _NOW)
     if not due:
         return 0
@@ -191,12 +195,16 @@ def _open_run(
 
 def _let_go(since: datetime) -> None:
     """Runs still ``preparing`` that will not be resumed (due before the grace window,
-    or of an automation switched off) go out as far as they got."""
+    of an automation switched off, or due before it was saved again) go out as far as
+    they got."""
     inactive = select(Automation.id).where(Automation.active.is_(False))
+    saved_since = exists().where(
+        Automation.id == Campaign.automation_id, Automation.updated_at > Campaign.scheduled_at
+    )
     stale = (
         Campaign.automation_id.is_not(None),
         Campaign.status == "preparing",
-        (Campaign.scheduled_at < since) | Campaign.automation_id.in_(inactive),
+        (Campaign.scheduled_at < since) | Campaign.automation_id.in_(inactive) | saved_since,
     )
     # Looked for first: nearly always there is none, and a read costs no commit.
     if db.session.scalar(select(Campaign.id).where(*stale).limit(1)) is None:

@@ -11,7 +11,10 @@ being greeted, so a run made twice (a crash, a restart, two schedulers) sends on
 - occasion ``occasion:<automation>:<contact>:<occurrence ident>`` (``yalda:1405``);
 - winback ``winback:<automation>:<contact>:<day of the last purchase>``: a new purchase
   starts a new quiet spell, and with it a new key;
-- welcome ``welcome:<automation>:<contact>``: once per contact;
+- welcome ``welcome:<automation>:<contact>``: once per contact. Counted from the day
+  the customer was added ("signup"), it welcomes only those added by hand or through
+  the API (``Contact.source`` "manual", "api"): customers brought in by a file import
+  ("import", contacts or purchases) are existing ones, never welcomed;
 - followup ``followup:<automation>:<contact>:<day of the purchase>``.
 
 Days are Tehran days. Birthdays are read through the (birth_jmonth, birth_jday) index as
@@ -130,13 +133,25 @@ def day_run(automation: Automation, day: date, first: int | None = None) -> Run 
     return Run(day.isoformat(), day, due, condition, key)
 
 
+# Where the contacts a "signup" welcome leaves out came from: a file import brings in
+# existing customers (Contact.source; the others are "manual" and "api").
+NOT_WELCOMED_SOURCES = ("import",)
+
+
+def welcomed(automation: Automation) -> ColumnElement[bool]:
+    """Who a welcome may greet at all: counted from signup, not the imported."""
+    if automation.counts_from == "signup":
+        return Contact.source.not_in(NOT_WELCOMED_SOURCES)
+    return true()
+
+
 def welcome_run(automation: Automation, day: date, since: datetime, until: datetime) -> Run:
     """Contacts whose welcome comes on ``day`` between ``since`` and ``until`` (UTC)."""
     column = _counts_from(automation)
     delay = timedelta(minutes=automation.delay_minutes)
     low = max(since, day_start(day))
     high = min(until, day_start(day + timedelta(days=1)))
-    condition = and_range(column, low - delay, high - delay)
+    condition = and_range(column, low - delay, high - delay) & welcomed(automation)
     return Run(
         day.isoformat(),
         day,

@@ -122,6 +122,8 @@ def test_a_starting_point_fills_the_editor_from_the_template_library(logged_in):
     ]
     winback = logged_in.get("/occasions/automations/new?start=winback")
     assert 'value="60"' in winback.text or 'value="۶۰"' in winback.text
+    library = logged_in.get("/campaigns/templates?automation=new")
+    assert "برای شروع یک کمپین یا پیام خودکار" in page_text(library)
 
 
 def test_the_list_says_when_each_sends_to_whom_and_next(logged_in, make_contact, now):
@@ -173,6 +175,10 @@ def test_each_kind_shows_its_own_fields(logged_in):
     welcome = logged_in.get("/occasions/automations/new?kind=welcome")
     assert wrapper_hidden(welcome, "send_time")
     assert re.search(r'<div class="row"\s+data-kinds="welcome">', welcome.text)
+    assert "زمان افزوده‌شدن مشتری" in page_text(welcome)
+    # What each kind leaves out, said where it is set.
+    assert "بیش از این تعداد روز است خرید نکرده‌اند" in page_text(response)
+    assert "مشتریانی که از فایل وارد شده‌اند پیام خوشامد" in page_text(welcome)
 
 
 def test_without_a_script_the_kind_is_changed_by_asking_the_server(logged_in):
@@ -191,7 +197,8 @@ def test_without_a_script_the_kind_is_changed_by_asking_the_server(logged_in):
     ("changes", "field", "words"),
     [
         ({"days_before": "۶۱"}, "days_before", "۶۰"),
-        ({"send_time": "۲۵:۰۰"}, "send_time", "۱۰:۰۰"),
+        ({"send_time": "۲۵:۰۰"}, "send_time", "ساعت باید بین ۰۰:۰۰ و ۲۳:۵۹ باشد، مثل ۱۰:۰۰."),
+        ({"send_time": "ده صبح"}, "send_time", "۱۰:۰۰"),
         ({"kind": "winback", "days_after": "0"}, "days_after", "یک روز"),
         ({"kind": "followup", "days_after": "۹۹۹"}, "days_after", "۷۳۰"),
         ({"kind": "welcome", "delay": "15", "delay_unit": "days"}, "delay", "۱۴ روز"),
@@ -430,6 +437,43 @@ def test_a_line_of_a_chosen_account_is_kept(logged_in):
     assert re.search(r'<div class="field has-error">\s*<label for="route"', response.text)
 
 
+def test_an_automation_is_deleted_and_its_sends_stay(logged_in):
+    saved = birthday()
+    number = saved.id
+    account = default_account()
+    runs = [
+        Campaign(
+            name=f"تبریک تولد · {count}",
+            body=saved.body,
+            provider_id=account.id,
+            sender=account.sender_lines[0],
+            status=status,
+            automation_id=saved.id,
+            occurrence=occurrence,
+        )
+        for count, status, occurrence in (
+            ("۱", "done", "2026-12-21"),
+            ("۲", "preparing", "2026-12-22"),
+        )
+    ]
+    db.session.add_all(runs)
+    db.session.commit()
+    page = logged_in.get(f"/occasions/automations/{saved.id}")
+    assert 'id="delete-automation"' in page.text
+    assert "روز ارسال" in page_text(page)
+    assert "data-confirm=" in page.text and 'name="csrf_token"' in page.text
+    assert logged_in.get(f"/occasions/automations/{saved.id}/delete").status_code == 405
+    response = logged_in.post(f"/occasions/automations/{saved.id}/delete", follow_redirects=True)
+    assert "پیام خودکار «تبریک تولد» حذف شد" in page_text(response)
+    assert automation() is None
+    kept = db.session.execute(
+        select(Campaign.name, Campaign.automation_id, Campaign.status).order_by(Campaign.id)
+    ).all()
+    # The half-written run goes out as far as it got.
+    assert kept == [("تبریک تولد · ۱", None, "done"), ("تبریک تولد · ۲", None, "sending")]
+    assert logged_in.post(f"/occasions/automations/{number}/delete").status_code == 404
+
+
 # Roles -------------------------------------------------------------------------------------------
 
 
@@ -442,6 +486,8 @@ def test_staff_manage_automations_as_they_manage_campaigns(app, staff_client):
     assert staff_client.get(f"/occasions/automations/{saved.id}/plan").status_code == 200
     staff_client.post(f"/occasions/automations/{saved.id}/active", data={"active": "0"})
     assert automation().active is False
+    staff_client.post(f"/occasions/automations/{saved.id}/delete")
+    assert automation() is None
 
 
 def test_the_pages_need_a_session(client, owner):

@@ -201,7 +201,7 @@ def test_the_plan_times_sends_as_the_sending_rules_would(app, make_contact, time
 
 
 def test_a_welcome_says_when_it_next_sends(app, make_contact, time_machine):
-    from app.occasions.automations import next_send
+    from app.occasions.automations import day_counts, next_send
 
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     time_machine.move_to(now, tick=False)
@@ -220,7 +220,66 @@ def test_a_welcome_says_when_it_next_sends(app, make_contact, time_machine):
     make_contact("09120000001", created_at=now - timedelta(minutes=100))  # welcomed already
     make_contact("09120000002", created_at=now - timedelta(minutes=30))
     assert next_send(welcome) == now + timedelta(minutes=60)
+    # The plan is what will be sent: the welcome due ten minutes ago is not in it.
     assert [p.send_at for p in plan(welcome, date(2026, 12, 1), date(2026, 12, 1))] == [
-        now - timedelta(minutes=10),
         now + timedelta(minutes=60),
     ]
+    assert day_counts(welcome, date(2026, 12, 1), date(2026, 12, 1)) == {date(2026, 12, 1): 1}
+
+
+def test_a_signup_welcome_greets_customers_added_by_hand_or_api_never_the_imported(
+    app, make_contact, time_machine, tmp_path
+):
+    from app.contacts.importing import import_file
+    from app.occasions.automations import day_counts, next_send
+    from app.occasions.engine import run_automations
+    from app.sending.models import Message
+
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    today = date(2026, 12, 1)
+    time_machine.move_to(now, tick=False)
+    welcome = save_automation(
+        AutomationFields(
+            name="خوش‌آمد",
+            kind="welcome",
+            body="خوش آمدید",
+            delay_minutes=30,
+            counts_from="signup",
+            active=True,
+        )
+    )
+    db.session.commit()
+    time_machine.move_to(now + timedelta(minutes=5), tick=False)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("علی,09120000001\nسارا,09120000002\n")
+    assert import_file(customers).created == 2
+    added = now + timedelta(minutes=5)
+    by_hand = make_contact("09120000003", source="manual", created_at=added)
+    by_api = make_contact("09120000004", source="api", created_at=added)
+    assert {p.contact_id for p in plan(welcome, today, today)} == {by_hand.id, by_api.id}
+    assert day_counts(welcome, today, today) == {today: 2}
+    assert next_send(welcome) == added + timedelta(minutes=30)
+    time_machine.move_to(added + timedelta(minutes=30), tick=False)
+    run_automations()
+    greeted = db.session.scalars(select(Message.contact_id).order_by(Message.contact_id))
+    assert list(greeted) == [by_hand.id, by_api.id]
+
+
+def test_the_plan_lists_only_what_is_still_to_be_sent(logged_in, make_contact, time_machine):
+    """At 21:00 a 10:00 birthday of today is past (sent or not): the plan, its count
+    and the API start from now; tomorrow's is listed."""
+    from app.occasions.automations import day_counts
+
+    today = gregorian_date(1405, 9, 10)
+    time_machine.move_to(datetime.combine(today, time(21), tzinfo=TEHRAN), tick=False)
+    make_contact("09120000001", first_name="امروز", birth_jmonth=9, birth_jday=10)
+    tomorrow = make_contact("09120000002", first_name="فردا", birth_jmonth=9, birth_jday=11)
+    automation = save_automation(birthday(active=True))
+    db.session.commit()
+    end = today + timedelta(days=1)
+    assert [p.contact_id for p in plan(automation, today, end)] == [tomorrow.id]
+    assert day_counts(automation, today, end) == {end: 1}
+    page = logged_in.get(f"/occasions/automations/{automation.id}/plan")
+    assert "فردا" in page.get_data(as_text=True)
+    assert "امروز" not in page.get_data(as_text=True)
+    assert 'data-count="1"' in page.get_data(as_text=True)

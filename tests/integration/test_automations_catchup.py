@@ -17,7 +17,13 @@ from app.extensions import db
 from app.jobs import SCHEDULER_JOBS_BY_ID, run_job, start_scheduler
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
-from app.occasions.automations import AutomationFields, plan, save_automation, set_active
+from app.occasions.automations import (
+    AutomationFields,
+    fields_of,
+    plan,
+    save_automation,
+    set_active,
+)
 from app.persian import TEHRAN, gregorian_date
 from app.sending.models import Message
 
@@ -288,3 +294,61 @@ def test_a_welcome_after_the_first_purchase_and_a_follow_up_per_purchase_day(
         (j(1405, 9, 3).isoformat(), tehran(j(1405, 9, 3), time(11))),
         (j(1405, 9, 4).isoformat(), tehran(j(1405, 9, 4), time(11))),
     ]
+
+
+def test_a_run_whose_moment_passed_before_the_automation_was_saved_is_not_made(
+    app, make_contact, tick, time_machine
+):
+    """Saved (or switched on, or edited) at 20:48 for 18:30: nothing goes out at once;
+    the next day's run comes at its time. Saved earlier, the 18:30 run missed while the
+    scheduler was down is still caught up."""
+    day = j(1405, 9, 10)
+    time_machine.move_to(tehran(day, time(8)), tick=False)
+    today = make_contact("09120000001", first_name="امروز", birth_jmonth=9, birth_jday=10)
+    tomorrow = make_contact("09120000002", first_name="فردا", birth_jmonth=9, birth_jday=11)
+    earlier = birthday_automation(name="از صبح", send_time=time(18, 30))
+    time_machine.move_to(tehran(day, time(20, 48)), tick=False)
+    new = birthday_automation(name="تازه", send_time=time(18, 30))
+    switched = birthday_automation(name="روشن‌شده", send_time=time(18, 30), active=False)
+    edited = birthday_automation(name="ویرایش‌شده", send_time=time(9), active=True)
+    set_active(switched, True)
+    fields = fields_of(edited)
+    fields.send_time = time(18, 30)
+    save_automation(fields, edited)
+    db.session.commit()
+    tick(tehran(day, time(20, 49)))
+    tick(tehran(day, time(20, 49)) + INTERVAL)
+    db.session.expire_all()
+    made = db.session.execute(select(Campaign.automation_id, Campaign.occurrence)).all()
+    assert made == [(earlier.id, day.isoformat())]
+    assert [contact for contact, _o, _at in greeted()] == [today.id]
+    # The next day every one of them greets at 18:30.
+    tick(tehran(day + timedelta(days=1), time(18, 30)))
+    db.session.expire_all()
+    runs = db.session.scalars(
+        select(Campaign.automation_id).where(
+            Campaign.occurrence == (day + timedelta(days=1)).isoformat()
+        )
+    )
+    assert sorted(runs) == sorted([earlier.id, new.id, switched.id, edited.id])
+    assert {contact for contact, _o, _at in greeted()[1:]} == {tomorrow.id}
+
+
+def test_a_run_stopped_half_way_then_edited_goes_out_as_far_as_it_got(
+    app, make_contact, tick, time_machine
+):
+    time_machine.move_to(tehran(j(1405, 9, 1), time(8)), tick=False)
+    make_contact("09120000001", first_name="یک", birth_jmonth=9, birth_jday=10)
+    automation = birthday_automation()
+    tick(tehran(j(1405, 9, 10), time(10)))
+    db.session.execute(text("UPDATE campaigns SET status = 'preparing'"))
+    db.session.commit()
+    time_machine.move_to(tehran(j(1405, 9, 10), time(10, 5)), tick=False)
+    fields = fields_of(automation)
+    fields.body = "{نام} عزیز، تولدت مبارک"
+    save_automation(fields, automation)
+    db.session.commit()
+    tick(tehran(j(1405, 9, 10), time(10, 6)))
+    db.session.expire_all()
+    assert db.session.scalars(select(Campaign.status)).one() == "sending"
+    assert len(greeted()) == 1

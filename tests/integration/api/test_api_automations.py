@@ -62,6 +62,14 @@ def test_the_plan_lists_each_send_with_its_tehran_time(api, shop):
     }
 
 
+def test_the_plan_leaves_out_sends_whose_moment_has_passed(api, shop, time_machine):
+    created = api.post("/automations", BIRTHDAY)
+    # 21:00 on Ali's birthday (29 Azar): his 10:00 greeting is past, Sara's is tomorrow.
+    time_machine.move_to(datetime(2026, 12, 20, 17, 30, tzinfo=UTC), tick=False)
+    plan = api.get(f"/automations/{created.json['id']}/plan?from=2026-12-01&to=2026-12-31")
+    assert [item["contact_id"] for item in plan.json["items"]] == [shop["sara"]]
+
+
 def test_an_occasion_plan_names_the_occurrence(api, shop):
     created = api.post(
         "/automations",
