@@ -27,6 +27,7 @@ from app.contacts.models import Contact
 from app.contacts.phones import search_digits
 from app.exports import _FORMULA_START, CSV_FLUSH_ROWS, write_xlsx, xlsx_file
 from app.extensions import db
+from app.limits import ID_MAX
 from app.messaging.models import Campaign
 from app.occasions.models import Automation
 from app.persian import (
@@ -82,7 +83,8 @@ class LogFilter:
 
         def number(name: str) -> int | None:
             value = str(values.get(name) or "").strip()
-            return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None
+            digits = value.isascii() and value.isdigit()
+            return int(value) if digits and 0 < int(value) <= ID_MAX else None
 
         errors: list[str] = []
 

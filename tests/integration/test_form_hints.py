@@ -50,6 +50,7 @@ def test_the_placeholder_buttons_and_examples_speak_the_pages_language(english, 
         "{anniversary}",
         "{business_name}",
         "{today}",
+        "{occasion}",
         "{coupon}",
     ]
     assert "{first_name|" in text_of(page.text)
