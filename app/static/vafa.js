@@ -121,7 +121,7 @@ if (compose) {
     const data = await response.json();
     if (ticket !== latest) return;
     problems.textContent = data.problems.join("\n");
-    problems.hidden = data.problems.length === 0;
+    problems.hidden = serverSaid || data.problems.length === 0;
     showCount(data.longest);
     previewText.textContent = data.text;
     previewContact.textContent = data.contact
@@ -143,6 +143,13 @@ if (compose) {
     timer = setTimeout(preview, 250);
   }
 
+  // After a refused submit the server's words on the text stand until the text changes;
+  // the live check would say the same of its placeholders a second time, so it waits.
+  let serverSaid = compose.querySelector("[data-server-error]") !== null;
+  body.addEventListener("input", () => {
+    compose.querySelectorAll("[data-server-error]").forEach((said) => said.remove());
+    serverSaid = false;
+  });
   body.addEventListener("input", changed);
   audience.forEach((box) => box.addEventListener("change", () => { offset = 0; changed(); }));
   compose.querySelectorAll("#coupon-settings input").forEach((input) => input.addEventListener("input", changed));

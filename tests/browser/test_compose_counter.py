@@ -80,3 +80,23 @@ def test_the_english_counter_says_one_part_and_nothing_for_an_empty_text(
     body.press("Backspace")
     expect(counter).to_have_text("")
     expect(preview).to_have_text("")
+
+
+def test_a_refused_text_names_its_unknown_placeholder_once_until_it_is_changed(
+    owner_page: Page, live_server
+):
+    page = owner_page
+    add_contacts(live_server, "سارا")
+    page.goto("/occasions/automations/new?kind=birthday")
+    page.locator("#name").fill("تولد")
+    page.locator("#body").fill("سلام {اسم}")
+    page.locator("form#compose button.primary, form#compose button[type=submit]").first.click()
+    error = "متغیر ناشناخته: {اسم}"
+    # The server's words after the refused submit, and not the live check's as well.
+    expect(page.locator("[data-server-error]")).to_have_text(error)
+    page.wait_for_timeout(600)  # the live check has answered by now
+    expect(page.locator("#placeholder-problems")).to_be_hidden()
+    # Once the text changes, the live check speaks, alone.
+    page.locator("#body").fill("سلام {اسم} عزیز")
+    expect(page.locator("#placeholder-problems")).to_have_text(error)
+    expect(page.locator("[data-server-error]")).to_have_count(0)
