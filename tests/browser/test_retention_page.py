@@ -48,7 +48,8 @@ def test_the_report_fits_a_phone_and_its_cohorts_scroll_in_their_box(
     page.goto("/reports/retention?preset=this_year")
     expect(page.locator("h1")).to_have_text("ماندگاری مشتریان")
     expect(page.locator('[data-metric="retention_rate"] [data-field="formula"]')).to_have_text(
-        "(مشتریان پایان دوره − مشتری‌های تازهٔ میان آن‌ها) ÷ مشتریان آغاز دوره × ۱۰۰"
+        "(مشتریان پایان دوره − آن‌هایی از میانشان که در آغاز دوره مشتری نبودند: تازه‌ها و"
+        " برگشته‌ها) ÷ مشتریان آغاز دوره × ۱۰۰"
     )
     expect(page.locator("#cohorts tbody tr")).to_have_count(12)
     shot("retention-phone")
