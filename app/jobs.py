@@ -178,13 +178,22 @@ def run_scheduled(job_id: str):
     return run_job(app, SCHEDULER_JOBS_BY_ID[job_id])
 
 
+class AppJobStore(SQLAlchemyJobStore):
+    """APScheduler's SQLAlchemy job store on the app's own engine, which it leaves open when
+    the scheduler stops: the engine is the app's (its requests and workers use it), and
+    disposing of it under them orphans the connections they hold."""
+
+    def shutdown(self) -> None:
+        pass
+
+
 class Scheduler(BackgroundScheduler):
     """APScheduler's background scheduler, holding the scheduler lease while it runs,
     with its jobs stored in the app's database."""
 
     def __init__(self, app: Flask):
         with app.app_context():
-            store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)
+            store = AppJobStore(engine=db.engine, tablename=JOBS_TABLE)
         # One executor thread runs the jobs one after another: they hand work to each
         # other in order, and SQLite takes one writer at a time anyway.
         super().__init__(
