@@ -192,7 +192,14 @@ def export_status(token: str):
     state = export_jobs.export_state(current_app, token)
     if state.status == "unknown":
         abort(404)
-    return render_template("contacts/export.html", state=state, token=token)
+    return render_template(
+        "_export.html",
+        state=state,
+        token=token,
+        room="contacts",
+        heading=_("Excel export"),
+        back=(url_for("contacts.index"), _("Back to the contacts")),
+    )
 
 
 @bp.get("/exports/<token>/file")

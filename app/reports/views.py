@@ -12,10 +12,12 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from app.contacts import export_jobs
 from app.extensions import db
 from app.messaging.models import Campaign
+from app.persian import show_number
 from app.reports import bp
 from app.reports import service as reports
 from app.reports.service import LogFilter
@@ -85,7 +87,22 @@ def export_status(token: str):
     state = export_jobs.export_state(current_app, token)
     if state.status == "unknown":
         abort(404)
-    return render_template("reports/export.html", state=state, token=token)
+    written = None
+    if state.percent is not None:
+        written = _(
+            "Messages written: %(done)s of %(total)s",
+            done=show_number(state.done),
+            total=show_number(state.total),
+        )
+    return render_template(
+        "_export.html",
+        state=state,
+        token=token,
+        room="reports",
+        heading=_("Excel export of the delivery log"),
+        back=(url_for("reports.messages"), _("Back to the delivery log")),
+        written=written,
+    )
 
 
 @bp.get("/exports/<token>/file")
