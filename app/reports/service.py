@@ -43,11 +43,11 @@ from app.persian import (
 from app.sending.models import (
     ERROR_LABELS,
     LOG_SPARSE_STATUSES,
-    LOG_SPARSE_WHERE,
     MESSAGE_MOBILE_TAIL,
     STATUS_LABELS,
     Message,
     ProviderAccount,
+    off_the_way,
 )
 
 EXPORT_CHUNK = 5000
@@ -191,7 +191,7 @@ def conditions(log_filter: LogFilter) -> list:
         terms.append(Message.created_at < _tehran_midnight(log_filter.end + timedelta(days=1)))
     if log_filter.status in LOG_SPARSE_STATUSES:
         # The partial index's own condition beside the status, so SQLite uses that index.
-        terms += [Message.status == log_filter.status, text(f"messages.{LOG_SPARSE_WHERE}")]
+        terms += [Message.status == log_filter.status, text(off_the_way("messages.status"))]
     elif log_filter.status:
         # On the way to delivery: most messages are delivered or sent, and those queued or
         # being sent are the newest, so the newest messages fill a page at once.

@@ -202,14 +202,23 @@ class ProviderAccount(db.Model):
         return ("•" * 6) + secret[-4:] if len(secret) > 8 else "•" * 6
 
 
-# The statuses off the way to delivery (queued → sending → sent → delivered): the
-# delivery log finds them through a partial index of their own
-# (ix_messages_status_created_at_id), whose WHERE this is, written out so the log's query
-# can repeat it (SQLite uses a partial index only for a query that names its condition).
-LOG_SPARSE_STATUSES = tuple(
-    status for status in STATUSES if status not in ("queued", "sending", "sent", "delivered")
-)
-LOG_SPARSE_WHERE = "status IN ({})".format(", ".join(f"'{s}'" for s in LOG_SPARSE_STATUSES))
+# The way to delivery: the sending engine's hot path, which every message walks.
+DELIVERY_WAY = ("queued", "sending", "sent", "delivered")
+# The statuses off it: the delivery log finds them through partial indexes of their own
+# (ix_messages_status_created_at_id and the campaign's), the few messages that are not on
+# the way.
+LOG_SPARSE_STATUSES = tuple(status for status in STATUSES if status not in DELIVERY_WAY)
+
+
+def off_the_way(column: str = "status") -> str:
+    """The condition of those partial indexes: ``column`` is not a status on the way.
+
+    Written out, so the log's query can repeat it (SQLite uses a partial index only for a
+    query that names its condition), and as inequalities: SQLite checks the condition for
+    every row a statement writes, and a list (``IN``, ``NOT IN``) costs it about 4 µs a
+    row, on each of the engine's status changes; inequalities cost next to nothing.
+    """
+    return " AND ".join(f"{column} != '{status}'" for status in DELIVERY_WAY)
 
 
 class Message(db.Model):
@@ -266,8 +275,8 @@ class Message(db.Model):
             "status",
             "created_at",
             "id",
-            sqlite_where=text(LOG_SPARSE_WHERE),
-            postgresql_where=text(LOG_SPARSE_WHERE),
+            sqlite_where=text(off_the_way()),
+            postgresql_where=text(off_the_way()),
         ),
         Index("ix_messages_campaign_id_created_at_id", "campaign_id", "created_at", "id"),
         Index(
@@ -276,8 +285,8 @@ class Message(db.Model):
             "status",
             "created_at",
             "id",
-            sqlite_where=text(LOG_SPARSE_WHERE),
-            postgresql_where=text(LOG_SPARSE_WHERE),
+            sqlite_where=text(off_the_way()),
+            postgresql_where=text(off_the_way()),
         ),
         Index("ix_messages_provider_id_created_at_id", "provider_id", "created_at", "id"),
         Index("ix_messages_mobile_created_at_id", "mobile", "created_at", "id"),
