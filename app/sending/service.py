@@ -178,7 +178,7 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(of=MESSAGES, skip_locked=True)
     opted_out, wanted = [], []
-    for message_id, marketing, refuses in db.session.execute(candidates):
+    for message_id, marketing, refuses in db.session.connection().execute(candidates):
         if marketing and refuses:
             opted_out.append(message_id)
         else:
@@ -810,7 +810,13 @@ def poll_delivery(
     every: timedelta,
     give_up_after: timedelta = timedelta(days=3),
 ) -> int:
-    """Ask providers what became of sent messages; return how many reached a final state."""
+    """Ask providers what became of sent messages; return how many reached a final state.
+
+    Nothing is held while providers answer: the due messages are read and the stale ones
+    expired in a transaction committed before the first request (SQLite takes one writer
+    at a time, and the dispatcher writes every few milliseconds). A message that left
+    ``sent`` meanwhile (a webhook's report came first) keeps what it got.
+    """
     now = utcnow()
     stale = db.session.execute(
         update(Message)
@@ -828,6 +834,7 @@ def poll_delivery(
         .order_by(Message.id)
         .limit(limit)
     ).all()
+    db.session.commit()
     by_account: dict[int, dict[str, tuple[int, int | None]]] = defaultdict(dict)
     for message_id, account_id, ref, contact_id in due:
         by_account[account_id][ref] = (message_id, contact_id)
@@ -839,26 +846,35 @@ def poll_delivery(
         except ProviderError as error:
             log.warning("delivery reports from %s failed: %s", account.name, error)
             continue
-        changes = {
-            message_id: {"id": message_id, "polled_at": now}
-            for message_id, _contact in by_ref.values()
-        }
-        blacklisted = []
+        finals, blacklisted = [], []
         for item in updates:
             if item.provider_ref not in by_ref or item.status == "sent":
                 continue
-            message_id, contact_id = by_ref[item.provider_ref]
-            changes[message_id].update(
-                status=item.status, done_at=now, error_detail=item.detail or None
+            message_id, contact_id = by_ref.pop(item.provider_ref)
+            finals.append(
+                {"_id": message_id, "_status": item.status, "_detail": item.detail or None}
             )
-            final += 1
             if item.status == "blacklisted" and contact_id is not None:
                 blacklisted.append(message_id)
-        db.session.execute(update(Message), list(changes.values()))
+        # By id, as executemany statements; only while still sent.
+        polled = _where_sent().values(polled_at=now)
+        if finals:
+            db.session.execute(
+                polled.values(
+                    status=bindparam("_status"), error_detail=bindparam("_detail"), done_at=now
+                ),
+                finals,
+            )
+            final += len(finals)
+        if by_ref:  # asked about, still on its way
+            db.session.execute(polled, [{"_id": message_id} for message_id, _ in by_ref.values()])
         _mark_blacklisted(blacklisted, now)
         db.session.commit()
-    db.session.commit()
     return final + stale
+
+
+def _where_sent():
+    return MESSAGES.update().where(MESSAGES.c.id == bindparam("_id"), MESSAGES.c.status == "sent")
 
 
 def _mark_blacklisted(message_ids: list[int], now: datetime) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.contacts.service import set_opt_out
 from app.extensions import db
@@ -16,7 +16,14 @@ from app.messaging.models import Campaign
 from app.sending import service as sending
 from app.sending.leases import begin_lease, reap_expired_leases, renew_lease
 from app.sending.models import Message, Process, ProviderAccount
-from app.sending.providers.base import Accepted, ErrorCode, MaybeSent, NotSent, Rejected
+from app.sending.providers.base import (
+    Accepted,
+    ErrorCode,
+    MaybeSent,
+    NotSent,
+    Rejected,
+    StatusUpdate,
+)
 from app.types import utcnow
 
 
@@ -97,6 +104,35 @@ def test_delivery_reports_move_sent_messages_to_their_final_state(started_campai
     assert changed == 2
     assert statuses(campaign) == ["delivered", "failed", "sent"]
     assert messages(campaign)[0].done_at is not None
+
+
+def test_the_database_stays_writable_while_a_provider_is_asked_for_reports(
+    started_campaign, scripted, monkeypatch
+):
+    # SQLite takes one writer at a time: a delivery poll holding the write lock while a
+    # slow provider answers would stop the dispatcher and the outbox for that long.
+    campaign, _ = started_campaign()
+    dispatch()
+
+    def answering_after_a_write(self, refs):
+        with db.engine.connect() as other:  # as another thread, the dispatcher, would
+            sqlite = other.dialect.name == "sqlite"
+            if sqlite:
+                other.exec_driver_sql("PRAGMA busy_timeout=100")
+            other.execute(
+                update(Campaign).where(Campaign.id == campaign.id).values(name="meanwhile")
+            )
+            other.commit()
+            if sqlite:
+                other.exec_driver_sql("PRAGMA busy_timeout=30000")
+        return [StatusUpdate(ref, "delivered") for ref in refs]
+
+    monkeypatch.setattr(scripted, "statuses", answering_after_a_write)
+
+    assert sending.poll_delivery(100, first_after=timedelta(0), every=timedelta(0)) == 3
+    assert statuses(campaign) == ["delivered"] * 3
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).name == "meanwhile"
 
 
 def test_a_refused_request_is_queued_again_with_backoff(started_campaign, scripted):
