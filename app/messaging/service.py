@@ -4,6 +4,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 
 from flask import current_app
 from sqlalchemy import (
@@ -46,12 +47,18 @@ from app.sending.service import (
     adapter_for,
     driver_mark,
     driver_moment,
+    driver_slices,
     queued_here,
     retry_unknown,
 )
 from app.types import utcnow
 
 MATERIALISE_CHUNK = 10_000
+# Outbox rows per INSERT statement: one statement runs in one go, where an executemany
+# steps the database once per row, giving up the interpreter's lock at each step and
+# queueing to take it back behind the dispatcher's threads. A power of two, as
+# driver_slices cuts; prepared statements of 256 rows keep a worker's memory small.
+ROWS_PER_INSERT = 256
 # Why a campaign is paused: a segment of its audience needs fixing (ERROR_LABELS).
 AUDIENCE_UNUSABLE = "audience_unusable"
 # A chunk whose new coupon code another process took in the same instant is written
@@ -370,7 +377,7 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
     by a crash resumes after the last contact it wrote, and the idempotency key keeps any
     overlap from sending twice (a row whose key exists is left out, not an error).
 
-    The rows go to the database driver as one executemany of tuples per chunk: for a
+    The rows go to the database driver as multi-row INSERTs (``ROWS_PER_INSERT``): for a
     million recipients, SQLAlchemy's per-row parameter processing would cost more than
     the database's own work (as for imports, app/contacts/importing/storing.py).
 
@@ -408,11 +415,7 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
         .order_by(Contact.id)
     )
     mark = driver_mark(db.session.connection())
-    insert = (
-        f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
-        f" VALUES ({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
-        " ON CONFLICT (idempotency_key) DO NOTHING"
-    )
+    row_marks = f"({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
     campaign_id, provider_id, sender = campaign.id, campaign.provider_id, campaign.sender
     marketing = campaign.marketing
     written = retries = 0
@@ -466,7 +469,13 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
                     now,
                 )
             )
-        connection.exec_driver_sql(insert, rows)
+        for some in driver_slices(rows, ROWS_PER_INSERT):
+            connection.exec_driver_sql(
+                f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
+                f" VALUES {', '.join([row_marks] * len(some))}"
+                " ON CONFLICT (idempotency_key) DO NOTHING",
+                tuple(chain.from_iterable(some)),
+            )
         if coupons:
             try:
                 connection.exec_driver_sql(coupon_writer(connection), coupons)

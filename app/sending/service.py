@@ -130,9 +130,10 @@ def driver_moment(connection, moment: datetime):
     return process(moment) if process else moment
 
 
-def driver_slices(values: Sequence) -> Iterator[Sequence]:
-    """``values`` in slices of a power of two (at most 1,024), largest first, for
-    statements written for the driver with one placeholder per value.
+def driver_slices(values: Sequence, most: int = 1024) -> Iterator[Sequence]:
+    """``values`` in slices of a power of two (at most ``most``, itself one), largest
+    first, for statements written for the driver with one placeholder per value (or a
+    row of them).
 
     The driver keeps each statement it has prepared (sqlite3: 128 per connection, each
     as large as its text), so statements come in a few sizes, not one for every count:
@@ -140,7 +141,7 @@ def driver_slices(values: Sequence) -> Iterator[Sequence]:
     """
     start = 0
     while start < len(values):
-        size = min(1024, 1 << (len(values) - start).bit_length() - 1)
+        size = min(most, 1 << (len(values) - start).bit_length() - 1)
         yield values[start : start + size]
         start += size
 

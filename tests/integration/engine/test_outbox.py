@@ -153,9 +153,12 @@ def test_two_schedulers_writing_one_campaign_at_once_write_each_message_once(app
     db.session.commit()
     both_ready = threading.Barrier(2, timeout=30)
     errors = []
+    writing = threading.local()
 
     def writes_together(_connection, _cursor, statement, *_args):
-        if statement.startswith("INSERT INTO messages"):
+        # Each one's first INSERT waits for the other's (the rest follow it at once).
+        if statement.startswith("INSERT INTO messages") and not getattr(writing, "began", 0):
+            writing.began = True
             both_ready.wait()
 
     def scheduler():
