@@ -179,7 +179,7 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(of=MESSAGES, skip_locked=True)
     opted_out, wanted = [], []
-    for message_id, marketing, refuses in db.session.connection().execute(candidates):
+    for message_id, marketing, refuses in db.session.connection().execute(candidates).all():
         if marketing and refuses:
             opted_out.append(message_id)
         else:
@@ -335,7 +335,9 @@ def hand_over(call: Call) -> list[Outgoing]:
                 f" WHERE id IN ({', '.join([mark] * len(ids))})"
                 f" AND status = 'sending' AND worker_id = {mark} RETURNING id",
                 (now, *ids, call.worker_id),
-            ).scalars()
+            )
+            .scalars()
+            .all()  # at once: iterating the result would fetch a row at a time
         )
     return [m for m in call.messages if m.local_id in handed]
 
