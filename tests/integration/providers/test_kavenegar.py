@@ -159,6 +159,19 @@ def test_per_person_texts_go_in_one_sendarray_request(kave, provider):
     ]
 
 
+def test_texts_with_the_forms_own_characters_arrive_as_written(kave, provider):
+    # Persian and Latin, with what a form body gives meaning to (& = + %) and a new line.
+    texts = ["۵۰٪ تخفیف + ارسال رایگان & هدیه = شادی\nلغو۱۱", "50% off + free & more = joy"]
+    batch = [
+        Outgoing(1, "+989121234567", texts[0], LINE),
+        Outgoing(2, "+989351234567", texts[1], LINE),
+    ]
+
+    provider.send(batch)
+
+    assert [r["message"] for r in kave.state["sent"]] == texts
+
+
 def test_a_bulk_batch_of_exactly_max_batch_goes_out_in_one_request(kave, provider):
     answers = provider.send(outgoing(KavenegarProvider.max_batch))
 
