@@ -36,7 +36,7 @@ from app.messaging.audience import (
 )
 from app.messaging.models import Campaign
 from app.messaging.rendering import column, message_template
-from app.messaging.text import COUPON, count_parts
+from app.messaging.text import COUPON, parts_of
 from app.occasions.service import campaign_occasion
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
@@ -278,7 +278,7 @@ class CampaignText:
         # With a coupon: a code of the campaign's width stands in for each recipient's
         # own (codes are Latin letters and digits of one length: the same parts).
         body = self.render(values, self._sample)
-        return body, count_parts(body).parts
+        return body, parts_of(body)
 
     def render(self, values, coupon: str | None = None) -> str:
         """The text as sent for these contact values (in the order of ``columns``)."""
