@@ -53,7 +53,7 @@ from app.sending.service import (
 )
 from app.types import utcnow
 
-MATERIALISE_CHUNK = 10_000
+MATERIALISE_CHUNK = 5_000
 # Outbox rows per INSERT statement: one statement runs in one go, where an executemany
 # steps the database once per row, giving up the interpreter's lock at each step and
 # queueing to take it back behind the dispatcher's threads. A power of two, as

@@ -355,29 +355,27 @@ def queued_here() -> None:
     _queued_here.set()
 
 
-def _idle(stop: threading.Event, until: float) -> None:
-    """Wait until ``until`` (monotonic time), ``stop`` (seen within a fifth of a second),
-    or messages queued by this process."""
-    while not stop.is_set() and time.monotonic() < until:
-        if _queued_here.wait(max(0.0, min(until - time.monotonic(), 0.2))):
-            return
+# Passed to the writer among the answers: the claiming thread has planned more calls.
+_CLAIMED = (None, None)
 
 
 class Dispatcher:
     """Keeps up to ``concurrency`` provider requests in flight under one worker lease.
 
-    The thread that calls ``run`` does all the writing, a round at a time: it records
-    the answers that arrived, takes rate-limit slots and hands over the calls that may
-    leave, commits all of that at once, and only then starts those calls on the send
-    threads, which do nothing but talk to providers and pass their answers back. One
-    writer and one commit per round instead of a locked transaction per step of every
+    The thread that calls ``run`` writes what happens to requests, a round at a time: it
+    records the answers that arrived, takes rate-limit slots and hands over the calls
+    that may leave, commits all of that at once, and only then starts those calls on the
+    send threads, which do nothing but talk to providers and pass their answers back.
+    One writer and one commit per round instead of a locked transaction per step of every
     request: with sixteen requests out, the send threads would otherwise queue for the
     database (SQLite takes one writer at a time) and for the interpreter.
 
-    It claims ahead: while requests are out, the next batch is already claimed and
-    planned. Claimed calls wait in memory, never handed over, until a thread is free and
-    their account's rate limit lets them go; if the process dies they go back to the
-    queue when its lease ends.
+    It claims ahead, on a thread of its own (``run``): while requests are out, the next
+    batch is claimed and planned, and the rounds go on meanwhile (a claim of 2,000 takes
+    longer than a round: answers would wait for it, and threads for their next call).
+    Claimed calls wait in memory, never handed over, until a thread is free and their
+    account's rate limit lets them go; if the process dies they go back to the queue when
+    its lease ends.
     """
 
     def __init__(
@@ -397,9 +395,12 @@ class Dispatcher:
         self._booked: list[tuple[float, Call]] = []
         # Accounts booked further ahead by others: when to ask them for a slot again.
         self._blocked: dict[int, float] = {}
+        # Answers, and _CLAIMED when the claiming thread has planned more calls.
         self._answers: queue.SimpleQueue[tuple[Call, object]] = queue.SimpleQueue()
         self._early: list[tuple[Call, object]] = []  # taken from the queue while waiting
         self._in_flight = 0  # calls started whose answer is not recorded yet
+        # Planned by the claiming thread, for the writer to take at its next round.
+        self._claimed: queue.SimpleQueue[Call] = queue.SimpleQueue()
 
     def close(self) -> None:
         """Let the requests in flight finish and record their answers, then end the lease:
@@ -430,36 +431,81 @@ class Dispatcher:
         """Send until ``stop`` is set (or, ``until_idle``, nothing due is left); return
         how many messages were claimed.
 
-        The next batch is claimed as soon as fewer calls wait than there are threads. An
-        empty queue is asked again every ``idle_seconds`` (``until_idle``: once more
-        whenever a request finishes).
+        The next batch is claimed as soon as fewer calls wait than there are threads, on
+        a claiming thread (``until_idle``: between rounds). An empty queue is asked again
+        every ``idle_seconds``, or at once when this process queues messages
+        (``until_idle``: once more whenever a request finishes).
         """
+        if until_idle:
+            return self._run_until_idle(idle_seconds)
+        ended = threading.Event()
+        claimed = [0]
+        claimer = threading.Thread(
+            target=self._keep_claimed,
+            args=(stop, ended, idle_seconds, claimed),
+            name="vafa-claim",
+            daemon=True,
+        )
+        claimer.start()
+        try:
+            while not stop.is_set():
+                self._round()
+                moment = time.monotonic() + 0.2  # when stop is looked at again
+                self._wait(min(self._next_moment(), moment) if self._busy() else moment)
+        finally:
+            ended.set()
+            claimer.join()
+        return claimed[0]
+
+    def _run_until_idle(self, idle_seconds: float) -> int:
         claimed = 0
-        ask_again = 0.0
-        while not stop.is_set():
-            if _queued_here.is_set():
-                _queued_here.clear()
-                ask_again = 0.0
+        while True:
             self._round()
-            if len(self._waiting) < self.concurrency and time.monotonic() >= ask_again:
+            if len(self._waiting) < self.concurrency:
                 found = self._claim(self.batch)
                 claimed += found
                 if found:
                     continue  # start them, and claim more before waiting
-                if not until_idle:
-                    ask_again = time.monotonic() + idle_seconds
-            if self._busy():
-                self._wait(min(self._next_moment(), time.monotonic() + idle_seconds))
-            elif until_idle:
-                break
-            else:
-                _idle(stop, ask_again)
-        return claimed
+            if not self._busy():
+                return claimed
+            self._wait(min(self._next_moment(), time.monotonic() + idle_seconds))
+
+    def _keep_claimed(
+        self, stop: threading.Event, ended: threading.Event, idle_seconds: float, claimed: list
+    ) -> None:
+        """The claiming thread: keeps at least ``concurrency`` calls planned ahead."""
+        ask_again = 0.0
+        with self.app.app_context():
+            try:
+                while not (stop.is_set() or ended.is_set()):
+                    if _queued_here.is_set():
+                        _queued_here.clear()
+                        ask_again = 0.0
+                    short = len(self._waiting) + self._claimed.qsize() < self.concurrency
+                    if short and time.monotonic() >= ask_again:
+                        try:
+                            found = self._claim(self.batch)
+                        except Exception:  # the database went away a moment: try again
+                            log.exception("claiming failed")
+                            db.session.rollback()
+                            found = 0
+                        claimed[0] += found
+                        if found:
+                            self._answers.put(_CLAIMED)  # the writer takes them at once
+                            continue
+                        ask_again = time.monotonic() + idle_seconds
+                    # Looked at again soon (the writer hands calls over in rounds of a
+                    # few milliseconds), or as soon as this process queues messages.
+                    wait = 0.005 if not short else max(0.0, min(ask_again - time.monotonic(), 0.2))
+                    _queued_here.wait(wait)
+            finally:
+                db.session.remove()
 
     def _busy(self) -> bool:
         return bool(self._waiting or self._booked or self._in_flight)
 
     def _claim(self, limit: int) -> int:
+        """Claim and plan up to ``limit`` messages, for the writer's next round."""
         claimed = claim_queued(limit, utcnow(), load_policy(), self.lease.id)
         if claimed:
             accounts = {
@@ -470,7 +516,8 @@ class Dispatcher:
                     )
                 )
             }
-            self._waiting.extend(plan_calls(claimed, accounts, self.lease.id))
+            for call in plan_calls(claimed, accounts, self.lease.id):
+                self._claimed.put(call)
             db.session.commit()
         return len(claimed)
 
@@ -481,6 +528,9 @@ class Dispatcher:
         If the transaction fails, nothing of it happened: the answers wait for the next
         round, and the calls stay where they were.
         """
+        with suppress(queue.Empty):
+            while True:
+                self._waiting.append(self._claimed.get_nowait())
         arrived = self._arrived()
         self._in_flight -= len(arrived)  # their threads are free for the calls leaving now
         try:
@@ -562,7 +612,7 @@ class Dispatcher:
             try:
                 arrived.append(self._answers.get_nowait())
             except queue.Empty:
-                return arrived
+                return [answer for answer in arrived if answer is not _CLAIMED]
 
     def _send_and_report(self, call: Call) -> None:
         """In a send thread: the request, and its answer passed back to the writer."""
