@@ -29,7 +29,7 @@ from app.extensions import db
 from app.messaging.models import Campaign
 from app.persian import ascii_digits, jalali_datetime, national_mobile, show_datetime
 from app.sending.models import HANDED_OVER, Message
-from app.sending.service import driver_mark, driver_slices
+from app.sending.service import driver_lists, driver_mark
 from app.types import utcnow
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -106,7 +106,7 @@ def fresh_codes(connection, settings: CouponSettings, count: int) -> list[str]:
         kept = set(chosen)
         drawn = [c for c in random_codes(settings, count - len(chosen)) if c not in kept]
         taken: set[str] = set()
-        for part in driver_slices(drawn):
+        for part in driver_lists(drawn):
             marks = ", ".join([mark] * len(part))
             query = f"SELECT code FROM coupons WHERE code IN ({marks})"
             taken.update(code for (code,) in connection.exec_driver_sql(query, tuple(part)))
