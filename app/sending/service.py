@@ -35,6 +35,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import islice
 from operator import itemgetter
 
 from flask import current_app
@@ -282,18 +283,27 @@ def plan_calls(
 
 
 def take_slot(account_id: int, ahead: float = 0.0) -> tuple[bool, float]:
-    """Try to reserve the moment of one request through the account.
+    """Try to reserve the moment of one request through the account: (True, seconds
+    until it) or (False, seconds after which to ask again); see ``take_slots``."""
+    moments, wait = take_slots(account_id, 1, ahead)
+    return (True, moments[0]) if moments else (False, wait)
 
-    Returns (True, seconds until the reserved moment) or, when the account is booked
-    further ahead than one interval (or ``ahead`` seconds, if longer), (False, seconds
-    after which to ask again). The next free moment lives in the account's row, so the
-    limit holds across every worker process (a per-worker limit multiplies with the
-    number of workers); since nobody books further ahead than that, a worker that dies
-    leaves at most one interval (or ``ahead``) booked. The row is changed only if nobody
-    changed it since it was read (compare and set; on a clash, read again: the failed
-    UPDATE made this transaction the writer, so the next read sees the winner's value).
-    Commits nothing: the caller commits the reservation, with the hand-over when the
-    moment is (nearly) now.
+
+def take_slots(account_id: int, wanted: int, ahead: float = 0.0) -> tuple[list[float], float]:
+    """Try to reserve the moments of up to ``wanted`` requests through the account, one
+    interval apart, in one read and one write.
+
+    Returns the seconds until each reserved moment, soonest first, and 0; or, when the
+    account is booked further ahead than one interval (or ``ahead`` seconds, if longer),
+    no moment and the seconds after which to ask again. Only moments within that horizon
+    are reserved. The next free moment lives in the account's row, so the limit holds
+    across every worker process (a per-worker limit multiplies with the number of
+    workers); since nobody books further ahead than that, a worker that dies leaves at
+    most one interval (or ``ahead``) booked. The row is changed only if nobody changed it
+    since it was read (compare and set; on a clash, read again: the failed UPDATE made
+    this transaction the writer, so the next read sees the winner's value). Commits
+    nothing: the caller commits the reservation, with the hand-over when the moment is
+    (nearly) now.
     """
     connection = db.session.connection()
     while True:
@@ -303,11 +313,15 @@ def take_slot(account_id: int, ahead: float = 0.0) -> tuple[bool, float]:
         slot = max(now, booked or now)
         horizon = max(gap, timedelta(seconds=ahead))
         if slot - now > horizon:
-            return False, (slot - now - horizon).total_seconds()
+            return [], (slot - now - horizon).total_seconds()
+        moments = []
+        while len(moments) < max(wanted, 1) and slot - now <= horizon:
+            moments.append((slot - now).total_seconds())
+            slot += gap
         book = _BOOK_FIRST_SLOT if booked is None else _BOOK_SLOT
-        values = {"account": account_id, "booked": booked, "next": slot + gap}
+        values = {"account": account_id, "booked": booked, "next": slot}
         if connection.execute(book, values).rowcount:
-            return True, (slot - now).total_seconds()
+            return moments, 0.0
 
 
 # Statements the dispatcher runs for every request, built once: building and compiling
@@ -594,18 +608,32 @@ class Dispatcher:
         held.update(account for account, moment in self._blocked.items() if moment > now)
         booked: list[tuple[float, Call]] = []
         refused: list[Call] = []
-        for call in self._waiting:
+        granted: dict[int, deque[float]] = {}  # slots taken this round, not yet given
+        for index, call in enumerate(self._waiting):
             if len(leaving) + len(booked) >= free:
                 break
             if call.refused is not None:
                 record_answers([(call, call.refused)])
                 refused.append(call)
             elif call.account_id not in held:
-                taken, delay = take_slot(call.account_id, SLOT_WAITED_IN_THREAD)
-                if not taken:
-                    self._blocked[call.account_id] = now + delay
-                    held.add(call.account_id)
-                elif delay > SLOT_WAITED_IN_THREAD:
+                if not granted.get(call.account_id):
+                    # At once, a slot for each call of the account a thread is free for.
+                    wanted = min(
+                        free - len(leaving) - len(booked),
+                        sum(
+                            1
+                            for later in islice(self._waiting, index, None)
+                            if later.account_id == call.account_id and later.refused is None
+                        ),
+                    )
+                    moments, wait = take_slots(call.account_id, wanted, SLOT_WAITED_IN_THREAD)
+                    if not moments:
+                        self._blocked[call.account_id] = now + wait
+                        held.add(call.account_id)
+                        continue
+                    granted[call.account_id] = deque(moments)
+                delay = granted[call.account_id].popleft()
+                if delay > SLOT_WAITED_IN_THREAD:
                     booked.append((now + delay, call))
                     held.add(call.account_id)
                 else:

@@ -537,6 +537,22 @@ def test_the_rate_limit_spaces_requests_for_every_worker(scripted, time_machine)
     assert sending.take_slot(account.id) == (True, 0.2)
 
 
+def test_a_round_books_the_slots_of_several_requests_at_once(scripted, time_machine):
+    account = db.session.get(ProviderAccount, scripted.account.id)
+    account.requests_per_second = 100
+    db.session.commit()
+    time_machine.move_to(datetime(2026, 11, 23, 10, 0, tzinfo=UTC), tick=False)
+
+    # Five wanted, 10 ms apart: only those within 25 ms of now are booked.
+    assert sending.take_slots(account.id, 5, ahead=0.025) == ([0, 0.01, 0.02], 0)
+    db.session.commit()
+    db.session.expire_all()
+    booked = db.session.get(ProviderAccount, account.id).next_request_at
+    assert booked == datetime(2026, 11, 23, 10, 0, 0, 30000, tzinfo=UTC)
+    # Another worker asking now gets nothing until the booked ones are near.
+    assert sending.take_slots(account.id, 5, ahead=0.025) == ([], pytest.approx(0.005))
+
+
 def test_a_request_refused_for_an_unnamed_bad_number_is_split(started_campaign, scripted):
     campaign, (_ali, maryam, _reza) = started_campaign(names=("a", "b", "c"), body="حراج")
     bad_number = maryam.mobile  # read here: the provider runs in the dispatcher's threads
