@@ -371,7 +371,10 @@ def test_last_night_is_the_latest_three_oclock_in_tehran():
 # The page, its button and the command ------------------------------------------------------
 
 
-def test_the_page_shows_each_group_with_its_count_share_and_explanation(logged_in, shop):
+def test_the_page_shows_each_group_with_its_count_share_and_explanation(
+    logged_in, shop, time_machine
+):
+    time_machine.move_to(NOW)  # the day the page names, whenever the test runs
     page = logged_in.get("/audience/rfm")
     assert page.status_code == 200
     assert '<html lang="fa" dir="rtl">' in page.text
@@ -392,7 +395,7 @@ def test_the_page_shows_each_group_with_its_count_share_and_explanation(logged_i
         assert row.startswith(f"{name} {explanation}")
         assert "۱" in row.split(explanation)[1] and "۱۰٫۰٪" in row
     assert "قهرمان‌ها" in text and "نباید از دستشان داد" in text
-    # When, in Jalali and Tehran time: 1 December 2026 is 10 Azar 1405.
+    # When, in Jalali and Tehran time: 1 December 2026 (NOW) is 10 Azar 1405.
     assert "۱۴۰۵/۰۹/۱۰" in text
     assert len(scores(shop)) == 10
 
