@@ -204,8 +204,15 @@ class Provider(Protocol):
 
 
 def same_text(batch: Sequence[Outgoing]) -> bool:
-    """True when one bulk call (one text, many recipients) can carry the batch."""
-    return len({(message.body, message.sender) for message in batch}) == 1
+    """True when one bulk call (one text, many recipients) can carry the batch.
+
+    Compared with the first message, not gathered in a set: a batch of personal texts
+    is told at its second message, without hashing the other texts.
+    """
+    if not batch:
+        return False
+    body, sender = batch[0].body, batch[0].sender
+    return all(message.body == body and message.sender == sender for message in batch)
 
 
 def national(mobile: str) -> str:
