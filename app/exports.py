@@ -24,6 +24,8 @@ from typing import IO
 import xlsxwriter
 
 CSV_FLUSH_ROWS = 1000
+# The media type every XLSX download is sent as.
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

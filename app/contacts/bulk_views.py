@@ -22,6 +22,7 @@ from app.contacts import service as contacts
 from app.contacts.models import ContactList, Tag
 from app.contacts.record_forms import BulkForm
 from app.contacts.search import ContactFilter
+from app.exports import XLSX
 from app.extensions import db
 from app.persian import show_number
 
@@ -175,7 +176,7 @@ def export_xlsx():
         return redirect(url_for("contacts.export_status", token=token))
     return send_file(
         contact_export.export_xlsx(contact_filter, rtl=get_locale().text_direction == "rtl"),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mimetype=XLSX,
         as_attachment=True,
         download_name="vafa-contacts.xlsx",
     )
@@ -204,12 +205,4 @@ def export_status(token: str):
 
 @bp.get("/exports/<token>/file")
 def export_file(token: str):
-    state = export_jobs.export_state(current_app, token)
-    if state.status != "ready":
-        abort(404)
-    return send_file(
-        state.path,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        as_attachment=True,
-        download_name="vafa-contacts.xlsx",
-    )
+    return export_jobs.send_export(current_app, token, "vafa-contacts.xlsx")

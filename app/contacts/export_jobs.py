@@ -26,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, abort, send_file
 from flask_babel import force_locale
 
 from app.contacts.search import ContactFilter
+from app.exports import XLSX
 
 KEEP_SECONDS = 24 * 3600
 # A .part file untouched for this long belongs to an export whose process died.
@@ -113,6 +114,14 @@ def _write(app: Flask, write: Writer, lang: str, folder: Path, token: str):
         part.unlink(missing_ok=True)
     finally:
         count.unlink(missing_ok=True)
+
+
+def send_export(app: Flask, token: str, download_name: str):
+    """The finished export's file as a download; 404 while it is not ready (or unknown)."""
+    state = export_state(app, token)
+    if state.status != "ready":
+        abort(404)
+    return send_file(state.path, mimetype=XLSX, as_attachment=True, download_name=download_name)
 
 
 def export_state(app: Flask, token: str) -> ExportState:

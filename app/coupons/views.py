@@ -17,6 +17,7 @@ from flask_login import current_user
 from app.coupons import bp
 from app.coupons import service as coupons
 from app.coupons.forms import RedeemForm
+from app.exports import XLSX
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.persian import normalize_text
@@ -74,7 +75,7 @@ def export_xlsx(campaign_id: int):
     db.get_or_404(Campaign, campaign_id)
     return send_file(
         coupons.export_xlsx(campaign_id, rtl=get_locale().text_direction == "rtl"),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mimetype=XLSX,
         as_attachment=True,
         download_name=f"vafa-coupons-{campaign_id}.xlsx",
     )

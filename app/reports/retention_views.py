@@ -4,14 +4,12 @@ from flask import render_template, request, send_file
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from app.exports import xlsx_file
+from app.exports import XLSX, xlsx_file
 from app.persian import jalali_date, show_date, show_digits
 from app.reports import bp
 from app.reports import retention as service
 from app.reports.labels import month_name
 from app.reports.retention_forms import PeriodForm
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _period() -> tuple[PeriodForm, service.Period | None, str | None]:

@@ -15,6 +15,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from app.contacts import export_jobs
+from app.exports import XLSX
 from app.extensions import db
 from app.messaging.models import Campaign
 from app.persian import show_number
@@ -22,8 +23,6 @@ from app.reports import bp
 from app.reports import service as reports
 from app.reports.service import LogFilter
 from app.sending.models import STATUS_LABELS
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/messages")
@@ -107,9 +106,4 @@ def export_status(token: str):
 
 @bp.get("/exports/<token>/file")
 def export_file(token: str):
-    state = export_jobs.export_state(current_app, token)
-    if state.status != "ready":
-        abort(404)
-    return send_file(
-        state.path, mimetype=XLSX, as_attachment=True, download_name="vafa-delivery-log.xlsx"
-    )
+    return export_jobs.send_export(current_app, token, "vafa-delivery-log.xlsx")
