@@ -29,6 +29,18 @@ def birthday(**changes) -> AutomationFields:
     return fields
 
 
+def welcome_after(minutes: int) -> AutomationFields:
+    """An active welcome, ``minutes`` after each customer signs up."""
+    return AutomationFields(
+        name="خوش‌آمد",
+        kind="welcome",
+        body="خوش آمدید",
+        delay_minutes=minutes,
+        counts_from="signup",
+        active=True,
+    )
+
+
 def test_an_automation_is_saved_and_read_back(app):
     automation = save_automation(birthday(days_before=2, active=True))
     db.session.commit()
@@ -205,16 +217,7 @@ def test_a_welcome_says_when_it_next_sends(app, make_contact, time_machine):
 
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     time_machine.move_to(now, tick=False)
-    welcome = save_automation(
-        AutomationFields(
-            name="خوش‌آمد",
-            kind="welcome",
-            body="خوش آمدید",
-            delay_minutes=90,
-            counts_from="signup",
-            active=True,
-        )
-    )
+    welcome = save_automation(welcome_after(90))
     db.session.commit()
     assert next_send(welcome) is None
     make_contact("09120000001", created_at=now - timedelta(minutes=100))  # welcomed already
@@ -238,16 +241,7 @@ def test_a_signup_welcome_greets_customers_added_by_hand_or_api_never_the_import
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     today = date(2026, 12, 1)
     time_machine.move_to(now, tick=False)
-    welcome = save_automation(
-        AutomationFields(
-            name="خوش‌آمد",
-            kind="welcome",
-            body="خوش آمدید",
-            delay_minutes=30,
-            counts_from="signup",
-            active=True,
-        )
-    )
+    welcome = save_automation(welcome_after(30))
     db.session.commit()
     time_machine.move_to(now + timedelta(minutes=5), tick=False)
     customers = tmp_path / "customers.csv"
