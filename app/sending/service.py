@@ -344,38 +344,44 @@ _BOOK_FIRST_SLOT = (
 )
 
 
-def hand_over(call: Call) -> list[Outgoing]:
-    """Mark the call's messages handed over; the caller commits, then the request leaves.
+def hand_over(calls: Sequence[Call]) -> None:
+    """Mark the messages of one worker's calls handed over, in one statement per thousand
+    or so; the caller commits, then the requests leave.
 
-    Only messages still claimed under the call's lease are marked (and returned): if the
-    lease ran out meanwhile, its messages went back to the queue and are not sent here.
+    Only messages still claimed under the worker's lease are marked (and kept in their
+    call): if the lease ran out meanwhile, its messages went back to the queue and are
+    not sent here.
     """
+    if not calls:
+        return
     connection = db.session.connection()
     mark = driver_mark(connection)
     now = driver_moment(connection, utcnow())
-    ids = [m.local_id for m in call.messages]
+    worker_id = calls[0].worker_id
+    ids = [m.local_id for call in calls for m in call.messages]
     marked = 0
     for some in driver_lists(ids):
         marked += connection.exec_driver_sql(
             f"UPDATE messages SET handed_over_at = {mark}"
             f" WHERE id IN ({', '.join([mark] * len(some))})"
             f" AND status = 'sending' AND worker_id = {mark}",
-            (now, *some, call.worker_id),
+            (now, *some, worker_id),
         ).rowcount
     if marked == len(ids):  # as nearly always: the lease held
-        return call.messages
+        return
     handed = set()
     for some in driver_lists(ids):
         handed.update(
             connection.exec_driver_sql(
                 f"SELECT id FROM messages WHERE id IN ({', '.join([mark] * len(some))})"
                 f" AND status = 'sending' AND worker_id = {mark}",
-                (*some, call.worker_id),
+                (*some, worker_id),
             )
             .scalars()
             .all()
         )
-    return [m for m in call.messages if m.local_id in handed]
+    for call in calls:
+        call.messages = [m for m in call.messages if m.local_id in handed]
 
 
 # Dispatching ------------------------------------------------------------------------
@@ -600,7 +606,6 @@ class Dispatcher:
         for moment, call in self._booked:
             if moment > now or len(leaving) == self.concurrency - self._in_flight:
                 break
-            call.messages = hand_over(call)
             leaving.append(call)
             free += 1  # its thread was counted as booked
         # An account with a booked call, or booked ahead by others, has no slot now.
@@ -637,9 +642,9 @@ class Dispatcher:
                     booked.append((now + delay, call))
                     held.add(call.account_id)
                 else:
-                    call.messages = hand_over(call)
                     call.leaves_at = now + delay
                     leaving.append(call)
+        hand_over(leaving)
         return leaving, booked, refused
 
     def _next_moment(self) -> float:
@@ -798,12 +803,14 @@ def _record_accepted(worker_id: int, accepted: dict[int, str], now: datetime) ->
         rows = ", ".join(
             [f"(CAST({mark} AS INTEGER), {mark})"] + [f"({mark}, {mark})"] * (len(chunk) - 1)
         )
+        # UPDATE first, not WITH: the sqlite3 module opens the transaction for a statement
+        # that starts with UPDATE, and would run a WITH on its own, committed at once.
         connection.exec_driver_sql(
-            f"WITH answers (id, ref) AS (VALUES {rows})"
-            f" UPDATE messages SET status = 'sent', provider_ref = answers.ref, sent_at = {mark}"
-            f" FROM answers WHERE messages.id = answers.id AND messages.worker_id = {mark}"
+            f"UPDATE messages SET status = 'sent', provider_ref = answers.column2,"
+            f" sent_at = {mark} FROM (VALUES {rows}) AS answers"
+            f" WHERE messages.id = answers.column1 AND messages.worker_id = {mark}"
             " AND messages.status IN ('sending', 'unknown')",
-            (*(value for answer in chunk for value in answer), sent_at, worker_id),
+            (sent_at, *(value for answer in chunk for value in answer), worker_id),
         )
 
 

@@ -316,7 +316,8 @@ def test_a_dead_workers_unsent_claim_goes_back_and_only_its_request_in_flight_is
     accounts = {scripted.account.id: db.session.get(ProviderAccount, scripted.account.id)}
     first_call, _second_call = sending.plan_calls(claimed, accounts, dead)
     # The worker handed its first request over, then died before any answer.
-    assert len(sending.hand_over(first_call)) == 2
+    sending.hand_over([first_call])
+    assert len(first_call.messages) == 2
 
     with time_machine.travel(utcnow() + timedelta(seconds=29)):
         assert reap_expired_leases() == 0
@@ -344,7 +345,8 @@ def test_a_worker_too_slow_to_renew_sends_nothing_that_went_back(started_campaig
         other = begin_lease("worker", timedelta(seconds=30))
         assert [m.id for m in claim(10, other)] == [call.messages[0].local_id]
 
-    assert sending.hand_over(call) == [], "the slow worker may not send it any more"
+    sending.hand_over([call])
+    assert call.messages == [], "the slow worker may not send it any more"
 
 
 def test_a_lease_renewed_in_time_keeps_its_claim(started_campaign, scripted):
@@ -435,6 +437,22 @@ def test_requests_are_handed_over_before_they_leave(started_campaign, scripted):
 
     assert seen == [("sending", True)] * 3
     assert statuses(campaign) == ["sent"] * 3
+
+
+def test_answers_written_in_a_round_that_fails_are_not_kept(started_campaign, scripted):
+    # A round writes the answers that arrived and hands the next requests over in one
+    # transaction: if the hand-over fails, the answers wait for the next round.
+    campaign, _ = started_campaign(names=("علی", "مریم"))
+    worker = begin_lease("worker", timedelta(seconds=30))
+    accounts = {scripted.account.id: db.session.get(ProviderAccount, scripted.account.id)}
+    (call,) = sending.plan_calls(claim(10, worker), accounts, worker)
+    sending.hand_over([call])
+    db.session.commit()
+
+    sending.record_answers([(call, [Accepted(m.local_id, "ref") for m in call.messages])])
+    db.session.rollback()  # what the round does when its hand-over fails
+
+    assert statuses(campaign) == ["sending"] * 2
 
 
 def test_a_slow_request_does_not_hold_up_the_others(app, started_campaign, scripted):
