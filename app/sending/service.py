@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
-from operator import itemgetter
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
@@ -159,21 +159,34 @@ def driver_lists(values: Sequence, most: int = 1024) -> Iterator[Sequence]:
         yield [*part, *[part[-1]] * (size - len(part))] if size > len(part) else part
 
 
-def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: int) -> list:
+class Claimed(NamedTuple):
+    """A claimed message, with what sending it needs."""
+
+    id: int
+    provider_id: int
+    mobile: str
+    body: str
+    sender: str
+    error: str | None
+
+
+def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: int) -> list[Claimed]:
     """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them,
-    in id order, as rows of (id, provider_id, mobile, body, sender, error).
+    in id order.
 
     The claim is a conditional UPDATE, so two workers never claim the same row; on
     PostgreSQL ``SKIP LOCKED`` lets them take different rows instead of waiting. The
-    candidates are read first, in the same transaction: inside ``UPDATE … WHERE id IN
-    (subquery)`` PostgreSQL may run a ``LIMIT … SKIP LOCKED`` subquery once per row,
-    skipping the rows it has just updated, and so claim far more than ``limit``.
+    candidates are read first, with what sending them needs, in the same transaction:
+    inside ``UPDATE … WHERE id IN (subquery)`` PostgreSQL may run a ``LIMIT … SKIP
+    LOCKED`` subquery once per row, skipping the rows it has just updated, and so claim
+    far more than ``limit``; and on SQLite, whose one writer at a time is what every
+    worker thread waits for, the UPDATE then holds the database only for its own work.
     Marketing messages wait outside the sending window; messages to contacts who opted
     out since they were queued are skipped here, at the last moment. The claimed rows
     carry ``worker_id``, the claiming worker's lease.
 
     The UPDATE is written for the driver: SQLAlchemy's compiling of a list of thousands
-    of ids, and its rows, would cost more than the database's own work.
+    of ids would cost more than the database's own work.
     """
     due = [
         Message.status == "queued",
@@ -183,7 +196,16 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
     if allowance == 0:
         due.append(Message.marketing.is_(False))
     candidates = (
-        select(Message.id, Message.marketing, Contact.opted_out_at.is_not(None))
+        select(
+            Message.id,
+            Message.provider_id,
+            Message.mobile,
+            Message.body,
+            Message.sender,
+            Message.error,
+            Message.marketing,
+            Contact.opted_out_at.is_not(None),
+        )
         .outerjoin(Contact, Contact.id == Message.contact_id)
         .where(*due)
         .order_by(Message.id)
@@ -191,12 +213,13 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
     )
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(of=MESSAGES, skip_locked=True)
-    opted_out, wanted = [], []
-    for message_id, marketing, refuses in db.session.connection().execute(candidates).all():
+    opted_out, wanted, rows = [], [], {}
+    for *row, marketing, refuses in db.session.connection().execute(candidates).all():
         if marketing and refuses:
-            opted_out.append(message_id)
+            opted_out.append(row[0])
         else:
-            wanted.append((message_id, marketing))
+            wanted.append((row[0], marketing))
+            rows[row[0]] = Claimed(*row)
     if opted_out:
         db.session.execute(
             update(Message)
@@ -210,16 +233,23 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
         return []
     connection = db.session.connection()
     mark = driver_mark(connection)
-    claimed = []
+    claimed = 0
     for some in driver_lists(ids):
         claimed += connection.exec_driver_sql(
             f"UPDATE messages SET status = 'sending', worker_id = {mark}, handed_over_at = NULL"
-            f" WHERE id IN ({', '.join([mark] * len(some))}) AND status = 'queued'"
-            " RETURNING id, provider_id, mobile, body, sender, error",
+            f" WHERE id IN ({', '.join([mark] * len(some))}) AND status = 'queued'",
             (worker_id, *some),
-        ).all()
+        ).rowcount
+    if claimed < len(ids):  # another worker claimed some of them since they were read
+        ids = []
+        for some in driver_lists(list(rows)):
+            ids += connection.exec_driver_sql(
+                f"SELECT id FROM messages WHERE id IN ({', '.join([mark] * len(some))})"
+                f" AND status = 'sending' AND worker_id = {mark} AND handed_over_at IS NULL",
+                (*some, worker_id),
+            ).scalars()
     db.session.commit()
-    return sorted(claimed, key=itemgetter(0))
+    return [rows[message_id] for message_id in sorted(set(ids))]
 
 
 # Planning and rate limiting ---------------------------------------------------------
