@@ -241,15 +241,9 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
             (worker_id, *some),
         ).rowcount
     if claimed < len(ids):  # another worker claimed some of them since they were read
-        ids = []
-        for some in driver_lists(list(rows)):
-            ids += connection.exec_driver_sql(
-                f"SELECT id FROM messages WHERE id IN ({', '.join([mark] * len(some))})"
-                f" AND status = 'sending' AND worker_id = {mark} AND handed_over_at IS NULL",
-                (*some, worker_id),
-            ).scalars()
+        ids = held_by(worker_id, ids)
     db.session.commit()
-    return [rows[message_id] for message_id in sorted(set(ids))]
+    return [rows[message_id] for message_id in sorted(ids)]
 
 
 # Planning and rate limiting ---------------------------------------------------------
@@ -399,19 +393,27 @@ def hand_over(calls: Sequence[Call]) -> None:
         ).rowcount
     if marked == len(ids):  # as nearly always: the lease held
         return
-    handed = set()
+    handed = held_by(worker_id, ids)
+    for call in calls:
+        call.messages = [m for m in call.messages if m.local_id in handed]
+
+
+def held_by(worker_id: int, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` worker ``worker_id`` holds (``sending`` under its lease): read
+    when an UPDATE of them changed fewer rows than asked, as another worker claimed some
+    or the lease ran out."""
+    connection = db.session.connection()
+    mark = driver_mark(connection)
+    held: set[int] = set()
     for some in driver_lists(ids):
-        handed.update(
+        held.update(
             connection.exec_driver_sql(
                 f"SELECT id FROM messages WHERE id IN ({', '.join([mark] * len(some))})"
                 f" AND status = 'sending' AND worker_id = {mark}",
                 (*some, worker_id),
-            )
-            .scalars()
-            .all()
+            ).scalars()
         )
-    for call in calls:
-        call.messages = [m for m in call.messages if m.local_id in handed]
+    return held
 
 
 # Dispatching ------------------------------------------------------------------------
