@@ -1,6 +1,7 @@
 """Campaigns: from a composed text to one outbox row per recipient, and their control."""
 
 from collections.abc import Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -36,7 +37,7 @@ from app.messaging.audience import (
 )
 from app.messaging.models import Campaign
 from app.messaging.rendering import column, message_template
-from app.messaging.text import COUPON, parts_of
+from app.messaging.text import COUPON, count_parts, parts_of, ucs2_length, ucs2_parts
 from app.occasions.service import campaign_occasion
 from app.persian import to_tehran
 from app.sending.leases import scheduler_alive
@@ -273,6 +274,24 @@ class CampaignText:
         self.columns = [column(value) for value in reads if value != COUPON]
         self.optout = policy.with_optout if campaign.marketing else None
         self.compose = lru_cache(maxsize=4096)(self._compose)
+        self._around = self._length_around_slots(policy)
+
+    def _length_around_slots(self, policy: SendingPolicy) -> int | None:
+        """The UCS-2 length of the text as sent with its slots empty, when a recipient's
+        length is that plus what the slots show; else None.
+
+        So it is when the text around the slots is not GSM (then every recipient's text
+        is UCS-2, whatever the values) and the opt-out line, if any, is added or not
+        whatever the values: the text after the last slot, its trailing spaces aside, is
+        at least as long as the line (``SendingPolicy.with_optout`` looks at that end).
+        """
+        template = self.template
+        around = template.fill_slots([""] * len(template.slots))
+        if self.optout:
+            if len(template.ending.rstrip()) < len(policy.optout_text.strip()):
+                return None
+            around = self.optout(around)
+        return ucs2_length(around) if count_parts(around).unicode else None
 
     def _compose(self, *values) -> tuple[str, int]:
         # With a coupon: a code of the campaign's width stands in for each recipient's
@@ -281,15 +300,24 @@ class CampaignText:
         return body, parts_of(body)
 
     def parts(self, values) -> int:
-        """The SMS parts of the text for these values (``compose``'s, without its cache)."""
-        return parts_of(self.render(values, self._sample))
+        """The SMS parts of the text for these values (``compose``'s, without its cache):
+        counted from the slots' lengths alone when the text allows it (the estimate
+        counts them for every distinct name)."""
+        if self._around is None:
+            return parts_of(self.render(values, self._sample))
+        shown = self.template.slot_texts(self._with_coupon(values, self._sample))
+        return ucs2_parts(self._around + sum(map(ucs2_length, shown)))
 
     def render(self, values, coupon: str | None = None) -> str:
         """The text as sent for these contact values (in the order of ``columns``)."""
-        if self.coupon_at is not None:
-            values = [*values[: self.coupon_at], coupon, *values[self.coupon_at :]]
-        body = self.template.fill(values)
+        body = self.template.fill(self._with_coupon(values, coupon))
         return self.optout(body) if self.optout else body
+
+    def _with_coupon(self, values, coupon: str | None):
+        """The values the template reads: ``values`` and, if the text has one, the code."""
+        if self.coupon_at is None:
+            return values
+        return [*values[: self.coupon_at], coupon, *values[self.coupon_at :]]
 
 
 def estimate(campaign: Campaign) -> Estimate:
@@ -328,30 +356,45 @@ def estimate(campaign: Campaign) -> Estimate:
     )
     recipients = opted_out = capped = kept_back = parts = 0
     reads = len(text.columns)
-    for partition in db.session.connection().execute(groups).partitions():
-        for row in partition:
-            members, members_opted_out, members_capped, members_kept = row[reads:]
-            if marketing:
-                opted_out += members_opted_out
-                capped += members_capped
-                members -= members_opted_out + members_capped
-            kept_back += members_kept
-            members -= members_kept
-            if members:
-                recipients += members
-                # Each group's values are its own (GROUP BY): no cache would be hit.
-                parts += text.parts(row[:reads]) * members
     account = campaign.provider
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The provider is asked for the credit while the database counts the audience.
+        credit_asked = None if account.is_test else _ask_credit(pool, account)
+        for partition in db.session.connection().execute(groups).partitions():
+            for row in partition:
+                members, members_opted_out, members_capped, members_kept = row[reads:]
+                if marketing:
+                    opted_out += members_opted_out
+                    capped += members_capped
+                    members -= members_opted_out + members_capped
+                kept_back += members_kept
+                members -= members_kept
+                if members:
+                    recipients += members
+                    # Each group's values are its own (GROUP BY): no cache would be hit.
+                    parts += text.parts(row[:reads]) * members
     cost = parts * account.price_per_part
     skipped = {"capped": capped, "held_out": kept_back}
-    if account.is_test:
+    if credit_asked is None:
         return Estimate(recipients, opted_out, parts, cost, credit=cost, **skipped)
     try:
-        credit = adapter_for(account).credit()
+        credit = credit_asked.result()
     except ProviderError as error:
         return Estimate(recipients, opted_out, parts, cost, None, error.message, **skipped)
     account.credit, account.credit_read_at = credit, utcnow()
     return Estimate(recipients, opted_out, parts, cost, credit, **skipped)
+
+
+def _ask_credit(pool: ThreadPoolExecutor, account: ProviderAccount) -> Future[int]:
+    """The account's credit, asked on one of ``pool``'s threads; the adapter is made
+    here, where the account's stored key can be read (a key that cannot fails at once)."""
+    try:
+        adapter = adapter_for(account)
+    except ProviderError as error:
+        refused: Future[int] = Future()
+        refused.set_exception(error)
+        return refused
+    return pool.submit(adapter.credit)
 
 
 # The outbox row of a campaign's message, as the database driver takes it.

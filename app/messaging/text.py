@@ -144,11 +144,22 @@ def parts_of(text: str) -> int:
 
 def _measure(text: str) -> tuple[int, int, bool]:
     if _NOT_GSM.search(text) is None:
-        length = len(text) + len(_EXTENSION.findall(text))
-        single, multi, is_unicode = 160, 153, False
-    else:
-        length = len(text.encode("utf-16-le")) // 2
-        single, multi, is_unicode = 70, 67, True
+        return _counted(len(text) + len(_EXTENSION.findall(text)), is_unicode=False)
+    return _counted(ucs2_length(text), is_unicode=True)
+
+
+def ucs2_length(text: str) -> int:
+    """``text``'s length as a UCS-2 SMS counts it: in UTF-16 code units (an emoji: two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def ucs2_parts(length: int) -> int:
+    """The parts of a UCS-2 text of ``length`` (``ucs2_length``)."""
+    return _counted(length, is_unicode=True)[1]
+
+
+def _counted(length: int, is_unicode: bool) -> tuple[int, int, bool]:
+    single, multi = (70, 67) if is_unicode else (160, 153)
     if length == 0:
         parts = 0
     elif length <= single:
@@ -306,6 +317,8 @@ class Template:
             self.slots.append(Slot(found.kind, indexes, fallback, tail, name))
             end = stop
         self._format = "".join([*pieces, _literal(body[end:])])
+        # The text after the last slot (all of it when there is none).
+        self.ending = body[end:]
         self.shows = [self._shower(slot) for slot in self.slots]
         # What ``fill`` walks for every recipient, without attribute lookups.
         self._fills = [
@@ -356,12 +369,15 @@ class Template:
     def fill(self, values) -> str:
         """The text with each slot replaced by its values (in the order of ``reads``), or
         its fallback when they show nothing."""
-        return self._format.format(
-            *[
-                (shown + tail) if (shown := show(values)) else fallback
-                for show, tail, fallback in self._fills
-            ]
-        )
+        return self._format.format(*self.slot_texts(values))
+
+    def slot_texts(self, values) -> list[str]:
+        """What each slot shows for these values, in ``fill``: the rest of the text is
+        ``fill_slots`` with nothing in them."""
+        return [
+            (shown + tail) if (shown := show(values)) else fallback
+            for show, tail, fallback in self._fills
+        ]
 
     def fill_preferring_fallbacks(self, values) -> str:
         """``fill``, but a slot with a fallback shows it whatever the values (a sample)."""

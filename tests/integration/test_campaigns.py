@@ -20,10 +20,12 @@ from app.extensions import db
 from app.jobs import run_all_once
 from app.messaging import service as campaigns
 from app.messaging.models import Campaign
+from app.messaging.text import parts_of
 from app.sending import service as sending
 from app.sending.leases import begin_lease
 from app.sending.models import Message, ProviderAccount
 from app.sending.policy import SendingPolicy, save_policy
+from app.sending.service import default_account
 
 OPTOUT = "\nلغو۱۱"  # the opt-out line every marketing text ends with (by default)
 
@@ -353,6 +355,53 @@ def test_parts_are_counted_per_recipient(logged_in, audience):
         "+989351112233": 1,  # 59 + 1 + «سارا» + 6 = 70
         "+989190001122": 1,  # 59 + 6 = 65
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "marketing"),
+    [
+        # Persian words after the last name, longer than the opt-out line: the estimate
+        # counts each name's parts from its length alone.
+        ("سلام {نام|دوست} جان، " + "س" * 18 + " تخفیف ویژهٔ یلدا برای شماست", True),
+        # Ending in a name: whether the line is added depends on the name; written out.
+        ("س" * 58 + " {نام}", True),
+        # GSM, with no opt-out line: a Persian name turns the text into UCS-2.
+        ("Hi {first_name|friend}, " + "x" * 135 + " see you", False),
+        # A coupon code of its own for each recipient, at the fixed width.
+        ("کد {کد تخفیف} برای {نام|شما}، تا آخر ماه معتبر است و فقط یک بار!!!", True),
+    ],
+)
+def test_the_estimate_counts_the_parts_each_recipient_is_sent(make_contact, body, marketing):
+    names = [
+        "",
+        " \t ",  # spaces only: the fallback shows
+        "\xa0مریم\u2003",  # spaces the panel does not show around a name
+        "🌹🌹 گل",  # an emoji counts as two
+        "لغو۱۱",  # the opt-out words themselves
+        "Ali",
+    ]
+    # Each name after 0 to 7 letters: every one of them lands on a part's border.
+    for index, name in enumerate(
+        pad + name for pad in ("", "A", "AB", "ABC", "م", "مم", "ممم", "مممم") for name in names
+    ):
+        make_contact(f"0912{index:07d}", first_name=name)
+    account = default_account()
+    campaign = campaigns.create_campaign(
+        name="برآورد",
+        body=body,
+        list_id=None,
+        provider_id=account.id,
+        sender=account.sender_lines[0],
+        scheduled_at=None,
+        created_by_id=None,
+        marketing=marketing,
+    )
+    db.session.commit()
+    figures = campaigns.estimate(campaign)
+    assert campaigns.materialise(campaign) == 8 * len(names)
+    sent = messages(campaign.id)
+    assert figures.parts == sum(message.parts for message in sent)
+    assert [message.parts for message in sent] == [parts_of(message.body) for message in sent]
 
 
 def test_sending_to_a_list_reaches_only_its_members(logged_in, audience):

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 
 from app.cli import main as vafa
 from app.extensions import db
+from app.messaging import service as campaigns
 from app.sending.accounts import AccountError, save_account
 from app.sending.models import Message, ProviderAccount
 from app.sending.providers.base import ERROR_MESSAGES, ErrorCode
@@ -265,6 +266,38 @@ def test_the_engine_says_why_it_cannot_send_with_an_undecryptable_key(app, fake_
     assert (message.status, message.error) == ("queued", "secret_unreadable")
     assert message.next_attempt_at is not None  # retried later, with backoff
     assert the_account().last_error == "secret_unreadable"
+    assert fake_kavenegar.state["requests"] == []
+
+
+def test_a_campaign_is_not_started_through_an_account_whose_key_cannot_be_decrypted(
+    app, fake_kavenegar, make_contact
+):
+    make_contact("09121234567", first_name="علی")
+    account = save_account(
+        None,
+        name="کاوه",
+        kind="kavenegar",
+        api_key=KEY,
+        senders="3000123456",
+        base_url=fake_kavenegar.base_url,
+    )
+    campaign = campaigns.create_campaign(
+        name="یلدا",
+        body="سلام {نام}",
+        list_id=None,
+        provider_id=account.id,
+        sender="3000123456",
+        scheduled_at=None,
+        created_by_id=None,
+    )
+    db.session.commit()
+    wrong_encryption_key(app)
+    figures = campaigns.estimate(campaign)
+    unreadable = ERROR_MESSAGES[ErrorCode.SECRET_UNREADABLE]
+    assert (figures.recipients, figures.credit, figures.credit_error) == (1, None, unreadable)
+    with pytest.raises(campaigns.CampaignError, match=re.escape(str(unreadable))):
+        campaigns.confirm_campaign(campaign)
+    assert campaign.status == "draft"
     assert fake_kavenegar.state["requests"] == []
 
 
