@@ -15,7 +15,7 @@ The condition, for the database's planner (bench/audience.py prints the plans):
   semi-join of EXISTS joined by OR.)
 - excluded: ``NOT EXISTS``: an anti-join on PostgreSQL (``NOT IN`` over a subquery runs
   row by row there once it outgrows work_mem), a key lookup per chosen contact on SQLite.
-- ``window`` (materialise reads the audience in id order, ``MATERIALISE_CHUNK`` ids at a
+- ``window`` (materialise reads the audience in id order, at most ``MATERIALISE_CHUNK`` ids at a
   time): every part is bounded to the window, the memberships too, so each chunk reads
   its own stretch of each index and nothing before it. Unbounded, each chunk would read
   every chosen membership again (a million-member list: a hundred times a million), or,

@@ -55,6 +55,10 @@ from app.sending.service import (
 from app.types import utcnow
 
 MATERIALISE_CHUNK = 5_000
+# The first window of a campaign's outbox is this small, and each next one four times
+# larger up to MATERIALISE_CHUNK: its first messages are committed, and can leave,
+# after a few milliseconds rather than after the writing of the first 5,000.
+FIRST_WINDOW = 500
 # Outbox rows per INSERT statement: one statement runs in one go, where an executemany
 # steps the database once per row, giving up the interpreter's lock at each step and
 # queueing to take it back behind the dispatcher's threads. A power of two, as
@@ -78,14 +82,16 @@ def campaign_audience(campaign: Campaign, window: tuple | None = None):
     return audience_query(choice_of(campaign), window)
 
 
-def next_window(after: int, condition: ColumnElement[bool] | None = None) -> tuple[int, int] | None:
-    """The next ``MATERIALISE_CHUNK`` contact ids to read an audience in, from the first
-    contact after ``after`` (meeting ``condition``, when given: an automation's run
-    jumps from one contact whose moment it is to the next); None past the last."""
+def next_window(
+    after: int, condition: ColumnElement[bool] | None = None, size: int = MATERIALISE_CHUNK
+) -> tuple[int, int] | None:
+    """The next ``size`` contact ids to read an audience in, from the first contact
+    after ``after`` (meeting ``condition``, when given: an automation's run jumps from
+    one contact whose moment it is to the next); None past the last."""
     low = db.session.scalar(
         select(func.min(Contact.id)).where(Contact.id > after, *_given(condition))
     )
-    return None if low is None else (low, low + MATERIALISE_CHUNK - 1)
+    return None if low is None else (low, low + size - 1)
 
 
 def _given(condition: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
@@ -422,10 +428,11 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
     Opted-out contacts and those over the frequency cap get a ``skipped`` row saying
     why, so every member of the audience is accounted for; so do the rest the campaign
     keeps back as its holdout (``held_out``: error ``holdout``). Contacts are walked in id
-    order, a window of ``MATERIALISE_CHUNK`` ids at a time (next_window), reading only
-    the audience's contacts in it and only the values the text needs: a run interrupted
-    by a crash resumes after the last contact it wrote, and the idempotency key keeps any
-    overlap from sending twice (a row whose key exists is left out, not an error).
+    order, a window of ids at a time (next_window; ``FIRST_WINDOW`` first, growing to
+    ``MATERIALISE_CHUNK``), reading only the audience's contacts in it and only the
+    values the text needs: a run interrupted by a crash resumes after the last contact
+    it wrote, and the idempotency key keeps any overlap from sending twice (a row whose
+    key exists is left out, not an error).
 
     The rows go to the database driver as multi-row INSERTs (``ROWS_PER_INSERT``): for a
     million recipients, SQLAlchemy's per-row parameter processing would cost more than
@@ -469,15 +476,17 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
     campaign_id, provider_id, sender = campaign.id, campaign.provider_id, campaign.sender
     marketing = campaign.marketing
     written = retries = 0
+    size = min(FIRST_WINDOW, MATERIALISE_CHUNK)
     while True:
         # Each commit reloads the campaign: the owner may pause or cancel it meanwhile.
         if campaign.status == "cancelled":
             return written
         waiting = "held" if campaign.status == "paused" else "queued"
-        window = next_window(done_up_to, condition)
+        window = next_window(done_up_to, condition, size)
         if window is None:
             return written
         low, high = window
+        size = min(4 * size, MATERIALISE_CHUNK)
         contacts = db.session.connection().execute(chunk, {"low": low, "high": high}).all()
         if not contacts:
             done_up_to = high

@@ -145,6 +145,29 @@ def test_thousands_of_contacts_are_written_in_chunks_each_once(scripted, monkeyp
     assert db.session.get(Campaign, campaign.id).status == "sending"
 
 
+def test_the_first_messages_are_queued_before_the_rest_is_written(scripted, monkeypatch):
+    """The outbox is committed in windows that start small: a dispatcher can send the
+    first messages of a big campaign while the rest is written."""
+    db.session.execute(
+        insert(Contact),
+        [{"mobile": f"+98912{i:07d}", "first_name": "علی", "fields": {}} for i in range(12_000)],
+    )
+    db.session.commit()
+    queued_at_each_commit = []
+    monkeypatch.setattr(
+        campaigns,
+        "queued_here",
+        lambda: queued_at_each_commit.append(
+            db.session.scalar(select(func.count()).select_from(Message))
+        ),
+    )
+    campaign = new_campaign(scripted.account, "سلام {نام}")
+    campaigns.confirm_campaign(campaign)
+    db.session.commit()
+    campaigns.start_due_campaigns()
+    assert queued_at_each_commit == [500, 2_500, 7_500, 12_000]
+
+
 def test_two_schedulers_writing_one_campaign_at_once_write_each_message_once(app, scripted, people):
     """Both read where the campaign stands before either writes: the second one's rows
     meet the first one's idempotency keys and are left out, without an error."""
