@@ -7,11 +7,12 @@
   twice.
 - Workers (any number) dispatch the outbox continuously in one thread and run their
   periodic jobs (delivery reports, replies, imports, …) in another, so a slow delivery
-  poll never holds up sending. Their claims are row-level, so they never take the same
-  message.
-- Both hold a lease (``app.sending.leases``) renewed from a thread of its own; a worker
-  that dies leaves claims that go back to the queue when its lease runs out, and a
-  worker that sees no scheduler while campaigns are due says so in its log.
+  poll never holds up sending. Each reads its own share of the queue, and a message is
+  taken by one hand-over only, so they never send the same message.
+- Both hold a lease (``app.sending.leases``) renewed from a thread of its own; what a
+  worker that dies had in flight becomes ``unknown`` when its lease runs out (the rest
+  of its claim never left the queue), and a worker that sees no scheduler while
+  campaigns are due says so in its log.
 - The scheduler keeps its jobs in the app's database (APScheduler's SQLAlchemyJobStore,
   table ``scheduler_jobs``), each referenced by text (``app.jobs:run_scheduled``, its
   id as argument) so it is stored without pickling the app. Automations catch up on

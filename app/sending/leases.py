@@ -2,20 +2,22 @@
 
 Every worker and scheduler holds a row in ``processes`` and renews it every few seconds
 (a quarter of its lease) from a thread of its own, so a long provider call or a long
-materialisation never lets it lapse. A worker's claimed messages carry its id. When a
+materialisation never lets it lapse. A worker claims messages only in its memory
+(``service.claim_queued``); the ones it hands over to a provider carry its id. When a
 lease is not renewed in time, whichever live process notices first retires it:
 
-- messages it claimed but never handed over go back to the queue at once (they never
-  reached a provider);
-- messages it handed over and had no answer for become ``unknown`` (they may have);
+- messages it claimed but never handed over need nothing: they were never written as
+  its own, and other workers may take them at once;
+- messages it handed over and had no answer for become ``unknown`` (they may have
+  reached the provider);
 - its rate-limit reservations need nothing: a worker reserves a request's slot only
   just before that request (see ``service.take_slot``), so a dead one holds none ahead.
 
-Retiring deletes the lease row first, conditionally, in the same transaction as the two
-updates: of two processes noticing the same expiry, one deletes it and does the work,
+Retiring deletes the lease row first, conditionally, in the same transaction as the
+update: of two processes noticing the same expiry, one deletes it and does the work,
 the other deletes nothing and does none. A worker that was only slow, not dead, finds
-its lease gone at its next renewal and takes a new one; its messages are protected by
-the hand-over itself, which only marks messages still ``sending`` under its own id.
+its lease gone at its next renewal and takes a new one; a hand-over under the retired
+lease finds no lease to hold (``hold_lease``) and sends nothing.
 
 Written by hand: the lease is three statements on a table the engine already shares;
 a coordination service (etcd, Redis) would be a second database to run for a shop.
@@ -67,7 +69,7 @@ def renew_lease(process_id: int, length: timedelta) -> bool:
 
 
 def end_lease(process_id: int) -> None:
-    """A clean stop: return the unsent claim to the queue and delete the lease. Commits."""
+    """A clean stop: delete the lease (a message still in flight becomes unknown). Commits."""
     _retire(process_id, utcnow(), expired_only=False)
     db.session.commit()
 
@@ -85,33 +87,42 @@ def reap_expired_leases(now: datetime | None = None) -> int:
 
 
 def _retire(process_id: int, now: datetime, expired_only: bool) -> bool:
-    """Delete a lease and settle its worker's claim, in the caller's transaction."""
+    """Delete a lease and make its worker's messages in flight ``unknown``, in the
+    caller's transaction."""
     gone = delete(Process).where(Process.id == process_id)
     if expired_only:
         gone = gone.where(Process.expires_at < now)
     if not db.session.execute(gone.execution_options(synchronize_session=False)).rowcount:
         return False
-    claim = (Message.status == "sending", Message.worker_id == process_id)
-    returned = db.session.execute(
-        update(Message)
-        .where(*claim, Message.handed_over_at.is_(None))
-        .values(status="queued", worker_id=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
     uncertain = db.session.execute(
         update(Message)
-        .where(*claim, Message.handed_over_at.is_not(None))
+        .where(Message.status == "sending", Message.worker_id == process_id)
         .values(status="unknown", error="dispatcher_stopped")
         .execution_options(synchronize_session=False)
     ).rowcount
-    if returned or uncertain:
-        log.warning(
-            "worker %s stopped: %d claimed messages back in the queue, %d in flight now unknown",
-            process_id,
-            returned,
-            uncertain,
-        )
+    if uncertain:
+        log.warning("worker %s stopped: %d messages in flight now unknown", process_id, uncertain)
     return True
+
+
+def hold_lease(process_id: int) -> bool:
+    """Is the lease still there? If so it stays, to the end of the caller's transaction:
+    on PostgreSQL its row is locked against retiring, not against renewing (``FOR KEY
+    SHARE``; on SQLite the transaction is the only writer), so whatever the transaction
+    marks with the lease's id is settled with the lease if it is retired later."""
+    held = select(Process.id).where(Process.id == process_id)
+    return db.session.scalar(held.with_for_update(read=True, key_share=True)) is not None
+
+
+def worker_share(process_id: int, now: datetime) -> tuple[int, int]:
+    """(rank, count) among the live workers, in lease order: the share of the queue
+    worker ``process_id`` reads (ids equal to its rank modulo the count)."""
+    workers = db.session.scalars(
+        select(Process.id)
+        .where(Process.role == "worker", Process.expires_at >= now)
+        .order_by(Process.id)
+    ).all()
+    return (workers.index(process_id), len(workers)) if process_id in workers else (0, 1)
 
 
 def scheduler_alive(now: datetime | None = None) -> bool:
@@ -165,7 +176,7 @@ class LeaseKeeper:
         reap_expired_leases()
 
     def close(self) -> None:
-        """Stop renewing and delete the lease (a worker's unsent claim goes back)."""
+        """Stop renewing and delete the lease."""
         self._stop.set()
         self._thread.join()
         with self.app.app_context():

@@ -291,8 +291,7 @@ class Message(db.Model):
         Index("ix_messages_provider_id_created_at_id", "provider_id", "created_at", "id"),
         Index("ix_messages_mobile_created_at_id", "mobile", "created_at", "id"),
         # The daily cap counts today's handed-over marketing SMS (policy.marketing_allowance).
-        # Partial: the queued rows (not handed over) stay out of it, and the count of
-        # claimed rows not yet handed over goes through ix_messages_status_id instead.
+        # Partial: the queued rows (not handed over) stay out of it.
         Index(
             "ix_messages_marketing_handed_over_at",
             "marketing",

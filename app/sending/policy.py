@@ -140,13 +140,14 @@ class SendingPolicy:
 
 
 def marketing_allowance(policy: SendingPolicy, now: datetime) -> int | None:
-    """How many marketing SMS may be claimed at ``now``: 0 outside the window, on a quiet
-    day or once the daily cap is reached; None for no limit.
+    """How many marketing SMS may be handed over at ``now``: 0 outside the window, on a
+    quiet day or once the daily cap is reached; None for no limit.
 
     Counted: what was handed over since Tehran midnight (``ix_messages_marketing_handed_over_at``
-    serves it: the index range of today's messages, never the whole table) and what workers
-    have claimed but not yet handed over. Two workers claiming at the same instant may
-    together pass the cap by at most one claim's worth; a shop with one worker never does.
+    serves it: the index range of today's messages, never the whole table). A worker
+    also counts the messages it has claimed and not yet handed over (``claim_queued``);
+    other workers' claims it cannot see, so several workers claiming at once may
+    together pass the cap by what the others hold; a shop with one worker never does.
     """
     if not policy.in_window(now):
         return 0
@@ -158,16 +159,7 @@ def marketing_allowance(policy: SendingPolicy, now: datetime) -> int | None:
         .select_from(Message)
         .where(Message.marketing == true(), Message.handed_over_at >= midnight)
     )
-    claimed = db.session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(
-            Message.status == "sending",
-            Message.marketing == true(),
-            Message.handed_over_at.is_(None),
-        )
-    )
-    return max(policy.daily_cap - handed_over - claimed, 0)
+    return max(policy.daily_cap - handed_over, 0)
 
 
 def within_allowance(candidates, allowance: int | None) -> list[int]:

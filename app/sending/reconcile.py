@@ -1,7 +1,7 @@
 """Reconciliation: learning what became of ``unknown`` messages, until none is uncertain.
 
 A message is ``unknown`` when its request may have reached the provider (a timeout after
-the request left, a garbled answer, a worker that died holding its claim). It is never
+the request left, a garbled answer, a worker that died with it in flight). It is never
 sent again blindly. Where the provider keeps our local id (the message id, sent with the
 message), its lookup settles each one:
 

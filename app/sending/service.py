@@ -6,12 +6,13 @@ request, ``vafa run`` in a thread. Each step commits before the next one talks t
 provider, so a crash at any point leaves every message in a state that says what is
 known about it:
 
-- a claim (``sending``) carries the claiming worker's lease (``app.sending.leases``).
-  Just before a request leaves, its messages are marked handed over, in one committed
-  UPDATE. A worker that dies leaves a lease that expires within ``VAFA_CLAIM_LEASE``
-  seconds: the messages it never handed over go back to the queue, only those in a
-  request that was in flight become ``unknown`` — never re-sent automatically,
-  reconciled by local id where the provider has one;
+- a claim is read, not written: the messages stay ``queued`` while the worker plans
+  them. Just before a request leaves, its messages become the worker's (``sending``,
+  under its lease, ``app.sending.leases``) and are marked handed over, in one committed
+  UPDATE that takes only messages still queued. A worker that dies leaves a lease that
+  expires within ``VAFA_CLAIM_LEASE`` seconds: only the messages of a request that was
+  in flight become ``unknown`` — never re-sent automatically, reconciled by local id
+  where the provider has one — and the rest of its claim was never taken from the queue;
 - only a ``NotSent`` answer (the provider certainly refused the request) puts messages
   back in the queue, with backoff; an account that refuses for its own reasons or keeps
   refusing is marked failing, and the campaign side pauses its campaigns.
@@ -46,7 +47,7 @@ from app.contacts.phones import InvalidMobile, normalize_mobile
 from app.contacts.service import set_opt_out
 from app.extensions import db
 from app.persian import ascii_digits, normalize_text
-from app.sending.leases import LeaseKeeper
+from app.sending.leases import LeaseKeeper, hold_lease, worker_share
 from app.sending.models import Message, ProviderAccount
 from app.sending.policy import (
     SendingPolicy,
@@ -168,31 +169,41 @@ class Claimed(NamedTuple):
     body: str
     sender: str
     error: str | None
+    marketing: bool
 
 
-def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: int) -> list[Claimed]:
-    """Move up to ``limit`` due messages from ``queued`` to ``sending`` and return them,
-    in id order.
+def claim_queued(
+    limit: int,
+    now: datetime,
+    policy: SendingPolicy,
+    worker_id: int,
+    holding: tuple[int, int] | None = None,
+    held_marketing: int = 0,
+) -> list[Claimed]:
+    """Read up to ``limit`` due messages for worker ``worker_id`` to send, in id order,
+    with what sending them needs; they stay ``queued``.
 
-    The claim is a conditional UPDATE, so two workers never claim the same row; on
-    PostgreSQL ``SKIP LOCKED`` lets them take different rows instead of waiting. The
-    candidates are read first, with what sending them needs, in the same transaction:
-    inside ``UPDATE … WHERE id IN (subquery)`` PostgreSQL may run a ``LIMIT … SKIP
-    LOCKED`` subquery once per row, skipping the rows it has just updated, and so claim
-    far more than ``limit``; and on SQLite, whose one writer at a time is what every
-    worker thread waits for, the UPDATE then holds the database only for its own work.
-    Marketing messages wait outside the sending window; messages to contacts who opted
-    out since they were queued are skipped here, at the last moment. The claimed rows
-    carry ``worker_id``, the claiming worker's lease.
+    A claim writes nothing: each message becomes the worker's when its request is
+    handed over (``hand_over``, which takes only messages still queued), so a worker
+    that dies leaves nothing of its claim behind, and no message is written twice
+    before its request. ``holding``: the range of ids the worker holds in memory, not
+    read again. Several workers each read their own share of the ids first
+    (``worker_share``), and the others' when theirs runs short, so that they rarely read
+    the same messages; when they do, the first hand-over takes them.
 
-    The UPDATE is written for the driver: SQLAlchemy's compiling of a list of thousands
-    of ids would cost more than the database's own work.
+    Marketing messages wait outside the sending window and past the daily cap (counting
+    the ``held_marketing`` messages the worker holds); messages to contacts who opted out
+    since they were queued are skipped here, at the last moment.
     """
     due = [
         Message.status == "queued",
         or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
     ]
+    if holding is not None:
+        due.append(~Message.id.between(*holding))
     allowance = marketing_allowance(policy, now)
+    if allowance is not None:
+        allowance = max(allowance - held_marketing, 0)
     if allowance == 0:
         due.append(Message.marketing.is_(False))
     candidates = (
@@ -209,12 +220,22 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
         .outerjoin(Contact, Contact.id == Message.contact_id)
         .where(*due)
         .order_by(Message.id)
-        .limit(limit)
     )
-    if db.session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(of=MESSAGES, skip_locked=True)
+    connection = db.session.connection()
+    rank, workers = worker_share(worker_id, now)
+    if workers == 1:
+        read = connection.execute(candidates.limit(limit)).all()
+    else:
+        # Its own share first; then, if that is short, the others' (a worker that is
+        # slow or stuck does not hold its share back from the rest).
+        share = Message.id % workers == rank
+        read = connection.execute(candidates.where(share).limit(limit)).all()
+        if len(read) < limit:
+            others = candidates.where(~share).limit(limit - len(read))
+            read = sorted([*read, *connection.execute(others).all()])
     opted_out, wanted, rows = [], [], {}
-    for *row, marketing, refuses in db.session.connection().execute(candidates).all():
+    for *row, refuses in read:
+        marketing = row[-1]
         if marketing and refuses:
             opted_out.append(row[0])
         else:
@@ -227,23 +248,8 @@ def claim_queued(limit: int, now: datetime, policy: SendingPolicy, worker_id: in
             .values(status="skipped", error="opted_out", done_at=now)
             .execution_options(synchronize_session=False)
         )
-    ids = within_allowance(wanted, allowance)
-    if not ids:
-        db.session.commit()
-        return []
-    connection = db.session.connection()
-    mark = driver_mark(connection)
-    claimed = 0
-    for some in driver_lists(ids):
-        claimed += connection.exec_driver_sql(
-            f"UPDATE messages SET status = 'sending', worker_id = {mark}, handed_over_at = NULL"
-            f" WHERE id IN ({', '.join([mark] * len(some))}) AND status = 'queued'",
-            (worker_id, *some),
-        ).rowcount
-    if claimed < len(ids):  # another worker claimed some of them since they were read
-        ids = held_by(worker_id, ids)
     db.session.commit()
-    return [rows[message_id] for message_id in sorted(ids)]
+    return [rows[message_id] for message_id in within_allowance(wanted, allowance)]
 
 
 # Planning and rate limiting ---------------------------------------------------------
@@ -260,6 +266,9 @@ class Call:
     worker_id: int
     # Refused before any request: the account's stored key cannot be decrypted.
     refused: NotSent | None = None
+    # How many of its messages are marketing: held by a worker, they count against the
+    # daily cap before they are handed over.
+    marketing: int = 0
     # When its slot of the rate limit comes (monotonic time): the send thread waits for it.
     leaves_at: float = 0.0
 
@@ -275,7 +284,7 @@ def plan_calls(
     """
     calls: list[Call] = []
     by_account: dict[int, list] = defaultdict(list)
-    for message_id, account_id, mobile, body, sender, error in messages:
+    for message_id, account_id, mobile, body, sender, error, _marketing in messages:
         by_account[account_id].append((Outgoing(message_id, mobile, body, sender), error))
     for account_id, group in by_account.items():
         account = accounts[account_id]
@@ -369,51 +378,53 @@ _BOOK_FIRST_SLOT = (
 
 
 def hand_over(calls: Sequence[Call]) -> None:
-    """Mark the messages of one worker's calls handed over, in one statement per thousand
-    or so; the caller commits, then the requests leave.
+    """Make the messages of one worker's calls its own and mark them handed over, in one
+    statement per thousand or so; the caller commits, then the requests leave.
 
-    Only messages still claimed under the worker's lease are marked (and kept in their
-    call): if the lease ran out meanwhile, its messages went back to the queue and are
-    not sent here.
+    Only messages still ``queued`` are taken (and kept in their call): another worker
+    may have handed some of them over since they were claimed (read). Nothing is taken
+    if the worker's lease is gone (it was too slow to renew it): its messages would
+    belong to nobody alive.
     """
     if not calls:
         return
+    worker_id = calls[0].worker_id
+    ids = [m.local_id for call in calls for m in call.messages]
+    taken: set[int] | None = set()
+    if hold_lease(worker_id):
+        taken = _take(worker_id, ids)
+    if taken is None:  # as nearly always: every one of them
+        return
+    for call in calls:
+        call.messages = [m for m in call.messages if m.local_id in taken]
+
+
+def _take(worker_id: int, ids: Sequence[int]) -> set[int] | None:
+    """Move the messages ``ids`` that are still queued to ``sending`` under the worker's
+    lease, handed over now; None when all of them were, else the ids taken (read back
+    only then: the ones this statement marked, by its moment)."""
     connection = db.session.connection()
     mark = driver_mark(connection)
     now = driver_moment(connection, utcnow())
-    worker_id = calls[0].worker_id
-    ids = [m.local_id for call in calls for m in call.messages]
     marked = 0
     for some in driver_lists(ids):
         marked += connection.exec_driver_sql(
-            f"UPDATE messages SET handed_over_at = {mark}"
-            f" WHERE id IN ({', '.join([mark] * len(some))})"
-            f" AND status = 'sending' AND worker_id = {mark}",
-            (now, *some, worker_id),
+            f"UPDATE messages SET status = 'sending', worker_id = {mark}, handed_over_at = {mark}"
+            f" WHERE id IN ({', '.join([mark] * len(some))}) AND status = 'queued'",
+            (worker_id, now, *some),
         ).rowcount
-    if marked == len(ids):  # as nearly always: the lease held
-        return
-    handed = held_by(worker_id, ids)
-    for call in calls:
-        call.messages = [m for m in call.messages if m.local_id in handed]
-
-
-def held_by(worker_id: int, ids: Sequence[int]) -> set[int]:
-    """Which of ``ids`` worker ``worker_id`` holds (``sending`` under its lease): read
-    when an UPDATE of them changed fewer rows than asked, as another worker claimed some
-    or the lease ran out."""
-    connection = db.session.connection()
-    mark = driver_mark(connection)
-    held: set[int] = set()
+    if marked == len(ids):
+        return None
+    taken: set[int] = set()
     for some in driver_lists(ids):
-        held.update(
+        taken.update(
             connection.exec_driver_sql(
                 f"SELECT id FROM messages WHERE id IN ({', '.join([mark] * len(some))})"
-                f" AND status = 'sending' AND worker_id = {mark}",
-                (*some, worker_id),
+                f" AND status = 'sending' AND worker_id = {mark} AND handed_over_at = {mark}",
+                (*some, worker_id, now),
             ).scalars()
         )
-    return held
+    return taken
 
 
 # Dispatching ------------------------------------------------------------------------
@@ -448,8 +459,7 @@ class Dispatcher:
     batch is claimed and planned, and the rounds go on meanwhile (a claim of 2,000 takes
     longer than a round: answers would wait for it, and threads for their next call).
     Claimed calls wait in memory, never handed over, until a thread is free and their
-    account's rate limit lets them go; if the process dies they go back to the queue when
-    its lease ends.
+    account's rate limit lets them go; if the process dies they are still in the queue.
     """
 
     def __init__(
@@ -475,10 +485,15 @@ class Dispatcher:
         self._in_flight = 0  # calls started whose answer is not recorded yet
         # Planned by the claiming thread, for the writer to take at its next round.
         self._claimed: queue.SimpleQueue[Call] = queue.SimpleQueue()
+        # Claimed and not handed over yet: their ids are read by no later claim, and
+        # their marketing messages count against the daily cap. The claiming thread
+        # adds to it, the writer takes away what it hands over.
+        self._held: set[Call] = set()
+        self._held_lock = threading.Lock()
 
     def close(self) -> None:
-        """Let the requests in flight finish and record their answers, then end the lease:
-        the rest of the claim goes back to the queue."""
+        """Let the requests in flight finish and record their answers, then end the lease.
+        The rest of the claim was only read: it stays in the queue."""
         self.pool.shutdown(wait=True)
         try:
             with self.app.app_context():
@@ -490,6 +505,7 @@ class Dispatcher:
             # messages they were about unknown (to be reconciled), not stranded.
             self._waiting.clear()
             self._booked.clear()
+            self._held.clear()
             self.lease.close()
 
     def dispatch(self, limit: int) -> int:
@@ -580,17 +596,33 @@ class Dispatcher:
 
     def _claim(self, limit: int) -> int:
         """Claim and plan up to ``limit`` messages, for the writer's next round."""
-        claimed = claim_queued(limit, utcnow(), load_policy(), self.lease.id)
+        with self._held_lock:
+            held = list(self._held)
+        ids = [m.local_id for call in held for m in call.messages]
+        claimed = claim_queued(
+            limit,
+            utcnow(),
+            load_policy(),
+            self.lease.id,
+            holding=(min(ids), max(ids)) if ids else None,
+            held_marketing=sum(call.marketing for call in held),
+        )
         if claimed:
             accounts = {
                 a.id: a
                 for a in db.session.scalars(
                     select(ProviderAccount).where(
-                        ProviderAccount.id.in_({row[1] for row in claimed})  # provider_id
+                        ProviderAccount.id.in_({row.provider_id for row in claimed})
                     )
                 )
             }
-            for call in plan_calls(claimed, accounts, self.lease.id):
+            marketing = {row.id for row in claimed if row.marketing}
+            calls = plan_calls(claimed, accounts, self.lease.id)
+            for call in calls:
+                call.marketing = sum(m.local_id in marketing for m in call.messages)
+            with self._held_lock:
+                self._held.update(calls)
+            for call in calls:
                 self._claimed.put(call)
             db.session.commit()
         return len(claimed)
@@ -616,6 +648,8 @@ class Dispatcher:
             self._early = arrived + self._early
             self._in_flight += len(arrived)
             raise
+        with self._held_lock:
+            self._held.difference_update((*leaving, *refused))
         gone = {id(call) for call in (*leaving, *refused, *(call for _moment, call in booked))}
         self._waiting = deque(call for call in self._waiting if id(call) not in gone)
         self._booked = sorted(
@@ -650,7 +684,6 @@ class Dispatcher:
             if len(leaving) + len(booked) >= free:
                 break
             if call.refused is not None:
-                record_answers([(call, call.refused)])
                 refused.append(call)
             elif call.account_id not in held:
                 if not granted.get(call.account_id):
@@ -676,7 +709,10 @@ class Dispatcher:
                 else:
                     call.leaves_at = now + delay
                     leaving.append(call)
-        hand_over(leaving)
+        # A refused call is taken as any other, and its refusal recorded at once: its
+        # messages go back to the queue, to wait before they are tried again.
+        hand_over([*leaving, *refused])
+        record_answers([(call, call.refused) for call in refused if call.messages])
         return leaving, booked, refused
 
     def _next_moment(self) -> float:

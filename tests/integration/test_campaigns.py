@@ -578,9 +578,12 @@ def test_progress_counts_as_the_campaign_goes(app, logged_in, audience):
     assert counts(data) == {"queued": 3}
     assert data["total_shown"] == "۳"
 
-    # Another worker, alive, has claimed one message.
+    # Another worker, alive, has one message in a request that has not been answered.
     other_worker = begin_lease("worker", timedelta(seconds=30))
-    sending.claim_queued(1, datetime.now(UTC), sending.load_policy(), other_worker)
+    claimed = sending.claim_queued(1, datetime.now(UTC), sending.load_policy(), other_worker)
+    account = db.session.get(ProviderAccount, claimed[0].provider_id)
+    sending.hand_over(sending.plan_calls(claimed, {account.id: account}, other_worker))
+    db.session.commit()
     data = progress(logged_in, campaign.id)
     assert counts(data) == {"queued": 2, "sending": 1}
     assert data["handed_over"] == 0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.contacts.service import set_opt_out
 from app.extensions import db
@@ -307,7 +307,7 @@ def test_pause_holds_and_resume_releases(started_campaign, scripted):
     assert db.session.get(Campaign, campaign.id).status == "done"
 
 
-def test_a_dead_workers_unsent_claim_goes_back_and_only_its_request_in_flight_is_unknown(
+def test_a_dead_workers_unsent_claim_stays_queued_and_only_its_request_in_flight_is_unknown(
     started_campaign, scripted
 ):
     campaign, _ = started_campaign()  # three texts: two calls of at most two
@@ -317,11 +317,13 @@ def test_a_dead_workers_unsent_claim_goes_back_and_only_its_request_in_flight_is
     first_call, _second_call = sending.plan_calls(claimed, accounts, dead)
     # The worker handed its first request over, then died before any answer.
     sending.hand_over([first_call])
+    db.session.commit()
     assert len(first_call.messages) == 2
+    assert statuses(campaign) == ["sending", "sending", "queued"]
 
     with time_machine.travel(utcnow() + timedelta(seconds=29)):
         assert reap_expired_leases() == 0
-    assert statuses(campaign) == ["sending"] * 3
+    assert statuses(campaign) == ["sending", "sending", "queued"]
     with time_machine.travel(utcnow() + timedelta(seconds=31)):
         assert reap_expired_leases() == 1
         assert reap_expired_leases() == 0, "a lease is retired once"
@@ -349,10 +351,12 @@ def test_a_worker_too_slow_to_renew_sends_nothing_that_went_back(started_campaig
     assert call.messages == [], "the slow worker may not send it any more"
 
 
-def test_a_lease_renewed_in_time_keeps_its_claim(started_campaign, scripted):
+def test_a_lease_renewed_in_time_keeps_its_requests_in_flight(started_campaign, scripted):
     campaign, _ = started_campaign()
     alive = begin_lease("worker", timedelta(seconds=30))
-    claim(10, alive)
+    accounts = {scripted.account.id: db.session.get(ProviderAccount, scripted.account.id)}
+    sending.hand_over(sending.plan_calls(claim(10, alive), accounts, alive))
+    db.session.commit()
     moment = utcnow()
     for _beat in range(4):
         moment += timedelta(seconds=20)
@@ -526,12 +530,37 @@ def test_a_stopping_dispatcher_that_cannot_write_its_last_answers_still_ends_its
     assert statuses(campaign) == ["unknown"], "handed over, its answer lost: to reconcile"
 
 
-def test_claims_never_overlap(started_campaign, scripted):
+def test_live_workers_read_their_own_share_of_the_queue_first(started_campaign, scripted):
     started_campaign(names=[f"n{i}" for i in range(7)])
-    first = claim(4, begin_lease("worker", timedelta(seconds=30)))
-    second = claim(4, begin_lease("worker", timedelta(seconds=30)))
+    workers = [begin_lease("worker", timedelta(seconds=30)) for _ in range(2)]
+    first, second = (claim(3, worker) for worker in workers)
     assert {m.id for m in first}.isdisjoint({m.id for m in second})
-    assert len(first) + len(second) == 7
+    # A share that runs short is filled from the others': no worker waits for another.
+    assert len(claim(7, workers[0])) == 7
+
+
+def test_a_message_two_workers_claimed_is_handed_over_by_one_only(started_campaign, scripted):
+    started_campaign(names=[f"n{i}" for i in range(7)])
+    accounts = {scripted.account.id: db.session.get(ProviderAccount, scripted.account.id)}
+    alone = begin_lease("worker", timedelta(seconds=30))
+    early = sending.plan_calls(claim(10, alone), accounts, alone)  # all seven, as it was alone
+    joined = begin_lease("worker", timedelta(seconds=30))
+    late = sending.plan_calls(claim(10, joined), accounts, joined)  # the same seven
+    sending.hand_over(early[:1])  # a call of two
+    sending.hand_over(late)
+    sending.hand_over(early[1:])
+    db.session.commit()
+
+    assert [len(call.messages) for call in early] == [2, 0, 0, 0]
+    assert sum(len(call.messages) for call in late) == 5
+    taken = [m.local_id for call in (*early, *late) for m in call.messages]
+    assert sorted(taken) == db.session.scalars(select(Message.id).order_by(Message.id)).all()
+    by_worker = dict(
+        db.session.execute(
+            select(Message.worker_id, func.count()).group_by(Message.worker_id)
+        ).all()
+    )
+    assert by_worker == {alone: 2, joined: 5}
 
 
 def test_the_rate_limit_spaces_requests_for_every_worker(scripted, time_machine):

@@ -18,19 +18,24 @@ def statuses() -> list[str]:
     return db.session.scalars(select(Message.status).order_by(Message.id)).all()
 
 
-def test_a_claim_takes_at_most_its_limit_and_never_the_same_message(started_campaign, scripted):
+def test_a_claim_takes_at_most_its_limit_and_never_what_the_worker_holds(
+    started_campaign, scripted
+):
     started_campaign(names=[f"n{i}" for i in range(5)])
     now = utcnow()
     worker = begin_lease("worker", timedelta(seconds=30))
-    claims = [
-        [m.id for m in sending.claim_queued(2, now, sending.load_policy(), worker)]
-        for _ in range(4)
-    ]
+    claims, holding = [], None
+    for _ in range(4):
+        claims.append(
+            [m.id for m in sending.claim_queued(2, now, sending.load_policy(), worker, holding)]
+        )
+        held = sum(claims, [])
+        holding = (min(held), max(held)) if held else None
     assert [len(claim) for claim in claims] == [2, 2, 1, 0]
     assert (
         sorted(sum(claims, [])) == db.session.scalars(select(Message.id).order_by(Message.id)).all()
     )
-    assert statuses() == ["sending"] * 5
+    assert statuses() == ["queued"] * 5, "a claim is only read"
 
 
 def test_a_worker_holds_a_lease_of_the_configured_length_until_it_stops(app):
