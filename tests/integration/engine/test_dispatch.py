@@ -530,6 +530,17 @@ def test_a_stopping_dispatcher_that_cannot_write_its_last_answers_still_ends_its
     assert statuses(campaign) == ["unknown"], "handed over, its answer lost: to reconcile"
 
 
+def test_a_worker_claiming_ahead_never_reads_again_what_it_holds(started_campaign, scripted):
+    started_campaign(names=[f"n{i}" for i in range(5)])
+    dispatcher = sending.Dispatcher(concurrency=1, batch=2)
+    try:
+        assert [dispatcher._claim(2) for _ in range(4)] == [2, 2, 1, 0]
+        held = [m.local_id for call in dispatcher._held for m in call.messages]
+    finally:
+        dispatcher.close()
+    assert sorted(held) == db.session.scalars(select(Message.id).order_by(Message.id)).all()
+
+
 def test_live_workers_read_their_own_share_of_the_queue_first(started_campaign, scripted):
     started_campaign(names=[f"n{i}" for i in range(7)])
     workers = [begin_lease("worker", timedelta(seconds=30)) for _ in range(2)]

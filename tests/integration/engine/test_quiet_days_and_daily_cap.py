@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.messaging import service as campaigns
+from app.sending import service as sending
 from app.sending.models import Message
 from app.sending.policy import SendingPolicy, load_policy, marketing_allowance, save_policy
 from tests.integration.engine.test_rules import dispatch
@@ -105,6 +106,21 @@ def test_the_daily_cap_sends_exactly_that_many_today_and_the_rest_tomorrow(
         assert dispatch() == 2
         assert window_text(logged_in.get(f"/campaigns/{campaign.id}")) == ""
     assert sent(campaign) == 5
+
+
+def test_a_worker_counts_what_it_holds_against_the_cap(started_campaign):
+    # Claimed messages stay queued until their request is handed over: the worker's next
+    # claims count its own against the cap.
+    rules(daily_cap=3)
+    with time_machine.travel(WEDNESDAY_NOON):
+        started_campaign(names=("علی", "مریم", "رضا", "سارا", "نگار"))
+        dispatcher = sending.Dispatcher(concurrency=1, batch=2)
+        try:
+            assert dispatcher._claim(2) == 2
+            assert dispatcher._claim(10) == 1
+            assert dispatcher._claim(10) == 0
+        finally:
+            dispatcher.close()
 
 
 def test_the_allowance_is_what_is_left_of_the_cap_today(app):
