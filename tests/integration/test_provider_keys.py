@@ -234,15 +234,20 @@ def test_a_key_that_cannot_be_decrypted_is_explained_on_the_provider_pages(
     assert KEY not in panel_log(caplog)
 
 
-def test_the_engine_says_why_it_cannot_send_with_an_undecryptable_key(app, fake_kavenegar):
-    account = save_account(
+def kavenegar_account(fake) -> ProviderAccount:
+    """The shop's Kavenegar account at the fake, saved as the provider pages save it."""
+    return save_account(
         None,
         name="کاوه",
         kind="kavenegar",
         api_key=KEY,
         senders="3000123456",
-        base_url=fake_kavenegar.base_url,
+        base_url=fake.base_url,
     )
+
+
+def test_the_engine_says_why_it_cannot_send_with_an_undecryptable_key(app, fake_kavenegar):
+    account = kavenegar_account(fake_kavenegar)
     db.session.add(
         Message(
             provider_id=account.id,
@@ -273,14 +278,7 @@ def test_a_campaign_is_not_started_through_an_account_whose_key_cannot_be_decryp
     app, fake_kavenegar, make_contact
 ):
     make_contact("09121234567", first_name="علی")
-    account = save_account(
-        None,
-        name="کاوه",
-        kind="kavenegar",
-        api_key=KEY,
-        senders="3000123456",
-        base_url=fake_kavenegar.base_url,
-    )
+    account = kavenegar_account(fake_kavenegar)
     campaign = campaigns.create_campaign(
         name="یلدا",
         body="سلام {نام}",
