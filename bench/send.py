@@ -11,7 +11,8 @@ with the median ratio.
 
 The campaign runs in a child process laid out as ``vafa run`` lays itself out: a worker
 thread sending, and the scheduler's start job writing the outbox in committed chunks,
-which the worker claims as each one is committed. Its peak RSS is printed. The fake is
+which the worker claims as each one is committed. Its peak RSS is printed, and when the
+confirmation (the estimate) ended and the first request was handed over. The fake is
 the Kavenegar fake (tests/fakes/kavenegar.py) in its own process, answering each request
 after ``--latency`` seconds. VAFA_BENCH_DATABASE_URL runs it on PostgreSQL.
 """
@@ -154,6 +155,7 @@ def send_campaign(database_url: str, campaign_id: int) -> dict:
         started, cpu_started = utcnow(), time.process_time()
         campaigns.confirm_campaign(campaign)
         db.session.commit()
+        confirmed = utcnow()
         campaigns.start_due_campaigns()  # what the scheduler runs for a campaign now due
         written = utcnow()
         written_rss = peak_rss_mb()
@@ -168,12 +170,15 @@ def send_campaign(database_url: str, campaign_id: int) -> dict:
                 Message.status == "sent"
             )
         ).one()
+        first_handed_over = db.session.scalar(select(func.min(Message.handed_over_at)))
         db.session.remove()
     worker.stop.set()
     thread.join()
     return {
         "sent": sent,
         "seconds": (finished - started).total_seconds(),
+        "confirmed": (confirmed - started).total_seconds(),
+        "first_handed_over": (first_handed_over - started).total_seconds(),
         "written": (written - started).total_seconds(),
         "cpu": cpu_finished - cpu_started,
         "concurrency": app.config["VAFA_CONCURRENCY"],
@@ -254,6 +259,8 @@ def main() -> None:
             f"  engine settings       concurrency {engine['concurrency']}, batch {engine['batch']}"
         )
         print(f"  engine: accepted      {engine['sent']:,}")
+        print(f"  engine: confirmed after {engine['confirmed']:.2f} s (the estimate)")
+        print(f"  engine: first request handed over after {engine['first_handed_over']:.2f} s")
         print(f"  engine: outbox written after {engine['written']:.2f} s")
         print(f"  engine: send→accepted {engine['seconds']:.2f} s  ({engine_rate:,.0f} messages/s)")
         print(f"  engine: CPU           {engine['cpu'] / engine['sent'] * 1e6:.0f} µs per message")
