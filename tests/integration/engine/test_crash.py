@@ -236,3 +236,31 @@ def test_a_dead_workers_rate_limit_slots_do_not_hold_up_the_next_worker(app, mak
     assert send_requests(fake) > before, "the next worker sent"
     assert max(requested_local_ids(fake).values()) == 1
     assert len(ids_with("sent") | ids_with("unknown")) == 600
+
+
+def test_two_workers_sending_one_campaign_together_send_each_message_once(app, make_contact):
+    """Each reads its own share of the queue first, then the other's: a message both read
+    is taken by one hand-over, and no message is asked of the provider twice."""
+    fake = kavenegar.create_app(credit=10**12, lines=("30001234",))
+    # Slow enough that neither worker is done before the other has started.
+    fake.faults = Faults(delay=0.3, after_handling=True)
+    with serving(fake) as url:
+        start_campaign(url, MESSAGES, requests_per_second=500)
+        database_url = app.config["SQLALCHEMY_DATABASE_URI"]
+        workers = [start_worker(database_url) for _ in range(2)]
+        try:
+            deadline = time.monotonic() + 90
+            while pending() and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=30)
+
+    requested = requested_local_ids(fake)
+    assert max(requested.values()) == 1, "a message was put in two send requests"
+    assert ids_with("sent") == set(requested) == set(db.session.scalars(select(Message.id)))
+    by_worker = db.session.execute(
+        select(Message.worker_id, func.count()).group_by(Message.worker_id)
+    ).all()
+    assert len(by_worker) == 2, "both workers sent a share"
