@@ -280,12 +280,16 @@ def plan_calls(
     adapter's limits.
 
     Messages sharing a text go through the bulk endpoint (up to ``max_batch`` per call);
-    personalised texts go through the per-recipient endpoint (up to ``max_p2p``).
+    personalised texts go through the per-recipient endpoint (up to ``max_p2p``). Each
+    call counts its marketing messages.
     """
     calls: list[Call] = []
     by_account: dict[int, list] = defaultdict(list)
-    for message_id, account_id, mobile, body, sender, error, _marketing in messages:
+    marketing: set[int] = set()
+    for message_id, account_id, mobile, body, sender, error, is_marketing in messages:
         by_account[account_id].append((Outgoing(message_id, mobile, body, sender), error))
+        if is_marketing:
+            marketing.add(message_id)
     for account_id, group in by_account.items():
         account = accounts[account_id]
         adapter = provider_class(account.kind)
@@ -312,6 +316,8 @@ def plan_calls(
         for outgoing in singles.values():
             for start in range(0, len(outgoing), adapter.max_p2p):
                 calls.append(call(settings, outgoing[start : start + adapter.max_p2p]))
+    for planned in calls:
+        planned.marketing = sum(m.local_id in marketing for m in planned.messages)
     return calls
 
 
@@ -389,12 +395,12 @@ def hand_over(calls: Sequence[Call]) -> None:
     if not calls:
         return
     worker_id = calls[0].worker_id
-    ids = [m.local_id for call in calls for m in call.messages]
-    taken: set[int] | None = set()
     if hold_lease(worker_id):
-        taken = _take(worker_id, ids)
-    if taken is None:  # as nearly always: every one of them
-        return
+        taken = _take(worker_id, [m.local_id for call in calls for m in call.messages])
+        if taken is None:  # as nearly always: every one of them
+            return
+    else:
+        taken = set()
     for call in calls:
         call.messages = [m for m in call.messages if m.local_id in taken]
 
@@ -616,10 +622,7 @@ class Dispatcher:
                     )
                 )
             }
-            marketing = {row.id for row in claimed if row.marketing}
             calls = plan_calls(claimed, accounts, self.lease.id)
-            for call in calls:
-                call.marketing = sum(m.local_id in marketing for m in call.messages)
             with self._held_lock:
                 self._held.update(calls)
             for call in calls:
