@@ -47,8 +47,8 @@ from app.sending.providers.base import ProviderError
 from app.sending.service import (
     adapter_for,
     driver_mark,
-    driver_moment,
     driver_slices,
+    driver_value,
     queued_here,
     retry_unknown,
 )
@@ -475,6 +475,7 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
     row_marks = f"({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
     campaign_id, provider_id, sender = campaign.id, campaign.provider_id, campaign.sender
     marketing = campaign.marketing
+    marketing_flag = driver_value(db.session.connection(), "marketing", marketing)
     written = retries = 0
     size = min(FIRST_WINDOW, MATERIALISE_CHUNK)
     while True:
@@ -493,7 +494,7 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
             continue
         capped = _recently_messaged([row[0] for row in contacts], policy) if marketing else ()
         connection = db.session.connection()
-        now = driver_moment(connection, utcnow())
+        now = driver_value(connection, "created_at", utcnow())
         # A text with {کد تخفیف}: each message gets a code of its own, in its text.
         codes = fresh_codes(connection, text.coupons, len(contacts)) if text.coupons else None
         rows, coupons = [], []
@@ -519,7 +520,7 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
                     body,
                     parts,
                     sender,
-                    marketing,
+                    marketing_flag,
                     "skipped" if skip else waiting,
                     skip,
                     now if skip else None,

@@ -126,10 +126,12 @@ def driver_mark(connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
-def driver_moment(connection, moment: datetime):
-    """``moment`` as the database driver takes it for a timestamp column."""
-    process = MESSAGES.c.created_at.type._cached_bind_processor(connection.dialect)
-    return process(moment) if process else moment
+def driver_value(connection, column: str, value):
+    """``value`` as the database driver takes it for the messages' ``column``: a moment as
+    SQLite's text, a flag as its 0 or 1 (given a bool, the sqlite3 module looks for an
+    adapter each time it binds one: for the outbox, a row's dearest value to bind)."""
+    process = MESSAGES.c[column].type._cached_bind_processor(connection.dialect)
+    return process(value) if process else value
 
 
 def driver_slices(values: Sequence, most: int = 1024) -> Iterator[Sequence]:
@@ -411,7 +413,7 @@ def _take(worker_id: int, ids: Sequence[int]) -> set[int] | None:
     only then: the ones this statement marked, by its moment)."""
     connection = db.session.connection()
     mark = driver_mark(connection)
-    now = driver_moment(connection, utcnow())
+    now = driver_value(connection, "handed_over_at", utcnow())
     marked = 0
     for some in driver_lists(ids):
         marked += connection.exec_driver_sql(
@@ -869,7 +871,7 @@ def _record_accepted(worker_id: int, accepted: dict[int, str], now: datetime) ->
     """
     connection = db.session.connection()
     mark = driver_mark(connection)
-    sent_at = driver_moment(connection, now)
+    sent_at = driver_value(connection, "sent_at", now)
     for chunk in driver_lists(list(accepted.items())):
         rows = ", ".join(
             [f"(CAST({mark} AS INTEGER), {mark})"] + [f"({mark}, {mark})"] * (len(chunk) - 1)

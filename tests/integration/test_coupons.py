@@ -30,7 +30,7 @@ from app.persian import persian_digits
 from app.sending import service as sending
 from app.sending.models import Message
 from app.sending.policy import SendingPolicy, save_policy
-from app.sending.service import driver_moment
+from app.sending.service import driver_value
 
 TEXT = "سلام {نام|مشتری عزیز}، کد تخفیف شما: {کد تخفیف}"
 READABLE = re.compile(f"[{ALPHABET}]+")
@@ -250,7 +250,7 @@ def test_a_message_written_by_another_run_gets_no_second_code(logged_in, audienc
     message = messages_of(campaign.id)[first.message_id]
     connection = db.session.connection()
     body = message.body.replace(first.code, "SECOND234")
-    now = driver_moment(connection, message.created_at)
+    now = driver_value(connection, "created_at", message.created_at)
     row = ("SECOND234", campaign.id, message.contact_id, now, message.idempotency_key, body)
     connection.exec_driver_sql(campaigns.coupon_writer(connection), [row])
     db.session.commit()

@@ -106,8 +106,10 @@ class Outgoing(NamedTuple):
     sender: str
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(NamedTuple):
+    """A message the provider took, with its own id for it (a named tuple, as Outgoing:
+    made for nearly every message a worker sends)."""
+
     local_id: int
     provider_ref: str
 
