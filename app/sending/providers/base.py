@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple, Protocol
 from urllib.parse import quote_plus
 
+import orjson
 import requests
 from flask_babel import lazy_gettext as _l
 from urllib3.exceptions import NewConnectionError
@@ -336,6 +337,13 @@ def _form_value(value: str) -> str:
     return "%" + value.encode().hex("%").upper()
 
 
+def parse_json(response) -> Any:
+    """An answer's JSON, read by orjson: the answer to a request of 200 texts echoes them
+    all, and the standard library's parser took a tenth of a send thread's time on it.
+    JSON is UTF-8 (RFC 8259); a body that is not, or not JSON, raises ValueError."""
+    return orjson.loads(response.content)
+
+
 def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     """``items`` in slices of at most ``size``: the ids one status call may carry."""
     for start in range(0, len(items), size):
@@ -417,7 +425,7 @@ class HttpProvider:
     def json(self, response, *, sending: bool = False):
         """The response's JSON body; a body that is not JSON is a garbled answer."""
         try:
-            return response.json()
+            return parse_json(response)
         except ValueError as error:
             uncertain = MaybeSent if sending else NotSent
             raise uncertain(
@@ -432,7 +440,7 @@ class HttpProvider:
         """
         if 400 <= response.status_code < 500:
             try:
-                return response.json()
+                return parse_json(response)
             except ValueError:
                 return None
         return self.json(response, sending=sending)

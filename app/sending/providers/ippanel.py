@@ -120,6 +120,7 @@ from app.sending.providers.base import (
     StatusUpdate,
     canonical,
     integer,
+    parse_json,
     rials,
     same_text,
 )
@@ -392,7 +393,7 @@ class IppanelProvider(HttpProvider):
     def _refused(self, response) -> NotSent:
         """What a non-200 answer means; the docs say nothing was sent."""
         try:
-            answer = response.json()
+            answer = parse_json(response)
         except ValueError:
             answer = None
         meta = answer.get("meta") if isinstance(answer, dict) else None
