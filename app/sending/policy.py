@@ -162,17 +162,19 @@ def marketing_allowance(policy: SendingPolicy, now: datetime) -> int | None:
     return max(policy.daily_cap - handed_over, 0)
 
 
-def within_allowance(candidates, allowance: int | None) -> list[int]:
-    """The ids of ``(id, marketing)`` candidates to claim: every service message, and
-    marketing ones up to ``allowance`` (None: all)."""
-    ids: list[int] = []
-    for message_id, marketing in candidates:
-        if marketing and allowance is not None:
+def within_allowance(candidates: list, allowance: int | None) -> list:
+    """The candidates to claim (messages with a ``marketing`` flag, in order): every
+    service message, and marketing ones up to ``allowance`` (None: all)."""
+    if allowance is None:
+        return candidates
+    kept = []
+    for message in candidates:
+        if message.marketing:
             if allowance == 0:
                 continue
             allowance -= 1
-        ids.append(message_id)
-    return ids
+        kept.append(message)
+    return kept
 
 
 def _decode(kind, text: str):

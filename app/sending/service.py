@@ -235,14 +235,8 @@ def claim_queued(
         if len(read) < limit:
             others = candidates.where(~share).limit(limit - len(read))
             read = sorted([*read, *connection.execute(others).all()])
-    opted_out, wanted, rows = [], [], {}
-    for *row, refuses in read:
-        marketing = row[-1]
-        if marketing and refuses:
-            opted_out.append(row[0])
-        else:
-            wanted.append((row[0], marketing))
-            rows[row[0]] = Claimed(*row)
+    # The last column: the contact opted out (marketing messages only skip for it).
+    opted_out = {row[0] for row in read if row[6] and row[7]}
     if opted_out:
         db.session.execute(
             update(Message)
@@ -251,7 +245,8 @@ def claim_queued(
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
-    return [rows[message_id] for message_id in within_allowance(wanted, allowance)]
+    claimed = [Claimed._make(row[:7]) for row in read if row[0] not in opted_out]
+    return within_allowance(claimed, allowance)
 
 
 # Planning and rate limiting ---------------------------------------------------------
@@ -498,6 +493,8 @@ class Dispatcher:
         # adds to it, the writer takes away what it hands over.
         self._held: set[Call] = set()
         self._held_lock = threading.Lock()
+        # Set by the writer when it takes waiting calls: the claiming thread looks again.
+        self._taken = threading.Event()
 
     def close(self) -> None:
         """Let the requests in flight finish and record their answers, then end the lease.
@@ -576,6 +573,7 @@ class Dispatcher:
         with self.app.app_context():
             try:
                 while not (stop.is_set() or ended.is_set()):
+                    self._taken.clear()
                     if _queued_here.is_set():
                         _queued_here.clear()
                         ask_again = 0.0
@@ -592,10 +590,10 @@ class Dispatcher:
                             self._answers.put(_CLAIMED)  # the writer takes them at once
                             continue
                         ask_again = time.monotonic() + idle_seconds
-                    # Looked at again soon (the writer hands calls over in rounds of a
-                    # few milliseconds), or as soon as this process queues messages.
-                    wait = 0.005 if not short else max(0.0, min(ask_again - time.monotonic(), 0.2))
-                    _queued_here.wait(wait)
+                    if short:  # asked again later, or as soon as this process queues some
+                        _queued_here.wait(max(0.0, min(ask_again - time.monotonic(), 0.2)))
+                    else:  # looked at again as soon as the writer takes calls
+                        self._taken.wait(0.2)
             finally:
                 db.session.remove()
 
@@ -657,6 +655,8 @@ class Dispatcher:
             self._held.difference_update((*leaving, *refused))
         gone = {id(call) for call in (*leaving, *refused, *(call for _moment, call in booked))}
         self._waiting = deque(call for call in self._waiting if id(call) not in gone)
+        if gone:
+            self._taken.set()
         self._booked = sorted(
             [entry for entry in self._booked if id(entry[1]) not in gone] + booked,
             key=lambda entry: entry[0],
