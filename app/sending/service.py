@@ -217,7 +217,7 @@ def claim_queued(
             Message.sender,
             Message.error,
             Message.marketing,
-            Contact.opted_out_at.is_not(None),
+            Contact.opted_out_at.is_not(None).label("opted_out"),
         )
         .outerjoin(Contact, Contact.id == Message.contact_id)
         .where(*due)
@@ -235,8 +235,8 @@ def claim_queued(
         if len(read) < limit:
             others = candidates.where(~share).limit(limit - len(read))
             read = sorted([*read, *connection.execute(others).all()])
-    # The last column: the contact opted out (marketing messages only skip for it).
-    opted_out = {row[0] for row in read if row[6] and row[7]}
+    # Marketing messages to contacts who opted out since they were queued are skipped.
+    opted_out = {row.id for row in read if row.marketing and row.opted_out}
     if opted_out:
         db.session.execute(
             update(Message)
@@ -245,7 +245,8 @@ def claim_queued(
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
-    claimed = [Claimed._make(row[:7]) for row in read if row[0] not in opted_out]
+    fields = len(Claimed._fields)  # every column but ``opted_out``, the last
+    claimed = [Claimed._make(row[:fields]) for row in read if row.id not in opted_out]
     return within_allowance(claimed, allowance)
 
 
