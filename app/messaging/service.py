@@ -5,7 +5,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from itertools import chain
 
 from flask import current_app
 from sqlalchemy import (
@@ -497,7 +496,9 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
         now = driver_value(connection, "created_at", utcnow())
         # A text with {کد تخفیف}: each message gets a code of its own, in its text.
         codes = fresh_codes(connection, text.coupons, len(contacts)) if text.coupons else None
-        rows, coupons = [], []
+        # Every row's values one after another, as the driver takes a statement's.
+        written_values: list = []
+        coupons = []
         for index, (contact_id, mobile, opted_out, kept, *values) in enumerate(contacts):
             body, parts = text.compose(*values)
             key = key_of.format(contact=contact_id)
@@ -511,30 +512,29 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
                 skip = "frequency_cap"
             elif kept:
                 skip = HOLDOUT
-            rows.append(
-                (
-                    campaign_id,
-                    contact_id,
-                    provider_id,
-                    mobile,
-                    body,
-                    parts,
-                    sender,
-                    marketing_flag,
-                    "skipped" if skip else waiting,
-                    skip,
-                    now if skip else None,
-                    key,
-                    0,
-                    now,
-                )
+            written_values += (
+                campaign_id,
+                contact_id,
+                provider_id,
+                mobile,
+                body,
+                parts,
+                sender,
+                marketing_flag,
+                "skipped" if skip else waiting,
+                skip,
+                now if skip else None,
+                key,
+                0,
+                now,
             )
-        for some in driver_slices(rows, ROWS_PER_INSERT):
+        width = len(_MESSAGE_COLUMNS)
+        for some in driver_slices(range(len(contacts)), ROWS_PER_INSERT):
             connection.exec_driver_sql(
                 f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"
                 f" VALUES {', '.join([row_marks] * len(some))}"
                 " ON CONFLICT (idempotency_key) DO NOTHING",
-                tuple(chain.from_iterable(some)),
+                tuple(written_values[some.start * width : some.stop * width]),
             )
         if coupons:
             try:
@@ -548,7 +548,7 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
                 continue  # the same window again, with fresh codes
         db.session.commit()
         queued_here()  # a dispatcher in this process sends them while the rest is written
-        written += len(rows)
+        written += len(contacts)
         done_up_to = high
 
 

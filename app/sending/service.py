@@ -37,10 +37,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
-from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Row, and_, bindparam, or_, select, update
 
 from app.contacts.models import Contact
 from app.contacts.phones import InvalidMobile, normalize_mobile
@@ -162,16 +161,18 @@ def driver_lists(values: Sequence, most: int = 1024) -> Iterator[Sequence]:
         yield [*part, *[part[-1]] * (size - len(part))] if size > len(part) else part
 
 
-class Claimed(NamedTuple):
-    """A claimed message, with what sending it needs."""
-
-    id: int
-    provider_id: int
-    mobile: str
-    body: str
-    sender: str
-    error: str | None
-    marketing: bool
+# A claimed message, with what sending it needs (``plan_calls`` reads them in this order),
+# and whether it is marketing to a contact who opted out since it was queued.
+_CLAIMED_COLUMNS = (
+    Message.id,
+    Message.provider_id,
+    Message.mobile,
+    Message.body,
+    Message.sender,
+    Message.error,
+    Message.marketing,
+    and_(Message.marketing, Contact.opted_out_at.is_not(None)).label("opted_out"),
+)
 
 
 def claim_queued(
@@ -181,9 +182,9 @@ def claim_queued(
     worker_id: int,
     holding: tuple[int, int] | None = None,
     held_marketing: int = 0,
-) -> list[Claimed]:
+) -> list[Row]:
     """Read up to ``limit`` due messages for worker ``worker_id`` to send, in id order,
-    with what sending them needs; they stay ``queued``.
+    with what sending them needs (``_CLAIMED_COLUMNS``); they stay ``queued``.
 
     A claim writes nothing: each message becomes the worker's when its request is
     handed over (``hand_over``, which takes only messages still queued), so a worker
@@ -209,16 +210,7 @@ def claim_queued(
     if allowance == 0:
         due.append(Message.marketing.is_(False))
     candidates = (
-        select(
-            Message.id,
-            Message.provider_id,
-            Message.mobile,
-            Message.body,
-            Message.sender,
-            Message.error,
-            Message.marketing,
-            Contact.opted_out_at.is_not(None).label("opted_out"),
-        )
+        select(*_CLAIMED_COLUMNS)
         .outerjoin(Contact, Contact.id == Message.contact_id)
         .where(*due)
         .order_by(Message.id)
@@ -236,7 +228,7 @@ def claim_queued(
             others = candidates.where(~share).limit(limit - len(read))
             read = sorted([*read, *connection.execute(others).all()])
     # Marketing messages to contacts who opted out since they were queued are skipped.
-    opted_out = {row.id for row in read if row.marketing and row.opted_out}
+    opted_out = {row.id for row in read if row.opted_out}
     if opted_out:
         db.session.execute(
             update(Message)
@@ -245,9 +237,9 @@ def claim_queued(
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
-    fields = len(Claimed._fields)  # every column but ``opted_out``, the last
-    claimed = [Claimed._make(row[:fields]) for row in read if row.id not in opted_out]
-    return within_allowance(claimed, allowance)
+    if opted_out:
+        read = [row for row in read if row.id not in opted_out]
+    return within_allowance(read, allowance)
 
 
 # Planning and rate limiting ---------------------------------------------------------
@@ -284,7 +276,7 @@ def plan_calls(
     calls: list[Call] = []
     by_account: dict[int, list] = defaultdict(list)
     marketing: set[int] = set()
-    for message_id, account_id, mobile, body, sender, error, is_marketing in messages:
+    for message_id, account_id, mobile, body, sender, error, is_marketing, _ in messages:
         by_account[account_id].append((Outgoing(message_id, mobile, body, sender), error))
         if is_marketing:
             marketing.add(message_id)
@@ -315,7 +307,10 @@ def plan_calls(
             for start in range(0, len(outgoing), adapter.max_p2p):
                 calls.append(call(settings, outgoing[start : start + adapter.max_p2p]))
     for planned in calls:
-        planned.marketing = sum(m.local_id in marketing for m in planned.messages)
+        if len(marketing) == len(messages):  # as for a campaign: all of them
+            planned.marketing = len(planned.messages)
+        elif marketing:
+            planned.marketing = sum(m.local_id in marketing for m in planned.messages)
     return calls
 
 
@@ -378,6 +373,16 @@ _BOOK_FIRST_SLOT = (
     _ACCOUNTS.update()
     .where(_ACCOUNTS.c.id == bindparam("account"), _ACCOUNTS.c.next_request_at.is_(None))
     .values(next_request_at=bindparam("next"))
+)
+
+# Every round: the accounts that answered are not failing (a write only when one was).
+_ANSWERED = (
+    _ACCOUNTS.update()
+    .where(
+        _ACCOUNTS.c.id.in_(bindparam("accounts", expanding=True)),
+        or_(_ACCOUNTS.c.failures > 0, _ACCOUNTS.c.failing_since.is_not(None)),
+    )
+    .values(failures=0, failing_since=None)
 )
 
 
@@ -848,15 +853,7 @@ def record_answers(answers: Sequence[tuple[Call, object]]) -> None:
         )
     # The accounts answered: they are not failing (any more).
     if answered:
-        db.session.execute(
-            update(ProviderAccount)
-            .where(
-                ProviderAccount.id.in_(answered),
-                or_(ProviderAccount.failures > 0, ProviderAccount.failing_since.is_not(None)),
-            )
-            .values(failures=0, failing_since=None)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.connection().execute(_ANSWERED, {"accounts": list(answered)})
     # After that, so that an account refusing in the same round counts as failing.
     for call, error in refused:
         _record_refused(call, error, now)
