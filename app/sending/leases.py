@@ -30,7 +30,7 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from app.extensions import db
 from app.sending.models import Message, Process
@@ -105,13 +105,20 @@ def _retire(process_id: int, now: datetime, expired_only: bool) -> bool:
     return True
 
 
+# hold_lease's statement, built once: the dispatcher asks it every round.
+_HELD = (
+    select(Process.id)
+    .where(Process.id == bindparam("process"))
+    .with_for_update(read=True, key_share=True)
+)
+
+
 def hold_lease(process_id: int) -> bool:
     """Is the lease still there? If so it stays, to the end of the caller's transaction:
     on PostgreSQL its row is locked against retiring, not against renewing (``FOR KEY
     SHARE``; on SQLite the transaction is the only writer), so whatever the transaction
     marks with the lease's id is settled with the lease if it is retired later."""
-    held = select(Process.id).where(Process.id == process_id)
-    return db.session.scalar(held.with_for_update(read=True, key_share=True)) is not None
+    return db.session.connection().execute(_HELD, {"process": process_id}).first() is not None
 
 
 def worker_share(process_id: int, now: datetime) -> tuple[int, int]:

@@ -375,11 +375,11 @@ _BOOK_FIRST_SLOT = (
     .values(next_request_at=bindparam("next"))
 )
 
-# Every round: the accounts that answered are not failing (a write only when one was).
+# Every round: an account that answered is not failing (a write only when it was).
 _ANSWERED = (
     _ACCOUNTS.update()
     .where(
-        _ACCOUNTS.c.id.in_(bindparam("accounts", expanding=True)),
+        _ACCOUNTS.c.id == bindparam("account"),
         or_(_ACCOUNTS.c.failures > 0, _ACCOUNTS.c.failing_since.is_not(None)),
     )
     .values(failures=0, failing_since=None)
@@ -852,8 +852,8 @@ def record_answers(answers: Sequence[tuple[Call, object]]) -> None:
             unanswered,
         )
     # The accounts answered: they are not failing (any more).
-    if answered:
-        db.session.connection().execute(_ANSWERED, {"accounts": list(answered)})
+    for account_id in answered:
+        db.session.connection().execute(_ANSWERED, {"account": account_id})
     # After that, so that an account refusing in the same round counts as failing.
     for call, error in refused:
         _record_refused(call, error, now)
