@@ -112,6 +112,7 @@ def create_app(
         "blocked": set(),  # national numbers that refuse advertising SMS
         "sent": [],  # one dict per message accepted, as it came over the wire
         "by_local": {},  # local id → its record in "sent" (Kavenegar sends a local id once)
+        "by_id": {},  # message id (as text) → its record in "sent": sms/status looks it up
         "requests": [],  # (method, path, parameters) of every call with the right key
         "asked": Counter(),  # local id → how many send requests carried it
         "inbox": [],  # inbound messages; "read" flips when sms/receive hands them out
@@ -138,11 +139,7 @@ def create_app(
 
 def set_status(app: Flask, messageid: int, status: int) -> None:
     """What the operator later reported for a message (10 delivered, 11 undelivered, …)."""
-    for record in app.state["sent"]:
-        if record["messageid"] == messageid:
-            record["status"] = status
-            return
-    raise KeyError(messageid)
+    app.state["by_id"][str(messageid)]["status"] = status
 
 
 def receive(app: Flask, sender: str, line: str, text: str, date: int | None = None) -> int:
@@ -252,6 +249,7 @@ def _accept(state: dict, rows: list[tuple], local_ids: list, endpoint: str) -> l
         }
         state["credit"] -= record["cost"]
         state["sent"].append(record)
+        state["by_id"][str(record["messageid"])] = record
         if record["localid"] is not None:
             by_local[record["localid"]] = record
         entries.append(_row(record))
@@ -277,7 +275,7 @@ def _status(state: dict, params: dict) -> list[dict]:
         raise Refused(400)
     if len(ids) > MAX_IDS:
         raise Refused(414)
-    known = {str(r["messageid"]): r for r in state["sent"]}
+    known = state["by_id"]
     entries = []
     for messageid in ids:
         status = known[messageid]["status"] if messageid in known else 100
