@@ -852,7 +852,7 @@ def record_answers(answers: Sequence[tuple[Call, object]]) -> None:
             unanswered,
         )
     # The accounts answered: they are not failing (any more).
-    for account_id in answered:
+    for account_id in sorted(answered):  # in one order: two workers never deadlock on them
         db.session.connection().execute(_ANSWERED, {"account": account_id})
     # After that, so that an account refusing in the same round counts as failing.
     for call, error in refused:

@@ -30,8 +30,9 @@ kavenegar/kavenegar-python, -php, -go, -dotnet):
 ``app.state`` holds what the fake saw and knows: ``sent`` (every message accepted, as it
 went over the wire), ``requests`` (every call's method and parameters), ``asked``
 (how many times each local id came in a send request, repeats included), ``credit``,
-``lines``, ``blocked``, ``inbox``. Tests change delivery with ``set_status`` and add
-inbound messages with ``receive``.
+``lines``, ``blocked``, ``inbox``; and its indexes of ``sent``, by local id (``by_local``)
+and by message id (``by_id``), which ``_accept`` keeps with it. Tests change delivery with
+``set_status`` and add inbound messages with ``receive``.
 """
 
 import json
