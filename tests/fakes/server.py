@@ -20,6 +20,7 @@ class Faults:
 
     status: int | None = None  # answer with this HTTP status and an empty body
     body: str | None = None  # answer 200 with this raw body (garbage)
+    streamed: bool = False  # send ``body`` in pieces, without saying its length first
     delay: float = 0.0  # seconds to sleep before answering (after reading the request)
     after_handling: bool = False  # sleep/answer after the fake recorded the request
     times: int = 0
@@ -45,7 +46,11 @@ def install_faults(app: Flask) -> Faults:
             headers = {"Retry-After": faults.retry_after} if faults.retry_after else {}
             return Response("", status=faults.status, headers=headers)
         if faults.body is not None:
-            return Response(faults.body, status=200, mimetype="application/json")
+            body = faults.body
+            if faults.streamed:
+                pieces = (body[start : start + 65536] for start in range(0, len(body), 65536))
+                return Response(pieces, status=200, mimetype="application/json")
+            return Response(body, status=200, mimetype="application/json")
         return None
 
     @app.before_request

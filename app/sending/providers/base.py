@@ -20,11 +20,12 @@ secrets, which refusals can be pinned on each message) are shared so that every 
 reads its provider the same way.
 """
 
+import codecs
 import logging
 import math
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -337,11 +338,45 @@ def _form_value(value: str) -> str:
     return "%" + value.encode().hex("%").upper()
 
 
-def parse_json(response) -> Any:
+# The longest answer read from a provider: its largest documented one (a sendarray of 200
+# texts echoed back, about 50 KB; an inbox page of 100 messages) many times over.
+MAX_ANSWER_BYTES = 2 * 2**20
+
+
+class Answer(NamedTuple):
+    """A provider's HTTP answer, read whole: what adapters look at."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+class AnswerTooLarge(Exception):
+    """The answer is longer than ``MAX_ANSWER_BYTES``."""
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    """The body of a streamed response (decoded, if compressed), refused once it is longer
+    than ``MAX_ANSWER_BYTES``: by its declared length before any of it is read, else as
+    it arrives."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise AnswerTooLarge
+    body = bytearray()
+    for piece in response.iter_content(64 * 1024):
+        body += piece
+        if len(body) > MAX_ANSWER_BYTES:
+            raise AnswerTooLarge
+    return bytes(body)
+
+
+def parse_json(response: Answer) -> Any:
     """An answer's JSON, read by orjson: the answer to a request of 200 texts echoes them
     all, and the standard library's parser took a tenth of a send thread's time on it.
-    JSON is UTF-8 (RFC 8259); a body that is not, or not JSON, raises ValueError."""
-    return orjson.loads(response.content)
+    JSON is UTF-8 (RFC 8259), which a byte order mark may open (some servers write one;
+    the standard library skips it, orjson does not); a body that is not UTF-8, or not
+    JSON, raises ValueError."""
+    return orjson.loads(response.content.removeprefix(codecs.BOM_UTF8))
 
 
 def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -388,13 +423,26 @@ class HttpProvider:
         self.base_url = (settings.base_url or self.default_base_url).rstrip("/")
         self.session = session or provider_session(self.base_url)
 
-    def request(self, method: str, path: str, *, sending: bool = False, **kwargs):
+    def request(self, method: str, path: str, *, sending: bool = False, **kwargs) -> Answer:
+        """One request, and its answer read whole (``Answer``): never more than
+        ``MAX_ANSWER_BYTES`` of it, so a provider (or whatever answers at its address)
+        cannot fill the worker's memory; a longer answer is a garbled one."""
         uncertain = MaybeSent if sending else NotSent
         url = f"{self.base_url}/{path.lstrip('/')}"
         failure = None
         try:
-            response = self.session.request(
-                method, url, timeout=self.settings.timeout, allow_redirects=False, **kwargs
+            with self.session.request(
+                method,
+                url,
+                timeout=self.settings.timeout,
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
+            ) as streamed:
+                response = Answer(streamed.status_code, streamed.headers, _read_capped(streamed))
+        except AnswerTooLarge:
+            failure = uncertain(
+                ErrorCode.PROVIDER_ERROR, f"answer longer than {MAX_ANSWER_BYTES // 2**20} MB"
             )
         except requests.ConnectTimeout as error:
             raise NotSent(ErrorCode.BUSY, "connect timeout") from error

@@ -12,6 +12,7 @@ import requests
 
 from app.sending.providers import provider_class
 from app.sending.providers.base import (
+    MAX_ANSWER_BYTES,
     Accepted,
     ErrorCode,
     Inbound,
@@ -332,6 +333,57 @@ def test_an_answer_that_does_not_say_what_was_taken_may_have_sent(kave, provider
         provider.send(outgoing(2))
 
     assert without_key(unsure.value).code == ErrorCode.PROVIDER_ERROR
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["length-given", "length-unsaid"])
+def test_an_answer_over_the_limit_is_not_read_and_may_have_sent(kave, provider, streamed):
+    # A valid answer, padded past the limit: only the limit decides.
+    answer = (
+        '{"return": {"status": 200, "message": "تایید شد"}, "entries": ['
+        '{"messageid": 61, "status": 1, "receptor": "09121000000"}]}'
+    )
+    padded = answer + " " * MAX_ANSWER_BYTES
+    kave.faults = Faults(body=padded, streamed=streamed, after_handling=True, times=1)
+
+    with pytest.raises(MaybeSent) as unsure:
+        provider.send(outgoing(1))
+
+    assert without_key(unsure.value).code == ErrorCode.PROVIDER_ERROR
+    assert "2 MB" in unsure.value.detail
+    assert [r["receptor"] for r in kave.state["sent"]] == ["09121000000"]
+    # The connection it came on is not reused half-read: the next request is answered.
+    (accepted,) = provider.send(outgoing(1, first_id=2))
+    assert isinstance(accepted, Accepted) and accepted.local_id == 2
+
+
+def test_an_answer_just_within_the_limit_is_read(kave, provider):
+    answer = (
+        '{"return": {"status": 200, "message": "تایید شد"}, "entries": ['
+        '{"messageid": 61, "status": 1, "receptor": "09121000000"}]}'
+    )
+    exactly = answer + " " * (MAX_ANSWER_BYTES - len(answer.encode()))  # in octets
+    kave.faults = Faults(body=exactly, streamed=True, times=1)
+
+    assert provider.send(outgoing(1)) == [Accepted(1, "61")]
+
+
+def test_an_answer_opening_with_a_byte_order_mark_is_read(kave, provider):
+    answer = (
+        '\ufeff{"return": {"status": 200, "message": "تایید شد"}, "entries": ['
+        '{"messageid": 61, "status": 1, "receptor": "09121000000"}]}'
+    )
+    kave.faults = Faults(body=answer, times=1)
+
+    assert provider.send(outgoing(1)) == [Accepted(1, "61")]
+
+
+def test_a_credit_answer_over_the_limit_is_a_failed_read(kave, provider):
+    kave.faults = Faults(body=" " * (MAX_ANSWER_BYTES + 1), times=1)
+
+    with pytest.raises(NotSent) as failed:
+        provider.credit()
+
+    assert failed.value.code == ErrorCode.PROVIDER_ERROR
 
 
 def test_an_entry_for_a_number_not_in_the_batch_may_have_sent(kave, provider):
