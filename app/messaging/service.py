@@ -471,7 +471,8 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
         .order_by(Contact.id)
     )
     mark = driver_mark(db.session.connection())
-    row_marks = f"({', '.join([mark] * len(_MESSAGE_COLUMNS))})"
+    width = len(_MESSAGE_COLUMNS)
+    row_marks = f"({', '.join([mark] * width)})"
     campaign_id, provider_id, sender = campaign.id, campaign.provider_id, campaign.sender
     marketing = campaign.marketing
     marketing_flag = driver_value(db.session.connection(), "marketing", marketing)
@@ -528,7 +529,6 @@ def materialise(campaign: Campaign, trigger: Trigger | None = None) -> int:
                 0,
                 now,
             )
-        width = len(_MESSAGE_COLUMNS)
         for some in driver_slices(range(len(contacts)), ROWS_PER_INSERT):
             connection.exec_driver_sql(
                 f"INSERT INTO messages ({', '.join(_MESSAGE_COLUMNS)})"

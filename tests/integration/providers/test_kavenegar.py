@@ -335,14 +335,17 @@ def test_an_answer_that_does_not_say_what_was_taken_may_have_sent(kave, provider
     assert without_key(unsure.value).code == ErrorCode.PROVIDER_ERROR
 
 
+# The answer to sending outgoing(1): its one message taken, as message 61.
+ONE_ACCEPTED = (
+    '{"return": {"status": 200, "message": "تایید شد"}, "entries": ['
+    '{"messageid": 61, "status": 1, "receptor": "09121000000"}]}'
+)
+
+
 @pytest.mark.parametrize("streamed", [False, True], ids=["length-given", "length-unsaid"])
 def test_an_answer_over_the_limit_is_not_read_and_may_have_sent(kave, provider, streamed):
     # A valid answer, padded past the limit: only the limit decides.
-    answer = (
-        '{"return": {"status": 200, "message": "تایید شد"}, "entries": ['
-        '{"messageid": 61, "status": 1, "receptor": "09121000000"}]}'
-    )
-    padded = answer + " " * MAX_ANSWER_BYTES
+    padded = ONE_ACCEPTED + " " * MAX_ANSWER_BYTES
     kave.faults = Faults(body=padded, streamed=streamed, after_handling=True, times=1)
 
     with pytest.raises(MaybeSent) as unsure:
@@ -357,22 +360,14 @@ def test_an_answer_over_the_limit_is_not_read_and_may_have_sent(kave, provider, 
 
 
 def test_an_answer_just_within_the_limit_is_read(kave, provider):
-    answer = (
-        '{"return": {"status": 200, "message": "تایید شد"}, "entries": ['
-        '{"messageid": 61, "status": 1, "receptor": "09121000000"}]}'
-    )
-    exactly = answer + " " * (MAX_ANSWER_BYTES - len(answer.encode()))  # in octets
+    exactly = ONE_ACCEPTED + " " * (MAX_ANSWER_BYTES - len(ONE_ACCEPTED.encode()))  # octets
     kave.faults = Faults(body=exactly, streamed=True, times=1)
 
     assert provider.send(outgoing(1)) == [Accepted(1, "61")]
 
 
 def test_an_answer_opening_with_a_byte_order_mark_is_read(kave, provider):
-    answer = (
-        '\ufeff{"return": {"status": 200, "message": "تایید شد"}, "entries": ['
-        '{"messageid": 61, "status": 1, "receptor": "09121000000"}]}'
-    )
-    kave.faults = Faults(body=answer, times=1)
+    kave.faults = Faults(body="\ufeff" + ONE_ACCEPTED, times=1)
 
     assert provider.send(outgoing(1)) == [Accepted(1, "61")]
 
