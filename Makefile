@@ -27,8 +27,8 @@ lint: $(BIN)/vafa
 
 test: translations lint
 	tests/system-packages.sh
-	$(BIN)/pytest -q
-	tests/with-postgres.sh $(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
+	tests/with-postgres.sh $(BIN)/pytest -q -n auto
 
 # After changing user-facing text: refresh the catalogs, then translate the new entries.
 messages: $(BIN)/vafa

@@ -1,23 +1,38 @@
 """Fixtures: an app per test on a real database (SQLite by default, PostgreSQL when
-VAFA_TEST_DATABASE_URL is set), with its schema built by the Alembic migrations."""
+VAFA_TEST_DATABASE_URL is set), with its schema built by the Alembic migrations.
+
+Tests run in parallel processes (pytest-xdist, ``-n``): each has a database of its own, a
+file in its own temporary folder on SQLite, a database named after the process on the
+PostgreSQL server."""
 
 import os
 from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from tests.database import empty_database
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory, worker_id) -> str:
     url = os.environ.get("VAFA_TEST_DATABASE_URL")
     if not url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'vafa-test.db'}"
-    return url
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'vafa-test.db'}"
+    if worker_id == "master":  # not in parallel: the server's database as it is
+        return url
+    server = make_url(url)
+    own = server.set(database=f"{server.database}_{worker_id}")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    admin.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -52,14 +67,7 @@ def app(_schema, tmp_path):
     app = create_app(_test_config(_schema, tmp_path))
     with app.app_context():
         yield app
-        db.session.remove()
-        with db.engine.begin() as connection:
-            for table in reversed(db.metadata.sorted_tables):
-                connection.execute(table.delete())
-            if connection.dialect.name == "postgresql":
-                # Restart ids so each test sees the same numbering on both databases.
-                names = ", ".join(t.name for t in db.metadata.sorted_tables)
-                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        empty_database()
         db.engine.dispose()
 
 

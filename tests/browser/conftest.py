@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask, got_request_exception
-from sqlalchemy import text
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
 from app.extensions import db
 from app.jobs import Worker, start_scheduler
 from app.sending.policy import SendingPolicy, save_policy
+from tests.database import empty_database
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -76,17 +76,6 @@ class ServerThread(threading.Thread):
         self.join(timeout=10)
 
 
-def clean_database() -> None:
-    """Empty every table, as the `app` fixture of tests/conftest.py does after a test."""
-    db.session.remove()
-    with db.engine.begin() as connection:
-        for table in reversed(db.metadata.sorted_tables):
-            connection.execute(table.delete())
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in db.metadata.sorted_tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-
-
 @pytest.fixture
 def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
     """The app with CSRF on and its scheduler ticking every second, on 127.0.0.1:<free>."""
@@ -107,7 +96,7 @@ def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
 
     got_request_exception.connect(record, app)
     with app.app_context():
-        clean_database()  # the first visit must find no user, as on a new install
+        empty_database()  # the first visit must find no user, as on a new install
         # Any hour of the day: the test must not wait for the marketing window.
         save_policy(SendingPolicy(window_start=time(0), window_end=time(0)))
         db.session.commit()
@@ -125,7 +114,7 @@ def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
         worker_thread.join(timeout=10)
         got_request_exception.disconnect(record, app)
         with app.app_context():
-            clean_database()
+            empty_database()
             db.session.remove()
             db.engine.dispose()
 

@@ -23,15 +23,17 @@ def fresh_database(database_url: str, tmp_path):
     if url.get_backend_name() == "sqlite":
         yield f"sqlite:///{tmp_path / 'old-install.db'}"
         return
+    # Named after the test database: tests running in parallel each have their own.
+    name = f"{url.database}_old_install"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS vafa_old_install"))
-        connection.execute(text("CREATE DATABASE vafa_old_install"))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield url.set(database="vafa_old_install").render_as_string(hide_password=False)
+        yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text("DROP DATABASE vafa_old_install WITH (FORCE)"))
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
