@@ -24,10 +24,10 @@ from app import create_app
 from app.extensions import db
 from app.jobs import run_all_once
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import ServerThread, launch_chromium  # noqa: E402 (this folder's helpers)
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the browser tests' helpers, imported as tests.*
+from tests.browser.conftest import ServerThread, launch_chromium  # noqa: E402
+
 EMAIL = "owner@example.com"
 PASSWORD = "a good password"
 LIST_NAME = "مشتریان وفادار"
