@@ -101,6 +101,7 @@ def capture(base_url: str, which: str, out: Path, campaign_id: int) -> None:
             page.goto(f"/campaigns/{campaign_id}")
             expect(page.locator('#progress [data-status="delivered"]')).to_be_visible()
         page.mouse.move(0, 0)
+        page.evaluate("window.scrollTo(0, 0)")  # the menu and the page's title in view
         time.sleep(0.3)  # let the caret and fonts settle
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
