@@ -19,14 +19,15 @@ from tests.database import empty_database
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory, worker_id) -> str:
+def database_url(tmp_path_factory) -> str:
     url = os.environ.get("VAFA_TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'vafa-test.db'}"
-    if worker_id == "master":  # not in parallel: the server's database as it is
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1…; unset when not in parallel
+    if not worker:
         return url
     server = make_url(url)
-    own = server.set(database=f"{server.database}_{worker_id}")
+    own = server.set(database=f"{server.database}_{worker}")
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
@@ -57,8 +58,10 @@ def _test_config(database_url: str, instance: Path) -> dict:
         "VAFA_TICK_SECONDS": 1,
         # Delivery reports may be asked for at once (tests freeze the clock).
         "VAFA_POLL_AFTER": 0,
-        # Uploaded files, rejected rows and scratch files of imports stay in the test's folder.
+        # Uploaded files, rejected rows and scratch files of imports stay in the test's folder,
+        # as do exports written in the background.
         "VAFA_IMPORT_FOLDER": str(instance / "imports"),
+        "VAFA_EXPORTS_FOLDER": str(instance / "exports"),
     }
 
 

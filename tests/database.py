@@ -15,7 +15,8 @@ _FIRST_IDS = text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S
 
 def empty_database() -> None:
     """Delete every row, and start ids again from 1 so each test sees the same numbering
-    on both databases.
+    on both databases (but for SQLite's AUTOINCREMENT tables, ``processes``, whose ids
+    are never used again).
 
     On PostgreSQL the tables a test wrote to are truncated. Deleted rows would stay in
     the tables' files (the test server runs no autovacuum), and the planner would see the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run a command with VAFA_TEST_DATABASE_URL pointing at a throwaway PostgreSQL server on
-# loopback. A server already named by VAFA_TEST_DATABASE_URL is used as it is.
+# loopback. A server already named by VAFA_TEST_DATABASE_URL is used as it is. Tests run in
+# parallel (pytest -n) each create a database of their own beside it (tests/conftest.py).
 set -euo pipefail
 if [ -n "${VAFA_TEST_DATABASE_URL:-}" ]; then exec "$@"; fi
 
@@ -24,7 +25,7 @@ trap cleanup EXIT
 # near-empty tables, and statistics gathered in the background while earlier tests filled
 # them changed its answers from one run to the next.
 "${as_owner[@]}" "$bindir/pg_ctl" -D "$data/db" -l "$data/server.log" -w \
-  -o "-h 127.0.0.1 -p $port -k $data -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off" start >/dev/null
+  -o "-h 127.0.0.1 -p $port -k $data -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off -c max_connections=300" start >/dev/null
 "$bindir/createdb" -h 127.0.0.1 -p "$port" -U vafa vafa_test
 export VAFA_TEST_DATABASE_URL="postgresql+psycopg://vafa@127.0.0.1:$port/vafa_test"
 echo "PostgreSQL test server on 127.0.0.1:$port"

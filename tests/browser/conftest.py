@@ -87,6 +87,7 @@ def live_server(_schema, tmp_path) -> Iterator[LiveServer]:
             "VAFA_TICK_SECONDS": 1,
             "VAFA_POLL_AFTER": 0,
             "VAFA_IMPORT_FOLDER": str(tmp_path / "imports"),
+            "VAFA_EXPORTS_FOLDER": str(tmp_path / "exports"),
         }
     )
     errors: list[BaseException] = []

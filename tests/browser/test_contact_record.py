@@ -177,7 +177,6 @@ def test_the_customer_record(page: Page, live_server, shot, tmp_path):
 
     # A larger export is made in the background; its page waits for the file.
     app.config["VAFA_EXPORT_BACKGROUND_OVER"] = 10
-    app.config["VAFA_EXPORTS_FOLDER"] = str(tmp_path / "exports")
     page.goto("/contacts/")
     with page.expect_navigation():
         page.locator("#export-xlsx").click()

@@ -7,6 +7,7 @@ import re
 import time
 import zipfile
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from flask_babel import lazy_gettext as _l
@@ -208,11 +209,10 @@ def test_the_contacts_page_links_exports_of_its_search(customers, logged_in):
 
 
 @pytest.fixture
-def background(app, tmp_path):
-    """Excel exports of more than two contacts go to the background, in a test folder."""
+def background(app):
+    """Excel exports of more than two contacts go to the background, in the test's folder."""
     app.config["VAFA_EXPORT_BACKGROUND_OVER"] = 2
-    app.config["VAFA_EXPORTS_FOLDER"] = str(tmp_path / "exports")
-    return tmp_path / "exports"
+    return Path(app.config["VAFA_EXPORTS_FOLDER"])
 
 
 def wait_for_export(client, location: str) -> str:

@@ -6,6 +6,7 @@ import io
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from integration_support import in_locale, page_text, row_text
@@ -310,11 +311,10 @@ def test_names_that_look_like_formulas_are_written_as_text(logged_in, make_conta
 
 
 @pytest.fixture
-def background(app, tmp_path):
-    """Excel exports of more than two messages go to the background, in a test folder."""
+def background(app):
+    """Excel exports of more than two messages go to the background, in the test's folder."""
     app.config["VAFA_EXPORT_BACKGROUND_OVER"] = 2
-    app.config["VAFA_EXPORTS_FOLDER"] = str(tmp_path / "exports")
-    return tmp_path / "exports"
+    return Path(app.config["VAFA_EXPORTS_FOLDER"])
 
 
 def test_a_large_excel_export_is_written_in_the_background(logged_in, shop, background):

@@ -89,7 +89,8 @@ def left_uncertain_after_reconciling(app) -> set[int]:
     under way: no margin is needed.
 
     A worker killed in the middle of its own lookups leaves their messages to be asked
-    about again ``ASK_AGAIN_AFTER`` later; the test does not wait that long: every
+    about again ``ASK_AGAIN_AFTER`` later, as does a worker told "never seen" of a message
+    handed over too recently to be sure; the test does not wait that long: every
     ``unknown`` message is due now."""
     db.session.execute(update(Message).where(Message.status == "unknown").values(polled_at=None))
     db.session.commit()
