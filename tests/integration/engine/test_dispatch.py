@@ -311,6 +311,7 @@ def test_a_dead_workers_unsent_claim_stays_queued_and_only_its_request_in_flight
     started_campaign, scripted
 ):
     campaign, _ = started_campaign()  # three texts: two calls of at most two
+    leased_at = utcnow()  # the lease runs at least 30 s from here, however slow the machine
     dead = begin_lease("worker", timedelta(seconds=30))
     claimed = claim(10, dead)
     accounts = {scripted.account.id: db.session.get(ProviderAccount, scripted.account.id)}
@@ -321,7 +322,7 @@ def test_a_dead_workers_unsent_claim_stays_queued_and_only_its_request_in_flight
     assert len(first_call.messages) == 2
     assert statuses(campaign) == ["sending", "sending", "queued"]
 
-    with time_machine.travel(utcnow() + timedelta(seconds=29)):
+    with time_machine.travel(leased_at + timedelta(seconds=29)):
         assert reap_expired_leases() == 0
     assert statuses(campaign) == ["sending", "sending", "queued"]
     with time_machine.travel(utcnow() + timedelta(seconds=31)):
