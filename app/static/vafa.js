@@ -3,6 +3,21 @@
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
+// The menu's groups (base.html) open one at a time, by their name; a click elsewhere or
+// Escape closes the open one, as any menu would.
+const openMenuGroup = () => document.querySelector(".menu-group[open]");
+document.addEventListener("click", (event) => {
+  const group = openMenuGroup();
+  if (group && !group.contains(event.target)) group.open = false;
+});
+document.addEventListener("keydown", (event) => {
+  const group = openMenuGroup();
+  if (event.key === "Escape" && group) {
+    group.open = false;
+    group.querySelector("summary").focus();
+  }
+});
+
 // Progress bars take their width from data-percent: the Content-Security-Policy refuses
 // style="" attributes in pages, while a script may still set a style.
 document.querySelectorAll(".progressbar-fill[data-percent]").forEach((bar) => {

@@ -45,6 +45,7 @@ def test_a_birthday_greeting_is_set_up_and_planned(owner_page: Page, live_server
     add_birthdays(live_server)
     page.goto("/occasions/automations/")
     expect(page.locator("#no-automations")).to_be_visible()
+    page.locator('#menu [data-group="messages"] > summary').click()
     page.locator('#menu a[data-menu="automations"]').click()
     page.locator(".page-head a.button.primary").click()
 

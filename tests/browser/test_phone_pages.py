@@ -415,11 +415,32 @@ def test_numbers_and_latin_tokens_read_the_right_way_round(page: Page, live_serv
     expect(page.locator('#menu a[data-menu="users"]')).to_be_visible()
     shot("menu-open")
     assert overflow(page) <= 0
-    # On a wide screen the links are a row of their own, with nothing to open.
+    # On a wide screen the menu is one row of group names, and each opens its links.
     page.locator(".menu > summary").click()
     page.set_viewport_size({"width": 1280, "height": 800})
     expect(page.locator(".menu > summary")).to_be_hidden()
-    expect(page.locator('#menu a[data-menu="users"]')).to_be_visible()
+    summaries = page.locator("#menu .menu-group > summary")
+    tops = summaries.evaluate_all("all => all.map(s => Math.round(s.getBoundingClientRect().top))")
+    assert len(tops) == 4 and len(set(tops)) == 1, tops
+    users = page.locator('#menu a[data-menu="users"]')
+    expect(users).to_be_hidden()
+    page.locator('#menu [data-group="settings"] > summary').click()
+    expect(users).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+    # One group at a time; a click elsewhere or Escape closes it.
+    page.locator('#menu [data-group="customers"] > summary').click()
+    expect(page.locator('#menu a[data-menu="lists"]')).to_be_visible()
+    expect(users).to_be_hidden()
+    page.mouse.click(5, 700)
+    expect(page.locator("#menu .menu-group[open]")).to_have_count(0)
+    page.locator('#menu [data-group="reports"] > summary').click()
+    expect(page.locator('#menu a[data-menu="retention"]')).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#menu .menu-group[open]")).to_have_count(0)
+    page.locator('#menu [data-group="settings"] > summary').click()
+    with page.expect_navigation():
+        users.click()
+    expect(page).to_have_url(re.compile(r"/users$"))
 
 
 def test_every_page_fits_a_phone_in_both_languages(page: Page, live_server, shot, tmp_path):

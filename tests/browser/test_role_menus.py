@@ -85,6 +85,12 @@ def menu(page: Page) -> list[str]:
     return page.locator("#menu a").evaluate_all("links => links.map(a => a.dataset.menu)")
 
 
+def menu_groups(page: Page) -> list[str]:
+    return page.locator("#menu .menu-group").evaluate_all(
+        "groups => groups.map(g => g.dataset.group)"
+    )
+
+
 def keep_shot(page: Page, name: str) -> None:
     """A screenshot in VAFA_BROWSER_SHOTS, when it names a folder."""
     folder = os.environ.get("VAFA_BROWSER_SHOTS")
@@ -110,7 +116,10 @@ def test_each_role_sees_its_menu_and_staff_are_refused_the_owners_pages(open_pag
     assert menu(owner) == OWNER_MENU
     expect(owner.locator('#menu a[data-menu="users"]')).to_have_text("کاربران")
 
-    # The owner adds a member of staff through the users page.
+    assert menu_groups(owner) == ["messages", "customers", "reports", "settings"]
+
+    # The owner adds a member of staff through the users page, under Settings.
+    owner.locator('#menu [data-group="settings"] > summary').click()
     owner.locator('#menu a[data-menu="users"]').click()
     expect(owner).to_have_url(re.compile(r"/users$"))
     owner.locator("#email").fill(STAFF)
@@ -127,6 +136,7 @@ def test_each_role_sees_its_menu_and_staff_are_refused_the_owners_pages(open_pag
     staff = open_page()
     log_in(staff, STAFF, STAFF_PASSWORD)
     assert menu(staff) == STAFF_MENU
+    assert menu_groups(staff) == ["messages", "customers", "reports"], "no empty Settings"
     staff.goto("/contacts/")
     expect(staff.locator("#export-csv")).to_have_count(0)
     # Typing an owner's address: the Persian refusal, with a way back.

@@ -169,8 +169,9 @@ def test_first_session(page: Page, live_server, shot, tmp_path):
     shot("contacts")
 
     # Compose: the live counter, then the preview for real contacts of the list.
+    page.locator('#menu [data-group="messages"] > summary').click()
     with page.expect_navigation():
-        page.locator('.nav a[href="/campaigns/"]').click()
+        page.locator('#menu a[data-menu="campaigns"]').click()
     with page.expect_navigation():
         page.locator("main a.button.primary").click()
     expect_persian_page(page)
