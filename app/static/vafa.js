@@ -3,19 +3,24 @@
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
-// The menu's groups (base.html) open one at a time, by their name; a click elsewhere or
-// Escape closes the open one, as any menu would.
+// The menu's groups (base.html) open one at a time, by their name; a click elsewhere,
+// tabbing out of it or Escape closes the open one, as any menu would.
 const openMenuGroup = () => document.querySelector(".menu-group[open]");
 document.addEventListener("click", (event) => {
   const group = openMenuGroup();
   if (group && !group.contains(event.target)) group.open = false;
 });
+document.querySelectorAll(".menu-group").forEach((group) => {
+  group.addEventListener("focusout", (event) => {
+    if (event.relatedTarget && !group.contains(event.relatedTarget)) group.open = false;
+  });
+});
 document.addEventListener("keydown", (event) => {
   const group = openMenuGroup();
-  if (event.key === "Escape" && group) {
-    group.open = false;
-    group.querySelector("summary").focus();
-  }
+  if (event.key !== "Escape" || !group) return;
+  const focusWasInside = group.contains(document.activeElement);
+  group.open = false;
+  if (focusWasInside) group.querySelector("summary").focus();
 });
 
 // Progress bars take their width from data-percent: the Content-Security-Policy refuses

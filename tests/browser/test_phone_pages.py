@@ -437,6 +437,12 @@ def test_numbers_and_latin_tokens_read_the_right_way_round(page: Page, live_serv
     expect(page.locator('#menu a[data-menu="retention"]')).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("#menu .menu-group[open]")).to_have_count(0)
+    # Tabbing past a group's last link closes it: nothing stays open over the page.
+    page.locator('#menu [data-group="reports"] > summary').click()
+    page.locator('#menu a[data-menu="retention"]').focus()
+    page.keyboard.press("Tab")
+    expect(page.locator('#menu [data-group="settings"] > summary')).to_be_focused()
+    expect(page.locator("#menu .menu-group[open]")).to_have_count(0)
     page.locator('#menu [data-group="settings"] > summary').click()
     with page.expect_navigation():
         users.click()
