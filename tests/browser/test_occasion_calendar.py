@@ -66,9 +66,13 @@ def test_the_calendar_page(open_page, live_server, width):  # noqa: F811
     expect(page.locator('#mourning input[value="yalda"]')).to_be_checked()
     assert fits(page)
 
-    # The shop's own occasion, deleted with its form's button.
+    # The shop's own occasion, deleted with its form's button once the owner confirms
+    # (open_page accepts every confirmation).
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message))
     with page.expect_navigation():
         page.locator(".custom-occasion button.danger").click()
+    assert asked and "سالگرد فروشگاه" in asked[0], asked
     expect(page.locator(".flash-success")).to_contain_text("حذف شد")
     expect(page.locator(".occasion-name", has_text="سالگرد فروشگاه")).to_have_count(0)
     keep_shot(page, f"occasions-{width}")
