@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
-from tests.database import empty_database
+from tests.database import create_database, empty_database
 
 
 @pytest.fixture(scope="session")
@@ -26,14 +26,7 @@ def database_url(tmp_path_factory) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1…; unset when not in parallel
     if not worker:
         return url
-    server = make_url(url)
-    own = server.set(database=f"{server.database}_{worker}")
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{own.database}"'))
-    admin.dispose()
-    return own.render_as_string(hide_password=False)
+    return create_database(url, f"{make_url(url).database}_{worker}")
 
 
 @pytest.fixture(scope="session")

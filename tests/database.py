@@ -1,7 +1,10 @@
-"""The test database emptied between tests, by the `app` fixture (tests/conftest.py) and
-the browser's live server (tests/browser/conftest.py)."""
+"""The test databases: PostgreSQL databases made beside the test server's own (one per
+parallel process, tests/conftest.py; an old install, tests/integration/test_migrations.py),
+and the database emptied between tests, by the `app` fixture and the browser's live
+server (tests/browser/conftest.py)."""
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
 
@@ -11,6 +14,25 @@ _WRITTEN_TABLES = text(
     " AND relnamespace = 'public'::regnamespace AND pg_relation_size(oid) > 0"
 )
 _FIRST_IDS = text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'")
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A new empty database ``name`` on the PostgreSQL server of ``server_url`` (one left
+    by an earlier run is dropped first); its URL."""
+    url = make_url(server_url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def empty_database() -> None:

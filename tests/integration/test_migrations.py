@@ -8,12 +8,13 @@ from contextlib import contextmanager
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from tests.database import create_database, drop_database
 
 
 @contextmanager
@@ -25,16 +26,10 @@ def fresh_database(database_url: str, tmp_path):
         return
     # Named after the test database: tests running in parallel each have their own.
     name = f"{url.database}_old_install"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        yield create_database(database_url, name)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(database_url, name)
 
 
 @pytest.fixture
